@@ -1,0 +1,328 @@
+//! Configuration shared by all services.
+//!
+//! Precedence, lowest first: the defaults in this file, the TOML file named by
+//! `SWITCHYARD_CONFIG` (if any), then `SWITCHYARD_*` environment variables.
+//! Nested fields use a double underscore: `SWITCHYARD_DELIVERY__REQUEST_TIMEOUT=15s`.
+//! Lists may be given as comma-separated strings
+//! (`SWITCHYARD_ALLOWED_DESTINATION_NETWORKS=127.0.0.0/8,::1/128`).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use ipnet::IpNet;
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The whole configuration; each service reads the parts it needs.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Config {
+    /// Postgres connection URL.
+    pub database_url: String,
+    /// Largest number of pooled Postgres connections per service.
+    pub database_pool_size: usize,
+    /// Redis connection URL.
+    pub redis_url: String,
+    /// Every Redis key starts with this prefix and a colon.
+    pub redis_prefix: String,
+    /// Listen address of the registry service.
+    pub registry_addr: SocketAddr,
+    /// Listen address of the ingest service.
+    pub ingest_addr: SocketAddr,
+    /// Listen address of the router service.
+    pub router_addr: SocketAddr,
+    /// Listen address of the delivery service.
+    pub delivery_addr: SocketAddr,
+    /// How ingest reaches the registry.
+    pub registry_endpoint: String,
+    /// How ingest reaches the router.
+    pub router_endpoint: String,
+    /// Shared secret services use to call each other's internal RPCs. Required
+    /// when services run as separate processes; the all-in-one process makes
+    /// one up when it is unset.
+    #[serde(skip_serializing)]
+    pub internal_token: Option<SecretString>,
+    /// Networks that outbound deliveries may reach even though they are not
+    /// public (loopback, private, link-local, …). Empty: public only.
+    #[serde(deserialize_with = "comma_separated")]
+    pub allowed_destination_networks: Vec<IpNet>,
+    /// `text` (human readable) or `json`.
+    pub log_format: LogFormat,
+    pub ingest: IngestConfig,
+    pub delivery: DeliveryConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "postgres://postgres@127.0.0.1:5432/switchyard".to_string(),
+            database_pool_size: 16,
+            redis_url: "redis://127.0.0.1:6379".to_string(),
+            redis_prefix: "switchyard".to_string(),
+            registry_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            ingest_addr: SocketAddr::from(([127, 0, 0, 1], 50052)),
+            router_addr: SocketAddr::from(([127, 0, 0, 1], 50053)),
+            delivery_addr: SocketAddr::from(([127, 0, 0, 1], 50054)),
+            registry_endpoint: "http://127.0.0.1:50051".to_string(),
+            router_endpoint: "http://127.0.0.1:50053".to_string(),
+            internal_token: None,
+            allowed_destination_networks: Vec::new(),
+            log_format: LogFormat::Text,
+            ingest: IngestConfig::default(),
+            delivery: DeliveryConfig::default(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Ingest: payload limits and the outbox forwarder.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct IngestConfig {
+    /// Largest accepted `payload_json`, in bytes.
+    pub max_payload_bytes: usize,
+    /// How often the outbox forwarder looks for events not yet routed.
+    #[serde(with = "humantime_serde")]
+    pub outbox_poll_interval: Duration,
+    /// How long after being stored an event may wait for its first routing
+    /// before the forwarder takes it over.
+    #[serde(with = "humantime_serde")]
+    pub outbox_grace: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_payload_bytes: 256 * 1024,
+            outbox_poll_interval: Duration::from_millis(500),
+            outbox_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Delivery engine: schedule, timeouts and consumer sizing.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct DeliveryConfig {
+    /// Delay before each attempt: the first entry is the first attempt (0s
+    /// = at once); the length is the number of attempts before a delivery is
+    /// dead. Each delay but a zero one gets ±20 % jitter.
+    #[serde(
+        deserialize_with = "duration_list",
+        serialize_with = "serialize_duration_list"
+    )]
+    pub retry_schedule: Vec<Duration>,
+    /// Time allowed to open a connection to a destination.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole request, connection included.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Jobs processed at once by one delivery process.
+    pub max_in_flight: usize,
+    /// A job unacknowledged for this long is taken over by another consumer.
+    /// Always longer than `request_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub visibility_timeout: Duration,
+    /// How often due retries are moved from the delay set into the stream.
+    #[serde(with = "humantime_serde")]
+    pub scheduler_interval: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        Self {
+            retry_schedule: vec![
+                Duration::ZERO,
+                Duration::from_secs(5),
+                minutes(5),
+                minutes(30),
+                minutes(120),
+                minutes(300),
+                minutes(600),
+                minutes(600),
+            ],
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(15),
+            max_in_flight: 256,
+            visibility_timeout: Duration::from_secs(60),
+            scheduler_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `SWITCHYARD_CONFIG` (a TOML file) if set, then
+    /// the environment, and validates the result.
+    pub fn load() -> anyhow::Result<Self> {
+        let file = std::env::var("SWITCHYARD_CONFIG").ok();
+        Self::load_from(file.as_deref().map(Path::new))
+    }
+
+    pub fn load_from(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                bail!("config file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment.merge(Env::prefixed("SWITCHYARD_").split("__"));
+        let config: Config = figment.extract().context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.delivery.retry_schedule.is_empty() {
+            bail!("delivery.retry_schedule needs at least one entry");
+        }
+        if self.delivery.visibility_timeout <= self.delivery.request_timeout {
+            bail!(
+                "delivery.visibility_timeout ({:?}) must be longer than delivery.request_timeout ({:?}), or a slow request would be delivered twice",
+                self.delivery.visibility_timeout,
+                self.delivery.request_timeout
+            );
+        }
+        if self.delivery.max_in_flight == 0 {
+            bail!("delivery.max_in_flight must be at least 1");
+        }
+        if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
+            bail!("redis_prefix must be non-empty and without spaces");
+        }
+        Ok(())
+    }
+}
+
+fn comma_separated<'de, D>(deserializer: D) -> Result<Vec<IpNet>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Text(String),
+        List(Vec<String>),
+    }
+    let items = match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        OneOrMany::List(list) => list,
+    };
+    items
+        .iter()
+        .map(|item| parse_network(item).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+/// Accepts a CIDR (`10.0.0.0/8`) or a bare address (`127.0.0.1` = `/32`).
+fn parse_network(text: &str) -> Result<IpNet, String> {
+    if let Ok(net) = text.parse::<IpNet>() {
+        return Ok(net);
+    }
+    text.parse::<std::net::IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| format!("`{text}` is not a CIDR network like 127.0.0.0/8"))
+}
+
+fn duration_list<'de, D>(deserializer: D) -> Result<Vec<Duration>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Text(String),
+        List(Vec<String>),
+    }
+    let items: Vec<String> = match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::Text(text) => text.split(',').map(|s| s.trim().to_string()).collect(),
+        OneOrMany::List(list) => list,
+    };
+    items
+        .iter()
+        .map(|item| {
+            humantime::parse_duration(item)
+                .map_err(|e| serde::de::Error::custom(format!("`{item}`: {e}")))
+        })
+        .collect()
+}
+
+fn serialize_duration_list<S>(list: &[Duration], serializer: S) -> Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+{
+    let texts: Vec<String> = list
+        .iter()
+        .map(|d| humantime::format_duration(*d).to_string())
+        .collect();
+    texts.serialize(serializer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = Config::default();
+        config.validate().expect("defaults validate");
+        assert_eq!(config.delivery.retry_schedule.len(), 8);
+    }
+
+    #[test]
+    fn env_overrides_defaults_and_parses_lists() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SWITCHYARD_REDIS_PREFIX", "t1");
+            jail.set_env("SWITCHYARD_ALLOWED_DESTINATION_NETWORKS", "127.0.0.0/8, ::1");
+            jail.set_env("SWITCHYARD_DELIVERY__RETRY_SCHEDULE", "0s,100ms,2s");
+            jail.set_env("SWITCHYARD_DELIVERY__REQUEST_TIMEOUT", "3s");
+            let config = Config::load_from(None).expect("loads");
+            assert_eq!(config.redis_prefix, "t1");
+            assert_eq!(config.allowed_destination_networks.len(), 2);
+            assert_eq!(
+                config.delivery.retry_schedule,
+                vec![Duration::ZERO, Duration::from_millis(100), Duration::from_secs(2)]
+            );
+            assert_eq!(config.delivery.request_timeout, Duration::from_secs(3));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_is_read_and_env_wins() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "switchyard.toml",
+                "redis_prefix = \"from-file\"\ndatabase_url = \"postgres://x@h/db\"\n",
+            )?;
+            jail.set_env("SWITCHYARD_REDIS_PREFIX", "from-env");
+            let config = Config::load_from(Some(Path::new("switchyard.toml"))).expect("loads");
+            assert_eq!(config.redis_prefix, "from-env");
+            assert_eq!(config.database_url, "postgres://x@h/db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn refuses_visibility_shorter_than_request_timeout() {
+        let mut config = Config::default();
+        config.delivery.visibility_timeout = Duration::from_secs(5);
+        assert!(config.validate().is_err());
+    }
+}

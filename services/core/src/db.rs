@@ -1,0 +1,123 @@
+//! Postgres: the connection pool every service uses and the SQL migrations
+//! in `migrations/` (embedded at build time, applied by refinery).
+
+use std::str::FromStr;
+
+use anyhow::Context;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+mod embedded {
+    refinery::embed_migrations!("../../migrations");
+}
+
+/// A pool of connections to `database_url`.
+pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
+    let pg_config = tokio_postgres::Config::from_str(database_url)
+        .with_context(|| format!("invalid database URL {}", redact(database_url)))?;
+    let manager = Manager::from_config(
+        pg_config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(max_size)
+        .build()
+        .context("building the Postgres pool")
+}
+
+/// Creates the database named in `database_url` if it does not exist yet, by
+/// connecting to the server's `postgres` database.
+pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()> {
+    let target = tokio_postgres::Config::from_str(database_url)
+        .with_context(|| format!("invalid database URL {}", redact(database_url)))?;
+    let Some(name) = target.get_dbname().map(str::to_string) else {
+        return Ok(());
+    };
+    let mut admin = target.clone();
+    admin.dbname("postgres");
+    let (client, connection) = admin
+        .connect(NoTls)
+        .await
+        .with_context(|| format!("connecting to Postgres at {}", redact(database_url)))?;
+    let driver = tokio::spawn(connection);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .context("looking up the database")?
+        .is_some();
+    if !exists {
+        let quoted = name.replace('"', "\"\"");
+        match client
+            .batch_execute(&format!("CREATE DATABASE \"{quoted}\""))
+            .await
+        {
+            Ok(()) => tracing::info!(database = %name, "created database"),
+            // Another process created it between our check and our CREATE.
+            Err(error) if error.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+            Err(error) => return Err(error).context("creating the database"),
+        }
+    }
+    drop(client);
+    driver.abort();
+    Ok(())
+}
+
+/// Applies every migration not yet applied. Safe to run concurrently from
+/// several processes: refinery serialises on its history table.
+pub async fn migrate(database_url: &str) -> anyhow::Result<usize> {
+    create_database_if_missing(database_url).await?;
+    let (mut client, connection) = tokio_postgres::connect(database_url, NoTls)
+        .await
+        .with_context(|| format!("connecting to Postgres at {}", redact(database_url)))?;
+    let driver = tokio::spawn(connection);
+    // Serialise concurrent migrators (all-in-one start-ups, tests).
+    client
+        .batch_execute("SELECT pg_advisory_lock(7236115)")
+        .await
+        .context("taking the migration lock")?;
+    let report = embedded::migrations::runner()
+        .run_async(&mut client)
+        .await
+        .context("applying migrations");
+    client
+        .batch_execute("SELECT pg_advisory_unlock(7236115)")
+        .await
+        .context("releasing the migration lock")?;
+    let applied = report?.applied_migrations().len();
+    drop(client);
+    driver.abort();
+    Ok(applied)
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// True when the error is a unique-constraint violation (SQLSTATE 23505).
+pub fn is_unique_violation(error: &tokio_postgres::Error) -> bool {
+    error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

@@ -1,0 +1,134 @@
+//! The error every service handler returns, and the one table that maps it
+//! to a gRPC status. Callers' mistakes carry a precise message (and, for
+//! invalid arguments, `google.rpc.BadRequest` field violations SDKs can show);
+//! our own failures become an opaque `Internal` and are logged in full.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// One request field is wrong.
+    #[error("{field}: {reason}")]
+    InvalidArgument { field: String, reason: String },
+    /// Several fields (or payload paths) are wrong at once.
+    #[error("{summary}")]
+    Violations {
+        summary: String,
+        violations: Vec<FieldViolation>,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    Unavailable(String),
+    /// A status received from another Switchyard service, passed on as is.
+    #[error("{}", .0.message())]
+    Upstream(Status),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidArgument {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound(what.into())
+    }
+
+    pub fn code(&self) -> Code {
+        match self {
+            Self::InvalidArgument { .. } | Self::Violations { .. } => Code::InvalidArgument,
+            Self::NotFound(_) => Code::NotFound,
+            Self::AlreadyExists(_) => Code::AlreadyExists,
+            Self::FailedPrecondition(_) => Code::FailedPrecondition,
+            Self::Unauthenticated(_) => Code::Unauthenticated,
+            Self::PermissionDenied(_) => Code::PermissionDenied,
+            Self::Unavailable(_) => Code::Unavailable,
+            Self::Upstream(status) => status.code(),
+            Self::Internal(_) => Code::Internal,
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Self::Internal(anyhow::Error::new(error).context("postgres"))
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        Self::Internal(anyhow::Error::new(error).context("postgres pool"))
+    }
+}
+
+impl From<redis::RedisError> for ApiError {
+    fn from(error: redis::RedisError) -> Self {
+        Self::Internal(anyhow::Error::new(error).context("redis"))
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(error: ApiError) -> Self {
+        match error {
+            ApiError::InvalidArgument { field, reason } => Status::with_error_details(
+                Code::InvalidArgument,
+                format!("{field}: {reason}"),
+                ErrorDetails::with_bad_request(vec![FieldViolation::new(field, reason)]),
+            ),
+            ApiError::Violations {
+                summary,
+                violations,
+            } => Status::with_error_details(
+                Code::InvalidArgument,
+                summary,
+                ErrorDetails::with_bad_request(violations),
+            ),
+            ApiError::Upstream(status) => status,
+            ApiError::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error");
+                Status::internal("internal error; the server log has the details")
+            }
+            other => Status::new(other.code(), other.to_string()),
+        }
+    }
+}
+
+/// The result type of service handlers.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_carries_a_field_violation() {
+        let status = Status::from(ApiError::invalid("payload_json", "is not valid JSON"));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.message(), "payload_json: is not valid JSON");
+        let details = status.get_error_details();
+        let bad_request = details.bad_request().expect("bad request details");
+        assert_eq!(bad_request.field_violations[0].field, "payload_json");
+        assert_eq!(bad_request.field_violations[0].description, "is not valid JSON");
+    }
+
+    #[test]
+    fn internal_errors_are_opaque() {
+        let status = Status::from(ApiError::Internal(anyhow::anyhow!("password=hunter2")));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("hunter2"));
+    }
+}

@@ -1,0 +1,33 @@
+//! What every Switchyard service shares.
+//!
+//! - [`config`]: one typed configuration, defaults in code, overridden by a
+//!   TOML file and `SWITCHYARD_*` environment variables.
+//! - [`db`]: the Postgres pool and the embedded SQL migrations.
+//! - [`ids`]: prefixed, time-ordered identifiers (`ws_…`, `evt_…`, …).
+//! - [`auth`]: API keys (generation, hashing) and the per-request
+//!   authenticator that turns a bearer token into a workspace.
+//! - [`error`]: the one error type services return and its single mapping to
+//!   gRPC status codes.
+//! - [`grpc`]: serving a tonic router with health and reflection, and lazily
+//!   connected channels to the other services.
+//! - [`queue`]: the Redis key layout shared by the router (producer) and the
+//!   delivery engine (consumer), and the job format.
+//! - [`signature`]: Standard Webhooks signing secrets and signatures.
+//! - [`destination`]: which network addresses outbound requests may reach.
+//! - [`names`]: parsing of event type names.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod destination;
+pub mod error;
+pub mod grpc;
+pub mod ids;
+pub mod names;
+pub mod queue;
+pub mod shutdown;
+pub mod signature;
+pub mod telemetry;
+pub mod time;
+
+pub use error::ApiError;
