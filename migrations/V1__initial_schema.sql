@@ -82,8 +82,10 @@ CREATE TABLE rules (
 CREATE INDEX rules_by_event_type ON rules (workspace_id, event_type) WHERE deleted_at IS NULL;
 
 -- One delivery per (event, rule): routing twice never duplicates one.
--- enqueued_at is set once its job is in the Redis stream; a pending delivery
--- without it is re-enqueued by the router's repair loop.
+-- Postgres is the truth and Redis jobs are hints: the delivery engine's
+-- sweeper re-enqueues deliveries that are overdue (their job was lost to a
+-- crash or a Redis restart), stamping requeued_at so it does so at most once
+-- per grace period.
 CREATE TABLE deliveries (
     id                uuid PRIMARY KEY,
     workspace_id      uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
@@ -98,11 +100,13 @@ CREATE TABLE deliveries (
     last_error        text NOT NULL DEFAULT '',
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),
-    enqueued_at       timestamptz,
+    requeued_at       timestamptz,
     UNIQUE (event_id, rule_id)
 );
 CREATE INDEX deliveries_by_event ON deliveries (workspace_id, event_id);
-CREATE INDEX deliveries_not_enqueued ON deliveries (created_at) WHERE enqueued_at IS NULL;
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status IN ('pending', 'retrying');
+CREATE INDEX deliveries_leased ON deliveries (lease_expires_at) WHERE status = 'delivering';
+CREATE INDEX deliveries_by_connection ON deliveries (workspace_id, connection_id, created_at);
 
 CREATE TABLE delivery_attempts (
     delivery_id       uuid NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,

@@ -15,6 +15,7 @@
 //! - [`signature`]: Standard Webhooks signing secrets and signatures.
 //! - [`destination`]: which network addresses outbound requests may reach.
 //! - [`names`]: parsing of event type names.
+//! - [`testkit`]: a fresh database and Redis prefix per test.
 
 pub mod auth;
 pub mod config;
@@ -28,6 +29,7 @@ pub mod queue;
 pub mod shutdown;
 pub mod signature;
 pub mod telemetry;
+pub mod testkit;
 pub mod time;
 
 pub use error::ApiError;
