@@ -1,1 +1,185 @@
-//! e2e harness
+//! The end-to-end harness: the four real services on ephemeral ports in this
+//! process (each its own gRPC server, as in production), a fresh Postgres
+//! database and Redis key prefix per test, a workspace with its API key, and
+//! helpers to wire a local webhook receiver and wait for outcomes.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use switchyard::receiver::{Behaviour, Receiver};
+use switchyard::stack::{ServiceKind, Stack};
+use switchyard_client::{Client, proto};
+use switchyard_core::config::Config;
+use switchyard_core::ids::WorkspaceId;
+use switchyard_core::testkit::{TestDatabase, TestRedis};
+
+pub use switchyard::stack::ServiceKind as Service;
+
+pub const LEAD_CREATED: &str = "lead.created";
+
+/// The schema most tests register for `lead.created`.
+pub fn lead_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "required": ["id", "email"],
+        "properties": {
+            "id": {"type": "string"},
+            "email": {"type": "string", "format": "email"},
+            "amount": {"type": "number", "minimum": 0},
+            "source": {"type": "string"}
+        }
+    })
+}
+
+/// A configuration for one test: its own database and prefix, every port
+/// ephemeral, loopback destinations allowed, and a fast retry schedule.
+pub fn test_config(database: &TestDatabase, redis: &TestRedis) -> Config {
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut config = Config {
+        database_url: database.url.clone(),
+        database_pool_size: 8,
+        redis_url: redis.url.clone(),
+        redis_prefix: redis.prefix.clone(),
+        registry_addr: any_port,
+        ingest_addr: any_port,
+        router_addr: any_port,
+        delivery_addr: any_port,
+        allowed_destination_networks: vec!["127.0.0.0/8".parse().expect("network")],
+        ..Config::default()
+    };
+    config.delivery.retry_schedule = vec![
+        Duration::ZERO,
+        Duration::from_millis(150),
+        Duration::from_millis(150),
+    ];
+    config.delivery.request_timeout = Duration::from_secs(3);
+    config.delivery.visibility_timeout = Duration::from_secs(6);
+    config.delivery.scheduler_interval = Duration::from_millis(50);
+    config.ingest.outbox_poll_interval = Duration::from_millis(100);
+    config.ingest.outbox_grace = Duration::from_millis(300);
+    config
+}
+
+pub struct TestStack {
+    pub stack: Stack,
+    pub client: Client,
+    pub workspace: WorkspaceId,
+    pub api_key: String,
+    pub pool: deadpool_postgres::Pool,
+    // Dropped last: they remove the database and the Redis keys.
+    _redis: TestRedis,
+    _database: TestDatabase,
+}
+
+impl TestStack {
+    /// All four services.
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(&ServiceKind::ALL, |_| {}).await
+    }
+
+    /// The given services (the others can be started later), after letting
+    /// `adjust` change the configuration.
+    pub async fn start_with(
+        services: &[ServiceKind],
+        adjust: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Self> {
+        let database = TestDatabase::create().await?;
+        let redis = TestRedis::new();
+        let mut config = test_config(&database, &redis);
+        adjust(&mut config);
+        let stack = Stack::start(config, services).await?;
+        let pool = switchyard_core::db::pool(&database.url, 4)?;
+        let (workspace, api_key) = switchyard_core::auth::create_workspace(&pool, "test")
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        let client = Client::connect_lazy(&stack.endpoints(), &api_key)?;
+        Ok(Self {
+            stack,
+            client,
+            workspace,
+            api_key,
+            pool,
+            _redis: redis,
+            _database: database,
+        })
+    }
+
+    /// A client of the same stack with another key (or garbage).
+    pub fn client_with_key(&self, key: &str) -> anyhow::Result<Client> {
+        Ok(Client::connect_lazy(&self.stack.endpoints(), key)?)
+    }
+
+    /// A second workspace and a client for it.
+    pub async fn other_workspace(&self, slug: &str) -> anyhow::Result<Client> {
+        let (_, key) = switchyard_core::auth::create_workspace(&self.pool, slug)
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        self.client_with_key(&key)
+    }
+
+    pub async fn register_lead_schema(&self) -> anyhow::Result<()> {
+        self.client
+            .register_schema(LEAD_CREATED, &lead_schema(), "a lead")
+            .await?;
+        Ok(())
+    }
+
+    /// Starts a receiver, points a webhook connection and a `lead.created`
+    /// rule at it, and tells the receiver the signing secret.
+    pub async fn receiver(
+        &self,
+        behaviour: Behaviour,
+    ) -> anyhow::Result<(Receiver, proto::Connection)> {
+        let receiver = Receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), behaviour).await?;
+        let connection = self
+            .client
+            .create_webhook("receiver", &receiver.url("/hook"), HashMap::new())
+            .await?;
+        receiver.set_secret(&connection.signing_secret);
+        self.client
+            .create_rule(LEAD_CREATED, &connection.id)
+            .await?;
+        Ok((receiver, connection))
+    }
+
+    /// Polls until every delivery of the event is final (succeeded or dead).
+    pub async fn final_deliveries(
+        &self,
+        event_id: &str,
+        expected: usize,
+    ) -> anyhow::Result<Vec<proto::GetDeliveryResponse>> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let final_status = [
+            proto::DeliveryStatus::Succeeded as i32,
+            proto::DeliveryStatus::Dead as i32,
+        ];
+        loop {
+            let deliveries = self.client.list_deliveries(event_id).await?;
+            if deliveries.len() >= expected
+                && deliveries.iter().all(|d| final_status.contains(&d.status))
+            {
+                let mut full = Vec::new();
+                for delivery in deliveries {
+                    full.push(self.client.get_delivery(&delivery.id).await?);
+                }
+                return Ok(full);
+            }
+            if tokio::time::Instant::now() > deadline {
+                anyhow::bail!("deliveries of {event_id} not final within 30 s: {deliveries:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Counts rows with a SQL query returning one bigint.
+    pub async fn count(&self, sql: &str) -> anyhow::Result<i64> {
+        let client = self.pool.get().await.context("pool")?;
+        Ok(client.query_one(sql, &[]).await?.get(0))
+    }
+
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.stack.stop().await
+    }
+}

@@ -1,1 +1,260 @@
-//! sdk
+//! The Rust SDK for Switchyard.
+//!
+//! [`Client`] holds one lazily connected channel per service, each wrapped
+//! so that every call carries `authorization: Bearer <api key>`; the
+//! generated clients stay reachable for everything the helpers don't cover.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = switchyard_client::Client::connect_lazy(
+//!     &switchyard_client::Endpoints::local(),
+//!     "sy_live_…",
+//! )?;
+//! let emitted = client
+//!     .emit("lead.created", &serde_json::json!({"email": "ada@example.com"}))
+//!     .await?;
+//! println!("{}", emitted.event_id);
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Status};
+
+use proto::delivery_service_client::DeliveryServiceClient;
+use proto::ingest_service_client::IngestServiceClient;
+use proto::registry_service_client::RegistryServiceClient;
+use proto::router_service_client::RouterServiceClient;
+pub use switchyard_proto::v1 as proto;
+
+/// Errors building a client (calls return `tonic::Status`).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid endpoint `{endpoint}`: {reason}")]
+    InvalidEndpoint { endpoint: String, reason: String },
+    #[error("the API key contains characters not allowed in gRPC metadata")]
+    InvalidApiKey,
+}
+
+/// Where each service listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    pub registry: String,
+    pub ingest: String,
+    pub router: String,
+    pub delivery: String,
+}
+
+impl Endpoints {
+    /// The default local ports (50051-50054).
+    pub fn local() -> Self {
+        Self {
+            registry: "http://127.0.0.1:50051".to_string(),
+            ingest: "http://127.0.0.1:50052".to_string(),
+            router: "http://127.0.0.1:50053".to_string(),
+            delivery: "http://127.0.0.1:50054".to_string(),
+        }
+    }
+
+    /// [`Endpoints::local`] overridden by `SWITCHYARD_{REGISTRY,INGEST,ROUTER,DELIVERY}_ENDPOINT`.
+    pub fn from_env() -> Self {
+        let pick = |name: &str, default: String| std::env::var(name).unwrap_or(default);
+        let local = Self::local();
+        Self {
+            registry: pick("SWITCHYARD_REGISTRY_ENDPOINT", local.registry),
+            ingest: pick("SWITCHYARD_INGEST_ENDPOINT", local.ingest),
+            router: pick("SWITCHYARD_ROUTER_ENDPOINT", local.router),
+            delivery: pick("SWITCHYARD_DELIVERY_ENDPOINT", local.delivery),
+        }
+    }
+}
+
+/// Adds the API key to every request.
+#[derive(Clone)]
+pub struct ApiKeyInterceptor(MetadataValue<Ascii>);
+
+impl Interceptor for ApiKeyInterceptor {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+pub type AuthedChannel = InterceptedService<Channel, ApiKeyInterceptor>;
+
+/// The four service clients, authenticated. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    pub registry: RegistryServiceClient<AuthedChannel>,
+    pub ingest: IngestServiceClient<AuthedChannel>,
+    pub router: RouterServiceClient<AuthedChannel>,
+    pub delivery: DeliveryServiceClient<AuthedChannel>,
+}
+
+impl Client {
+    /// Builds the clients; connections open on first use and reconnect by
+    /// themselves.
+    pub fn connect_lazy(endpoints: &Endpoints, api_key: &str) -> Result<Self, ClientError> {
+        let auth: MetadataValue<Ascii> = format!("Bearer {api_key}")
+            .parse()
+            .map_err(|_| ClientError::InvalidApiKey)?;
+        let interceptor = ApiKeyInterceptor(auth);
+        let channel = |endpoint: &str| -> Result<AuthedChannel, ClientError> {
+            let channel = Endpoint::from_shared(endpoint.to_string())
+                .map_err(|error| ClientError::InvalidEndpoint {
+                    endpoint: endpoint.to_string(),
+                    reason: error.to_string(),
+                })?
+                .connect_timeout(Duration::from_secs(5))
+                .tcp_nodelay(true)
+                .connect_lazy();
+            Ok(InterceptedService::new(channel, interceptor.clone()))
+        };
+        Ok(Self {
+            registry: RegistryServiceClient::new(channel(&endpoints.registry)?),
+            ingest: IngestServiceClient::new(channel(&endpoints.ingest)?),
+            router: RouterServiceClient::new(channel(&endpoints.router)?),
+            delivery: DeliveryServiceClient::new(channel(&endpoints.delivery)?),
+        })
+    }
+
+    /// Registers `schema` as the next version of `event_type`.
+    pub async fn register_schema(
+        &self,
+        event_type: &str,
+        schema: &serde_json::Value,
+        description: &str,
+    ) -> Result<proto::RegisterSchemaResponse, Status> {
+        let request = proto::RegisterSchemaRequest {
+            event_type: event_type.to_string(),
+            json_schema: schema.to_string(),
+            description: description.to_string(),
+        };
+        Ok(self
+            .registry
+            .clone()
+            .register_schema(request)
+            .await?
+            .into_inner())
+    }
+
+    /// Emits an event against the latest schema version, without an
+    /// idempotency key.
+    pub async fn emit(
+        &self,
+        event_type: &str,
+        payload: &serde_json::Value,
+    ) -> Result<proto::EmitEventResponse, Status> {
+        self.emit_event(proto::EmitEventRequest {
+            event_type: event_type.to_string(),
+            payload_json: payload.to_string(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub async fn emit_event(
+        &self,
+        request: proto::EmitEventRequest,
+    ) -> Result<proto::EmitEventResponse, Status> {
+        Ok(self.ingest.clone().emit_event(request).await?.into_inner())
+    }
+
+    /// Creates a webhook connection; the response holds its signing secret,
+    /// the only time it is shown.
+    pub async fn create_webhook(
+        &self,
+        name: &str,
+        url: &str,
+        headers: HashMap<String, String>,
+    ) -> Result<proto::Connection, Status> {
+        let request = proto::CreateConnectionRequest {
+            name: name.to_string(),
+            destination: Some(proto::create_connection_request::Destination::Webhook(
+                proto::WebhookConfig {
+                    url: url.to_string(),
+                    headers,
+                },
+            )),
+        };
+        let response = self
+            .router
+            .clone()
+            .create_connection(request)
+            .await?
+            .into_inner();
+        response
+            .connection
+            .ok_or_else(|| Status::internal("the server returned no connection"))
+    }
+
+    /// Sends every `event_type` event to `connection_id`.
+    pub async fn create_rule(
+        &self,
+        event_type: &str,
+        connection_id: &str,
+    ) -> Result<proto::Rule, Status> {
+        let request = proto::CreateRuleRequest {
+            event_type: event_type.to_string(),
+            connection_id: connection_id.to_string(),
+            description: String::new(),
+        };
+        let response = self.router.clone().create_rule(request).await?.into_inner();
+        response
+            .rule
+            .ok_or_else(|| Status::internal("the server returned no rule"))
+    }
+
+    /// The deliveries of one event (first page, up to 500).
+    pub async fn list_deliveries(&self, event_id: &str) -> Result<Vec<proto::Delivery>, Status> {
+        let request = proto::ListDeliveriesRequest {
+            event_id: event_id.to_string(),
+            page_size: 500,
+            page_token: String::new(),
+        };
+        Ok(self
+            .delivery
+            .clone()
+            .list_deliveries(request)
+            .await?
+            .into_inner()
+            .deliveries)
+    }
+
+    /// One delivery with its attempts.
+    pub async fn get_delivery(&self, id: &str) -> Result<proto::GetDeliveryResponse, Status> {
+        let request = proto::GetDeliveryRequest { id: id.to_string() };
+        Ok(self
+            .delivery
+            .clone()
+            .get_delivery(request)
+            .await?
+            .into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_keys_that_cannot_be_metadata() {
+        let result = Client::connect_lazy(&Endpoints::local(), "bad\nkey");
+        assert!(matches!(result, Err(ClientError::InvalidApiKey)));
+    }
+
+    #[tokio::test]
+    async fn refuses_malformed_endpoints() {
+        let mut endpoints = Endpoints::local();
+        endpoints.router = "not a url".to_string();
+        let result = Client::connect_lazy(&endpoints, "sy_live_x");
+        assert!(matches!(result, Err(ClientError::InvalidEndpoint { .. })));
+    }
+}

@@ -48,7 +48,10 @@ pub fn hash_token(token: &str) -> Vec<u8> {
 pub async fn create_workspace(pool: &Pool, slug: &str) -> Result<(WorkspaceId, String), ApiError> {
     let slug_ok = !slug.is_empty()
         && slug.len() <= 63
-        && slug.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && slug
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         && slug
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
@@ -69,7 +72,9 @@ pub async fn create_workspace(pool: &Pool, slug: &str) -> Result<(WorkspaceId, S
         )
         .await?;
     if inserted == 0 {
-        return Err(ApiError::AlreadyExists(format!("workspace `{slug}` already exists")));
+        return Err(ApiError::AlreadyExists(format!(
+            "workspace `{slug}` already exists"
+        )));
     }
     transaction
         .execute(
@@ -86,12 +91,15 @@ pub async fn create_workspace(pool: &Pool, slug: &str) -> Result<(WorkspaceId, S
     Ok((workspace_id, key))
 }
 
+/// Verified key hashes and when they were verified.
+type KeyCache = Arc<Mutex<HashMap<Vec<u8>, (WorkspaceId, Instant)>>>;
+
 /// Turns request metadata into a workspace (or checks the internal token).
 #[derive(Clone)]
 pub struct Authenticator {
     pool: Pool,
     internal_token_hash: Option<Vec<u8>>,
-    cache: Arc<Mutex<HashMap<Vec<u8>, (WorkspaceId, Instant)>>>,
+    cache: KeyCache,
 }
 
 impl Authenticator {
@@ -120,7 +128,9 @@ impl Authenticator {
             .await
             .context("looking up the API key")?;
         let Some(row) = row else {
-            return Err(ApiError::Unauthenticated("the API key is not valid".to_string()));
+            return Err(ApiError::Unauthenticated(
+                "the API key is not valid".to_string(),
+            ));
         };
         let workspace = WorkspaceId(row.get(0));
         self.remember(hash, workspace);
@@ -174,7 +184,9 @@ pub fn bearer_token(metadata: &MetadataMap) -> Result<&str, ApiError> {
 }
 
 /// Metadata with `authorization: Bearer <token>`, for outgoing calls.
-pub fn bearer_metadata(token: &str) -> Result<tonic::metadata::MetadataValue<tonic::metadata::Ascii>, ApiError> {
+pub fn bearer_metadata(
+    token: &str,
+) -> Result<tonic::metadata::MetadataValue<tonic::metadata::Ascii>, ApiError> {
     format!("Bearer {token}")
         .parse()
         .map_err(|_| ApiError::invalid("token", "contains characters not allowed in metadata"))
@@ -192,8 +204,14 @@ mod tests {
 
     #[test]
     fn parses_bearer_tokens() {
-        assert_eq!(bearer_token(&metadata("Bearer sy_live_abc")).ok(), Some("sy_live_abc"));
-        assert_eq!(bearer_token(&metadata("bearer  sy_live_abc ")).ok(), Some("sy_live_abc"));
+        assert_eq!(
+            bearer_token(&metadata("Bearer sy_live_abc")).ok(),
+            Some("sy_live_abc")
+        );
+        assert_eq!(
+            bearer_token(&metadata("bearer  sy_live_abc ")).ok(),
+            Some("sy_live_abc")
+        );
         assert!(bearer_token(&metadata("Basic abc")).is_err());
         assert!(bearer_token(&metadata("Bearer ")).is_err());
         assert!(bearer_token(&metadata("sy_live_abc")).is_err());

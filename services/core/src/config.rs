@@ -184,6 +184,15 @@ impl Config {
         Ok(config)
     }
 
+    /// The internal token, which services calling each other's internal RPCs
+    /// must share.
+    pub fn require_internal_token(&self) -> anyhow::Result<&SecretString> {
+        self.internal_token.as_ref().context(
+            "internal_token (SWITCHYARD_INTERNAL_TOKEN) is required when services run as separate processes; \
+             give every service the same value",
+        )
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.delivery.retry_schedule.is_empty() {
             bail!("delivery.retry_schedule needs at least one entry");
@@ -275,6 +284,7 @@ where
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return figment::Error
 mod tests {
     use super::*;
 
@@ -289,7 +299,10 @@ mod tests {
     fn env_overrides_defaults_and_parses_lists() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("SWITCHYARD_REDIS_PREFIX", "t1");
-            jail.set_env("SWITCHYARD_ALLOWED_DESTINATION_NETWORKS", "127.0.0.0/8, ::1");
+            jail.set_env(
+                "SWITCHYARD_ALLOWED_DESTINATION_NETWORKS",
+                "127.0.0.0/8, ::1",
+            );
             jail.set_env("SWITCHYARD_DELIVERY__RETRY_SCHEDULE", "0s,100ms,2s");
             jail.set_env("SWITCHYARD_DELIVERY__REQUEST_TIMEOUT", "3s");
             let config = Config::load_from(None).expect("loads");
@@ -297,7 +310,11 @@ mod tests {
             assert_eq!(config.allowed_destination_networks.len(), 2);
             assert_eq!(
                 config.delivery.retry_schedule,
-                vec![Duration::ZERO, Duration::from_millis(100), Duration::from_secs(2)]
+                vec![
+                    Duration::ZERO,
+                    Duration::from_millis(100),
+                    Duration::from_secs(2)
+                ]
             );
             assert_eq!(config.delivery.request_timeout, Duration::from_secs(3));
             Ok(())

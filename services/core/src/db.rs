@@ -56,7 +56,8 @@ pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()
         {
             Ok(()) => tracing::info!(database = %name, "created database"),
             // Another process created it between our check and our CREATE.
-            Err(error) if error.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+            Err(error)
+                if error.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
             Err(error) => return Err(error).context("creating the database"),
         }
     }

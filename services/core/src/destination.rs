@@ -143,9 +143,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let permitted: Vec<SocketAddr> = resolved
                 .iter()
                 .copied()
@@ -180,9 +179,19 @@ mod tests {
     fn refuses_non_public_addresses_by_default() {
         let policy = DestinationPolicy::default();
         for text in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
-            "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1",
-            "224.0.0.1", "255.255.255.255",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
         ] {
             assert!(!policy.permits(ip(text)), "{text} was permitted");
         }
@@ -203,11 +212,30 @@ mod tests {
     async fn checks_urls() {
         let policy = DestinationPolicy::default();
         let url = |s: &str| Url::parse(s).expect("url");
-        assert!(policy.check_url(&url("http://127.0.0.1:8080/x")).await.is_err());
+        assert!(
+            policy
+                .check_url(&url("http://127.0.0.1:8080/x"))
+                .await
+                .is_err()
+        );
         assert!(policy.check_url(&url("http://localhost/x")).await.is_err());
-        assert!(policy.check_url(&url("ftp://93.184.216.34/")).await.is_err());
-        assert!(policy.check_url(&url("https://93.184.216.34/hook")).await.is_ok());
+        assert!(
+            policy
+                .check_url(&url("ftp://93.184.216.34/"))
+                .await
+                .is_err()
+        );
+        assert!(
+            policy
+                .check_url(&url("https://93.184.216.34/hook"))
+                .await
+                .is_ok()
+        );
         let open = DestinationPolicy::new(vec!["127.0.0.0/8".parse().expect("net")]);
-        assert!(open.check_url(&url("http://127.0.0.1:8080/x")).await.is_ok());
+        assert!(
+            open.check_url(&url("http://127.0.0.1:8080/x"))
+                .await
+                .is_ok()
+        );
     }
 }

@@ -122,7 +122,10 @@ mod tests {
         let details = status.get_error_details();
         let bad_request = details.bad_request().expect("bad request details");
         assert_eq!(bad_request.field_violations[0].field, "payload_json");
-        assert_eq!(bad_request.field_violations[0].description, "is not valid JSON");
+        assert_eq!(
+            bad_request.field_violations[0].description,
+            "is not valid JSON"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! - [`signature`]: Standard Webhooks signing secrets and signatures.
 //! - [`destination`]: which network addresses outbound requests may reach.
 //! - [`names`]: parsing of event type names.
+//! - [`paging`]: page sizes and tokens of `List*` RPCs.
 //! - [`testkit`]: a fresh database and Redis prefix per test.
 
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod error;
 pub mod grpc;
 pub mod ids;
 pub mod names;
+pub mod paging;
 pub mod queue;
 pub mod shutdown;
 pub mod signature;

@@ -57,13 +57,25 @@ mod tests {
     #[test]
     fn accepts_dotted_lower_case_names() {
         for name in ["lead.created", "invoice.payment_failed", "a.b.c9"] {
-            assert_eq!(EventTypeName::parse(name).map(|n| n.to_string()), Ok(name.to_string()));
+            assert_eq!(
+                EventTypeName::parse(name).map(|n| n.to_string()),
+                Ok(name.to_string())
+            );
         }
     }
 
     #[test]
     fn refuses_everything_else() {
-        for name in ["", "lead", "Lead.created", "lead..created", "lead.", "1lead.x", "lead.cre-ated", "lead.*"] {
+        for name in [
+            "",
+            "lead",
+            "Lead.created",
+            "lead..created",
+            "lead.",
+            "1lead.x",
+            "lead.cre-ated",
+            "lead.*",
+        ] {
             assert!(EventTypeName::parse(name).is_err(), "{name} was accepted");
         }
         assert!(EventTypeName::parse(&format!("a.{}", "b".repeat(200))).is_err());

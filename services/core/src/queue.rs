@@ -64,8 +64,8 @@ impl DeliveryJob {
 
 /// A Redis connection that reconnects by itself.
 pub async fn connect(redis_url: &str) -> anyhow::Result<ConnectionManager> {
-    let client = redis::Client::open(redis_url)
-        .with_context(|| format!("invalid Redis URL {redis_url}"))?;
+    let client =
+        redis::Client::open(redis_url).with_context(|| format!("invalid Redis URL {redis_url}"))?;
     ConnectionManager::new(client)
         .await
         .with_context(|| format!("connecting to Redis at {redis_url}"))

@@ -57,13 +57,19 @@ mod tests {
     fn generated_secrets_sign_and_verify() {
         let secret = generate_secret();
         assert!(secret.starts_with("whsec_"));
-        assert_eq!(STANDARD.decode(&secret[6..]).map(|k| k.len()), Ok(SECRET_BYTES));
+        assert_eq!(
+            STANDARD.decode(&secret[6..]).map(|k| k.len()),
+            Ok(SECRET_BYTES)
+        );
 
         let body = br#"{"a":1}"#;
         let now = chrono::Utc::now().timestamp();
         let mut headers = http::HeaderMap::new();
         headers.insert(HEADER_WEBHOOK_ID, "dlv_1".parse().expect("header"));
-        headers.insert(HEADER_WEBHOOK_TIMESTAMP, now.to_string().parse().expect("header"));
+        headers.insert(
+            HEADER_WEBHOOK_TIMESTAMP,
+            now.to_string().parse().expect("header"),
+        );
         let signature = sign(&secret, "dlv_1", now, body).expect("signs");
         headers.insert(HEADER_WEBHOOK_SIGNATURE, signature.parse().expect("header"));
         assert_eq!(verify(&secret, &headers, body), Ok(()));

@@ -15,7 +15,8 @@ fn admin_url() -> String {
 }
 
 pub fn redis_url() -> String {
-    std::env::var("SWITCHYARD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
+    std::env::var("SWITCHYARD_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
 }
 
 /// A migrated database of its own; dropped (with every connection to it
@@ -29,7 +30,9 @@ impl TestDatabase {
     pub async fn create() -> anyhow::Result<Self> {
         let name = format!("sy_test_{}", uuid::Uuid::now_v7().simple());
         let url = url_with_database(&admin_url(), &name)?;
-        crate::db::migrate(&url).await.context("migrating the test database")?;
+        crate::db::migrate(&url)
+            .await
+            .context("migrating the test database")?;
         Ok(Self { url, name })
     }
 }
@@ -45,11 +48,15 @@ impl Drop for TestDatabase {
         let name = self.name.clone();
         // Drop runs outside async context: use a thread with its own runtime.
         let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             runtime.block_on(async move {
-                let Ok((client, connection)) = tokio_postgres::connect(&admin_url(), NoTls).await else {
+                let Ok((client, connection)) = tokio_postgres::connect(&admin_url(), NoTls).await
+                else {
                     return;
                 };
                 tokio::spawn(connection);

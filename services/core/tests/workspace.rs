@@ -6,7 +6,10 @@ use tonic::metadata::MetadataMap;
 
 fn bearer(key: &str) -> MetadataMap {
     let mut metadata = MetadataMap::new();
-    metadata.insert("authorization", format!("Bearer {key}").parse().expect("ascii"));
+    metadata.insert(
+        "authorization",
+        format!("Bearer {key}").parse().expect("ascii"),
+    );
     metadata
 }
 
@@ -17,9 +20,15 @@ async fn a_new_workspace_key_authenticates_and_only_its_hash_is_stored() {
     let (workspace, key) = create_workspace(&pool, "acme").await.expect("created");
 
     let authenticator = Authenticator::new(pool.clone(), None);
-    assert_eq!(authenticator.workspace(&bearer(&key)).await.ok(), Some(workspace));
+    assert_eq!(
+        authenticator.workspace(&bearer(&key)).await.ok(),
+        Some(workspace)
+    );
     let wrong = authenticator.workspace(&bearer("sy_live_nope")).await;
-    assert_eq!(wrong.err().map(|e| e.code()), Some(tonic::Code::Unauthenticated));
+    assert_eq!(
+        wrong.err().map(|e| e.code()),
+        Some(tonic::Code::Unauthenticated)
+    );
 
     let client = pool.get().await.expect("client");
     let row = client
@@ -33,7 +42,13 @@ async fn a_new_workspace_key_authenticates_and_only_its_hash_is_stored() {
     assert!(prefix.len() < key.len());
 
     let again = create_workspace(&pool, "acme").await;
-    assert_eq!(again.err().map(|e| e.code()), Some(tonic::Code::AlreadyExists));
+    assert_eq!(
+        again.err().map(|e| e.code()),
+        Some(tonic::Code::AlreadyExists)
+    );
     let bad = create_workspace(&pool, "Not A Slug").await;
-    assert_eq!(bad.err().map(|e| e.code()), Some(tonic::Code::InvalidArgument));
+    assert_eq!(
+        bad.err().map(|e| e.code()),
+        Some(tonic::Code::InvalidArgument)
+    );
 }

@@ -1,1 +1,80 @@
-//! delivery service (being written)
+//! The delivery service: it turns delivery jobs into signed webhook requests,
+//! retries them on a schedule, records every attempt, and answers questions
+//! about that history over gRPC.
+//!
+//! - [`engine`]: the background machinery — a Redis stream consumer, the
+//!   retry scheduler, the reclaimer of abandoned jobs and the Postgres
+//!   sweeper — and the attempt path (claim → send → classify → schedule →
+//!   record → acknowledge).
+//! - [`store`]: every Postgres statement the service runs.
+//! - [`api`]: `ListDeliveries` and `GetDelivery`, transport agnostic;
+//!   [`grpc`] is the tonic adapter in front of it.
+//!
+//! Postgres is the truth about each delivery; Redis jobs only say "look at
+//! this delivery now". A delivery is claimed in Postgres before anything is
+//! sent, and a job is acknowledged only after the attempt's outcome is
+//! committed, so a lost or duplicated job is harmless.
+
+pub mod api;
+pub mod engine;
+pub mod grpc;
+pub mod store;
+
+use anyhow::Context;
+use deadpool_postgres::Pool;
+use switchyard_core::auth::Authenticator;
+use switchyard_core::config::Config;
+use switchyard_core::shutdown::Signal;
+use switchyard_core::{db, queue};
+use switchyard_proto::v1::delivery_service_server::DeliveryServiceServer;
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+
+use crate::api::DeliveryApi;
+use crate::engine::runner::Engine;
+use crate::grpc::DeliveryGrpc;
+
+/// The gRPC services this process serves (health reports them as serving).
+pub const SERVICE_NAMES: &[&str] = &["switchyard.v1.DeliveryService"];
+
+/// The delivery service, connected and ready to run.
+pub struct DeliveryApp {
+    grpc: DeliveryGrpc,
+    engine: Engine,
+}
+
+impl DeliveryApp {
+    /// Connects Postgres and Redis and makes sure the consumer group exists.
+    /// Does not migrate the database.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let pool = db::pool(&config.database_url, config.database_pool_size)?;
+        check_postgres(&pool).await?;
+        let redis = queue::connect(&config.redis_url).await?;
+        let engine = Engine::build(config, pool.clone(), redis).await?;
+        let auth = Authenticator::new(pool.clone(), config.internal_token.as_ref());
+        let grpc = DeliveryGrpc::new(auth, DeliveryApi::new(pool));
+        Ok(Self { grpc, engine })
+    }
+
+    /// Serves `DeliveryService` (plus health and reflection) on `listener`
+    /// and runs the delivery engine until `shutdown` trips. The engine then
+    /// stops reading jobs and waits for in-flight attempts before returning.
+    pub async fn run(self, listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
+        let routes = Routes::new(DeliveryServiceServer::new(self.grpc));
+        let server =
+            switchyard_core::grpc::serve(routes, SERVICE_NAMES, listener, shutdown.clone());
+        let engine = self.engine.run(shutdown);
+        tokio::try_join!(server, engine)?;
+        Ok(())
+    }
+}
+
+/// The pool connects lazily; fail at start-up rather than at the first job.
+async fn check_postgres(pool: &Pool) -> anyhow::Result<()> {
+    let client = pool.get().await.context("connecting to Postgres")?;
+    client
+        .simple_query("SELECT 1")
+        .await
+        .context("querying Postgres")?;
+    Ok(())
+}

@@ -1,1 +1,71 @@
-//! registry service (being written)
+//! The registry service: event types, their versioned JSON Schemas, and
+//! payload validation against them.
+//!
+//! How the parts fit, from the wire inwards:
+//! - [`grpc`] implements `switchyard.v1.RegistryService`: it authenticates
+//!   the call to a workspace and converts between protobuf and domain values.
+//! - [`service`] holds the operations, scoped by workspace.
+//! - [`schema`] checks a schema document at registration (size, JSON,
+//!   nesting, draft, meta-schema, no remote `$ref`) and compiles it, never
+//!   fetching anything.
+//! - [`validate`] runs a payload against a compiled validator and collects
+//!   its violations.
+//! - [`cache`] keeps compiled validators per (workspace, type, version);
+//!   versions are immutable, so entries never go stale.
+//! - [`store`] is the Postgres access (`event_types`,
+//!   `event_type_versions`).
+//!
+//! Listings page as every `List*` RPC does (`switchyard_core::paging`): the
+//! token is the previous page's last event type name, parsed as a name on
+//! the way back in.
+
+mod cache;
+mod grpc;
+mod schema;
+mod service;
+mod store;
+mod validate;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use switchyard_core::auth::Authenticator;
+use switchyard_core::config::Config;
+use switchyard_core::shutdown::Signal;
+use switchyard_proto::v1::registry_service_server::RegistryServiceServer;
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+
+use crate::cache::ValidatorCache;
+use crate::grpc::RegistryGrpc;
+use crate::service::Registry;
+use crate::store::Store;
+
+/// The gRPC services this crate serves, as reported by health checks.
+pub const SERVICE_NAMES: &[&str] = &["switchyard.v1.RegistryService"];
+
+/// The registry, ready to serve.
+pub struct RegistryApp {
+    registry: Registry,
+    auth: Authenticator,
+}
+
+impl RegistryApp {
+    /// Connects the Postgres pool and builds the service. Does not migrate.
+    /// Connections open on first use, so the service may start before
+    /// Postgres is reachable.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let pool = switchyard_core::db::pool(&config.database_url, config.database_pool_size)
+            .context("creating the registry's Postgres pool")?;
+        let auth = Authenticator::new(pool.clone(), config.internal_token.as_ref());
+        let registry = Registry::new(Store::new(pool), Arc::new(ValidatorCache::default()));
+        Ok(Self { registry, auth })
+    }
+
+    /// Serves RegistryService, health and reflection on `listener` until
+    /// `shutdown` trips.
+    pub async fn run(self, listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
+        let service = RegistryServiceServer::new(RegistryGrpc::new(self.registry, self.auth));
+        switchyard_core::grpc::serve(Routes::new(service), SERVICE_NAMES, listener, shutdown).await
+    }
+}

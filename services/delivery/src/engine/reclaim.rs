@@ -1,0 +1,84 @@
+//! The reclaimer: takes over entries another consumer (or an earlier life
+//! of this one) read but never acknowledged, once they have been idle for
+//! `delivery.visibility_timeout`, and processes them like new ones.
+//!
+//! `Config::validate` keeps the visibility timeout longer than the request
+//! timeout, so an attempt still in flight is never handed to a second
+//! consumer; and the claim in Postgres turns any job whose delivery has
+//! meanwhile been handled into a no-op.
+
+use std::time::Duration;
+
+use switchyard_core::shutdown::Signal;
+
+use super::consumer::recreate_group;
+use super::dispatch::Dispatcher;
+use super::queue::{JobQueue, READ_COUNT, is_missing_group};
+
+/// The start of the pending list, and the cursor XAUTOCLAIM returns at its end.
+const SCAN_START: &str = "0-0";
+
+pub async fn run(
+    queue: JobQueue,
+    dispatcher: Dispatcher,
+    min_idle: Duration,
+    interval: Duration,
+    shutdown: Signal,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let stopped = shutdown.clone().wait();
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut stopped => break,
+            _ = ticker.tick() => reclaim_idle(&queue, &dispatcher, min_idle, &shutdown).await,
+        }
+    }
+    tracing::debug!("reclaimer stopped");
+}
+
+/// One scan of the whole pending list.
+async fn reclaim_idle(
+    queue: &JobQueue,
+    dispatcher: &Dispatcher,
+    min_idle: Duration,
+    shutdown: &Signal,
+) {
+    let mut cursor = SCAN_START.to_string();
+    while !shutdown.is_tripped() {
+        let Some(first) = dispatcher.acquire().await else {
+            return;
+        };
+        let mut permits = vec![first];
+        while permits.len() < READ_COUNT {
+            let Some(permit) = dispatcher.try_acquire() else {
+                break;
+            };
+            permits.push(permit);
+        }
+        match queue.claim_idle(min_idle, &cursor, permits.len()).await {
+            Ok((next, entries)) => {
+                if !entries.is_empty() {
+                    tracing::info!(count = entries.len(), "reclaimed abandoned jobs");
+                }
+                for (entry, permit) in entries.into_iter().zip(permits) {
+                    dispatcher.spawn(permit, entry);
+                }
+                if next == SCAN_START {
+                    return;
+                }
+                cursor = next;
+            }
+            Err(error) if is_missing_group(&error) => {
+                recreate_group(queue).await;
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "reclaiming idle jobs failed");
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Wires the engine together: builds the shared parts once, runs the four
+//! loops until shutdown, then waits for in-flight attempts.
+//!
+//! Loop periods follow the visibility timeout `V`: the reclaimer looks every
+//! `V/2` (between 0.5 and 5 s), the sweeper every `V` (between 1 and 10 s)
+//! for deliveries overdue by `2V`.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use deadpool_postgres::Pool;
+use redis::aio::ConnectionManager;
+use switchyard_core::config::Config;
+use switchyard_core::shutdown::Signal;
+
+use super::attempt::Attempter;
+use super::dispatch::Dispatcher;
+use super::http::Sender;
+use super::queue::JobQueue;
+use super::schedule::RetrySchedule;
+use super::{consumer, reclaim, scheduler, sweeper};
+
+/// Time allowed after the request timeout for an attempt to be recorded.
+const RECORD_MARGIN: Duration = Duration::from_secs(2);
+
+pub struct Engine {
+    pool: Pool,
+    queue: JobQueue,
+    dispatcher: Dispatcher,
+    visibility_timeout: Duration,
+    request_timeout: Duration,
+    scheduler_interval: Duration,
+}
+
+impl Engine {
+    /// Connects the engine's own Redis reader and creates the consumer
+    /// group if needed.
+    pub async fn build(
+        config: &Config,
+        pool: Pool,
+        redis: ConnectionManager,
+    ) -> anyhow::Result<Self> {
+        config.validate()?;
+        let delivery = &config.delivery;
+        let queue = JobQueue::new(&config.redis_prefix, &config.redis_url, redis).await?;
+        queue
+            .ensure_group()
+            .await
+            .context("creating the delivery consumer group")?;
+        let attempter = Attempter::new(
+            pool.clone(),
+            queue.clone(),
+            Sender::new(config)?,
+            RetrySchedule::new(delivery.retry_schedule.clone()),
+            delivery.visibility_timeout,
+        );
+        Ok(Self {
+            pool,
+            dispatcher: Dispatcher::new(delivery.max_in_flight, attempter),
+            queue,
+            visibility_timeout: delivery.visibility_timeout,
+            request_timeout: delivery.request_timeout,
+            scheduler_interval: delivery.scheduler_interval,
+        })
+    }
+
+    /// Runs until `shutdown` trips, then lets in-flight attempts finish
+    /// (for at most the request timeout plus a margin to record them).
+    pub async fn run(self, shutdown: Signal) -> anyhow::Result<()> {
+        let visibility = self.visibility_timeout;
+        let reclaim_every =
+            (visibility / 2).clamp(Duration::from_millis(500), Duration::from_secs(5));
+        let sweep_every = visibility.clamp(Duration::from_secs(1), Duration::from_secs(10));
+        tracing::info!(consumer = self.queue.consumer(), "delivery engine started");
+
+        tokio::join!(
+            consumer::run(
+                self.queue.clone(),
+                self.dispatcher.clone(),
+                shutdown.clone()
+            ),
+            scheduler::run(
+                self.queue.clone(),
+                self.scheduler_interval,
+                shutdown.clone()
+            ),
+            reclaim::run(
+                self.queue.clone(),
+                self.dispatcher.clone(),
+                visibility,
+                reclaim_every,
+                shutdown.clone(),
+            ),
+            sweeper::run(
+                self.pool.clone(),
+                self.queue.clone(),
+                visibility * 2,
+                sweep_every,
+                shutdown
+            ),
+        );
+
+        if self
+            .dispatcher
+            .drain(self.request_timeout + RECORD_MARGIN)
+            .await
+        {
+            tracing::info!("delivery engine stopped");
+        } else {
+            tracing::warn!("attempts still in flight at shutdown; their jobs will be reclaimed");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,49 @@
+//! The retry scheduler: every `delivery.scheduler_interval`, moves the
+//! retries that are due from the delayed set to the stream, where the
+//! consumer picks them up. The move is one Lua script, so a job is never
+//! duplicated or dropped by a crash half way, and several replicas running
+//! it at once never move the same job twice.
+
+use std::time::Duration;
+
+use switchyard_core::shutdown::Signal;
+
+use super::queue::JobQueue;
+
+/// Jobs moved per script call; a full batch is followed at once by another.
+const BATCH: usize = 256;
+
+pub async fn run(queue: JobQueue, interval: Duration, shutdown: Signal) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let stopped = shutdown.wait();
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut stopped => break,
+            _ = ticker.tick() => promote_due(&queue).await,
+        }
+    }
+    tracing::debug!("scheduler stopped");
+}
+
+async fn promote_due(queue: &JobQueue) {
+    loop {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        match queue.promote_due(now_ms, BATCH).await {
+            Ok(moved) => {
+                if moved > 0 {
+                    tracing::debug!(moved, "moved due retries to the stream");
+                }
+                if moved < BATCH {
+                    return;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "moving due retries failed");
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The tonic adapter: authenticate the caller's workspace, hand the request
+//! to [`DeliveryApi`], turn its [`ApiError`](switchyard_core::ApiError) into
+//! a status. No business logic lives here.
+
+use switchyard_core::auth::Authenticator;
+use switchyard_proto::v1::delivery_service_server::DeliveryService;
+use switchyard_proto::v1::{
+    GetDeliveryRequest, GetDeliveryResponse, ListDeliveriesRequest, ListDeliveriesResponse,
+};
+use tonic::{Request, Response, Status};
+
+use crate::api::DeliveryApi;
+
+pub struct DeliveryGrpc {
+    auth: Authenticator,
+    api: DeliveryApi,
+}
+
+impl DeliveryGrpc {
+    pub fn new(auth: Authenticator, api: DeliveryApi) -> Self {
+        Self { auth, api }
+    }
+}
+
+#[tonic::async_trait]
+impl DeliveryService for DeliveryGrpc {
+    #[tracing::instrument(skip_all)]
+    async fn list_deliveries(
+        &self,
+        request: Request<ListDeliveriesRequest>,
+    ) -> Result<Response<ListDeliveriesResponse>, Status> {
+        let workspace = self.auth.workspace(request.metadata()).await?;
+        let response = self.api.list(workspace, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_delivery(
+        &self,
+        request: Request<GetDeliveryRequest>,
+    ) -> Result<Response<GetDeliveryResponse>, Status> {
+        let workspace = self.auth.workspace(request.metadata()).await?;
+        let response = self.api.get(workspace, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+}

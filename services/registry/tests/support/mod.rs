@@ -1,0 +1,130 @@
+//! Starts the real registry on a free port against a fresh database, with
+//! one workspace and its API key, and a client for it.
+
+#![allow(dead_code)] // Each test binary uses a different subset.
+
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use switchyard_core::config::Config;
+use switchyard_core::shutdown::{self, Trigger};
+use switchyard_core::testkit::TestDatabase;
+use switchyard_core::{auth, db, grpc};
+use switchyard_proto::v1::RegisterSchemaRequest;
+use switchyard_proto::v1::registry_service_client::RegistryServiceClient;
+use switchyard_registry::RegistryApp;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+
+pub struct TestApp {
+    pub client: RegistryServiceClient<Channel>,
+    /// The API key of the `acme` workspace.
+    pub key: String,
+    /// A pool on the test database, to look at rows directly.
+    pub pool: Pool,
+    // Dropped after the client: stops the server, then drops the database.
+    _shutdown: Trigger,
+    database: Arc<TestDatabase>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let database = TestDatabase::create().await.expect("test database");
+        let pool = db::pool(&database.url, 2).expect("pool");
+        let (_, key) = auth::create_workspace(&pool, "acme")
+            .await
+            .expect("workspace");
+        Self::start(Arc::new(database), pool, key).await
+    }
+
+    /// Another server on the same database, with a cold validator cache.
+    pub async fn restarted(&self) -> Self {
+        Self::start(
+            Arc::clone(&self.database),
+            self.pool.clone(),
+            self.key.clone(),
+        )
+        .await
+    }
+
+    async fn start(database: Arc<TestDatabase>, pool: Pool, key: String) -> Self {
+        let config = Config {
+            database_url: database.url.clone(),
+            database_pool_size: 4,
+            ..Config::default()
+        };
+        let (listener, addr) = grpc::bind("127.0.0.1:0".parse().expect("address"))
+            .await
+            .expect("bind");
+        let app = RegistryApp::build(&config).await.expect("build");
+        let (trigger, signal) = shutdown::channel();
+        tokio::spawn(app.run(listener, signal));
+        let client = RegistryServiceClient::connect(format!("http://{addr}"))
+            .await
+            .expect("connect");
+        Self {
+            client,
+            key,
+            pool,
+            _shutdown: trigger,
+            database,
+        }
+    }
+
+    /// A second workspace's API key.
+    pub async fn other_workspace_key(&self, slug: &str) -> String {
+        auth::create_workspace(&self.pool, slug)
+            .await
+            .expect("workspace")
+            .1
+    }
+
+    /// `message` with the `acme` workspace's key.
+    pub fn request<T>(&self, message: T) -> Request<T> {
+        with_key(&self.key, message)
+    }
+
+    /// Registers `json_schema` for `event_type` and returns the version.
+    pub async fn register(&self, event_type: &str, json_schema: &str) -> u32 {
+        self.client
+            .clone()
+            .register_schema(self.request(RegisterSchemaRequest {
+                event_type: event_type.to_string(),
+                json_schema: json_schema.to_string(),
+                description: String::new(),
+            }))
+            .await
+            .expect("registered")
+            .into_inner()
+            .version
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let client = self.pool.get().await.expect("connection");
+        client
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .expect("count")
+            .get(0)
+    }
+}
+
+pub fn with_key<T>(key: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {key}").parse().expect("ascii"),
+    );
+    request
+}
+
+/// The status of a call that must fail with `code`.
+pub fn expect_error<T: std::fmt::Debug>(result: Result<T, Status>, code: Code) -> Status {
+    match result {
+        Ok(response) => panic!("expected {code:?}, got {response:?}"),
+        Err(status) => {
+            assert_eq!(status.code(), code, "{}", status.message());
+            status
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! Connections: validation of what a user asks for, and their SQL.
+//!
+//! A webhook connection's URL must be http(s) and reach a permitted address
+//! (checked now by resolving it, and again by the delivery engine at every
+//! connect). Static headers may not shadow the headers Switchyard sets
+//! itself. The signing secret is generated here and returned once; reads
+//! never return it, and header values that look like credentials come back
+//! masked.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use serde::{Deserialize, Serialize};
+use switchyard_core::destination::DestinationPolicy;
+use switchyard_core::error::{ApiError, ApiResult};
+use switchyard_core::ids::{ConnectionId, WorkspaceId};
+use switchyard_core::signature;
+use url::Url;
+
+const MAX_NAME_LEN: usize = 200;
+const MAX_URL_LEN: usize = 2048;
+const MAX_HEADERS: usize = 50;
+const MAX_HEADER_VALUE_LEN: usize = 4096;
+/// Headers Switchyard sets on every request; a connection cannot override them.
+const RESERVED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "host",
+    "transfer-encoding",
+    "connection",
+    "user-agent",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "traceparent",
+    "tracestate",
+];
+/// Header names whose values are credentials, masked on every read.
+const SENSITIVE_HEADER_HINTS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "token",
+    "secret",
+    "key",
+    "password",
+    "auth",
+];
+pub const MASK: &str = "********";
+
+/// What a webhook connection stores in `connections.config`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSettings {
+    pub url: String,
+    #[serde(default)]
+    pub headers: HashMap<String, String>,
+}
+
+/// A connection as read back (never with its secret).
+#[derive(Clone, Debug)]
+pub struct ConnectionRecord {
+    pub id: ConnectionId,
+    pub name: String,
+    pub kind: String,
+    pub webhook: WebhookSettings,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ConnectionRecord {
+    /// The settings with credential-like header values masked.
+    pub fn masked_webhook(&self) -> WebhookSettings {
+        let headers = self
+            .webhook
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let lower = name.to_ascii_lowercase();
+                let sensitive = SENSITIVE_HEADER_HINTS
+                    .iter()
+                    .any(|hint| lower.contains(hint));
+                (
+                    name.clone(),
+                    if sensitive {
+                        MASK.to_string()
+                    } else {
+                        value.clone()
+                    },
+                )
+            })
+            .collect();
+        WebhookSettings {
+            url: self.webhook.url.clone(),
+            headers,
+        }
+    }
+}
+
+pub fn validate_name(name: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ApiError::invalid("name", "is required"));
+    }
+    if name.chars().count() > MAX_NAME_LEN {
+        return Err(ApiError::invalid(
+            "name",
+            format!("is longer than {MAX_NAME_LEN} characters"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// Checks URL and headers; resolves the host to apply the destination policy.
+pub async fn validate_webhook(
+    url: &str,
+    headers: &HashMap<String, String>,
+    policy: &DestinationPolicy,
+) -> ApiResult<WebhookSettings> {
+    if url.len() > MAX_URL_LEN {
+        return Err(ApiError::invalid(
+            "webhook.url",
+            format!("is longer than {MAX_URL_LEN} bytes"),
+        ));
+    }
+    let parsed = Url::parse(url).map_err(|error| {
+        ApiError::invalid("webhook.url", format!("is not a valid URL: {error}"))
+    })?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(ApiError::invalid(
+            "webhook.url",
+            "must not carry credentials; use a static `authorization` header",
+        ));
+    }
+    policy
+        .check_url(&parsed)
+        .await
+        .map_err(|reason| ApiError::invalid("webhook.url", reason))?;
+    if headers.len() > MAX_HEADERS {
+        return Err(ApiError::invalid(
+            "webhook.headers",
+            format!("has more than {MAX_HEADERS} entries"),
+        ));
+    }
+    for (name, value) in headers {
+        let field = format!("webhook.headers[{name}]");
+        let header_name = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| ApiError::invalid(&field, "is not a valid HTTP header name"))?;
+        if RESERVED_HEADERS.contains(&header_name.as_str()) {
+            return Err(ApiError::invalid(
+                &field,
+                "is set by Switchyard and cannot be overridden",
+            ));
+        }
+        if value.len() > MAX_HEADER_VALUE_LEN || http::HeaderValue::from_str(value).is_err() {
+            return Err(ApiError::invalid(
+                &field,
+                "is not a valid HTTP header value",
+            ));
+        }
+    }
+    Ok(WebhookSettings {
+        url: parsed.to_string(),
+        headers: headers.clone(),
+    })
+}
+
+/// Stores a new webhook connection; returns it and its signing secret.
+pub async fn create_webhook(
+    pool: &Pool,
+    workspace: WorkspaceId,
+    name: &str,
+    webhook: WebhookSettings,
+) -> ApiResult<(ConnectionRecord, String)> {
+    let id = ConnectionId::generate();
+    let secret = signature::generate_secret();
+    let config = serde_json::to_value(&webhook).map_err(anyhow::Error::from)?;
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "INSERT INTO connections (id, workspace_id, name, kind, config, signing_secret) \
+             VALUES ($1, $2, $3, 'webhook', $4, $5) RETURNING created_at",
+            &[&id.as_uuid(), &workspace.as_uuid(), &name, &config, &secret],
+        )
+        .await?;
+    let record = ConnectionRecord {
+        id,
+        name: name.to_string(),
+        kind: "webhook".to_string(),
+        webhook,
+        created_at: row.get(0),
+    };
+    Ok((record, secret))
+}
+
+fn record_from_row(row: &tokio_postgres::Row) -> ApiResult<ConnectionRecord> {
+    let config: serde_json::Value = row.get("config");
+    let webhook: WebhookSettings = serde_json::from_value(config)
+        .map_err(|error| anyhow::anyhow!("connection config is unreadable: {error}"))?;
+    Ok(ConnectionRecord {
+        id: ConnectionId(row.get("id")),
+        name: row.get("name"),
+        kind: row.get("kind"),
+        webhook,
+        created_at: row.get("created_at"),
+    })
+}
+
+pub async fn get(
+    pool: &Pool,
+    workspace: WorkspaceId,
+    id: ConnectionId,
+) -> ApiResult<ConnectionRecord> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT id, name, kind, config, created_at FROM connections \
+             WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL",
+            &[&workspace.as_uuid(), &id.as_uuid()],
+        )
+        .await?;
+    let row = row.ok_or_else(|| ApiError::not_found(format!("connection {id} not found")))?;
+    record_from_row(&row)
+}
+
+/// One page ordered by id (creation time); `after` is the last id of the
+/// previous page.
+pub async fn list(
+    pool: &Pool,
+    workspace: WorkspaceId,
+    after: Option<ConnectionId>,
+    limit: i64,
+) -> ApiResult<Vec<ConnectionRecord>> {
+    let client = pool.get().await?;
+    let after = after.map(|id| id.as_uuid());
+    let rows = client
+        .query(
+            "SELECT id, name, kind, config, created_at FROM connections \
+             WHERE workspace_id = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR id > $2) \
+             ORDER BY id LIMIT $3",
+            &[&workspace.as_uuid(), &after, &limit],
+        )
+        .await?;
+    rows.iter().map(record_from_row).collect()
+}
+
+/// Soft-deletes the connection and its rules in one transaction; history
+/// keeps its references, and pending deliveries to it are marked dead by the
+/// delivery engine when their turn comes.
+pub async fn delete(pool: &Pool, workspace: WorkspaceId, id: ConnectionId) -> ApiResult<()> {
+    let mut client = pool.get().await?;
+    let transaction = client.transaction().await?;
+    let deleted = transaction
+        .execute(
+            "UPDATE connections SET deleted_at = now() \
+             WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL",
+            &[&workspace.as_uuid(), &id.as_uuid()],
+        )
+        .await?;
+    if deleted == 0 {
+        return Err(ApiError::not_found(format!("connection {id} not found")));
+    }
+    transaction
+        .execute(
+            "UPDATE rules SET deleted_at = now() \
+             WHERE workspace_id = $1 AND connection_id = $2 AND deleted_at IS NULL",
+            &[&workspace.as_uuid(), &id.as_uuid()],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open_policy() -> DestinationPolicy {
+        DestinationPolicy::new(vec!["127.0.0.0/8".parse().expect("net")])
+    }
+
+    #[tokio::test]
+    async fn validates_urls_and_headers() {
+        let ok = validate_webhook("http://127.0.0.1:9/hook", &HashMap::new(), &open_policy()).await;
+        assert_eq!(
+            ok.map(|w| w.url).ok(),
+            Some("http://127.0.0.1:9/hook".to_string())
+        );
+
+        let private = validate_webhook(
+            "http://127.0.0.1:9/hook",
+            &HashMap::new(),
+            &DestinationPolicy::default(),
+        )
+        .await;
+        assert!(
+            matches!(private, Err(ApiError::InvalidArgument { ref field, .. }) if field == "webhook.url")
+        );
+
+        let creds =
+            validate_webhook("http://u:p@127.0.0.1/", &HashMap::new(), &open_policy()).await;
+        assert!(creds.is_err());
+
+        let reserved = HashMap::from([("Webhook-Signature".to_string(), "x".to_string())]);
+        let result = validate_webhook("http://127.0.0.1/", &reserved, &open_policy()).await;
+        assert!(
+            matches!(result, Err(ApiError::InvalidArgument { ref reason, .. }) if reason.contains("set by Switchyard"))
+        );
+
+        let bad_value = HashMap::from([("x-team".to_string(), "a\nb".to_string())]);
+        assert!(
+            validate_webhook("http://127.0.0.1/", &bad_value, &open_policy())
+                .await
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn masks_credential_headers() {
+        let record = ConnectionRecord {
+            id: ConnectionId::generate(),
+            name: "n".into(),
+            kind: "webhook".into(),
+            webhook: WebhookSettings {
+                url: "http://x/".into(),
+                headers: HashMap::from([
+                    ("Authorization".to_string(), "Bearer abc".to_string()),
+                    ("X-Api-Key".to_string(), "k".to_string()),
+                    ("X-Team".to_string(), "growth".to_string()),
+                ]),
+            },
+            created_at: Utc::now(),
+        };
+        let masked = record.masked_webhook();
+        assert_eq!(masked.headers["Authorization"], MASK);
+        assert_eq!(masked.headers["X-Api-Key"], MASK);
+        assert_eq!(masked.headers["X-Team"], "growth");
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(validate_name("  crm  ").ok(), Some("crm".to_string()));
+        assert!(validate_name(" ").is_err());
+        assert!(validate_name(&"x".repeat(201)).is_err());
+    }
+}

@@ -1,0 +1,156 @@
+//! The command line. Configuration comes from `SWITCHYARD_CONFIG` (a TOML
+//! file) and `SWITCHYARD_*` variables (see `switchyard_core::config`); the
+//! client subcommands read `SWITCHYARD_API_KEY` and the
+//! `SWITCHYARD_*_ENDPOINT` variables.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::stack::ServiceKind;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchyard",
+    version,
+    about = "Switchyard: one typed event in, reliable deliveries out"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply database migrations (creates the database if missing).
+    Migrate,
+    /// Run services: all four in one process, or the one named.
+    Serve {
+        /// registry, ingest, router or delivery; all four when omitted.
+        service: Option<ServiceKind>,
+    },
+    /// Manage workspaces (talks to Postgres directly).
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
+    /// Run a webhook receiver that prints each request and checks its signature.
+    Receive {
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The connection's `whsec_…` secret, to verify signatures.
+        #[arg(long, env = "SWITCHYARD_RECEIVER_SECRET")]
+        secret: Option<String>,
+    },
+    /// Start the whole stack and walk one event from schema to signed webhook.
+    Demo {
+        /// Exit after the walk-through instead of serving until Ctrl-C.
+        #[arg(long)]
+        exit: bool,
+    },
+    /// Register a JSON Schema as the next version of an event type.
+    Schema {
+        #[command(subcommand)]
+        command: SchemaCommand,
+    },
+    /// Emit an event.
+    Emit {
+        event_type: String,
+        /// The payload, a JSON object.
+        payload: String,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// Manage connections.
+    Connections {
+        #[command(subcommand)]
+        command: ConnectionCommand,
+    },
+    /// Manage rules.
+    Rules {
+        #[command(subcommand)]
+        command: RuleCommand,
+    },
+    /// Inspect deliveries.
+    Deliveries {
+        #[command(subcommand)]
+        command: DeliveryCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace; its API key is printed once, alone on the last line.
+    Create { slug: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Register FILE (a JSON Schema) for EVENT_TYPE.
+    Register {
+        event_type: String,
+        file: PathBuf,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionCommand {
+    /// Create a webhook connection; prints its signing secret once.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        url: String,
+        /// A static header, `Name: value`; repeatable.
+        #[arg(long = "header")]
+        headers: Vec<String>,
+    },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuleCommand {
+    /// Send every EVENT_TYPE event to CONNECTION.
+    Create {
+        #[arg(long)]
+        event_type: String,
+        #[arg(long)]
+        connection: String,
+    },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeliveryCommand {
+    /// The deliveries of one event.
+    List { event_id: String },
+    /// One delivery and its attempts.
+    Show { id: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_serve_with_and_without_a_service() {
+        let all = Cli::try_parse_from(["switchyard", "serve"]).expect("parses");
+        assert!(matches!(all.command, Command::Serve { service: None }));
+        let one = Cli::try_parse_from(["switchyard", "serve", "router"]).expect("parses");
+        assert!(matches!(
+            one.command,
+            Command::Serve {
+                service: Some(ServiceKind::Router)
+            }
+        ));
+        assert!(Cli::try_parse_from(["switchyard", "serve", "nope"]).is_err());
+    }
+}

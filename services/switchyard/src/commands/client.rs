@@ -1,0 +1,219 @@
+//! Subcommands that call the gRPC API as a workspace, with the key from
+//! `SWITCHYARD_API_KEY` and endpoints from `SWITCHYARD_*_ENDPOINT`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use switchyard_client::{Client, Endpoints, proto};
+
+use crate::cli::{ConnectionCommand, DeliveryCommand, RuleCommand, SchemaCommand};
+
+pub fn client_from_env() -> anyhow::Result<Client> {
+    let key = std::env::var("SWITCHYARD_API_KEY").context(
+        "set SWITCHYARD_API_KEY to a workspace API key (see `switchyard workspace create`)",
+    )?;
+    Ok(Client::connect_lazy(&Endpoints::from_env(), &key)?)
+}
+
+fn status_error(status: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("{:?}: {}", status.code(), status.message())
+}
+
+pub async fn schema(client: &Client, command: SchemaCommand) -> anyhow::Result<()> {
+    let SchemaCommand::Register {
+        event_type,
+        file,
+        description,
+    } = command;
+    let schema = read_json(&file)?;
+    let response = client
+        .register_schema(&event_type, &schema, &description)
+        .await
+        .map_err(status_error)?;
+    let note = if response.unchanged {
+        " (unchanged)"
+    } else {
+        ""
+    };
+    println!("{} version {}{note}", response.event_type, response.version);
+    Ok(())
+}
+
+fn read_json(file: &Path) -> anyhow::Result<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", file.display()))
+}
+
+pub async fn emit(
+    client: &Client,
+    event_type: String,
+    payload: String,
+    idempotency_key: Option<String>,
+) -> anyhow::Result<()> {
+    let response = client
+        .emit_event(proto::EmitEventRequest {
+            event_type,
+            payload_json: payload,
+            idempotency_key: idempotency_key.unwrap_or_default(),
+            schema_version: 0,
+        })
+        .await
+        .map_err(status_error)?;
+    let note = if response.duplicate {
+        " (duplicate of an earlier emit)"
+    } else {
+        ""
+    };
+    println!(
+        "{} (schema version {}){note}",
+        response.event_id, response.schema_version
+    );
+    Ok(())
+}
+
+pub async fn connections(client: &Client, command: ConnectionCommand) -> anyhow::Result<()> {
+    match command {
+        ConnectionCommand::Create { name, url, headers } => {
+            let headers = parse_headers(&headers)?;
+            let connection = client
+                .create_webhook(&name, &url, headers)
+                .await
+                .map_err(status_error)?;
+            println!("{} {} -> {url}", connection.id, connection.name);
+            println!("signing secret (shown only now):");
+            println!("{}", connection.signing_secret);
+        }
+        ConnectionCommand::List => {
+            let response = client
+                .router
+                .clone()
+                .list_connections(proto::ListConnectionsRequest::default())
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            for connection in response.connections {
+                let url = connection.webhook.map(|w| w.url).unwrap_or_default();
+                println!(
+                    "{}  {}  {}  {url}",
+                    connection.id, connection.kind, connection.name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_headers(headers: &[String]) -> anyhow::Result<HashMap<String, String>> {
+    headers
+        .iter()
+        .map(|header| match header.split_once(':') {
+            Some((name, value)) => Ok((name.trim().to_string(), value.trim().to_string())),
+            None => bail!("header `{header}` must look like `Name: value`"),
+        })
+        .collect()
+}
+
+pub async fn rules(client: &Client, command: RuleCommand) -> anyhow::Result<()> {
+    match command {
+        RuleCommand::Create {
+            event_type,
+            connection,
+        } => {
+            let rule = client
+                .create_rule(&event_type, &connection)
+                .await
+                .map_err(status_error)?;
+            println!("{} {} -> {}", rule.id, rule.event_type, rule.connection_id);
+        }
+        RuleCommand::List => {
+            let response = client
+                .router
+                .clone()
+                .list_rules(proto::ListRulesRequest::default())
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            for rule in response.rules {
+                println!(
+                    "{}  {} -> {}  enabled={}",
+                    rule.id, rule.event_type, rule.connection_id, rule.enabled
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn deliveries(client: &Client, command: DeliveryCommand) -> anyhow::Result<()> {
+    match command {
+        DeliveryCommand::List { event_id } => {
+            for delivery in client
+                .list_deliveries(&event_id)
+                .await
+                .map_err(status_error)?
+            {
+                println!("{}", describe_delivery(&delivery));
+            }
+        }
+        DeliveryCommand::Show { id } => {
+            let response = client.get_delivery(&id).await.map_err(status_error)?;
+            print!("{}", describe_delivery_with_attempts(&response));
+        }
+    }
+    Ok(())
+}
+
+pub fn status_name(status: i32) -> &'static str {
+    match proto::DeliveryStatus::try_from(status) {
+        Ok(proto::DeliveryStatus::Pending) => "pending",
+        Ok(proto::DeliveryStatus::Delivering) => "delivering",
+        Ok(proto::DeliveryStatus::Succeeded) => "succeeded",
+        Ok(proto::DeliveryStatus::Retrying) => "retrying",
+        Ok(proto::DeliveryStatus::Dead) => "dead",
+        _ => "unknown",
+    }
+}
+
+pub fn describe_delivery(delivery: &proto::Delivery) -> String {
+    format!(
+        "{}  event {} -> connection {}  status={} attempts={}",
+        delivery.id,
+        delivery.event_id,
+        delivery.connection_id,
+        status_name(delivery.status),
+        delivery.attempt_count
+    )
+}
+
+pub fn describe_delivery_with_attempts(response: &proto::GetDeliveryResponse) -> String {
+    let mut text = String::new();
+    if let Some(delivery) = &response.delivery {
+        text.push_str(&describe_delivery(delivery));
+        text.push('\n');
+        if !delivery.last_error.is_empty() {
+            text.push_str(&format!("  last error: {}\n", delivery.last_error));
+        }
+    }
+    for attempt in &response.attempts {
+        let started = attempt
+            .started_at
+            .as_ref()
+            .and_then(|t| {
+                chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
+            })
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default();
+        let outcome = match (attempt.status_code, attempt.error.as_str()) {
+            (0, error) => format!("no response: {error}"),
+            (code, "") => format!("HTTP {code}"),
+            (code, error) => format!("HTTP {code}: {error}"),
+        };
+        text.push_str(&format!(
+            "  attempt {} at {started}: {outcome} in {} ms\n",
+            attempt.attempt, attempt.duration_ms
+        ));
+    }
+    text
+}

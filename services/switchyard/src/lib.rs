@@ -1,0 +1,17 @@
+//! The `switchyard` command's building blocks, also used by the end-to-end
+//! tests.
+//!
+//! - [`stack`] runs any subset of the four services in one process, each on
+//!   its own listener and talking to the others over gRPC, as separate
+//!   deployments would.
+//! - [`receiver`] is a small webhook receiver that records every request and
+//!   verifies its Standard Webhooks signature (`switchyard receive`, the demo,
+//!   and the tests).
+//! - [`demo`] walks one event from schema to signed webhook.
+//! - [`cli`] parses the command line; [`commands`] carries it out.
+
+pub mod cli;
+pub mod commands;
+pub mod demo;
+pub mod receiver;
+pub mod stack;

@@ -1,0 +1,225 @@
+//! Running services in one process. Each service gets its own listener
+//! (port 0 picks a free one) and reaches the others through the endpoints in
+//! its config, which [`Stack::start`] points at the bound addresses. A
+//! service left out at start can be started later on the address reserved
+//! for it, which is how tests take the router down and bring it back.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use anyhow::{Context, bail};
+use secrecy::SecretString;
+use switchyard_core::config::Config;
+use switchyard_core::shutdown::{self, Signal, Trigger};
+use switchyard_core::{db, grpc};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ServiceKind {
+    Registry,
+    Ingest,
+    Router,
+    Delivery,
+}
+
+impl ServiceKind {
+    pub const ALL: [ServiceKind; 4] = [Self::Registry, Self::Ingest, Self::Router, Self::Delivery];
+
+    fn addr(self, config: &Config) -> SocketAddr {
+        match self {
+            Self::Registry => config.registry_addr,
+            Self::Ingest => config.ingest_addr,
+            Self::Router => config.router_addr,
+            Self::Delivery => config.delivery_addr,
+        }
+    }
+
+    fn set_addr(self, config: &mut Config, addr: SocketAddr) {
+        match self {
+            Self::Registry => config.registry_addr = addr,
+            Self::Ingest => config.ingest_addr = addr,
+            Self::Router => config.router_addr = addr,
+            Self::Delivery => config.delivery_addr = addr,
+        }
+    }
+}
+
+impl fmt::Display for ServiceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Registry => "registry",
+            Self::Ingest => "ingest",
+            Self::Router => "router",
+            Self::Delivery => "delivery",
+        })
+    }
+}
+
+impl FromStr for ServiceKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.to_string() == text)
+            .ok_or_else(|| format!("unknown service `{text}` (registry, ingest, router, delivery)"))
+    }
+}
+
+/// Builds and runs one service on `listener` until `shutdown`.
+pub async fn run_service(
+    kind: ServiceKind,
+    config: &Config,
+    listener: TcpListener,
+    shutdown: Signal,
+) -> anyhow::Result<()> {
+    match kind {
+        ServiceKind::Registry => {
+            let app = switchyard_registry::RegistryApp::build(config).await?;
+            app.run(listener, shutdown).await
+        }
+        ServiceKind::Ingest => {
+            let app = switchyard_ingest::IngestApp::build(config).await?;
+            app.run(listener, shutdown).await
+        }
+        ServiceKind::Router => {
+            let app = switchyard_router::RouterApp::build(config).await?;
+            app.run(listener, shutdown).await
+        }
+        ServiceKind::Delivery => {
+            let app = switchyard_delivery::DeliveryApp::build(config).await?;
+            app.run(listener, shutdown).await
+        }
+    }
+    .with_context(|| format!("{kind} service"))
+}
+
+/// A running service: its stop switch and its task.
+struct Running {
+    trigger: Trigger,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Services running in this process.
+pub struct Stack {
+    config: Config,
+    running: HashMap<ServiceKind, Running>,
+}
+
+impl Stack {
+    /// Migrates the database, then starts `services`. Every service's
+    /// address is fixed now (ports 0 are resolved), so services started
+    /// later are found where the others expect them.
+    pub async fn start(mut config: Config, services: &[ServiceKind]) -> anyhow::Result<Self> {
+        if config.internal_token.is_none() {
+            // One process: the services only need to agree among themselves.
+            config.internal_token =
+                Some(SecretString::from(switchyard_core::auth::generate_api_key()));
+        }
+        db::migrate(&config.database_url)
+            .await
+            .context("migrating the database")?;
+
+        let mut listeners = HashMap::new();
+        for kind in ServiceKind::ALL {
+            let (listener, addr) = grpc::bind(kind.addr(&config)).await?;
+            kind.set_addr(&mut config, addr);
+            if services.contains(&kind) {
+                listeners.insert(kind, listener);
+            }
+            // A service not started now releases its port until started.
+        }
+        config.registry_endpoint = format!("http://{}", config.registry_addr);
+        config.router_endpoint = format!("http://{}", config.router_addr);
+
+        let mut stack = Self {
+            config,
+            running: HashMap::new(),
+        };
+        for (kind, listener) in listeners {
+            stack.spawn(kind, listener);
+        }
+        Ok(stack)
+    }
+
+    fn spawn(&mut self, kind: ServiceKind, listener: TcpListener) {
+        let config = self.config.clone();
+        let (trigger, signal) = shutdown::channel();
+        tracing::info!(service = %kind, addr = %kind.addr(&config), "service starting");
+        let task = tokio::spawn(async move { run_service(kind, &config, listener, signal).await });
+        self.running.insert(kind, Running { trigger, task });
+    }
+
+    /// Starts a service that was left out or stopped, on its address.
+    pub async fn start_service(&mut self, kind: ServiceKind) -> anyhow::Result<()> {
+        if self.running.contains_key(&kind) {
+            bail!("{kind} is already running");
+        }
+        let (listener, _) = grpc::bind(kind.addr(&self.config)).await?;
+        self.spawn(kind, listener);
+        Ok(())
+    }
+
+    /// Stops one service gracefully; its address stays reserved for it.
+    pub async fn stop_service(&mut self, kind: ServiceKind) -> anyhow::Result<()> {
+        let Some(running) = self.running.remove(&kind) else {
+            bail!("{kind} is not running");
+        };
+        running.trigger.trip();
+        running.task.await.context("service task panicked")?
+    }
+
+    /// The configuration the services run with (bound addresses filled in).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn addr(&self, kind: ServiceKind) -> SocketAddr {
+        kind.addr(&self.config)
+    }
+
+    /// Endpoints for the SDK.
+    pub fn endpoints(&self) -> switchyard_client::Endpoints {
+        let url = |kind: ServiceKind| format!("http://{}", self.addr(kind));
+        switchyard_client::Endpoints {
+            registry: url(ServiceKind::Registry),
+            ingest: url(ServiceKind::Ingest),
+            router: url(ServiceKind::Router),
+            delivery: url(ServiceKind::Delivery),
+        }
+    }
+
+    /// Resolves when any service stops (an error, or shutdown).
+    pub async fn any_stopped(&mut self) -> anyhow::Result<()> {
+        if self.running.is_empty() {
+            return Ok(());
+        }
+        let tasks = self.running.values_mut().map(|running| &mut running.task);
+        let (result, _, _) = futures::future::select_all(tasks).await;
+        result.context("service task panicked")?
+    }
+
+    /// Trips every service's shutdown and waits for them to finish.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        for running in self.running.values() {
+            running.trigger.trip();
+        }
+        let mut first_error = None;
+        for (kind, running) in self.running {
+            match running.task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::error!(service = %kind, error = format!("{error:#}"), "service failed");
+                    first_error.get_or_insert(error);
+                }
+                Err(join) => {
+                    first_error.get_or_insert(anyhow::anyhow!("{kind} panicked: {join}"));
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
