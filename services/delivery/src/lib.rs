@@ -2,23 +2,23 @@
 //! retries them on a schedule, records every attempt, and answers questions
 //! about that history over gRPC.
 //!
-//! - [`engine`]: the background machinery — a Redis stream consumer, the
+//! - `engine`: the background machinery — a Redis stream consumer, the
 //!   retry scheduler, the reclaimer of abandoned jobs and the Postgres
 //!   sweeper — and the attempt path (claim → send → classify → schedule →
 //!   record → acknowledge).
-//! - [`store`]: every Postgres statement the service runs.
-//! - [`api`]: `ListDeliveries` and `GetDelivery`, transport agnostic;
-//!   [`grpc`] is the tonic adapter in front of it.
+//! - `store`: every Postgres statement the service runs.
+//! - `api`: `ListDeliveries` and `GetDelivery`, transport agnostic;
+//!   `grpc` is the tonic adapter in front of it.
 //!
 //! Postgres is the truth about each delivery; Redis jobs only say "look at
 //! this delivery now". A delivery is claimed in Postgres before anything is
 //! sent, and a job is acknowledged only after the attempt's outcome is
 //! committed, so a lost or duplicated job is harmless.
 
-pub mod api;
-pub mod engine;
-pub mod grpc;
-pub mod store;
+mod api;
+mod engine;
+mod grpc;
+mod store;
 
 use anyhow::Context;
 use deadpool_postgres::Pool;

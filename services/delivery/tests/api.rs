@@ -42,7 +42,14 @@ async fn get_delivery_shows_the_delivery_and_its_attempts() {
     let attempts: Vec<(u32, u32, &str, &str)> = response
         .attempts
         .iter()
-        .map(|a| (a.attempt, a.status_code, a.error.as_str(), a.response_snippet.as_str()))
+        .map(|a| {
+            (
+                a.attempt,
+                a.status_code,
+                a.error.as_str(),
+                a.response_snippet.as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         attempts,
@@ -59,7 +66,9 @@ async fn get_delivery_shows_the_delivery_and_its_attempts() {
 async fn list_deliveries_filters_by_event_and_pages_newest_first() {
     let env = TestEnv::new().await;
     let receiver = Receiver::start(vec![Reply::status(200)]).await;
-    let (connection, _) = env.insert_connection(&receiver.url, serde_json::json!({})).await;
+    let (connection, _) = env
+        .insert_connection(&receiver.url, serde_json::json!({}))
+        .await;
     let event = env.insert_event(&serde_json::json!({ "n": 1 })).await;
     let other_event = env.insert_event(&serde_json::json!({ "n": 2 })).await;
     let mut of_event = Vec::new();
@@ -80,7 +89,11 @@ async fn list_deliveries_filters_by_event_and_pages_newest_first() {
         .expect("list")
         .into_inner();
     let ids: Vec<String> = everything.deliveries.iter().map(|d| d.id.clone()).collect();
-    let mut expected: Vec<String> = of_event.iter().chain([&other]).map(DeliveryId::to_string).collect();
+    let mut expected: Vec<String> = of_event
+        .iter()
+        .chain([&other])
+        .map(DeliveryId::to_string)
+        .collect();
     expected.reverse();
     assert_eq!(ids, expected, "newest first");
     assert_eq!(everything.next_page_token, "");
@@ -100,8 +113,17 @@ async fn list_deliveries_filters_by_event_and_pages_newest_first() {
             .await
             .expect("page")
             .into_inner();
-        assert!(page.deliveries.iter().all(|d| d.event_id == event.to_string()));
-        pages.push(page.deliveries.iter().map(|d| d.id.clone()).collect::<Vec<_>>());
+        assert!(
+            page.deliveries
+                .iter()
+                .all(|d| d.event_id == event.to_string())
+        );
+        pages.push(
+            page.deliveries
+                .iter()
+                .map(|d| d.id.clone())
+                .collect::<Vec<_>>(),
+        );
         if page.next_page_token.is_empty() {
             break;
         }
@@ -120,7 +142,11 @@ async fn list_deliveries_filters_by_event_and_pages_newest_first() {
         .await
         .expect_err("a delivery id is not an event id");
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().starts_with("event_id:"), "{}", status.message());
+    assert!(
+        status.message().starts_with("event_id:"),
+        "{}",
+        status.message()
+    );
 
     let bad_token = ListDeliveriesRequest {
         page_token: "garbage".to_string(),
@@ -131,7 +157,11 @@ async fn list_deliveries_filters_by_event_and_pages_newest_first() {
         .await
         .expect_err("garbage token");
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().starts_with("page_token:"), "{}", status.message());
+    assert!(
+        status.message().starts_with("page_token:"),
+        "{}",
+        status.message()
+    );
     app.stop().await;
 }
 
@@ -140,7 +170,9 @@ async fn deliveries_of_another_workspace_are_not_found() {
     let env = TestEnv::new().await;
     let receiver = Receiver::start(vec![Reply::status(200)]).await;
     let seeded = env.seed(&receiver.url).await;
-    let (_, other_key) = create_workspace(&env.pool, "globex").await.expect("workspace");
+    let (_, other_key) = create_workspace(&env.pool, "globex")
+        .await
+        .expect("workspace");
     let app = env.start(&env.config()).await;
     let mut client = app.client().await;
 
@@ -152,7 +184,10 @@ async fn deliveries_of_another_workspace_are_not_found() {
         .await
         .expect_err("another workspace's delivery");
     assert_eq!(status.code(), Code::NotFound);
-    assert_eq!(status.message(), format!("delivery {} not found", seeded.delivery));
+    assert_eq!(
+        status.message(),
+        format!("delivery {} not found", seeded.delivery)
+    );
 
     let listed = client
         .list_deliveries(authorized(&other_key, ListDeliveriesRequest::default()))
@@ -201,7 +236,10 @@ async fn calls_without_a_valid_key_are_unauthenticated() {
         .expect_err("no key");
     assert_eq!(status.code(), Code::Unauthenticated);
     let status = client
-        .list_deliveries(authorized("sy_live_wrong", ListDeliveriesRequest::default()))
+        .list_deliveries(authorized(
+            "sy_live_wrong",
+            ListDeliveriesRequest::default(),
+        ))
         .await
         .expect_err("wrong key");
     assert_eq!(status.code(), Code::Unauthenticated);

@@ -29,7 +29,10 @@ async fn a_successful_attempt_delivers_the_signed_body_once() {
     let request = &requests[0];
     assert_eq!(request.body, serde_json::to_vec(&payload).expect("json"));
     assert_eq!(request.header("webhook-id"), Some(delivery.to_string()));
-    assert_eq!(request.header("content-type").as_deref(), Some("application/json"));
+    assert_eq!(
+        request.header("content-type").as_deref(),
+        Some("application/json")
+    );
     assert_eq!(request.header("x-api-key").as_deref(), Some("k-123"));
     let user_agent = request.header("user-agent").expect("user-agent");
     assert!(user_agent.starts_with("Switchyard/"), "{user_agent}");
@@ -50,7 +53,12 @@ async fn a_successful_attempt_delivers_the_signed_body_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failed_attempts_are_retried_with_the_same_webhook_id() {
     let env = TestEnv::new().await;
-    let receiver = Receiver::start(vec![Reply::status(500), Reply::status(500), Reply::status(204)]).await;
+    let receiver = Receiver::start(vec![
+        Reply::status(500),
+        Reply::status(500),
+        Reply::status(204),
+    ])
+    .await;
     let seeded = env.seed(&receiver.url).await;
     let app = env.start(&env.config()).await;
     env.enqueue(seeded.delivery).await;
@@ -62,7 +70,10 @@ async fn failed_attempts_are_retried_with_the_same_webhook_id() {
     let requests = receiver.requests();
     assert_eq!(requests.len(), 3);
     for request in &requests {
-        assert_eq!(request.header("webhook-id"), Some(seeded.delivery.to_string()));
+        assert_eq!(
+            request.header("webhook-id"),
+            Some(seeded.delivery.to_string())
+        );
         switchyard_core::signature::verify(&seeded.secret, &request.headers, &request.body)
             .expect("every attempt is signed");
     }
@@ -73,7 +84,11 @@ async fn failed_attempts_are_retried_with_the_same_webhook_id() {
         .collect();
     assert_eq!(
         summary,
-        vec![(1, Some(500), "HTTP 500"), (2, Some(500), "HTTP 500"), (3, Some(204), "")]
+        vec![
+            (1, Some(500), "HTTP 500"),
+            (2, Some(500), "HTTP 500"),
+            (3, Some(204), "")
+        ]
     );
     env.wait_for_drained_stream().await;
     app.stop().await;
@@ -110,12 +125,44 @@ async fn a_receiver_slower_than_the_request_timeout_fails_the_attempt() {
     env.enqueue(seeded.delivery).await;
 
     let state = env.wait_for_status(seeded.delivery, "dead").await;
-    assert!(state.last_error.contains("timed out"), "{}", state.last_error);
+    assert!(
+        state.last_error.contains("timed out"),
+        "{}",
+        state.last_error
+    );
     let attempts = env.attempts(seeded.delivery).await;
     assert_eq!(attempts.len(), 1);
     assert_eq!(attempts[0].status_code, None);
     assert_eq!(attempts[0].error, "timed out after 2s");
     assert_eq!(receiver.requests().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_closed_port_fails_the_attempt_with_connection_refused() {
+    let env = TestEnv::new().await;
+    // Bind, then free the port so nothing listens on it.
+    let port = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        listener.local_addr().expect("address").port()
+    };
+    let seeded = env.seed(&format!("http://127.0.0.1:{port}/hook")).await;
+    let mut config = env.config();
+    config.delivery.retry_schedule = vec![Duration::ZERO];
+    let app = env.start(&config).await;
+    env.enqueue(seeded.delivery).await;
+
+    let state = env.wait_for_status(seeded.delivery, "dead").await;
+    assert!(
+        state.last_error.starts_with("connection refused: "),
+        "{}",
+        state.last_error
+    );
+    let attempts = env.attempts(seeded.delivery).await;
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].status_code, None);
     app.stop().await;
 }
 
@@ -135,16 +182,31 @@ async fn destinations_outside_the_allowed_networks_are_refused() {
     env.enqueue(by_name.delivery).await;
 
     let state = env.wait_for_status(literal.delivery, "dead").await;
-    assert!(state.last_error.starts_with("destination refused"), "{}", state.last_error);
-    assert!(state.last_error.contains("127.0.0.1"), "{}", state.last_error);
+    assert!(
+        state.last_error.starts_with("destination refused"),
+        "{}",
+        state.last_error
+    );
+    assert!(
+        state.last_error.contains("127.0.0.1"),
+        "{}",
+        state.last_error
+    );
     let state = env.wait_for_status(by_name.delivery, "dead").await;
-    assert!(state.last_error.contains("non-public"), "{}", state.last_error);
+    assert!(
+        state.last_error.contains("non-public"),
+        "{}",
+        state.last_error
+    );
     for seeded in [&literal, &by_name] {
         let attempts = env.attempts(seeded.delivery).await;
         assert_eq!(attempts.len(), 1);
         assert_eq!(attempts[0].status_code, None);
     }
-    assert!(receiver.requests().is_empty(), "the receiver must not be contacted");
+    assert!(
+        receiver.requests().is_empty(),
+        "the receiver must not be contacted"
+    );
     app.stop().await;
 }
 
@@ -165,7 +227,10 @@ async fn a_duplicate_job_for_a_finished_delivery_sends_nothing() {
     assert_eq!(receiver.requests().len(), 1);
     assert_eq!(env.attempts(seeded.delivery).await.len(), 1);
     let state = env.delivery_state(seeded.delivery).await;
-    assert_eq!((state.status.as_str(), state.attempt_count), ("succeeded", 1));
+    assert_eq!(
+        (state.status.as_str(), state.attempt_count),
+        ("succeeded", 1)
+    );
     app.stop().await;
 }
 
@@ -199,7 +264,8 @@ async fn malformed_jobs_are_dropped_and_the_consumer_keeps_going() {
     let seeded = env.seed(&receiver.url).await;
     let app = env.start(&env.config()).await;
     env.enqueue_raw("not json").await;
-    env.enqueue_raw(r#"{"v":1,"workspace_id":"ws_x","delivery_id":"dlv_y"}"#).await;
+    env.enqueue_raw(r#"{"v":1,"workspace_id":"ws_x","delivery_id":"dlv_y"}"#)
+        .await;
     env.enqueue(seeded.delivery).await;
 
     env.wait_for_status(seeded.delivery, "succeeded").await;

@@ -33,7 +33,10 @@ async fn the_sweeper_requeues_a_delivery_whose_job_was_never_written() {
         )
         .await
         .expect("row");
-    assert!(row.get::<_, bool>(0), "the sweeper stamps what it re-queues");
+    assert!(
+        row.get::<_, bool>(0),
+        "the sweeper stamps what it re-queues"
+    );
     app.stop().await;
 }
 

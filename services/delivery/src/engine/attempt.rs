@@ -39,7 +39,7 @@ pub struct Job {
 impl Job {
     /// The canonical JSON of this job, the form parked in the delayed set
     /// (so two parkings of one delivery collapse into one member).
-    pub fn to_json(&self) -> String {
+    pub fn to_json(self) -> String {
         DeliveryJob::new(self.workspace.to_string(), self.delivery.to_string()).to_json()
     }
 }
@@ -68,6 +68,20 @@ struct WebhookSettings {
     url: String,
     #[serde(default)]
     headers: BTreeMap<String, String>,
+}
+
+impl WebhookSettings {
+    fn parse(config: &serde_json::Value) -> Result<Self, SendError> {
+        Self::deserialize(config)
+            .map_err(|error| SendError::Invalid(format!("connection config: {error}")))
+    }
+}
+
+/// The URL of a connection's config, for the attempt row; empty if none.
+fn connection_url(config: &serde_json::Value) -> String {
+    WebhookSettings::parse(config)
+        .map(|settings| settings.url)
+        .unwrap_or_default()
 }
 
 /// What to do with the job once the outcome is recorded.
@@ -167,18 +181,23 @@ impl Attempter {
 
         let started_at = Utc::now();
         let clock = Instant::now();
-        let (url, result) = self.send(job, &claimed).await;
+        // A deleted connection gets no request: the delivery is dead.
+        let (url, result) = if claimed.connection_deleted {
+            (connection_url(&claimed.connection_config), None)
+        } else {
+            let (url, result) = self.send(job, &claimed).await;
+            (url, Some(result))
+        };
         let duration = clock.elapsed();
 
-        let (status, error) = if claimed.connection_deleted {
-            (NewStatus::Dead, CONNECTION_DELETED.to_string())
-        } else {
-            self.decide(claimed.attempt, &result)
+        let (status, error) = match &result {
+            Some(result) => self.decide(claimed.attempt, result),
+            None => (NewStatus::Dead, CONNECTION_DELETED.to_string()),
         };
         span.record("status", status.as_str());
-        let (status_code, response_snippet) = match &result {
-            Ok(response) => (Some(response.status), response.snippet.clone()),
-            Err(_) => (None, String::new()),
+        let (status_code, response_snippet) = match result {
+            Some(Ok(response)) => (Some(response.status), response.snippet),
+            Some(Err(_)) | None => (None, String::new()),
         };
         let record = AttemptRecord {
             workspace: job.workspace,
@@ -214,23 +233,13 @@ impl Attempter {
         }
     }
 
-    /// Sends the webhook unless the connection is gone; returns the URL
-    /// (empty if the settings have none) and the outcome.
+    /// Sends the webhook; returns the URL (empty if the settings have
+    /// none) and the outcome.
     async fn send(&self, job: Job, claimed: &Claimed) -> (String, SendResult) {
-        let settings =
-            match serde_json::from_value::<WebhookSettings>(claimed.connection_config.clone()) {
-                Ok(settings) => settings,
-                Err(error) => {
-                    let error = SendError::Invalid(format!("connection config: {error}"));
-                    return (String::new(), Err(error));
-                }
-            };
-        if claimed.connection_deleted {
-            return (
-                settings.url,
-                Err(SendError::Invalid(CONNECTION_DELETED.to_string())),
-            );
-        }
+        let settings = match WebhookSettings::parse(&claimed.connection_config) {
+            Ok(settings) => settings,
+            Err(error) => return (String::new(), Err(error)),
+        };
         let body = match serde_json::to_vec(&claimed.payload) {
             Ok(body) => body,
             Err(error) => {

@@ -76,6 +76,8 @@ pub enum SendError {
     Refused(String),
     #[error("timed out after {0:?}")]
     TimedOut(Duration),
+    #[error("connect timed out after {0:?}")]
+    ConnectTimedOut(Duration),
     #[error("connection refused: {0}")]
     ConnectionRefused(String),
     #[error("connection failed: {0}")]
@@ -150,12 +152,11 @@ impl Sender {
     fn describe(&self, error: &reqwest::Error) -> SendError {
         let detail = error_chain(error);
         if error.is_timeout() {
-            let limit = if error.is_connect() {
-                self.connect_timeout
+            return if error.is_connect() {
+                SendError::ConnectTimedOut(self.connect_timeout)
             } else {
-                self.request_timeout
+                SendError::TimedOut(self.request_timeout)
             };
-            return SendError::TimedOut(limit);
         }
         if error.is_connect() {
             if has_io_kind(error, std::io::ErrorKind::ConnectionRefused) {

@@ -222,8 +222,10 @@ impl JobQueue {
 
 /// True when the stream or the consumer group no longer exists (Redis
 /// restarted empty, the key was deleted): recreate the group and go on.
+/// `UNBLOCKED` is what a read blocked on a stream gets when its key is
+/// deleted under it.
 pub fn is_missing_group(error: &RedisError) -> bool {
-    error.code() == Some("NOGROUP")
+    matches!(error.code(), Some("NOGROUP" | "UNBLOCKED"))
 }
 
 /// `host-pid-random`: unique per process, readable in `XINFO CONSUMERS`.

@@ -39,11 +39,6 @@ impl RetrySchedule {
         Self { delays }
     }
 
-    /// How many attempts a delivery gets in total.
-    pub fn max_attempts(&self) -> usize {
-        self.delays.len()
-    }
-
     /// What follows the failure of attempt `attempt` (1 for the first),
     /// honouring the receiver's `retry_after` when it asks for more time.
     pub fn after_failure(
@@ -100,7 +95,6 @@ mod tests {
     #[test]
     fn dead_after_the_last_attempt() {
         let mut rng = rand::rng();
-        assert_eq!(schedule().max_attempts(), 3);
         assert_eq!(schedule().after_failure(3, None, &mut rng), Next::GiveUp);
         assert_eq!(schedule().after_failure(7, None, &mut rng), Next::GiveUp);
         let single = RetrySchedule::new(vec![Duration::ZERO]);

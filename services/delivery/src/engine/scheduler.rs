@@ -12,6 +12,8 @@ use super::queue::JobQueue;
 
 /// Jobs moved per script call; a full batch is followed at once by another.
 const BATCH: usize = 256;
+/// Pause after a failed move before the next tick.
+const ERROR_PAUSE: Duration = Duration::from_secs(1);
 
 pub async fn run(queue: JobQueue, interval: Duration, shutdown: Signal) {
     let mut ticker = tokio::time::interval(interval);
@@ -42,6 +44,8 @@ async fn promote_due(queue: &JobQueue) {
             }
             Err(error) => {
                 tracing::warn!(%error, "moving due retries failed");
+                // Redis is likely down: do not log at every tick.
+                tokio::time::sleep(ERROR_PAUSE).await;
                 return;
             }
         }

@@ -94,6 +94,10 @@ pub fn authorized<T>(key: &str, message: T) -> tonic::Request<T> {
 
 impl TestEnv {
     pub async fn new() -> Self {
+        // `RUST_LOG=debug cargo test …` shows the service's logs.
+        if std::env::var_os("RUST_LOG").is_some() {
+            switchyard_core::telemetry::init_logging(switchyard_core::config::LogFormat::Text);
+        }
         let database = TestDatabase::create().await.expect("test database");
         let redis = TestRedis::new();
         let pool = switchyard_core::db::pool(&database.url, 4).expect("pool");
@@ -135,7 +139,9 @@ impl TestEnv {
         let (listener, addr) = switchyard_core::grpc::bind("127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("bind");
-        let app = DeliveryApp::build(config).await.expect("build the delivery service");
+        let app = DeliveryApp::build(config)
+            .await
+            .expect("build the delivery service");
         let (trigger, signal) = shutdown::channel();
         let handle = tokio::spawn(app.run(listener, signal));
         RunningApp {
@@ -145,7 +151,11 @@ impl TestEnv {
         }
     }
 
-    pub async fn insert_connection(&self, url: &str, headers: serde_json::Value) -> (ConnectionId, String) {
+    pub async fn insert_connection(
+        &self,
+        url: &str,
+        headers: serde_json::Value,
+    ) -> (ConnectionId, String) {
         let id = ConnectionId::generate();
         let secret = switchyard_core::signature::generate_secret();
         let config = serde_json::json!({ "url": url, "headers": headers });
@@ -175,7 +185,11 @@ impl TestEnv {
         self.execute(
             "INSERT INTO rules (id, workspace_id, event_type, connection_id) \
              VALUES ($1, $2, 'lead.created', $3)",
-            &[&rule.as_uuid(), &self.workspace.as_uuid(), &connection.as_uuid()],
+            &[
+                &rule.as_uuid(),
+                &self.workspace.as_uuid(),
+                &connection.as_uuid(),
+            ],
         )
         .await;
         let delivery = DeliveryId::generate();
