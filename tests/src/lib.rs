@@ -3,6 +3,8 @@
 //! database and Redis key prefix per test, a workspace with its API key, and
 //! helpers to wire a local webhook receiver and wait for outcomes.
 
+pub mod otlp;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -59,6 +61,7 @@ pub fn test_config(database: &TestDatabase, redis: &TestRedis) -> Config {
     config.delivery.scheduler_interval = Duration::from_millis(50);
     config.ingest.outbox_poll_interval = Duration::from_millis(100);
     config.ingest.outbox_grace = Duration::from_millis(300);
+    config.telemetry.metrics_addr = Some(any_port);
     config
 }
 

@@ -136,6 +136,7 @@ impl Client {
             event_type: event_type.to_string(),
             json_schema: schema.to_string(),
             description: description.to_string(),
+            ..Default::default()
         };
         Ok(self
             .registry
@@ -204,7 +205,7 @@ impl Client {
         let request = proto::CreateRuleRequest {
             event_type: event_type.to_string(),
             connection_id: connection_id.to_string(),
-            description: String::new(),
+            ..Default::default()
         };
         let response = self.router.clone().create_rule(request).await?.into_inner();
         response
@@ -217,7 +218,7 @@ impl Client {
         let request = proto::ListDeliveriesRequest {
             event_id: event_id.to_string(),
             page_size: 500,
-            page_token: String::new(),
+            ..Default::default()
         };
         Ok(self
             .delivery

@@ -50,10 +50,13 @@ pub struct Config {
     /// public (loopback, private, link-local, …). Empty: public only.
     #[serde(deserialize_with = "comma_separated")]
     pub allowed_destination_networks: Vec<IpNet>,
+    /// Refuse `http://` destinations (at creation and at every attempt).
+    pub https_only: bool,
     /// `text` (human readable) or `json`.
     pub log_format: LogFormat,
     pub ingest: IngestConfig,
     pub delivery: DeliveryConfig,
+    pub telemetry: TelemetryConfig,
 }
 
 impl Default for Config {
@@ -71,9 +74,11 @@ impl Default for Config {
             router_endpoint: "http://127.0.0.1:50053".to_string(),
             internal_token: None,
             allowed_destination_networks: Vec::new(),
+            https_only: false,
             log_format: LogFormat::Text,
             ingest: IngestConfig::default(),
             delivery: DeliveryConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }
@@ -83,6 +88,64 @@ impl Default for Config {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// Traces and metrics.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct TelemetryConfig {
+    /// `auto` exports spans when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set; `on` and `off` force it.
+    /// `OTEL_SDK_DISABLED=true` always turns it off.
+    pub tracing: TracingMode,
+    /// OTLP/gRPC endpoint for spans; overrides the `OTEL_*` variables.
+    pub otlp_endpoint: Option<String>,
+    /// Base URL of the Jaeger UI, for trace links in delivery history.
+    pub jaeger_url: String,
+    /// Where `GET /metrics` is served; unset: no metrics endpoint.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            tracing: TracingMode::Auto,
+            otlp_endpoint: None,
+            jaeger_url: "http://127.0.0.1:16686".to_string(),
+            metrics_addr: Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
+        }
+    }
+}
+
+impl TelemetryConfig {
+    pub fn tracing_on(&self) -> bool {
+        let env_set = |name: &str| std::env::var(name).is_ok_and(|value| !value.trim().is_empty());
+        if std::env::var("OTEL_SDK_DISABLED").is_ok_and(|value| value.eq_ignore_ascii_case("true")) {
+            return false;
+        }
+        match self.tracing {
+            TracingMode::On => true,
+            TracingMode::Off => false,
+            TracingMode::Auto => {
+                self.otlp_endpoint.is_some()
+                    || env_set("OTEL_EXPORTER_OTLP_ENDPOINT")
+                    || env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            }
+        }
+    }
+
+    /// The Jaeger page of one trace.
+    pub fn trace_url(&self, trace_id: &str) -> String {
+        format!("{}/trace/{trace_id}", self.jaeger_url.trim_end_matches('/'))
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TracingMode {
+    Auto,
+    On,
+    Off,
 }
 
 /// Ingest: payload limits and the outbox forwarder.
@@ -130,6 +193,11 @@ pub struct DeliveryConfig {
     pub request_timeout: Duration,
     /// Jobs processed at once by one delivery process.
     pub max_in_flight: usize,
+    /// Attempts in flight at once to one connection within one delivery
+    /// process, so a slow destination never takes every slot of
+    /// `max_in_flight` (a connection's `max_concurrency` applies across
+    /// processes on top).
+    pub max_in_flight_per_connection: usize,
     /// A job unacknowledged for this long is taken over by another consumer.
     /// Always longer than `request_timeout`.
     #[serde(with = "humantime_serde")]
@@ -156,6 +224,7 @@ impl Default for DeliveryConfig {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(15),
             max_in_flight: 256,
+            max_in_flight_per_connection: 64,
             visibility_timeout: Duration::from_secs(60),
             scheduler_interval: Duration::from_millis(200),
         }
@@ -206,6 +275,9 @@ impl Config {
         }
         if self.delivery.max_in_flight == 0 {
             bail!("delivery.max_in_flight must be at least 1");
+        }
+        if self.delivery.max_in_flight_per_connection == 0 {
+            bail!("delivery.max_in_flight_per_connection must be at least 1");
         }
         if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
             bail!("redis_prefix must be non-empty and without spaces");

@@ -13,8 +13,25 @@ mod embedded {
 
 /// A pool of connections to `database_url`.
 pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
-    let pg_config = tokio_postgres::Config::from_str(database_url)
+    pool_with_settings(database_url, max_size, &[])
+}
+
+/// A pool whose sessions start with the given settings (`name`, `value`),
+/// e.g. planner settings for a hot path.
+pub fn pool_with_settings(
+    database_url: &str,
+    max_size: usize,
+    settings: &[(&str, &str)],
+) -> anyhow::Result<Pool> {
+    let mut pg_config = tokio_postgres::Config::from_str(database_url)
         .with_context(|| format!("invalid database URL {}", redact(database_url)))?;
+    if !settings.is_empty() {
+        let mut options = pg_config.get_options().unwrap_or_default().to_string();
+        for (name, value) in settings {
+            options.push_str(&format!(" -c {name}={value}"));
+        }
+        pg_config.options(options.trim());
+    }
     let manager = Manager::from_config(
         pg_config,
         NoTls,

@@ -7,6 +7,7 @@
 //! HTTP client, so a name that later resolves to a private address (DNS
 //! rebinding) is refused too. IP-literal URLs skip DNS, so the delivery
 //! engine also calls [`DestinationPolicy::check_literal`] before sending.
+//! With `https_only`, `http://` URLs are refused by both checks.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -14,16 +15,31 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use url::{Host, Url};
 
+use crate::config::Config;
+
 #[derive(Clone, Debug, Default)]
 pub struct DestinationPolicy {
     allowed: Arc<Vec<IpNet>>,
+    https_only: bool,
 }
 
 impl DestinationPolicy {
     pub fn new(allowed: Vec<IpNet>) -> Self {
         Self {
             allowed: Arc::new(allowed),
+            https_only: false,
         }
+    }
+
+    /// The policy the configuration asks for.
+    pub fn from_config(config: &Config) -> Self {
+        Self::new(config.allowed_destination_networks.clone()).with_https_only(config.https_only)
+    }
+
+    /// Refuse `http://` URLs when `https_only` is set.
+    pub fn with_https_only(mut self, https_only: bool) -> Self {
+        self.https_only = https_only;
+        self
     }
 
     pub fn permits(&self, ip: IpAddr) -> bool {
@@ -33,7 +49,7 @@ impl DestinationPolicy {
 
     /// Scheme, host and — resolving the host now — every address.
     pub async fn check_url(&self, url: &Url) -> Result<(), String> {
-        check_scheme(url)?;
+        self.check_scheme(url)?;
         let port = url.port_or_known_default().unwrap_or(443);
         match url.host() {
             None => Err("has no host".to_string()),
@@ -54,7 +70,7 @@ impl DestinationPolicy {
 
     /// For IP-literal URLs, which never reach the resolver.
     pub fn check_literal(&self, url: &Url) -> Result<(), String> {
-        check_scheme(url)?;
+        self.check_scheme(url)?;
         match url.host() {
             Some(Host::Ipv4(ip)) => self.check_ip(IpAddr::V4(ip)),
             Some(Host::Ipv6(ip)) => self.check_ip(IpAddr::V6(ip)),
@@ -72,12 +88,18 @@ impl DestinationPolicy {
             ))
         }
     }
-}
 
-fn check_scheme(url: &Url) -> Result<(), String> {
-    match url.scheme() {
-        "http" | "https" => Ok(()),
-        other => Err(format!("scheme `{other}` is not http or https")),
+
+    fn check_scheme(&self, url: &Url) -> Result<(), String> {
+        match url.scheme() {
+            "https" => Ok(()),
+            "http" if self.https_only => Err(
+                "uses http://, but only https:// destinations are allowed (https_only)"
+                    .to_string(),
+            ),
+            "http" => Ok(()),
+            other => Err(format!("scheme `{other}` is not http or https")),
+        }
     }
 }
 
@@ -237,5 +259,10 @@ mod tests {
                 .await
                 .is_ok()
         );
+        let strict = open.with_https_only(true);
+        let refused = strict.check_url(&url("http://127.0.0.1:8080/x")).await;
+        assert!(refused.is_err_and(|reason| reason.contains("https_only")));
+        assert!(strict.check_literal(&url("http://127.0.0.1/")).is_err());
+        assert!(strict.check_url(&url("https://127.0.0.1/x")).await.is_ok());
     }
 }

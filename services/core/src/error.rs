@@ -4,7 +4,7 @@
 //! our own failures become an opaque `Internal` and are logged in full.
 
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+use tonic_types::{ErrorDetails, FieldViolation, PreconditionViolation, StatusExt};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -23,6 +23,14 @@ pub enum ApiError {
     AlreadyExists(String),
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The resource's state refuses the request in several listed ways (e.g.
+    /// a schema breaking its event type's compatibility mode); each becomes a
+    /// `google.rpc.PreconditionFailure` violation.
+    #[error("{summary}")]
+    Preconditions {
+        summary: String,
+        violations: Vec<PreconditionViolation>,
+    },
     #[error("{0}")]
     Unauthenticated(String),
     #[error("{0}")]
@@ -53,7 +61,7 @@ impl ApiError {
             Self::InvalidArgument { .. } | Self::Violations { .. } => Code::InvalidArgument,
             Self::NotFound(_) => Code::NotFound,
             Self::AlreadyExists(_) => Code::AlreadyExists,
-            Self::FailedPrecondition(_) => Code::FailedPrecondition,
+            Self::FailedPrecondition(_) | Self::Preconditions { .. } => Code::FailedPrecondition,
             Self::Unauthenticated(_) => Code::Unauthenticated,
             Self::PermissionDenied(_) => Code::PermissionDenied,
             Self::Unavailable(_) => Code::Unavailable,
@@ -97,6 +105,14 @@ impl From<ApiError> for Status {
                 summary,
                 ErrorDetails::with_bad_request(violations),
             ),
+            ApiError::Preconditions {
+                summary,
+                violations,
+            } => Status::with_error_details(
+                Code::FailedPrecondition,
+                summary,
+                ErrorDetails::with_precondition_failure(violations),
+            ),
             ApiError::Upstream(status) => status,
             ApiError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
@@ -126,6 +142,24 @@ mod tests {
             bad_request.field_violations[0].description,
             "is not valid JSON"
         );
+    }
+
+    #[test]
+    fn preconditions_carry_one_violation_each() {
+        let status = Status::from(ApiError::Preconditions {
+            summary: "breaks BACKWARD".to_string(),
+            violations: vec![PreconditionViolation::new(
+                "SCHEMA_COMPATIBILITY",
+                "/properties/email",
+                "became required",
+            )],
+        });
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(status.message(), "breaks BACKWARD");
+        let details = status.get_error_details();
+        let failure = details.precondition_failure().expect("precondition details");
+        assert_eq!(failure.violations[0].subject, "/properties/email");
+        assert_eq!(failure.violations[0].description, "became required");
     }
 
     #[test]

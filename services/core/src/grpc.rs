@@ -1,6 +1,7 @@
 //! gRPC plumbing every service shares: serving a service's routes next to
 //! `grpc.health.v1` and server reflection (so `buf curl` and grpcurl work
-//! without proto files), and lazily connected channels to other services.
+//! without proto files), one span per call continuing the caller's trace,
+//! and lazily connected, trace-propagating channels to other services.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,7 +10,9 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
-use tonic::transport::{Channel, Endpoint, Server};
+use tonic::transport::{Endpoint, Server};
+
+use crate::telemetry::propagation::TracedChannel;
 
 use crate::shutdown::Signal;
 
@@ -43,6 +46,7 @@ pub async fn serve(
         .context("building the reflection service")?;
 
     Server::builder()
+        .trace_fn(crate::telemetry::propagation::server_span)
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .add_routes(routes)
@@ -54,8 +58,9 @@ pub async fn serve(
 }
 
 /// A channel to another service that connects on first use and reconnects
-/// by itself, so services can start in any order.
-pub fn lazy_channel(endpoint: &str) -> anyhow::Result<Channel> {
+/// by itself, so services can start in any order, and carries the caller's
+/// trace context.
+pub fn lazy_channel(endpoint: &str) -> anyhow::Result<TracedChannel> {
     let endpoint = Endpoint::from_shared(endpoint.to_string())
         .with_context(|| format!("invalid endpoint {endpoint}"))?
         .connect_timeout(Duration::from_secs(5))
@@ -63,5 +68,5 @@ pub fn lazy_channel(endpoint: &str) -> anyhow::Result<Channel> {
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_while_idle(true);
-    Ok(endpoint.connect_lazy())
+    Ok(TracedChannel::new(endpoint.connect_lazy()))
 }

@@ -14,6 +14,10 @@
 //!   delivery engine (consumer), and the job format.
 //! - [`signature`]: Standard Webhooks signing secrets and signatures.
 //! - [`destination`]: which network addresses outbound requests may reach.
+//! - [`policy`]: a connection's delivery policy (retries, timeouts, rate
+//!   limit, concurrency cap, circuit breaker) as stored.
+//! - [`limits`]: the Redis layout of per-connection limits and breakers.
+//! - [`requeue`]: re-enqueueing unfinished deliveries from Postgres.
 //! - [`names`]: parsing of event type names.
 //! - [`paging`]: page sizes and tokens of `List*` RPCs.
 //! - [`testkit`]: a fresh database and Redis prefix per test.
@@ -25,9 +29,12 @@ pub mod destination;
 pub mod error;
 pub mod grpc;
 pub mod ids;
+pub mod limits;
 pub mod names;
 pub mod paging;
+pub mod policy;
 pub mod queue;
+pub mod requeue;
 pub mod shutdown;
 pub mod signature;
 pub mod telemetry;

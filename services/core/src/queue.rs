@@ -25,6 +25,9 @@ pub const JOB_FIELD: &str = "job";
 pub struct QueueKeys {
     pub stream: String,
     pub delayed: String,
+    /// The prefix itself, for the per-connection keys of
+    /// [`crate::limits::ConnectionKeys`].
+    pub prefix: String,
 }
 
 impl QueueKeys {
@@ -32,6 +35,7 @@ impl QueueKeys {
         Self {
             stream: format!("{prefix}:{{dlv}}:stream"),
             delayed: format!("{prefix}:{{dlv}}:delayed"),
+            prefix: prefix.to_string(),
         }
     }
 }
@@ -43,6 +47,10 @@ pub struct DeliveryJob {
     pub v: u8,
     pub workspace_id: String,
     pub delivery_id: String,
+    /// W3C `traceparent` of the span that enqueued the job, so every attempt
+    /// (retries included) joins the event's trace. Absent when untraced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 impl DeliveryJob {
@@ -53,7 +61,14 @@ impl DeliveryJob {
             v: Self::VERSION,
             workspace_id,
             delivery_id,
+            traceparent: None,
         }
+    }
+
+    /// The same job, carrying `traceparent`.
+    pub fn with_traceparent(mut self, traceparent: Option<String>) -> Self {
+        self.traceparent = traceparent;
+        self
     }
 
     pub fn to_json(&self) -> String {
@@ -85,7 +100,11 @@ mod tests {
     #[test]
     fn jobs_round_trip() {
         let job = DeliveryJob::new("ws_1".into(), "dlv_1".into());
+        assert_eq!(job.to_json(), r#"{"v":1,"workspace_id":"ws_1","delivery_id":"dlv_1"}"#);
         let back: DeliveryJob = serde_json::from_str(&job.to_json()).expect("parses");
         assert_eq!(back, job);
+        let traced = job.with_traceparent(Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()));
+        let back: DeliveryJob = serde_json::from_str(&traced.to_json()).expect("parses");
+        assert_eq!(back, traced);
     }
 }

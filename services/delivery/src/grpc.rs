@@ -6,6 +6,8 @@ use switchyard_core::auth::Authenticator;
 use switchyard_proto::v1::delivery_service_server::DeliveryService;
 use switchyard_proto::v1::{
     GetDeliveryRequest, GetDeliveryResponse, ListDeliveriesRequest, ListDeliveriesResponse,
+    ReplayDeadLettersRequest, ReplayDeadLettersResponse, RetryDeliveryRequest,
+    RetryDeliveryResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -41,6 +43,26 @@ impl DeliveryService for DeliveryGrpc {
     ) -> Result<Response<GetDeliveryResponse>, Status> {
         let workspace = self.auth.workspace(request.metadata()).await?;
         let response = self.api.get(workspace, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn retry_delivery(
+        &self,
+        request: Request<RetryDeliveryRequest>,
+    ) -> Result<Response<RetryDeliveryResponse>, Status> {
+        let workspace = self.auth.workspace(request.metadata()).await?;
+        let response = self.api.retry(workspace, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn replay_dead_letters(
+        &self,
+        request: Request<ReplayDeadLettersRequest>,
+    ) -> Result<Response<ReplayDeadLettersResponse>, Status> {
+        let workspace = self.auth.workspace(request.metadata()).await?;
+        let response = self.api.replay(workspace, request.into_inner()).await?;
         Ok(Response::new(response))
     }
 }

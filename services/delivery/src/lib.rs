@@ -3,12 +3,14 @@
 //! about that history over gRPC.
 //!
 //! - `engine`: the background machinery — a Redis stream consumer, the
-//!   retry scheduler, the reclaimer of abandoned jobs and the Postgres
-//!   sweeper — and the attempt path (claim → send → classify → schedule →
-//!   record → acknowledge).
+//!   retry scheduler, the reclaimer of abandoned jobs, the Postgres sweeper
+//!   and the recovery from a Redis that lost its data — and the attempt
+//!   path (claim → gate: breaker, concurrency, rate → send → classify →
+//!   schedule → record → acknowledge), with per-connection policies.
 //! - `store`: every Postgres statement the service runs.
-//! - `api`: `ListDeliveries` and `GetDelivery`, transport agnostic;
-//!   `grpc` is the tonic adapter in front of it.
+//! - `api`: `ListDeliveries`, `GetDelivery`, `RetryDelivery` and
+//!   `ReplayDeadLetters`, transport agnostic; `grpc` is the tonic adapter
+//!   in front of it.
 //!
 //! Postgres is the truth about each delivery; Redis jobs only say "look at
 //! this delivery now". A delivery is claimed in Postgres before anything is
@@ -25,6 +27,7 @@ use deadpool_postgres::Pool;
 use switchyard_core::auth::Authenticator;
 use switchyard_core::config::Config;
 use switchyard_core::shutdown::Signal;
+use switchyard_core::queue::QueueKeys;
 use switchyard_core::{db, queue};
 use switchyard_proto::v1::delivery_service_server::DeliveryServiceServer;
 use tokio::net::TcpListener;
@@ -50,9 +53,10 @@ impl DeliveryApp {
         let pool = db::pool(&config.database_url, config.database_pool_size)?;
         check_postgres(&pool).await?;
         let redis = queue::connect(&config.redis_url).await?;
-        let engine = Engine::build(config, pool.clone(), redis).await?;
+        let engine = Engine::build(config, redis.clone()).await?;
         let auth = Authenticator::new(pool.clone(), config.internal_token.as_ref());
-        let grpc = DeliveryGrpc::new(auth, DeliveryApi::new(pool));
+        let api = DeliveryApi::new(pool, redis, QueueKeys::new(&config.redis_prefix));
+        let grpc = DeliveryGrpc::new(auth, api);
         Ok(Self { grpc, engine })
     }
 

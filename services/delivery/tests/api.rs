@@ -107,6 +107,7 @@ async fn list_deliveries_filters_by_event_and_pages_newest_first() {
             event_id: event.to_string(),
             page_size: 2,
             page_token: token.clone(),
+            ..Default::default()
         };
         let page = client
             .list_deliveries(authorized(&env.api_key, request))

@@ -1,5 +1,6 @@
 //! Recovery: jobs lost before they reached Redis, a stream deleted under a
-//! running consumer, and a consumer that died holding a job.
+//! running consumer, a consumer that died holding a job (or killed in the
+//! middle of a request), and Redis losing all of its data.
 
 mod common;
 
@@ -7,6 +8,7 @@ use std::time::Duration;
 
 use common::TestEnv;
 use common::receiver::{Receiver, Reply};
+use switchyard_core::ids::DeliveryId;
 use switchyard_core::queue::CONSUMER_GROUP;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -155,5 +157,87 @@ async fn due_retries_move_from_the_delayed_set_to_the_stream() {
         .expect("zcard");
     assert_eq!(parked, 0);
     assert_eq!(receiver.requests().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consumer_killed_mid_request_is_taken_over_with_the_same_webhook_id() {
+    let env = TestEnv::new().await;
+    // The first request hangs (its sender dies meanwhile); the next succeeds.
+    let receiver = Receiver::start(vec![
+        Reply::slow(204, Duration::from_secs(20)),
+        Reply::status(204),
+    ])
+    .await;
+    let seeded = env.seed(&receiver.url).await;
+    let mut config = env.config();
+    config.delivery.request_timeout = Duration::from_secs(1);
+    config.delivery.visibility_timeout = Duration::from_secs(2);
+
+    let doomed = env.start_killable(&config);
+    env.enqueue(seeded.delivery).await;
+    receiver.wait_for(1).await;
+    doomed.kill();
+    let state = env.delivery_state(seeded.delivery).await;
+    assert_eq!((state.status.as_str(), state.attempt_count), ("delivering", 1));
+
+    let survivor = env.start(&config).await;
+    let state = env.wait_for_status(seeded.delivery, "succeeded").await;
+    assert_eq!(state.attempt_count, 2);
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 2);
+    for request in &requests {
+        assert_eq!(request.webhook_id(), seeded.delivery.to_string());
+    }
+    // The killed attempt left no row; the takeover's is attempt 2.
+    let attempts = env.attempts(seeded.delivery).await;
+    assert_eq!(attempts.len(), 1);
+    assert_eq!((attempts[0].attempt, attempts[0].status_code), (2, Some(204)));
+    env.wait_for_drained_stream().await;
+    survivor.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_losing_its_data_is_repaired_from_postgres_without_a_restart() {
+    let env = TestEnv::new().await;
+    let steady = Receiver::start(vec![Reply::status(204)]).await;
+    let flaky = Receiver::start(vec![Reply::status(503), Reply::status(204)]).await;
+    let (steady_connection, _) = env
+        .connection_with_policy(&steady.url, serde_json::json!({}))
+        .await;
+    // A retry parked 3 s ahead in the delayed set when the data goes.
+    let retry_later = serde_json::json!({
+        "retry": { "kind": "exponential", "initial_ms": 3000, "factor": 1.0, "cap_ms": 3000, "max_attempts": 3 }
+    });
+    let (flaky_connection, _) = env.connection_with_policy(&flaky.url, retry_later).await;
+    let mut config = env.config();
+    // The sweeper would need 2 × 5 s: recovery must not wait for it.
+    config.delivery.visibility_timeout = Duration::from_secs(5);
+    let app = env.start(&config).await;
+
+    let retried = env.deliveries_to(flaky_connection, 1).await;
+    env.enqueue_all(&retried).await;
+    env.wait_for_status(retried[0], "retrying").await;
+    // Deliveries whose jobs were in the stream when it vanished: only
+    // Postgres knows them.
+    let pending = env.deliveries_to(steady_connection, 5).await;
+    let started = tokio::time::Instant::now();
+    assert!(env.lose_redis_data().await >= 2, "stream and delayed set existed");
+
+    let mut all: Vec<DeliveryId> = pending.clone();
+    all.extend(&retried);
+    env.wait_for_all(&all, "succeeded").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "recovered before the sweeper's grace: {:?}",
+        started.elapsed()
+    );
+    // Duplicates only as genuine redelivery: one request per recorded
+    // attempt, each with its delivery's id.
+    assert_eq!(steady.count(), 5);
+    assert_eq!(env.attempt_count(&pending).await, 5);
+    let flaky_ids: Vec<String> = flaky.requests().iter().map(|r| r.webhook_id()).collect();
+    assert_eq!(flaky_ids, vec![retried[0].to_string(); 2]);
+    assert_eq!(env.attempt_count(&retried).await, 2);
     app.stop().await;
 }

@@ -53,7 +53,7 @@ pub async fn emit_event(
         return Ok(existing);
     }
 
-    let schema_version = validate(
+    let (schema_version, deprecated) = validate(
         state,
         authorization,
         &event_type,
@@ -61,7 +61,7 @@ pub async fn emit_event(
         &request.payload_json,
     )
     .await?;
-    let stored = insert(
+    let mut stored = insert(
         state,
         workspace,
         &event_type,
@@ -76,6 +76,9 @@ pub async fn emit_event(
         let state = state.clone();
         tokio::spawn(async move { forward(&state, workspace, event).await });
     }
+    // The registry's answer to this emit; only a repeat answered up front
+    // (above) goes without one.
+    stored.deprecated = deprecated;
     Ok(stored)
 }
 
@@ -114,18 +117,19 @@ async fn find_by_key(
         event_id: EventId(row.get(0)).to_string(),
         duplicate: true,
         schema_version: u32::try_from(row.get::<_, i32>(1)).unwrap_or(0),
+        deprecated: false,
     }))
 }
 
 /// Asks the registry, with the caller's own credentials, and returns the
-/// schema version the payload satisfies.
+/// schema version the payload satisfies and whether its type is deprecated.
 async fn validate(
     state: &IngestState,
     authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
     event_type: &EventTypeName,
     schema_version: u32,
     payload_json: &str,
-) -> ApiResult<u32> {
+) -> ApiResult<(u32, bool)> {
     let mut request = Request::new(pb::ValidatePayloadRequest {
         event_type: event_type.to_string(),
         schema_version,
@@ -144,7 +148,7 @@ async fn validate(
         .map_err(registry_error)?
         .into_inner();
     if response.valid {
-        return Ok(response.schema_version);
+        return Ok((response.schema_version, response.deprecated));
     }
     Err(violations_error(event_type, &response))
 }
@@ -241,6 +245,7 @@ async fn insert(
             event_id: id.to_string(),
             duplicate: false,
             schema_version,
+            deprecated: false,
         });
     }
     // A concurrent emit with the same key won the race.

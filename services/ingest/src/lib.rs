@@ -19,12 +19,12 @@ use deadpool_postgres::Pool;
 use switchyard_core::auth::Authenticator;
 use switchyard_core::config::{Config, IngestConfig};
 use switchyard_core::shutdown::Signal;
+use switchyard_core::telemetry::propagation::TracedChannel;
 use switchyard_core::{db, grpc as core_grpc};
 use switchyard_proto::internal::v1::routing_service_client::RoutingServiceClient;
 use switchyard_proto::v1::registry_service_client::RegistryServiceClient;
 use tokio::net::TcpListener;
 use tonic::metadata::{Ascii, MetadataValue};
-use tonic::transport::Channel;
 
 pub const SERVICE_NAMES: &[&str] = &["switchyard.v1.IngestService"];
 
@@ -33,8 +33,8 @@ pub const SERVICE_NAMES: &[&str] = &["switchyard.v1.IngestService"];
 pub struct IngestState {
     pub pool: Pool,
     pub auth: Authenticator,
-    pub registry: RegistryServiceClient<Channel>,
-    pub routing: RoutingServiceClient<Channel>,
+    pub registry: RegistryServiceClient<TracedChannel>,
+    pub routing: RoutingServiceClient<TracedChannel>,
     /// `Bearer <internal token>` for calls to the router.
     pub internal_auth: MetadataValue<Ascii>,
     pub limits: Arc<IngestConfig>,

@@ -1,30 +1,40 @@
-//! The registry service: event types, their versioned JSON Schemas, and
-//! payload validation against them.
+//! The registry service: event types, their versioned JSON Schemas, their
+//! compatibility modes, and payload validation against them.
 //!
 //! How the parts fit, from the wire inwards:
-//! - [`grpc`] implements `switchyard.v1.RegistryService`: it authenticates
+//! - `grpc` implements `switchyard.v1.RegistryService`: it authenticates
 //!   the call to a workspace and converts between protobuf and domain values.
-//! - [`service`] holds the operations, scoped by workspace.
+//! - `service` holds the operations, scoped by workspace.
 //! - [`schema`] checks a schema document at registration (size, JSON,
 //!   nesting, draft, meta-schema, no remote `$ref`) and compiles it, never
-//!   fetching anything.
+//!   fetching anything; [`canonical`] normalises it so equal schemas compare
+//!   equal ("identical to the latest version" means canonically equal).
+//! - [`compat`] decides whether a new version may follow the earlier ones
+//!   under the type's mode; its docs hold the rule table.
 //! - [`validate`] runs a payload against a compiled validator and collects
 //!   its violations.
 //! - [`cache`] keeps compiled validators per (workspace, type, version);
-//!   versions are immutable, so entries never go stale.
-//! - [`store`] is the Postgres access (`event_types`,
-//!   `event_type_versions`).
+//!   versions are immutable, so entries never go stale. `heads` caches each
+//!   type's latest version, mode and deprecation, which do change: `notify`
+//!   keeps a `LISTEN` connection so every replica forgets a head within
+//!   milliseconds of a change committed anywhere, and stops caching heads
+//!   while that connection is down.
+//! - `store` is the Postgres access (`event_types`, `event_type_versions`).
 //!
 //! Listings page as every `List*` RPC does (`switchyard_core::paging`): the
 //! token is the previous page's last event type name, parsed as a name on
 //! the way back in.
 
-mod cache;
+pub mod cache;
+pub mod canonical;
+pub mod compat;
 mod grpc;
-mod schema;
+mod heads;
+mod notify;
+pub mod schema;
 mod service;
 mod store;
-mod validate;
+pub mod validate;
 
 use std::sync::Arc;
 
@@ -38,8 +48,11 @@ use tonic::service::Routes;
 
 use crate::cache::ValidatorCache;
 use crate::grpc::RegistryGrpc;
+use crate::heads::HeadCache;
 use crate::service::Registry;
 use crate::store::Store;
+
+pub use crate::service::{MAX_BATCH_BYTES, MAX_BATCH_PAYLOADS};
 
 /// The gRPC services this crate serves, as reported by health checks.
 pub const SERVICE_NAMES: &[&str] = &["switchyard.v1.RegistryService"];
@@ -48,6 +61,8 @@ pub const SERVICE_NAMES: &[&str] = &["switchyard.v1.RegistryService"];
 pub struct RegistryApp {
     registry: Registry,
     auth: Authenticator,
+    heads: Arc<HeadCache>,
+    database_url: String,
 }
 
 impl RegistryApp {
@@ -58,14 +73,33 @@ impl RegistryApp {
         let pool = switchyard_core::db::pool(&config.database_url, config.database_pool_size)
             .context("creating the registry's Postgres pool")?;
         let auth = Authenticator::new(pool.clone(), config.internal_token.as_ref());
-        let registry = Registry::new(Store::new(pool), Arc::new(ValidatorCache::default()));
-        Ok(Self { registry, auth })
+        let heads = Arc::new(HeadCache::default());
+        let registry = Registry::new(
+            Store::new(pool),
+            Arc::new(ValidatorCache::default()),
+            Arc::clone(&heads),
+        );
+        Ok(Self {
+            registry,
+            auth,
+            heads,
+            database_url: config.database_url.clone(),
+        })
     }
 
     /// Serves RegistryService, health and reflection on `listener` until
-    /// `shutdown` trips.
+    /// `shutdown` trips, with the change listener running beside it.
     pub async fn run(self, listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
+        let changes = tokio::spawn(notify::listen(
+            self.database_url,
+            self.heads,
+            shutdown.clone(),
+        ));
         let service = RegistryServiceServer::new(RegistryGrpc::new(self.registry, self.auth));
-        switchyard_core::grpc::serve(Routes::new(service), SERVICE_NAMES, listener, shutdown).await
+        let served =
+            switchyard_core::grpc::serve(Routes::new(service), SERVICE_NAMES, listener, shutdown)
+                .await;
+        changes.abort();
+        served
     }
 }

@@ -104,7 +104,7 @@ pub fn compile(document: &Value) -> Result<Validator, SchemaProblem> {
 }
 
 /// The draft named by `$schema`; 2020-12 when there is none.
-fn draft_of(document: &Value) -> Result<Draft, SchemaProblem> {
+pub(crate) fn draft_of(document: &Value) -> Result<Draft, SchemaProblem> {
     let Some(declared) = document.get("$schema") else {
         return Ok(Draft::Draft202012);
     };
@@ -132,7 +132,7 @@ fn check_meta_schema(document: &Value, draft: Draft) -> Result<(), SchemaProblem
     })
 }
 
-fn build(document: &Value, draft: Draft) -> Result<Validator, SchemaProblem> {
+pub(crate) fn build(document: &Value, draft: Draft) -> Result<Validator, SchemaProblem> {
     jsonschema::options()
         .with_draft(draft)
         .should_validate_formats(true)

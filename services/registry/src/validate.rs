@@ -36,6 +36,11 @@ impl Outcome {
 }
 
 pub fn check(validator: &Validator, payload: &Value) -> Outcome {
+    // Most payloads are valid, and `is_valid` stops early and builds no
+    // error values: several times faster than collecting nothing.
+    if validator.is_valid(payload) {
+        return Outcome::default();
+    }
     let mut errors = validator.iter_errors(payload);
     let violations = errors
         .by_ref()

@@ -50,6 +50,7 @@ async fn calls_without_a_valid_key_are_unauthenticated() {
                     event_type: "lead.created".to_string(),
                     json_schema: SCHEMA.to_string(),
                     description: String::new(),
+                    ..Default::default()
                 },
             ))
             .await,
@@ -81,7 +82,7 @@ async fn calls_without_a_valid_key_are_unauthenticated() {
 async fn workspaces_do_not_see_each_others_event_types() {
     let app = TestApp::spawn().await;
     app.register("lead.created", SCHEMA).await;
-    app.register("lead.created", r#"{"type": "object", "required": ["id"]}"#)
+    app.register("lead.created", r#"{"type": "object", "title": "v2"}"#)
         .await;
     let other = app.other_workspace_key("globex").await;
     let mut client = app.client.clone();
@@ -126,6 +127,7 @@ async fn workspaces_do_not_see_each_others_event_types() {
                 event_type: "lead.created".to_string(),
                 json_schema: SCHEMA.to_string(),
                 description: String::new(),
+                ..Default::default()
             },
         ))
         .await
@@ -148,7 +150,7 @@ async fn listing_pages_through_types_in_name_order() {
     for name in ["order.placed", "lead.created", "invoice.paid"] {
         app.register(name, SCHEMA).await;
     }
-    app.register("lead.created", r#"{"type": "object", "required": ["id"]}"#)
+    app.register("lead.created", r#"{"type": "object", "title": "v2"}"#)
         .await;
     let mut client = app.client.clone();
 

@@ -3,7 +3,9 @@
 mod support;
 
 use support::{TestApp, expect_error};
-use switchyard_proto::v1::{ValidatePayloadRequest, ValidatePayloadResponse, Violation};
+use switchyard_proto::v1::{
+    Compatibility, ValidatePayloadRequest, ValidatePayloadResponse, Violation,
+};
 use tonic::Code;
 
 const CONTACT_V1: &str = r#"{
@@ -98,7 +100,12 @@ async fn every_violation_is_reported_with_its_paths() {
 #[tokio::test]
 async fn a_pinned_version_is_used_instead_of_the_latest() {
     let app = TestApp::spawn().await;
-    assert_eq!(app.register("contact.created", CONTACT_V1).await, 1);
+    // v2 requires `name`, which BACKWARD (the default) would refuse.
+    assert_eq!(
+        app.register_with("contact.created", CONTACT_V1, Compatibility::None)
+            .await,
+        1
+    );
     assert_eq!(app.register("contact.created", CONTACT_V2).await, 2);
     let payload = r#"{"id": "c_1", "email": "ada@example.com"}"#;
 
@@ -210,30 +217,51 @@ async fn a_restarted_service_compiles_stored_schemas_again() {
 }
 
 #[tokio::test]
-async fn a_warm_pinned_version_needs_no_query_but_latest_does() {
+async fn a_warm_call_needs_no_query_until_a_change_is_notified() {
     let app = TestApp::spawn().await;
+    app.wait_for_listeners(1).await;
     app.register("contact.created", CONTACT_V1).await;
-    // Pull the rows out from under the warm cache: only a lookup that goes
-    // to Postgres can notice.
+    // The registration's own notification comes back to this replica too
+    // and empties the head it finds; let it land before warming.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let payload = r#"{"id": "c_1", "email": "ada@example.com"}"#;
+    let warm = validate(&app, "contact.created", 0, payload)
+        .await
+        .expect("validated");
+    assert_eq!(warm.schema_version, 1);
+
+    // Pull the rows out from under the warm caches, silently: only a lookup
+    // that goes to Postgres can notice.
     let client = app.pool.get().await.expect("connection");
     client
         .batch_execute("DELETE FROM event_types")
         .await
         .expect("deleted");
+    for version in [0, 1] {
+        let cached = validate(&app, "contact.created", version, payload)
+            .await
+            .expect("served from the caches");
+        assert!(cached.valid);
+        assert_eq!(cached.schema_version, 1);
+    }
 
-    let pinned = validate(
-        &app,
-        "contact.created",
-        1,
-        r#"{"id": "c_1", "email": "ada@example.com"}"#,
-    )
-    .await
-    .expect("served from the cache");
-    assert!(pinned.valid);
-    let status = expect_error(
-        validate(&app, "contact.created", 0, "{}").await,
-        Code::NotFound,
-    );
+    // A notification (as any change sends) makes the latest go to Postgres.
+    let workspace = app.workspace_id().await;
+    client
+        .execute(
+            "SELECT pg_notify('switchyard_registry', $1)",
+            &[&format!("{workspace}/contact.created")],
+        )
+        .await
+        .expect("notified");
+    let status = app
+        .eventually(|| async {
+            validate(&app, "contact.created", 0, payload)
+                .await
+                .err()
+                .filter(|status| status.code() == Code::NotFound)
+        })
+        .await;
     assert_eq!(
         status.message(),
         "event type `contact.created` is not registered"

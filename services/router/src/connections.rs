@@ -242,7 +242,8 @@ pub async fn list(
     rows.iter().map(record_from_row).collect()
 }
 
-/// Soft-deletes the connection and its rules in one transaction; history
+/// Soft-deletes the connection and its rules in one transaction (and tells
+/// the routers' rule caches); history
 /// keeps its references, and pending deliveries to it are marked dead by the
 /// delivery engine when their turn comes.
 pub async fn delete(pool: &Pool, workspace: WorkspaceId, id: ConnectionId) -> ApiResult<()> {
@@ -265,6 +266,8 @@ pub async fn delete(pool: &Pool, workspace: WorkspaceId, id: ConnectionId) -> Ap
             &[&workspace.as_uuid(), &id.as_uuid()],
         )
         .await?;
+    // Its rules are gone: routers must drop them from their caches.
+    crate::rules::store::notify(&transaction, workspace).await?;
     transaction.commit().await?;
     Ok(())
 }

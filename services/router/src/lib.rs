@@ -1,19 +1,30 @@
 //! The router: connections (destinations) and rules, and the fan-out of each
 //! stored event into deliveries.
 //!
-//! - [`grpc`] adapts the public `RouterService` (connections and rules CRUD)
-//!   and the internal `RoutingService` (`RouteEvent`, called by ingest).
+//! - [`grpc`] adapts the public `RouterService` (connections and rules CRUD,
+//!   `TestRule`, `TestEvent`) and the internal `RoutingService`
+//!   (`RouteEvent`, called by ingest).
 //! - [`connections`] and [`rules`] validate requests and hold their SQL.
+//! - [`expr`] compiles and evaluates rule conditions and mappings (CEL).
+//! - [`cache`] keeps compiled rules per (workspace, event type), refreshed
+//!   across replicas by Postgres LISTEN/NOTIFY.
 //! - [`routing`] turns one event into deliveries: one statement inserts every
 //!   delivery (unique per event and rule, so routing twice creates nothing
 //!   new) and marks the event routed; one pipelined Redis round trip then
-//!   enqueues a job per new delivery. If the process dies in between, the
-//!   delivery engine's sweeper re-enqueues the orphaned deliveries.
+//!   enqueues a job per new pending delivery. If the process dies in
+//!   between, the repair loop enqueues the orphaned deliveries.
+//! - [`dryrun`] answers `TestRule` and `TestEvent` without storing anything.
 
+pub mod cache;
 pub mod connections;
+pub mod dryrun;
+pub mod expr;
 pub mod grpc;
 pub mod routing;
 pub mod rules;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use deadpool_postgres::Pool;
 use redis::aio::ConnectionManager;
@@ -25,10 +36,37 @@ use switchyard_core::shutdown::Signal;
 use switchyard_core::{db, grpc as core_grpc, queue};
 use tokio::net::TcpListener;
 
+use crate::cache::RuleCache;
+use crate::routing::RepairSettings;
+
 pub const SERVICE_NAMES: &[&str] = &[
     "switchyard.v1.RouterService",
     "switchyard.internal.v1.RoutingService",
 ];
+
+/// Failures a test can inject to show the system recovers from them. Unset,
+/// they cost one atomic load per routed event.
+#[derive(Debug, Default)]
+pub struct Faults {
+    enqueue_failures: AtomicU32,
+}
+
+impl Faults {
+    /// The next `count` enqueues after a routing commit fail, as if the
+    /// process died between the commit and the XADD.
+    pub fn fail_next_enqueues(&self, count: u32) {
+        self.enqueue_failures.store(count, Ordering::SeqCst);
+    }
+
+    /// Consumes one injected enqueue failure, if any is left.
+    pub fn take_enqueue_failure(&self) -> bool {
+        self.enqueue_failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok()
+    }
+}
 
 /// Everything a router handler needs; cheap to clone.
 #[derive(Clone)]
@@ -38,10 +76,14 @@ pub struct RouterState {
     pub keys: QueueKeys,
     pub auth: Authenticator,
     pub destinations: DestinationPolicy,
+    pub cache: Arc<RuleCache>,
+    pub faults: Arc<Faults>,
 }
 
 pub struct RouterApp {
     state: RouterState,
+    database_url: String,
+    repair: RepairSettings,
 }
 
 impl RouterApp {
@@ -56,11 +98,53 @@ impl RouterApp {
             redis,
             keys: QueueKeys::new(&config.redis_prefix),
             destinations: DestinationPolicy::new(config.allowed_destination_networks.clone()),
+            cache: Arc::new(RuleCache::default()),
+            faults: Arc::new(Faults::default()),
         };
-        Ok(Self { state })
+        Ok(Self {
+            state,
+            database_url: config.database_url.clone(),
+            repair: RepairSettings::default(),
+        })
     }
 
+    /// The state handlers share (tests reach the cache and fault hooks here).
+    pub fn state(&self) -> &RouterState {
+        &self.state
+    }
+
+    /// Replaces the repair loop's timing (tests shorten it).
+    pub fn with_repair(mut self, repair: RepairSettings) -> Self {
+        self.repair = repair;
+        self
+    }
+
+    /// Serves gRPC, the rule cache listener and the repair loop until
+    /// `shutdown`.
     pub async fn run(self, listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
-        core_grpc::serve(grpc::routes(self.state), SERVICE_NAMES, listener, shutdown).await
+        let listen = tokio::spawn(cache::listen::run(
+            Arc::clone(&self.state.cache),
+            self.database_url.clone(),
+            shutdown.clone(),
+        ));
+        let repair = tokio::spawn(routing::repair::run(
+            self.state.pool.clone(),
+            self.state.redis.clone(),
+            self.state.keys.clone(),
+            self.repair,
+            shutdown.clone(),
+        ));
+        let served =
+            core_grpc::serve(grpc::routes(self.state), SERVICE_NAMES, listener, shutdown).await;
+        if served.is_err() {
+            // Not stopped by the signal: the helpers would wait for it.
+            listen.abort();
+            repair.abort();
+            return served;
+        }
+        let (listened, repaired) = tokio::join!(listen, repair);
+        listened.map_err(|error| anyhow::anyhow!("rule cache listener panicked: {error}"))?;
+        repaired.map_err(|error| anyhow::anyhow!("repair loop panicked: {error}"))?;
+        Ok(())
     }
 }

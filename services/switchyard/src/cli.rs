@@ -3,8 +3,6 @@
 //! client subcommands read `SWITCHYARD_API_KEY` and the
 //! `SWITCHYARD_*_ENDPOINT` variables.
 
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand};
 
 use crate::stack::ServiceKind;
@@ -48,7 +46,7 @@ pub enum Command {
         #[arg(long)]
         exit: bool,
     },
-    /// Register a JSON Schema as the next version of an event type.
+    /// Push, check, list and show event type schemas.
     Schema {
         #[command(subcommand)]
         command: SchemaCommand,
@@ -76,6 +74,8 @@ pub enum Command {
         #[command(subcommand)]
         command: DeliveryCommand,
     },
+    /// Load-test the stack: emit events to local receivers, print a JSON report.
+    Bench(crate::commands::bench::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,16 +84,7 @@ pub enum WorkspaceCommand {
     Create { slug: String },
 }
 
-#[derive(Debug, Subcommand)]
-pub enum SchemaCommand {
-    /// Register FILE (a JSON Schema) for EVENT_TYPE.
-    Register {
-        event_type: String,
-        file: PathBuf,
-        #[arg(long, default_value = "")]
-        description: String,
-    },
-}
+pub use crate::commands::schema::SchemaCommand;
 
 #[derive(Debug, Subcommand)]
 pub enum ConnectionCommand {
@@ -110,17 +101,7 @@ pub enum ConnectionCommand {
     List,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum RuleCommand {
-    /// Send every EVENT_TYPE event to CONNECTION.
-    Create {
-        #[arg(long)]
-        event_type: String,
-        #[arg(long)]
-        connection: String,
-    },
-    List,
-}
+pub use crate::commands::rules::RuleCommand;
 
 #[derive(Debug, Subcommand)]
 pub enum DeliveryCommand {

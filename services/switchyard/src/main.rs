@@ -3,6 +3,7 @@
 use clap::Parser;
 use switchyard::cli::{Cli, Command, WorkspaceCommand};
 use switchyard::commands::{admin, client};
+use switchyard::stack::ServiceKind;
 use switchyard_core::config::Config;
 use switchyard_core::telemetry;
 
@@ -11,7 +12,16 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Migrate => admin::migrate(&load()?).await,
-        Command::Serve { service } => admin::serve(load()?, service).await,
+        Command::Serve { service } => {
+            let config = Config::load()?;
+            let services: Vec<_> = service.map_or(ServiceKind::ALL.to_vec(), |kind| vec![kind]);
+            let services: Vec<_> = services.into_iter().map(ServiceKind::telemetry).collect();
+            let telemetry =
+                telemetry::init(config.log_format, "info", &config.telemetry, &services)?;
+            let served = admin::serve(config, service).await;
+            telemetry.shutdown();
+            served
+        }
         Command::Workspace {
             command: WorkspaceCommand::Create { slug },
         } => admin::create_workspace(&load()?, &slug).await,
@@ -22,7 +32,9 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init_logging_with_default(config.log_format, "warn");
             switchyard::demo::run(config, exit).await
         }
-        Command::Schema { command } => client::schema(&client::client_from_env()?, command).await,
+        Command::Schema { command } => {
+            switchyard::commands::schema::run(&client::client_from_env()?, command).await
+        }
         Command::Emit {
             event_type,
             payload,
@@ -39,10 +51,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Connections { command } => {
             client::connections(&client::client_from_env()?, command).await
         }
-        Command::Rules { command } => client::rules(&client::client_from_env()?, command).await,
+        Command::Rules { command } => {
+            switchyard::commands::rules::run(&client::client_from_env()?, command).await
+        }
         Command::Deliveries { command } => {
             client::deliveries(&client::client_from_env()?, command).await
         }
+        Command::Bench(args) => switchyard::commands::bench::main(args).await,
     }
 }
 

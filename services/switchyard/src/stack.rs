@@ -13,6 +13,8 @@ use anyhow::{Context, bail};
 use secrecy::SecretString;
 use switchyard_core::config::Config;
 use switchyard_core::shutdown::{self, Signal, Trigger};
+use switchyard_core::telemetry::metrics;
+use switchyard_core::telemetry::traces::Service as TelemetryService;
 use switchyard_core::{db, grpc};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -27,6 +29,29 @@ pub enum ServiceKind {
 
 impl ServiceKind {
     pub const ALL: [ServiceKind; 4] = [Self::Registry, Self::Ingest, Self::Router, Self::Delivery];
+
+    /// The same service as telemetry names it.
+    pub fn telemetry(self) -> TelemetryService {
+        match self {
+            Self::Registry => TelemetryService::Registry,
+            Self::Ingest => TelemetryService::Ingest,
+            Self::Router => TelemetryService::Router,
+            Self::Delivery => TelemetryService::Delivery,
+        }
+    }
+
+    /// Where this service serves metrics when it runs alone: the configured
+    /// port plus 0 (registry) to 3 (delivery), so four processes on one host
+    /// don't collide (9464-9467 by default).
+    pub fn metrics_addr(self, base: SocketAddr) -> SocketAddr {
+        let offset = match self {
+            Self::Registry => 0,
+            Self::Ingest => 1,
+            Self::Router => 2,
+            Self::Delivery => 3,
+        };
+        SocketAddr::new(base.ip(), base.port().saturating_add(offset))
+    }
 
     fn addr(self, config: &Config) -> SocketAddr {
         match self {
@@ -107,6 +132,8 @@ struct Running {
 pub struct Stack {
     config: Config,
     running: HashMap<ServiceKind, Running>,
+    /// Stops the `/metrics` endpoint, when one runs.
+    metrics: Option<(SocketAddr, Trigger)>,
 }
 
 impl Stack {
@@ -135,9 +162,11 @@ impl Stack {
         config.registry_endpoint = format!("http://{}", config.registry_addr);
         config.router_endpoint = format!("http://{}", config.router_addr);
 
+        let metrics = stack_metrics(&config).await?;
         let mut stack = Self {
             config,
             running: HashMap::new(),
+            metrics,
         };
         for (kind, listener) in listeners {
             stack.spawn(kind, listener);
@@ -181,6 +210,11 @@ impl Stack {
         kind.addr(&self.config)
     }
 
+    /// Where `GET /metrics` answers, when enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(addr, _)| *addr)
+    }
+
     /// Endpoints for the SDK.
     pub fn endpoints(&self) -> switchyard_client::Endpoints {
         let url = |kind: ServiceKind| format!("http://{}", self.addr(kind));
@@ -204,6 +238,9 @@ impl Stack {
 
     /// Trips every service's shutdown and waits for them to finish.
     pub async fn stop(self) -> anyhow::Result<()> {
+        if let Some((_, trigger)) = &self.metrics {
+            trigger.trip();
+        }
         for running in self.running.values() {
             running.trigger.trip();
         }
@@ -222,4 +259,25 @@ impl Stack {
         }
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// Starts the process's `/metrics` endpoint when the config asks for one.
+async fn stack_metrics(config: &Config) -> anyhow::Result<Option<(SocketAddr, Trigger)>> {
+    match config.telemetry.metrics_addr {
+        Some(addr) => start_metrics(addr).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Serves `/metrics` on `addr` until the returned trigger trips or drops.
+pub async fn start_metrics(addr: SocketAddr) -> anyhow::Result<(SocketAddr, Trigger)> {
+    let (listener, addr) = metrics::bind(addr).await?;
+    let (trigger, signal) = shutdown::channel();
+    tokio::spawn(async move {
+        if let Err(error) = metrics::serve(listener, signal).await {
+            tracing::warn!(error = format!("{error:#}"), "metrics endpoint stopped");
+        }
+    });
+    tracing::info!(%addr, "metrics at /metrics");
+    Ok((addr, trigger))
 }

@@ -1,66 +1,46 @@
-//! The path of one job: parse → claim → send → classify → schedule →
-//! record → acknowledge.
+//! The path of one job: parse → claim → gate → send → decide → record →
+//! acknowledge.
 //!
 //! The order is what makes delivery at-least-once without double work:
 //! the claim in Postgres decides whether this job may act at all (a
-//! duplicate or stale job finds nothing to claim and is just acknowledged);
-//! the outcome is committed before the job is acknowledged, so a crash in
-//! between leaves an unacknowledged job for the reclaimer, never a lost
-//! outcome; and a retry is parked in the delayed set in the same `MULTI` as
-//! the acknowledgement.
+//! duplicate or stale job finds nothing to claim and is just acknowledged;
+//! a paused connection's delivery is not claimed and waits for its
+//! resume); the [`gate`](super::gate) may hold the attempt back (rate limit,
+//! concurrency cap, open breaker, this process's per-connection cap), and
+//! then the claim is released — no attempt counted — and the job parked
+//! until the wait is over; the outcome is committed before the job is
+//! acknowledged, so a crash in between leaves an unacknowledged job for the
+//! reclaimer, never a lost outcome; and a retry is parked in the delayed
+//! set in the same `MULTI` as the acknowledgement.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use deadpool_postgres::Pool;
 use serde::Deserialize;
-use switchyard_core::ids::{DeliveryId, WorkspaceId};
-use switchyard_core::queue::DeliveryJob;
+use switchyard_core::policy::DeliveryPolicy;
 use tracing::field::Empty;
 
-use super::http::{SendError, SendResult, Sender, WebhookRequest};
-use super::queue::{JobQueue, StreamEntry};
-use super::retry::{self, RetryAction};
-use super::schedule::{Next, RetrySchedule};
-use crate::store::jobs::{self, AttemptRecord, Claimed, NewStatus};
+use super::gate::{Gate, HoldReason, Verdict};
+use super::http::{SendError, SendResult, Sender, Timeouts, WebhookRequest};
+use super::job::Job;
+use super::outcome::{self, Decision, due_after};
+use super::policy::{Defaults, EffectivePolicy};
+use super::queue::{Ack, StreamEntry};
+use super::retry::Health;
+use super::writers::Writers;
+use crate::store::jobs::{self, AttemptRecord, ClaimOutcome, Claimed, NewStatus, Release};
 
 /// The error recorded when the delivery's connection was deleted.
 pub const CONNECTION_DELETED: &str = "connection deleted";
-
-/// A job that parsed: which delivery to attempt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Job {
-    pub workspace: WorkspaceId,
-    pub delivery: DeliveryId,
-}
-
-impl Job {
-    /// The canonical JSON of this job, the form parked in the delayed set
-    /// (so two parkings of one delivery collapse into one member).
-    pub fn to_json(self) -> String {
-        DeliveryJob::new(self.workspace.to_string(), self.delivery.to_string()).to_json()
-    }
-}
-
-/// Reads a stream entry's job; the error says why it is unusable.
-pub fn parse_job(entry: &StreamEntry) -> Result<Job, String> {
-    let Some(text) = entry.job.as_deref() else {
-        return Err("the entry has no `job` field".to_string());
-    };
-    let job: DeliveryJob = serde_json::from_str(text)
-        .map_err(|error| format!("the job is not valid JSON: {error}"))?;
-    if job.v != DeliveryJob::VERSION {
-        return Err(format!("job version {} is not supported", job.v));
-    }
-    Ok(Job {
-        workspace: WorkspaceId::parse(&job.workspace_id)
-            .map_err(|reason| format!("workspace_id {reason}"))?,
-        delivery: DeliveryId::parse(&job.delivery_id)
-            .map_err(|reason| format!("delivery_id {reason}"))?,
-    })
-}
+/// The error recorded when the delivery's connection is disabled.
+pub const CONNECTION_DISABLED: &str = "connection disabled";
+/// How long a job whose limits could not be checked waits.
+const GATE_ERROR_WAIT: Duration = Duration::from_secs(1);
+/// Slack after another attempt's lease before its job comes back.
+const LEASE_SLACK: TimeDelta = TimeDelta::seconds(1);
 
 /// The `config` of a webhook connection.
 #[derive(Debug, Deserialize)]
@@ -84,10 +64,13 @@ fn connection_url(config: &serde_json::Value) -> String {
         .unwrap_or_default()
 }
 
-/// What to do with the job once the outcome is recorded.
-enum AfterRecord {
+/// What to do with the job once its attempt is over.
+enum After {
     Ack,
-    AckAndRetryAt(DateTime<Utc>),
+    /// Acknowledge, and park the job in the delayed set until then.
+    ParkUntil(chrono::DateTime<Utc>),
+    /// Leave the entry unacknowledged: the reclaimer retries it.
+    Leave,
 }
 
 /// Runs attempts; cheap to clone.
@@ -98,29 +81,21 @@ pub struct Attempter {
 
 struct Inner {
     pool: Pool,
-    queue: JobQueue,
+    writers: Writers,
     sender: Sender,
-    schedule: RetrySchedule,
-    lease: Duration,
+    gate: Gate,
+    defaults: Defaults,
 }
 
 impl Attempter {
-    /// `lease` is how long a claim holds a delivery: the visibility timeout,
-    /// after which the reclaimer may hand the job to another consumer.
-    pub fn new(
-        pool: Pool,
-        queue: JobQueue,
-        sender: Sender,
-        schedule: RetrySchedule,
-        lease: Duration,
-    ) -> Self {
+    pub fn new(pool: Pool, writers: Writers, sender: Sender, gate: Gate, defaults: Defaults) -> Self {
         Self {
             inner: Arc::new(Inner {
                 pool,
-                queue,
+                writers,
                 sender,
-                schedule,
-                lease,
+                gate,
+                defaults,
             }),
         }
     }
@@ -128,73 +103,151 @@ impl Attempter {
     /// Handles one stream entry to the end. Failures to reach Postgres
     /// leave the entry unacknowledged, for the reclaimer to retry.
     pub async fn process(&self, entry: StreamEntry) {
-        let queue = &self.inner.queue;
-        let job = match parse_job(&entry) {
-            Ok(job) => job,
+        let (job, after) = match Job::parse(&entry) {
+            Ok(job) => {
+                let after = self.handle(&job).await.unwrap_or_else(|error| {
+                    tracing::warn!(
+                        delivery_id = %job.delivery,
+                        error = format!("{error:#}"),
+                        "attempt not recorded; the job will be reclaimed"
+                    );
+                    After::Leave
+                });
+                (Some(job), after)
+            }
             Err(reason) => {
                 tracing::warn!(entry_id = %entry.id, %reason, "dropping a malformed job");
-                if let Err(error) = queue.ack(&entry.id).await {
-                    tracing::warn!(entry_id = %entry.id, %error, "acknowledging a malformed job failed");
-                }
-                return;
+                (None, After::Ack)
             }
         };
-        let after = match self.attempt(job).await {
-            Ok(after) => after,
-            Err(error) => {
-                tracing::warn!(
-                    delivery_id = %job.delivery,
-                    error = format!("{error:#}"),
-                    "attempt not recorded; the job will be reclaimed"
-                );
-                return;
-            }
+        let park = match (after, &job) {
+            (After::Leave, _) => return,
+            (After::Ack, _) | (After::ParkUntil(_), None) => None,
+            (After::ParkUntil(due), Some(job)) => Some((job.to_json(), due.timestamp_millis())),
         };
-        let acked = match after {
-            AfterRecord::Ack => queue.ack(&entry.id).await,
-            AfterRecord::AckAndRetryAt(due) => {
-                queue
-                    .ack_and_delay(&entry.id, &job.to_json(), due.timestamp_millis())
-                    .await
-            }
+        let ack = Ack {
+            entry_id: entry.id,
+            park,
         };
-        if let Err(error) = acked {
+        if let Err(error) = self.inner.writers.acks.call(ack).await {
             // The outcome is committed: at worst the job runs again and
             // finds nothing to claim, or the sweeper re-queues a retry.
-            tracing::warn!(delivery_id = %job.delivery, %error, "acknowledging the job failed");
+            tracing::warn!(error = format!("{error:#}"), "acknowledging the job failed");
+        }
+    }
+
+    async fn handle(&self, job: &Job) -> anyhow::Result<After> {
+        let request = (job.workspace, job.delivery);
+        match self.inner.writers.claims.call(request).await? {
+            ClaimOutcome::Claimed(claimed) => self.attempt(job, *claimed).await,
+            ClaimOutcome::Leased { until } => Ok(After::ParkUntil(until + LEASE_SLACK)),
+            ClaimOutcome::Skipped => {
+                tracing::debug!(delivery_id = %job.delivery, "delivery not due, done or paused; skipping the job");
+                Ok(After::Ack)
+            }
         }
     }
 
     #[tracing::instrument(
         skip_all,
-        fields(delivery_id = %job.delivery, workspace_id = %job.workspace, attempt = Empty, status = Empty)
+        fields(
+            delivery_id = %job.delivery,
+            workspace_id = %job.workspace,
+            connection_id = %claimed.connection,
+            attempt = claimed.attempt,
+            trigger = %claimed.trigger,
+            status = Empty,
+        )
     )]
-    async fn attempt(&self, job: Job) -> anyhow::Result<AfterRecord> {
+    async fn attempt(&self, job: &Job, claimed: Claimed) -> anyhow::Result<After> {
         let inner = &self.inner;
-        let claimed = jobs::claim(&inner.pool, job.workspace, job.delivery, inner.lease).await?;
-        let Some(claimed) = claimed else {
-            tracing::debug!("delivery not due or already handled; skipping the job");
-            return Ok(AfterRecord::Ack);
+        let stored = DeliveryPolicy::from_json(&claimed.policy).unwrap_or_else(|reason| {
+            tracing::warn!(%reason, "unreadable connection policy; using the defaults");
+            DeliveryPolicy::default()
+        });
+        let policy = inner.defaults.resolve(&stored);
+        if claimed.connection_deleted || claimed.connection_state == "disabled" {
+            let error = if claimed.connection_deleted {
+                CONNECTION_DELETED
+            } else {
+                CONNECTION_DISABLED
+            };
+            let decision = Decision {
+                status: NewStatus::Dead,
+                error: error.to_string(),
+                health: Health::Neutral,
+                disable_connection: false,
+            };
+            let url = connection_url(&claimed.connection_config);
+            return self
+                .record(job, &claimed, decision, url, None, Utc::now(), Duration::ZERO)
+                .await;
+        }
+
+        let ticket = match inner.gate.admit(claimed.connection, job.delivery, &policy).await {
+            Ok(Verdict::Admitted(ticket)) => ticket,
+            Ok(Verdict::Held { wait, reason }) => return self.hold(&claimed, job, wait, reason).await,
+            Err(error) => {
+                tracing::warn!(%error, "checking the connection's limits failed; holding the attempt");
+                return self
+                    .hold(&claimed, job, GATE_ERROR_WAIT, HoldReason::LocalCap)
+                    .await;
+            }
         };
-        let span = tracing::Span::current();
-        span.record("attempt", claimed.attempt);
+        if ticket.is_probe() {
+            tracing::info!("circuit breaker half-open; this attempt is the probe");
+        }
 
         let started_at = Utc::now();
         let clock = Instant::now();
-        // A deleted connection gets no request: the delivery is dead.
-        let (url, result) = if claimed.connection_deleted {
-            (connection_url(&claimed.connection_config), None)
-        } else {
-            let (url, result) = self.send(job, &claimed).await;
-            (url, Some(result))
-        };
+        let (url, result) = self.send(job, &claimed, &policy).await;
         let duration = clock.elapsed();
+        let decision = outcome::decide(claimed.attempt, &result, &policy);
+        // The slot is freed and the breaker told while the record is written.
+        let error = decision.error.clone();
+        let finish = inner
+            .gate
+            .finish(ticket, decision.health, &error, &policy);
+        let record = self.record(job, &claimed, decision, url, Some(result), started_at, duration);
+        let ((), after) = tokio::join!(finish, record);
+        after
+    }
 
-        let (status, error) = match &result {
-            Some(result) => self.decide(claimed.attempt, result),
-            None => (NewStatus::Dead, CONNECTION_DELETED.to_string()),
+    /// Gives the claim back (no attempt counted) and parks the job.
+    async fn hold(
+        &self,
+        claimed: &Claimed,
+        job: &Job,
+        wait: Duration,
+        reason: HoldReason,
+    ) -> anyhow::Result<After> {
+        let due = due_after(wait);
+        let release = Release {
+            delivery: job.delivery,
+            attempt: claimed.attempt,
+            due,
         };
-        span.record("status", status.as_str());
+        self.inner.writers.releases.call(release).await?;
+        tracing::debug!(
+            reason = reason.as_str(),
+            wait_ms = wait.as_millis() as u64,
+            "attempt held back; not counted"
+        );
+        Ok(After::ParkUntil(due))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record(
+        &self,
+        job: &Job,
+        claimed: &Claimed,
+        decision: Decision,
+        url: String,
+        result: Option<SendResult>,
+        started_at: chrono::DateTime<Utc>,
+        duration: Duration,
+    ) -> anyhow::Result<After> {
+        tracing::Span::current().record("status", decision.status.as_str());
         let (status_code, response_snippet) = match result {
             Some(Ok(response)) => (Some(response.status), response.snippet),
             Some(Err(_)) | None => (None, String::new()),
@@ -207,35 +260,54 @@ impl Attempter {
             duration,
             url,
             status_code,
-            error,
+            error: decision.error.clone(),
             response_snippet,
+            trigger: claimed.trigger.clone(),
+            outcome: decision.status,
         };
-        let owned = jobs::record(&inner.pool, &record, status).await?;
+        let owned = self.inner.writers.records.call(record).await?;
         if !owned {
             tracing::warn!(
                 "the lease expired before the outcome was recorded; a newer attempt owns the delivery"
             );
-            return Ok(AfterRecord::Ack);
+            return Ok(After::Ack);
         }
-        match status {
+        if decision.disable_connection {
+            let disabled = jobs::disable_connection(
+                &self.inner.pool,
+                job.workspace,
+                claimed.connection,
+                &decision.error,
+            )
+            .await?;
+            if disabled {
+                tracing::warn!("the destination answered 410 Gone; connection disabled");
+            }
+        }
+        Ok(match decision.status {
             NewStatus::Succeeded => {
-                tracing::info!(status_code = ?record.status_code, "webhook delivered");
-                Ok(AfterRecord::Ack)
+                tracing::debug!(?status_code, "webhook delivered");
+                After::Ack
             }
             NewStatus::Retrying { next_attempt_at } => {
-                tracing::info!(error = %record.error, %next_attempt_at, "attempt failed; retry scheduled");
-                Ok(AfterRecord::AckAndRetryAt(next_attempt_at))
+                tracing::info!(error = %decision.error, %next_attempt_at, "attempt failed; retry scheduled");
+                After::ParkUntil(next_attempt_at)
             }
             NewStatus::Dead => {
-                tracing::warn!(error = %record.error, "delivery is dead; no attempts left");
-                Ok(AfterRecord::Ack)
+                tracing::warn!(error = %decision.error, "delivery is dead");
+                After::Ack
             }
-        }
+        })
     }
 
     /// Sends the webhook; returns the URL (empty if the settings have
     /// none) and the outcome.
-    async fn send(&self, job: Job, claimed: &Claimed) -> (String, SendResult) {
+    async fn send(
+        &self,
+        job: &Job,
+        claimed: &Claimed,
+        policy: &EffectivePolicy,
+    ) -> (String, SendResult) {
         let settings = match WebhookSettings::parse(&claimed.connection_config) {
             Ok(settings) => settings,
             Err(error) => return (String::new(), Err(error)),
@@ -255,81 +327,11 @@ impl Attempter {
             webhook_id: &webhook_id,
             body,
         };
-        let result = self.inner.sender.send(request).await;
-        (settings.url, result)
-    }
-
-    /// The delivery's next state and the attempt's error text.
-    fn decide(&self, attempt: u32, result: &SendResult) -> (NewStatus, String) {
-        match retry::classify(result) {
-            RetryAction::Successful => (NewStatus::Succeeded, String::new()),
-            RetryAction::Retry {
-                reason,
-                retry_after,
-            } => {
-                let next =
-                    self.inner
-                        .schedule
-                        .after_failure(attempt, retry_after, &mut rand::rng());
-                let status = match next {
-                    Next::RetryAfter(delay) => NewStatus::Retrying {
-                        next_attempt_at: due_after(delay),
-                    },
-                    Next::GiveUp => NewStatus::Dead,
-                };
-                (status, reason)
-            }
-        }
-    }
-}
-
-/// Now plus `delay`, saturating instead of overflowing on absurd delays.
-fn due_after(delay: Duration) -> DateTime<Utc> {
-    TimeDelta::from_std(delay)
-        .ok()
-        .and_then(|delta| Utc::now().checked_add_signed(delta))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(job: Option<&str>) -> StreamEntry {
-        StreamEntry {
-            id: "1-0".to_string(),
-            job: job.map(str::to_string),
-        }
-    }
-
-    #[test]
-    fn parses_valid_jobs() {
-        let job = Job {
-            workspace: WorkspaceId::generate(),
-            delivery: DeliveryId::generate(),
+        let timeouts = Timeouts {
+            connect: policy.connect_timeout,
+            total: policy.request_timeout,
         };
-        assert_eq!(parse_job(&entry(Some(&job.to_json()))), Ok(job));
-    }
-
-    #[test]
-    fn refuses_malformed_jobs() {
-        let delivery = DeliveryId::generate();
-        let workspace = WorkspaceId::generate();
-        let cases = [
-            None,
-            Some("not json".to_string()),
-            Some(format!(
-                r#"{{"v":2,"workspace_id":"{workspace}","delivery_id":"{delivery}"}}"#
-            )),
-            Some(format!(
-                r#"{{"v":1,"workspace_id":"{delivery}","delivery_id":"{delivery}"}}"#
-            )),
-            Some(format!(
-                r#"{{"v":1,"workspace_id":"{workspace}","delivery_id":"x"}}"#
-            )),
-        ];
-        for case in cases {
-            assert!(parse_job(&entry(case.as_deref())).is_err(), "{case:?}");
-        }
+        let result = self.inner.sender.send(request, timeouts).await;
+        (settings.url, result)
     }
 }

@@ -2,9 +2,9 @@
 //! and dispatches each as its own attempt.
 //!
 //! A missing group (`NOGROUP`: Redis restarted empty, the stream deleted) is
-//! recreated on the spot and reading continues; other Redis errors are
-//! logged and retried after a pause. Neither ever stops the loop — only
-//! shutdown does.
+//! handed to [`Recovery`], which recreates it and re-enqueues from
+//! Postgres, and reading continues; other Redis errors are logged and
+//! retried after a pause. Neither ever stops the loop — only shutdown does.
 
 use std::time::Duration;
 
@@ -12,11 +12,12 @@ use switchyard_core::shutdown::Signal;
 
 use super::dispatch::Dispatcher;
 use super::queue::{JobQueue, READ_COUNT, is_missing_group};
+use super::recovery::Recovery;
 
 /// Pause after a Redis error before reading again.
 const ERROR_PAUSE: Duration = Duration::from_secs(1);
 
-pub async fn run(queue: JobQueue, dispatcher: Dispatcher, shutdown: Signal) {
+pub async fn run(queue: JobQueue, dispatcher: Dispatcher, recovery: Recovery, shutdown: Signal) {
     let stopped = shutdown.clone().wait();
     tokio::pin!(stopped);
     loop {
@@ -44,7 +45,7 @@ pub async fn run(queue: JobQueue, dispatcher: Dispatcher, shutdown: Signal) {
             }
             Err(error) if is_missing_group(&error) => {
                 drop(permits);
-                recreate_group(&queue).await;
+                recovery.group_lost().await;
             }
             Err(error) => {
                 drop(permits);
@@ -57,14 +58,4 @@ pub async fn run(queue: JobQueue, dispatcher: Dispatcher, shutdown: Signal) {
         }
     }
     tracing::debug!("consumer stopped");
-}
-
-/// Recreates the consumer group after it was lost; pauses if that fails
-/// too, so a Redis outage does not spin.
-pub async fn recreate_group(queue: &JobQueue) {
-    tracing::warn!("the job stream or its consumer group is gone; recreating it");
-    if let Err(error) = queue.ensure_group().await {
-        tracing::warn!(%error, "recreating the consumer group failed");
-        tokio::time::sleep(ERROR_PAUSE).await;
-    }
 }

@@ -1,40 +1,55 @@
 //! The delivery engine: four loops around one attempt path.
 //!
-//! Jobs (`{"v":1,"workspace_id":…,"delivery_id":…}`) arrive on the Redis
-//! stream described in `switchyard_core::queue`. Every delivery replica
-//! joins one consumer group, so each job goes to one replica at a time.
+//! Jobs (`{"v":1,"workspace_id":…,"delivery_id":…}`, see [`job`]) arrive on
+//! the Redis stream described in `switchyard_core::queue`. Every delivery
+//! replica joins one consumer group, so each job goes to one replica at a
+//! time.
 //!
-//! - [`consumer`] reads new jobs (`XREADGROUP … >`) and hands each to the
-//!   [`dispatch`]er, which runs at most `delivery.max_in_flight` at once. A
-//!   lost group (Redis restarted empty, the stream deleted) is recreated.
+//! - [`consumer`] reads new jobs (`XREADGROUP … >`, up to 64 per read) and
+//!   hands each to the [`dispatch`]er, which runs at most
+//!   `delivery.max_in_flight` at once.
 //! - [`attempt`] is the path of one job: claim the delivery in Postgres
-//!   (one statement, also loading payload and connection), [`http`] sends the
-//!   signed request, [`retry`] decides *whether* to try again, [`schedule`]
-//!   decides *when*, the outcome is recorded in one transaction, and only
-//!   then is the job acknowledged (and, for a retry, parked in the delayed
-//!   set in the same `MULTI`).
-//! - [`scheduler`] moves due retries from the delayed set back to the
-//!   stream with one atomic Lua script.
+//!   (also loading its body, connection and [`policy`]), pass the [`gate`]
+//!   (circuit breaker → concurrency cap → rate limit, shared by replicas in
+//!   Redis, plus a per-connection cap inside this process), let [`http`]
+//!   send the signed request, let [`outcome`] decide the next state —
+//!   [`retry`] says *whether* to try again, [`schedule`] says *when* —
+//!   record it, and only then acknowledge the job (a retry or a held-back
+//!   job is parked in the delayed set in the same `MULTI`).
+//! - [`writers`] batch those round trips ([`batch`]: group commit), so
+//!   claims, records and acknowledgements cost one statement per batch,
+//!   not per job.
+//! - [`scheduler`] moves due jobs from the delayed set back to the stream
+//!   with one atomic Lua script.
 //! - [`reclaim`] takes over jobs another consumer read but never
 //!   acknowledged (it crashed) once they have been idle for
 //!   `delivery.visibility_timeout`, longer than any request may take.
 //! - [`sweeper`] treats Postgres as the truth: deliveries overdue by twice
 //!   the visibility timeout get a fresh job, repairing jobs lost between a
-//!   commit and a Redis write or to a Redis restart.
+//!   commit and a Redis write.
+//! - [`recovery`] handles Redis losing its data: the group is recreated at
+//!   once and every unfinished delivery re-enqueued from Postgres.
 //!
 //! Duplicated jobs are harmless because the claim only succeeds for a
 //! delivery that is due (or whose lease expired). [`queue`] wraps every
-//! Redis command the engine sends; [`runner`] wires the loops together and
+//! Redis command of the stream; [`runner`] wires the loops together and
 //! drains in-flight attempts at shutdown.
 
 pub mod attempt;
+pub mod batch;
 pub mod consumer;
 pub mod dispatch;
+pub mod gate;
 pub mod http;
+pub mod job;
+pub mod outcome;
+pub mod policy;
 pub mod queue;
 pub mod reclaim;
+pub mod recovery;
 pub mod retry;
 pub mod runner;
 pub mod schedule;
 pub mod scheduler;
 pub mod sweeper;
+pub mod writers;

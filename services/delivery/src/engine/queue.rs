@@ -5,7 +5,9 @@
 //!
 //! Acknowledging also deletes the entry (`XACK` + `XDEL` in one `MULTI`):
 //! with one consumer group an acknowledged entry is never read again, and
-//! the stream would otherwise grow forever.
+//! the stream would otherwise grow forever. Acknowledgements are batched
+//! ([`JobQueue::ack_batch`]: one `MULTI` for many entries, the jobs parked
+//! for later in the same `MULTI`).
 
 use std::time::Duration;
 
@@ -33,6 +35,13 @@ for _, job in ipairs(due) do
 end
 return #due
 ";
+
+/// Acknowledging one entry, and maybe parking its job until `due` (Unix ms).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ack {
+    pub entry_id: String,
+    pub park: Option<(String, i64)>,
+}
 
 /// One stream entry; `job` is `None` when the entry has no `job` field.
 #[derive(Clone, Debug)]
@@ -81,6 +90,16 @@ impl JobQueue {
             reader,
             promote: Script::new(PROMOTE_DUE),
         })
+    }
+
+    /// The stream and delayed-set keys.
+    pub fn keys(&self) -> &QueueKeys {
+        &self.keys
+    }
+
+    /// The shared connection for ordinary commands.
+    pub fn commands(&self) -> &ConnectionManager {
+        &self.commands
     }
 
     /// This process's name within the consumer group.
@@ -149,44 +168,37 @@ impl JobQueue {
         Ok((reply.next_stream_id, entries))
     }
 
-    /// Acknowledges (and drops) a finished entry.
-    pub async fn ack(&self, entry_id: &str) -> RedisResult<()> {
-        redis::pipe()
-            .atomic()
-            .cmd("XACK")
+    /// Acknowledges (and drops) finished entries, parking the jobs that
+    /// come with a due time in the delayed set, all in one `MULTI`: a
+    /// parked job is never in neither place.
+    pub async fn ack_batch(&self, acks: &[Ack]) -> RedisResult<()> {
+        if acks.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let parked: Vec<(i64, &str)> = acks
+            .iter()
+            .filter_map(|ack| ack.park.as_ref().map(|(job, due)| (*due, job.as_str())))
+            .collect();
+        if !parked.is_empty() {
+            pipe.cmd("ZADD").arg(&self.keys.delayed);
+            for (due, job) in parked {
+                pipe.arg(due).arg(job);
+            }
+            pipe.ignore();
+        }
+        let ids: Vec<&str> = acks.iter().map(|ack| ack.entry_id.as_str()).collect();
+        pipe.cmd("XACK")
             .arg(&self.keys.stream)
             .arg(CONSUMER_GROUP)
-            .arg(entry_id)
+            .arg(&ids)
             .ignore()
             .cmd("XDEL")
             .arg(&self.keys.stream)
-            .arg(entry_id)
-            .ignore()
-            .query_async(&mut self.commands.clone())
-            .await
-    }
-
-    /// Parks `job` in the delayed set until `due_ms` and acknowledges the
-    /// entry that carried it, atomically: the job is never in neither place.
-    pub async fn ack_and_delay(&self, entry_id: &str, job: &str, due_ms: i64) -> RedisResult<()> {
-        redis::pipe()
-            .atomic()
-            .cmd("ZADD")
-            .arg(&self.keys.delayed)
-            .arg(due_ms)
-            .arg(job)
-            .ignore()
-            .cmd("XACK")
-            .arg(&self.keys.stream)
-            .arg(CONSUMER_GROUP)
-            .arg(entry_id)
-            .ignore()
-            .cmd("XDEL")
-            .arg(&self.keys.stream)
-            .arg(entry_id)
-            .ignore()
-            .query_async(&mut self.commands.clone())
-            .await
+            .arg(&ids)
+            .ignore();
+        pipe.query_async(&mut self.commands.clone()).await
     }
 
     /// Moves up to `limit` jobs due by `now_ms` to the stream; returns how

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use switchyard_core::shutdown::Signal;
 
-use super::consumer::recreate_group;
 use super::dispatch::Dispatcher;
 use super::queue::{JobQueue, READ_COUNT, is_missing_group};
+use super::recovery::Recovery;
 
 /// The start of the pending list, and the cursor XAUTOCLAIM returns at its end.
 const SCAN_START: &str = "0-0";
@@ -21,6 +21,7 @@ const SCAN_START: &str = "0-0";
 pub async fn run(
     queue: JobQueue,
     dispatcher: Dispatcher,
+    recovery: Recovery,
     min_idle: Duration,
     interval: Duration,
     shutdown: Signal,
@@ -33,7 +34,7 @@ pub async fn run(
         tokio::select! {
             biased;
             () = &mut stopped => break,
-            _ = ticker.tick() => reclaim_idle(&queue, &dispatcher, min_idle, &shutdown).await,
+            _ = ticker.tick() => reclaim_idle(&queue, &dispatcher, &recovery, min_idle, &shutdown).await,
         }
     }
     tracing::debug!("reclaimer stopped");
@@ -43,6 +44,7 @@ pub async fn run(
 async fn reclaim_idle(
     queue: &JobQueue,
     dispatcher: &Dispatcher,
+    recovery: &Recovery,
     min_idle: Duration,
     shutdown: &Signal,
 ) {
@@ -72,7 +74,7 @@ async fn reclaim_idle(
                 cursor = next;
             }
             Err(error) if is_missing_group(&error) => {
-                recreate_group(queue).await;
+                recovery.group_lost().await;
                 return;
             }
             Err(error) => {

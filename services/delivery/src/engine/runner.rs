@@ -15,46 +15,71 @@ use switchyard_core::shutdown::Signal;
 
 use super::attempt::Attempter;
 use super::dispatch::Dispatcher;
+use super::gate::Gate;
 use super::http::Sender;
+use super::policy::Defaults;
 use super::queue::JobQueue;
-use super::schedule::RetrySchedule;
+use super::recovery::Recovery;
+use super::writers::Writers;
 use super::{consumer, reclaim, scheduler, sweeper};
 
 /// Time allowed after the request timeout for an attempt to be recorded.
 const RECORD_MARGIN: Duration = Duration::from_secs(2);
+/// Session settings of the engine's own connections. Its statements look
+/// deliveries up by id; a plan made while `deliveries` was small (a fresh
+/// database, before a burst) may instead scan every due row, and Postgres
+/// keeps such a cached plan until the next autoanalyze — minutes of a claim
+/// costing a scan of the whole backlog. These make index lookups the only
+/// cheap plan (they are cost penalties, so a statement still runs if no
+/// index fits).
+const ENGINE_SESSION: &[(&str, &str)] = &[
+    ("enable_seqscan", "off"),
+    ("enable_bitmapscan", "off"),
+    ("enable_hashjoin", "off"),
+    ("enable_mergejoin", "off"),
+];
 
 pub struct Engine {
     pool: Pool,
     queue: JobQueue,
     dispatcher: Dispatcher,
+    recovery: Recovery,
     visibility_timeout: Duration,
     request_timeout: Duration,
     scheduler_interval: Duration,
 }
 
 impl Engine {
-    /// Connects the engine's own Redis reader and creates the consumer
-    /// group if needed.
-    pub async fn build(
-        config: &Config,
-        pool: Pool,
-        redis: ConnectionManager,
-    ) -> anyhow::Result<Self> {
+    /// Opens the engine's own Postgres pool and Redis reader and creates
+    /// the consumer group if needed.
+    pub async fn build(config: &Config, redis: ConnectionManager) -> anyhow::Result<Self> {
         config.validate()?;
         let delivery = &config.delivery;
-        let queue = JobQueue::new(&config.redis_prefix, &config.redis_url, redis).await?;
+        let pool = switchyard_core::db::pool_with_settings(
+            &config.database_url,
+            config.database_pool_size,
+            ENGINE_SESSION,
+        )?;
+        let queue = JobQueue::new(&config.redis_prefix, &config.redis_url, redis.clone()).await?;
         queue
             .ensure_group()
             .await
             .context("creating the delivery consumer group")?;
+        let writers = Writers::spawn(&pool, &queue, delivery.visibility_timeout);
+        let gate = Gate::new(
+            redis,
+            &config.redis_prefix,
+            delivery.max_in_flight_per_connection,
+        );
         let attempter = Attempter::new(
             pool.clone(),
-            queue.clone(),
+            writers,
             Sender::new(config)?,
-            RetrySchedule::new(delivery.retry_schedule.clone()),
-            delivery.visibility_timeout,
+            gate,
+            Defaults::new(delivery),
         );
         Ok(Self {
+            recovery: Recovery::new(pool.clone(), queue.clone()),
             pool,
             dispatcher: Dispatcher::new(delivery.max_in_flight, attempter),
             queue,
@@ -77,6 +102,7 @@ impl Engine {
             consumer::run(
                 self.queue.clone(),
                 self.dispatcher.clone(),
+                self.recovery.clone(),
                 shutdown.clone()
             ),
             scheduler::run(
@@ -87,6 +113,7 @@ impl Engine {
             reclaim::run(
                 self.queue.clone(),
                 self.dispatcher.clone(),
+                self.recovery.clone(),
                 visibility,
                 reclaim_every,
                 shutdown.clone(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use switchyard_core::shutdown::Signal;
 
-use super::attempt::Job;
+use super::job::Job;
 use super::queue::JobQueue;
 use crate::store::jobs;
 
@@ -54,13 +54,7 @@ async fn sweep(pool: &Pool, queue: &JobQueue, grace: Duration) {
     }
     let jobs: Vec<String> = overdue
         .iter()
-        .map(|&(workspace, delivery)| {
-            Job {
-                workspace,
-                delivery,
-            }
-            .to_json()
-        })
+        .map(|&(workspace, delivery)| Job::new(workspace, delivery).to_json())
         .collect();
     match queue.enqueue(&jobs).await {
         Ok(()) => tracing::info!(count = jobs.len(), "re-queued overdue deliveries"),

@@ -1,6 +1,7 @@
 //! The read side: deliveries and their attempts, newest delivery first.
 //! Delivery ids are UUIDv7, so ordering by id is ordering by creation and a
-//! page ends where the next one starts (`id < last id`).
+//! page ends where the next one starts (`id < last id`). Lists filter by
+//! event, status, connection and creation time, in any combination.
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -42,6 +43,22 @@ impl DeliveryRow {
     }
 }
 
+/// What `list` returns; every filter is optional.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub event: Option<EventId>,
+    /// A `deliveries.status` text.
+    pub status: Option<&'static str>,
+    pub connection: Option<ConnectionId>,
+    /// Created at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Created before.
+    pub until: Option<DateTime<Utc>>,
+    /// Older than this delivery (the previous page's last).
+    pub before: Option<DeliveryId>,
+    pub limit: i64,
+}
+
 #[derive(Clone, Debug)]
 pub struct AttemptRow {
     pub attempt: i32,
@@ -51,16 +68,14 @@ pub struct AttemptRow {
     pub started_at: DateTime<Utc>,
     pub response_snippet: String,
     pub url: String,
+    pub trigger: String,
 }
 
-/// Up to `limit` deliveries of the workspace, newest first, optionally of
-/// one event, starting after (older than) `before`.
+/// Up to `filter.limit` deliveries of the workspace, newest first.
 pub async fn list(
     pool: &Pool,
     workspace: WorkspaceId,
-    event: Option<EventId>,
-    before: Option<DeliveryId>,
-    limit: i64,
+    filter: &ListFilter,
 ) -> anyhow::Result<Vec<DeliveryRow>> {
     let client = pool.get().await.context("connecting to Postgres")?;
     let rows = client
@@ -71,14 +86,22 @@ pub async fn list(
                  WHERE d.workspace_id = $1 \
                    AND ($2::uuid IS NULL OR d.event_id = $2) \
                    AND ($3::uuid IS NULL OR d.id < $3) \
+                   AND ($4::text IS NULL OR d.status = $4) \
+                   AND ($5::uuid IS NULL OR d.connection_id = $5) \
+                   AND ($6::timestamptz IS NULL OR d.created_at >= $6) \
+                   AND ($7::timestamptz IS NULL OR d.created_at < $7) \
                  ORDER BY d.id DESC \
-                 LIMIT $4"
+                 LIMIT $8"
             ),
             &[
                 &workspace.as_uuid(),
-                &event.map(|id| id.as_uuid()),
-                &before.map(|id| id.as_uuid()),
-                &limit,
+                &filter.event.map(|id| id.as_uuid()),
+                &filter.before.map(|id| id.as_uuid()),
+                &filter.status,
+                &filter.connection.map(|id| id.as_uuid()),
+                &filter.since,
+                &filter.until,
+                &filter.limit,
             ],
         )
         .await
@@ -116,7 +139,8 @@ pub async fn attempts(
     let client = pool.get().await.context("connecting to Postgres")?;
     let rows = client
         .query(
-            "SELECT attempt, status_code, error, duration_ms, started_at, response_snippet, url \
+            "SELECT attempt, status_code, error, duration_ms, started_at, response_snippet, url, \
+                    trigger \
              FROM delivery_attempts \
              WHERE workspace_id = $1 AND delivery_id = $2 \
              ORDER BY attempt",
@@ -134,6 +158,7 @@ pub async fn attempts(
             started_at: row.get(4),
             response_snippet: row.get(5),
             url: row.get(6),
+            trigger: row.get(7),
         })
         .collect())
 }

@@ -1,79 +1,145 @@
-//! The engine's statements. A delivery moves
+//! The engine's statements, each taking a batch (the engine's batchers
+//! gather concurrent attempts into one round trip). A delivery moves
 //! `pending → delivering → succeeded | retrying → delivering → … | dead`;
 //! `attempt_count` counts claims, and the attempt number of a claim guards
 //! its record, so a consumer whose lease was taken over cannot overwrite the
-//! newer attempt's outcome.
+//! newer attempt's outcome. A claim held back by a limit is released: the
+//! count goes back down, so no attempt is spent.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
-use switchyard_core::ids::{DeliveryId, WorkspaceId};
+use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
+use uuid::Uuid;
 
 /// A delivery claimed for one attempt, with what the attempt needs.
 #[derive(Debug)]
 pub struct Claimed {
     /// 1 for the first attempt.
     pub attempt: u32,
+    pub connection: ConnectionId,
+    /// What is sent: the rule's mapped body, else the event's payload.
     pub payload: serde_json::Value,
     /// The connection's `config` (`{"url": …, "headers": {…}}`).
     pub connection_config: serde_json::Value,
     pub signing_secret: String,
     pub connection_deleted: bool,
+    /// `active` or `disabled` (a paused connection's deliveries are not
+    /// claimed).
+    pub connection_state: String,
+    /// The connection's stored delivery policy (JSON).
+    pub policy: serde_json::Value,
+    /// `scheduled`, `manual` or `replay`.
+    pub trigger: String,
 }
 
-/// Takes the delivery for one attempt if it is due (or its previous lease
-/// expired), leasing it for `lease`. `None`: not due, already done, or
-/// another consumer holds it — the job that led here was a duplicate.
+#[derive(Debug)]
+pub enum ClaimOutcome {
+    Claimed(Box<Claimed>),
+    /// Another attempt holds the delivery until then (its consumer may have
+    /// died; the job should come back after the lease).
+    Leased { until: DateTime<Utc> },
+    /// Not due, already done or its connection is paused: the job that led
+    /// here is not needed.
+    Skipped,
+}
+
+/// Claims every delivery of `requests` that is due (or whose lease
+/// expired) and whose connection is not paused, leasing each for `lease`.
+/// Outcomes come back in request order; a delivery asked twice is claimed
+/// at most once.
 pub async fn claim(
     pool: &Pool,
-    workspace: WorkspaceId,
-    delivery: DeliveryId,
+    requests: &[(WorkspaceId, DeliveryId)],
     lease: Duration,
-) -> anyhow::Result<Option<Claimed>> {
+) -> anyhow::Result<Vec<ClaimOutcome>> {
+    let ids: Vec<Uuid> = requests.iter().map(|(_, d)| d.as_uuid()).collect();
+    let workspaces: Vec<Uuid> = requests.iter().map(|(w, _)| w.as_uuid()).collect();
     let client = pool.get().await.context("connecting to Postgres")?;
-    // The second of tolerance lets a retry parked in Redis with a due time a
-    // little ahead of the database clock still be taken.
-    let row = client
-        .query_opt(
-            "WITH claimed AS ( \
-                UPDATE deliveries \
-                SET status = 'delivering', attempt_count = attempt_count + 1, \
+    // Rows are locked in id order, so concurrent claim batches never
+    // deadlock. A row locked by another writer is waited for, not skipped:
+    // the router stamps `enqueued_at` right after enqueueing, and skipping
+    // would drop the job. The second of tolerance lets a retry parked in
+    // Redis with a due time a little ahead of the database clock be taken.
+    let statement = client
+        .prepare_cached(
+            "WITH requested AS ( \
+                SELECT DISTINCT r.id, r.workspace_id \
+                FROM unnest($1::uuid[], $2::uuid[]) AS r (id, workspace_id) \
+             ), target AS ( \
+                SELECT d.id FROM deliveries d \
+                JOIN requested r ON r.id = d.id AND r.workspace_id = d.workspace_id \
+                WHERE ((d.status IN ('pending', 'retrying') \
+                        AND d.next_attempt_at <= now() + interval '1 second') \
+                    OR (d.status = 'delivering' AND d.lease_expires_at < now())) \
+                  AND NOT EXISTS (SELECT 1 FROM connections p WHERE p.id = d.connection_id \
+                                  AND p.state = 'paused' AND p.deleted_at IS NULL) \
+                ORDER BY d.id \
+                FOR UPDATE OF d \
+             ), claimed AS ( \
+                UPDATE deliveries d \
+                SET status = 'delivering', attempt_count = d.attempt_count + 1, \
                     lease_expires_at = now() + make_interval(secs => $3), updated_at = now() \
-                WHERE id = $1 AND workspace_id = $2 \
-                  AND ((status IN ('pending', 'retrying') \
-                        AND next_attempt_at <= now() + interval '1 second') \
-                    OR (status = 'delivering' AND lease_expires_at < now())) \
-                RETURNING event_id, connection_id, attempt_count \
+                FROM target t WHERE d.id = t.id \
+                RETURNING d.id, d.event_id, d.connection_id, d.attempt_count, d.next_trigger, d.body \
              ) \
-             SELECT c.attempt_count, e.payload, n.config, n.signing_secret, \
-                    n.deleted_at IS NOT NULL \
-             FROM claimed c \
-             JOIN events e ON e.id = c.event_id \
-             JOIN connections n ON n.id = c.connection_id",
-            &[
-                &delivery.as_uuid(),
-                &workspace.as_uuid(),
-                &lease.as_secs_f64(),
-            ],
+             SELECT r.id, c.attempt_count, COALESCE(c.body, e.payload), n.config, n.signing_secret, \
+                    n.deleted_at IS NOT NULL, n.state, n.policy, c.next_trigger, c.connection_id, \
+                    s.status, s.lease_expires_at \
+             FROM requested r \
+             LEFT JOIN claimed c ON c.id = r.id \
+             LEFT JOIN events e ON e.id = c.event_id \
+             LEFT JOIN connections n ON n.id = c.connection_id \
+             LEFT JOIN deliveries s ON s.id = r.id",
         )
         .await
-        .context("claiming the delivery")?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let attempt: i32 = row.get(0);
-    Ok(Some(Claimed {
-        attempt: u32::try_from(attempt).context("attempt_count is negative")?,
-        payload: row.get(1),
-        connection_config: row.get(2),
-        signing_secret: row.get(3),
-        connection_deleted: row.get(4),
-    }))
+        .context("preparing the claim")?;
+    let rows = client
+        .query(&statement, &[&ids, &workspaces, &lease.as_secs_f64()])
+        .await
+        .context("claiming deliveries")?;
+
+    let mut by_id = std::collections::HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let id: Uuid = row.get(0);
+        let attempt: Option<i32> = row.get(1);
+        let outcome = match attempt {
+            Some(attempt) => ClaimOutcome::Claimed(Box::new(Claimed {
+                attempt: u32::try_from(attempt).context("attempt_count is negative")?,
+                payload: row.get(2),
+                connection_config: row.get(3),
+                signing_secret: row.get(4),
+                connection_deleted: row.get(5),
+                connection_state: row.get(6),
+                policy: row.get(7),
+                trigger: row.get(8),
+                connection: ConnectionId(row.get(9)),
+            })),
+            None => {
+                let status: Option<String> = row.get(10);
+                let lease: Option<DateTime<Utc>> = row.get(11);
+                match (status.as_deref(), lease) {
+                    (Some("delivering"), Some(until)) if until > Utc::now() => {
+                        ClaimOutcome::Leased { until }
+                    }
+                    _ => ClaimOutcome::Skipped,
+                }
+            }
+        };
+        by_id.insert(id, outcome);
+    }
+    // The first request for a delivery gets its outcome, repeats skip.
+    Ok(ids
+        .iter()
+        .map(|id| by_id.remove(id).unwrap_or(ClaimOutcome::Skipped))
+        .collect())
 }
 
-/// One finished attempt, as `delivery_attempts` stores it.
+/// One finished attempt, as `delivery_attempts` stores it, and the
+/// delivery's new state.
 #[derive(Debug)]
 pub struct AttemptRecord {
     pub workspace: WorkspaceId,
@@ -87,6 +153,9 @@ pub struct AttemptRecord {
     /// Empty on success.
     pub error: String,
     pub response_snippet: String,
+    /// `scheduled`, `manual` or `replay`.
+    pub trigger: String,
+    pub outcome: NewStatus,
 }
 
 /// Where the delivery goes after an attempt.
@@ -107,103 +176,206 @@ impl NewStatus {
     }
 }
 
-/// Stores the attempt and the delivery's new state in one transaction.
-/// Returns false when the delivery had meanwhile been claimed again (this
-/// consumer's lease expired): the attempt is kept as history, but the newer
-/// claim owns the delivery's state.
-pub async fn record(
-    pool: &Pool,
-    attempt: &AttemptRecord,
-    status: NewStatus,
-) -> anyhow::Result<bool> {
-    let attempt_number = i32::try_from(attempt.attempt).context("attempt number overflows")?;
-    let duration_ms = i32::try_from(attempt.duration.as_millis()).unwrap_or(i32::MAX);
-    let status_code = attempt.status_code.map(i32::from);
-    let next_attempt_at = match status {
-        NewStatus::Retrying { next_attempt_at } => Some(next_attempt_at),
-        NewStatus::Succeeded | NewStatus::Dead => None,
-    };
+/// Stores the attempts and their deliveries' new states in one statement.
+/// Returns the deliveries this batch still owned: one that had meanwhile
+/// been claimed again (its lease expired) keeps the attempt as history,
+/// but the newer claim owns its state.
+pub async fn record(pool: &Pool, records: &[AttemptRecord]) -> anyhow::Result<HashSet<Uuid>> {
+    let mut ordered: Vec<&AttemptRecord> = records.iter().collect();
+    // One lock order for every batch.
+    ordered.sort_by_key(|record| record.delivery.as_uuid());
+    let column = |f: fn(&AttemptRecord) -> Uuid| ordered.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let deliveries = column(|r| r.delivery.as_uuid());
+    let workspaces = column(|r| r.workspace.as_uuid());
+    let mut attempts = Vec::with_capacity(ordered.len());
+    let mut started = Vec::with_capacity(ordered.len());
+    let mut durations = Vec::with_capacity(ordered.len());
+    let mut urls = Vec::with_capacity(ordered.len());
+    let mut codes = Vec::with_capacity(ordered.len());
+    let mut errors = Vec::with_capacity(ordered.len());
+    let mut snippets = Vec::with_capacity(ordered.len());
+    let mut triggers = Vec::with_capacity(ordered.len());
+    let mut statuses = Vec::with_capacity(ordered.len());
+    let mut next_attempts = Vec::with_capacity(ordered.len());
+    for record in &ordered {
+        attempts.push(i32::try_from(record.attempt).context("attempt number overflows")?);
+        started.push(record.started_at);
+        durations.push(i32::try_from(record.duration.as_millis()).unwrap_or(i32::MAX));
+        urls.push(record.url.as_str());
+        codes.push(record.status_code.map(i32::from));
+        errors.push(record.error.as_str());
+        snippets.push(record.response_snippet.as_str());
+        triggers.push(record.trigger.as_str());
+        statuses.push(record.outcome.as_str());
+        next_attempts.push(match record.outcome {
+            NewStatus::Retrying { next_attempt_at } => Some(next_attempt_at),
+            NewStatus::Succeeded | NewStatus::Dead => None,
+        });
+    }
+    let client = pool.get().await.context("connecting to Postgres")?;
+    let statement = client
+        .prepare_cached(
+            "WITH input AS ( \
+                SELECT * FROM unnest($1::uuid[], $2::int4[], $3::uuid[], $4::timestamptz[], \
+                                     $5::int4[], $6::text[], $7::int4[], $8::text[], $9::text[], \
+                                     $10::text[], $11::text[], $12::timestamptz[]) \
+                  AS i (delivery_id, attempt, workspace_id, started_at, duration_ms, url, \
+                        status_code, error, response_snippet, trigger, status, next_attempt_at) \
+             ), inserted AS ( \
+                INSERT INTO delivery_attempts (delivery_id, attempt, workspace_id, started_at, \
+                    duration_ms, url, status_code, error, response_snippet, trigger) \
+                SELECT delivery_id, attempt, workspace_id, started_at, duration_ms, url, \
+                       status_code, error, response_snippet, trigger \
+                FROM input \
+                ON CONFLICT (delivery_id, attempt) DO NOTHING \
+             ), updated AS ( \
+                UPDATE deliveries d \
+                SET status = i.status, next_attempt_at = COALESCE(i.next_attempt_at, d.next_attempt_at), \
+                    last_error = i.error, lease_expires_at = NULL, next_trigger = 'scheduled', \
+                    updated_at = now() \
+                FROM input i \
+                WHERE d.id = i.delivery_id AND d.workspace_id = i.workspace_id \
+                  AND d.attempt_count = i.attempt \
+                RETURNING d.id \
+             ) \
+             SELECT id FROM updated",
+        )
+        .await
+        .context("preparing the record")?;
+    let rows = client
+        .query(
+            &statement,
+            &[
+                &deliveries,
+                &attempts,
+                &workspaces,
+                &started,
+                &durations,
+                &urls,
+                &codes,
+                &errors,
+                &snippets,
+                &triggers,
+                &statuses,
+                &next_attempts,
+            ],
+        )
+        .await
+        .context("recording attempts")?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
 
-    let mut client = pool.get().await.context("connecting to Postgres")?;
-    let transaction = client
-        .transaction()
-        .await
-        .context("starting the transaction")?;
-    transaction
-        .execute(
-            "INSERT INTO delivery_attempts \
-                (delivery_id, attempt, workspace_id, started_at, duration_ms, url, \
-                 status_code, error, response_snippet) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            &[
-                &attempt.delivery.as_uuid(),
-                &attempt_number,
-                &attempt.workspace.as_uuid(),
-                &attempt.started_at,
-                &duration_ms,
-                &attempt.url,
-                &status_code,
-                &attempt.error,
-                &attempt.response_snippet,
-            ],
+/// A claim given back: the attempt did not happen.
+#[derive(Clone, Copy, Debug)]
+pub struct Release {
+    pub delivery: DeliveryId,
+    pub attempt: u32,
+    /// When the delivery is due again.
+    pub due: DateTime<Utc>,
+}
+
+/// Undoes claims held back before their request: the attempt count goes
+/// back down and the delivery is due again at `due`.
+pub async fn release(pool: &Pool, releases: &[Release]) -> anyhow::Result<()> {
+    let mut ordered = releases.to_vec();
+    ordered.sort_by_key(|release| release.delivery.as_uuid());
+    let ids: Vec<Uuid> = ordered.iter().map(|r| r.delivery.as_uuid()).collect();
+    let attempts = ordered
+        .iter()
+        .map(|r| i32::try_from(r.attempt))
+        .collect::<Result<Vec<i32>, _>>()
+        .context("attempt number overflows")?;
+    let dues: Vec<DateTime<Utc>> = ordered.iter().map(|r| r.due).collect();
+    let client = pool.get().await.context("connecting to Postgres")?;
+    let statement = client
+        .prepare_cached(
+            "UPDATE deliveries d \
+             SET status = CASE WHEN d.attempt_count > 1 THEN 'retrying' ELSE 'pending' END, \
+                 attempt_count = d.attempt_count - 1, lease_expires_at = NULL, \
+                 next_attempt_at = r.due, updated_at = now() \
+             FROM unnest($1::uuid[], $2::int4[], $3::timestamptz[]) AS r (id, attempt, due) \
+             WHERE d.id = r.id AND d.attempt_count = r.attempt AND d.status = 'delivering'",
         )
         .await
-        .context("inserting the attempt")?;
-    let updated = transaction
+        .context("preparing the release")?;
+    client
+        .execute(&statement, &[&ids, &attempts, &dues])
+        .await
+        .context("releasing held-back claims")?;
+    Ok(())
+}
+
+/// Disables a connection the receiver told to go away (410 Gone).
+pub async fn disable_connection(
+    pool: &Pool,
+    workspace: WorkspaceId,
+    connection: ConnectionId,
+    reason: &str,
+) -> anyhow::Result<bool> {
+    let client = pool.get().await.context("connecting to Postgres")?;
+    let changed = client
         .execute(
-            "UPDATE deliveries \
-             SET status = $4, next_attempt_at = COALESCE($5, next_attempt_at), \
-                 last_error = $6, lease_expires_at = NULL, updated_at = now() \
-             WHERE id = $1 AND workspace_id = $2 AND attempt_count = $3",
-            &[
-                &attempt.delivery.as_uuid(),
-                &attempt.workspace.as_uuid(),
-                &attempt_number,
-                &status.as_str(),
-                &next_attempt_at,
-                &attempt.error,
-            ],
+            "UPDATE connections \
+             SET state = 'disabled', state_reason = $3, state_changed_at = now(), updated_at = now() \
+             WHERE id = $1 AND workspace_id = $2 AND state <> 'disabled' AND deleted_at IS NULL",
+            &[&connection.as_uuid(), &workspace.as_uuid(), &reason],
         )
         .await
-        .context("updating the delivery")?;
-    transaction
-        .commit()
-        .await
-        .context("committing the attempt")?;
-    Ok(updated == 1)
+        .context("disabling the connection")?;
+    Ok(changed == 1)
 }
 
 /// Stamps up to `limit` overdue deliveries as re-queued and returns them:
 /// due (or leased) for longer than `grace` without progress, and not
 /// re-queued within `grace` either, so each is re-queued at most once per
-/// grace period however many replicas sweep.
+/// grace period however many replicas sweep. Paused connections' deliveries
+/// wait for their resume. Due and leased deliveries are two statements,
+/// each walking its own partial index.
 pub async fn sweep(
     pool: &Pool,
     grace: Duration,
     limit: i64,
 ) -> anyhow::Result<Vec<(WorkspaceId, DeliveryId)>> {
     let client = pool.get().await.context("connecting to Postgres")?;
-    let rows = client
-        .query(
-            "UPDATE deliveries SET requeued_at = now() \
-             WHERE id IN ( \
-                SELECT id FROM deliveries \
-                WHERE ((status IN ('pending', 'retrying') \
-                        AND next_attempt_at < now() - make_interval(secs => $1)) \
-                    OR (status = 'delivering' \
-                        AND lease_expires_at < now() - make_interval(secs => $1))) \
-                  AND (requeued_at IS NULL OR requeued_at < now() - make_interval(secs => $1)) \
-                ORDER BY next_attempt_at \
-                LIMIT $2 \
-                FOR UPDATE SKIP LOCKED \
-             ) \
-             RETURNING id, workspace_id",
-            &[&grace.as_secs_f64(), &limit],
-        )
-        .await
-        .context("sweeping overdue deliveries")?;
-    Ok(rows
-        .iter()
-        .map(|row| (WorkspaceId(row.get(1)), DeliveryId(row.get(0))))
-        .collect())
+    let mut swept = Vec::new();
+    for (condition, order) in [
+        (
+            "d.status IN ('pending', 'retrying') \
+             AND d.next_attempt_at < now() - make_interval(secs => $1)",
+            "d.next_attempt_at",
+        ),
+        (
+            "d.status = 'delivering' \
+             AND d.lease_expires_at < now() - make_interval(secs => $1)",
+            "d.lease_expires_at",
+        ),
+    ] {
+        let rows = client
+            .query(
+                &format!(
+                    "UPDATE deliveries SET requeued_at = now() \
+                     WHERE id IN ( \
+                        SELECT d.id FROM deliveries d \
+                        WHERE {condition} \
+                          AND (d.requeued_at IS NULL \
+                               OR d.requeued_at < now() - make_interval(secs => $1)) \
+                          AND NOT EXISTS (SELECT 1 FROM connections p \
+                                          WHERE p.id = d.connection_id \
+                                            AND p.state = 'paused' AND p.deleted_at IS NULL) \
+                        ORDER BY {order} \
+                        LIMIT $2 \
+                        FOR UPDATE OF d SKIP LOCKED \
+                     ) \
+                     RETURNING id, workspace_id"
+                ),
+                &[&grace.as_secs_f64(), &limit],
+            )
+            .await
+            .context("sweeping overdue deliveries")?;
+        swept.extend(
+            rows.iter()
+                .map(|row| (WorkspaceId(row.get(1)), DeliveryId(row.get(0)))),
+        );
+    }
+    Ok(swept)
 }

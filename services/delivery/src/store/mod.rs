@@ -1,11 +1,15 @@
 //! Every Postgres statement the delivery service runs.
 //!
-//! - [`jobs`]: the engine's side — claiming a delivery (with its payload and
-//!   connection) in one statement, recording an attempt and the delivery's
-//!   new state in one transaction, and sweeping for overdue deliveries.
+//! - [`jobs`]: the engine's side, a batch per statement — claiming
+//!   deliveries (with body, connection and policy), recording attempts and
+//!   the deliveries' new states, releasing held-back claims — and sweeping
+//!   for overdue deliveries.
 //! - [`history`]: the read side behind `ListDeliveries` and `GetDelivery`.
+//! - [`replay`]: dead letters made due again (`RetryDelivery`,
+//!   `ReplayDeadLetters`).
 //!
 //! Every statement is scoped by `workspace_id`.
 
 pub mod history;
 pub mod jobs;
+pub mod replay;

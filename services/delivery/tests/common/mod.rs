@@ -3,6 +3,7 @@
 //! 127.0.0.1:0.
 #![allow(dead_code)]
 
+pub mod controls;
 pub mod receiver;
 
 use std::net::SocketAddr;
@@ -120,7 +121,7 @@ impl TestEnv {
             database_pool_size: 8,
             redis_url: self.redis.url.clone(),
             redis_prefix: self.redis.prefix.clone(),
-            allowed_destination_networks: vec!["127.0.0.0/8".parse().expect("network")],
+            allowed_destination_networks: vec!["127.0.0.1/32".parse().expect("network")],
             ..Config::default()
         };
         config.delivery.retry_schedule = vec![

@@ -1,9 +1,11 @@
 //! A real HTTP destination for tests: a hyper server on 127.0.0.1:0 that
-//! records every request and answers from a script (the last reply repeats).
+//! records every request (with its arrival time) and answers from a script
+//! (the last reply repeats), counting how many requests it holds at once.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -13,11 +15,13 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 /// One scripted answer.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Reply {
     pub status: u16,
     /// Waited before answering.
     pub delay: Duration,
+    /// A `Retry-After` header to send.
+    pub retry_after: Option<String>,
 }
 
 impl Reply {
@@ -25,11 +29,23 @@ impl Reply {
         Self {
             status,
             delay: Duration::ZERO,
+            retry_after: None,
         }
     }
 
     pub fn slow(status: u16, delay: Duration) -> Self {
-        Self { status, delay }
+        Self {
+            status,
+            delay,
+            retry_after: None,
+        }
+    }
+
+    pub fn retry_after(status: u16, value: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(value.into()),
+            ..Self::status(status)
+        }
     }
 }
 
@@ -38,9 +54,15 @@ impl Reply {
 pub struct Received {
     pub headers: HeaderMap,
     pub body: Bytes,
+    pub at: Instant,
 }
 
 impl Received {
+    /// The `webhook-id`, or an empty string.
+    pub fn webhook_id(&self) -> String {
+        self.header("webhook-id").unwrap_or_default()
+    }
+
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
@@ -52,6 +74,8 @@ impl Received {
 struct State {
     script: Vec<Reply>,
     requests: Mutex<Vec<Received>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 pub struct Receiver {
@@ -71,6 +95,8 @@ impl Receiver {
         let state = Arc::new(State {
             script,
             requests: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
         });
         let accepting = Arc::clone(&state);
         let server = tokio::spawn(async move {
@@ -96,6 +122,32 @@ impl Receiver {
     pub fn requests(&self) -> Vec<Received> {
         self.state.requests.lock().expect("receiver lock").clone()
     }
+
+    pub fn count(&self) -> usize {
+        self.state.requests.lock().expect("receiver lock").len()
+    }
+
+    /// The most requests this receiver held at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `count` requests arrived; panics after [`super::PATIENCE`].
+    pub async fn wait_for(&self, count: usize) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + super::PATIENCE;
+        loop {
+            let requests = self.requests();
+            if requests.len() >= count {
+                return requests;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expected {count} requests, got {}",
+                requests.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 impl Drop for Receiver {
@@ -104,10 +156,19 @@ impl Drop for Receiver {
     }
 }
 
+struct Holding(Arc<State>);
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn answer(
     state: Arc<State>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let at = Instant::now();
     let (parts, body) = request.into_parts();
     let body = body
         .collect()
@@ -119,6 +180,7 @@ async fn answer(
         requests.push(Received {
             headers: parts.headers,
             body,
+            at,
         });
         requests.len() - 1
     };
@@ -126,11 +188,18 @@ async fn answer(
         .script
         .get(index)
         .or(state.script.last())
-        .copied()
+        .cloned()
         .unwrap_or(Reply::status(204));
+    let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    state.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    // Counted out even when the client gives up and the future is dropped.
+    let _holding = Holding(Arc::clone(&state));
     tokio::time::sleep(reply.delay).await;
-    let response = Response::builder()
-        .status(reply.status)
+    let mut response = Response::builder().status(reply.status);
+    if let Some(retry_after) = &reply.retry_after {
+        response = response.header("retry-after", retry_after);
+    }
+    let response = response
         .body(Full::new(Bytes::from(format!("answer {}", index + 1))))
         .expect("valid response");
     Ok(response)

@@ -4,14 +4,15 @@
 #![allow(dead_code)] // Each test binary uses a different subset.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use switchyard_core::config::Config;
 use switchyard_core::shutdown::{self, Trigger};
 use switchyard_core::testkit::TestDatabase;
 use switchyard_core::{auth, db, grpc};
-use switchyard_proto::v1::RegisterSchemaRequest;
 use switchyard_proto::v1::registry_service_client::RegistryServiceClient;
+use switchyard_proto::v1::{Compatibility, RegisterSchemaRequest};
 use switchyard_registry::RegistryApp;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
@@ -86,12 +87,24 @@ impl TestApp {
 
     /// Registers `json_schema` for `event_type` and returns the version.
     pub async fn register(&self, event_type: &str, json_schema: &str) -> u32 {
+        self.register_with(event_type, json_schema, Compatibility::Unspecified)
+            .await
+    }
+
+    /// As [`TestApp::register`], creating the type with `compatibility`.
+    pub async fn register_with(
+        &self,
+        event_type: &str,
+        json_schema: &str,
+        compatibility: Compatibility,
+    ) -> u32 {
         self.client
             .clone()
             .register_schema(self.request(RegisterSchemaRequest {
                 event_type: event_type.to_string(),
                 json_schema: json_schema.to_string(),
                 description: String::new(),
+                compatibility: compatibility.into(),
             }))
             .await
             .expect("registered")
@@ -108,6 +121,58 @@ impl TestApp {
             .get(0)
     }
 }
+
+impl TestApp {
+    /// Waits until `count` registries trust their head caches: each
+    /// listener pings with `SELECT 1` right after `LISTEN` succeeds, so its
+    /// session shows that query from then on.
+    pub async fn wait_for_listeners(&self, count: i64) {
+        let sql = "SELECT count(*) FROM pg_stat_activity \
+                   WHERE datname = current_database() \
+                     AND application_name = 'switchyard-registry-listener' AND query = 'SELECT 1'";
+        let found = self
+            .eventually(|| async {
+                let client = self.pool.get().await.expect("connection");
+                let listening: i64 = client.query_one(sql, &[]).await.expect("count").get(0);
+                (listening >= count).then_some(listening)
+            })
+            .await;
+        assert!(found >= count);
+    }
+
+    /// The `acme` workspace's id.
+    pub async fn workspace_id(&self) -> uuid::Uuid {
+        let client = self.pool.get().await.expect("connection");
+        client
+            .query_one("SELECT id FROM workspaces WHERE slug = 'acme'", &[])
+            .await
+            .expect("workspace")
+            .get(0)
+    }
+
+    /// Polls `probe` every 20 ms until it returns a value; panics after
+    /// [`EVENTUALLY`].
+    pub async fn eventually<T, F, Fut>(&self, mut probe: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + EVENTUALLY;
+        loop {
+            if let Some(value) = probe().await {
+                return value;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not within {EVENTUALLY:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// How long [`TestApp::eventually`] waits.
+pub const EVENTUALLY: Duration = Duration::from_secs(5);
 
 pub fn with_key<T>(key: &str, message: T) -> Request<T> {
     let mut request = Request::new(message);

@@ -63,6 +63,10 @@ async fn serve_one(config: Config, kind: ServiceKind) -> anyhow::Result<()> {
     };
     let (listener, addr) = grpc::bind(addr).await?;
     tracing::info!(service = %kind, %addr, "listening");
+    let _metrics = match config.telemetry.metrics_addr {
+        Some(base) => Some(stack::start_metrics(kind.metrics_addr(base)).await?),
+        None => None,
+    };
     let (trigger, signal) = shutdown::channel();
     tokio::spawn(async move {
         shutdown::os_signal().await;

@@ -2,12 +2,11 @@
 //! `SWITCHYARD_API_KEY` and endpoints from `SWITCHYARD_*_ENDPOINT`.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use anyhow::{Context, bail};
 use switchyard_client::{Client, Endpoints, proto};
 
-use crate::cli::{ConnectionCommand, DeliveryCommand, RuleCommand, SchemaCommand};
+use crate::cli::{ConnectionCommand, DeliveryCommand};
 
 pub fn client_from_env() -> anyhow::Result<Client> {
     let key = std::env::var("SWITCHYARD_API_KEY").context(
@@ -18,32 +17,6 @@ pub fn client_from_env() -> anyhow::Result<Client> {
 
 fn status_error(status: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{:?}: {}", status.code(), status.message())
-}
-
-pub async fn schema(client: &Client, command: SchemaCommand) -> anyhow::Result<()> {
-    let SchemaCommand::Register {
-        event_type,
-        file,
-        description,
-    } = command;
-    let schema = read_json(&file)?;
-    let response = client
-        .register_schema(&event_type, &schema, &description)
-        .await
-        .map_err(status_error)?;
-    let note = if response.unchanged {
-        " (unchanged)"
-    } else {
-        ""
-    };
-    println!("{} version {}{note}", response.event_type, response.version);
-    Ok(())
-}
-
-fn read_json(file: &Path) -> anyhow::Result<serde_json::Value> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", file.display()))
 }
 
 pub async fn emit(
@@ -115,37 +88,6 @@ fn parse_headers(headers: &[String]) -> anyhow::Result<HashMap<String, String>> 
         .collect()
 }
 
-pub async fn rules(client: &Client, command: RuleCommand) -> anyhow::Result<()> {
-    match command {
-        RuleCommand::Create {
-            event_type,
-            connection,
-        } => {
-            let rule = client
-                .create_rule(&event_type, &connection)
-                .await
-                .map_err(status_error)?;
-            println!("{} {} -> {}", rule.id, rule.event_type, rule.connection_id);
-        }
-        RuleCommand::List => {
-            let response = client
-                .router
-                .clone()
-                .list_rules(proto::ListRulesRequest::default())
-                .await
-                .map_err(status_error)?
-                .into_inner();
-            for rule in response.rules {
-                println!(
-                    "{}  {} -> {}  enabled={}",
-                    rule.id, rule.event_type, rule.connection_id, rule.enabled
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
 pub async fn deliveries(client: &Client, command: DeliveryCommand) -> anyhow::Result<()> {
     match command {
         DeliveryCommand::List { event_id } => {
@@ -172,6 +114,7 @@ pub fn status_name(status: i32) -> &'static str {
         Ok(proto::DeliveryStatus::Succeeded) => "succeeded",
         Ok(proto::DeliveryStatus::Retrying) => "retrying",
         Ok(proto::DeliveryStatus::Dead) => "dead",
+        Ok(proto::DeliveryStatus::Failed) => "failed",
         _ => "unknown",
     }
 }

@@ -1,5 +1,11 @@
 //! Carrying out the command line: [`admin`] commands talk to Postgres or run
-//! services; [`client`] commands call the gRPC API with `SWITCHYARD_API_KEY`.
+//! services; [`client`] commands call the gRPC API with `SWITCHYARD_API_KEY`;
+//! [`schema`] is the schema tooling (`switchyard schema push/check/…`);
+//! [`rules`] manages rules (`switchyard rules apply/test/…`);
+//! [`bench`] is the load generator (`switchyard bench`).
 
 pub mod admin;
+pub mod bench;
 pub mod client;
+pub mod rules;
+pub mod schema;

@@ -1,0 +1,100 @@
+//! Prometheus metrics. Services record through the `metrics` facade; one
+//! recorder per process renders them, and [`serve`] exposes them at
+//! `GET /metrics` on the configured address. Metric names are listed in
+//! [`names`] so dashboards and tests share them.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use anyhow::Context;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+
+use crate::shutdown::Signal;
+
+/// Metric names used across services.
+pub mod names {
+    pub const EVENTS_ACCEPTED: &str = "switchyard_events_accepted_total";
+    pub const EVENTS_REJECTED: &str = "switchyard_events_rejected_total";
+    pub const VALIDATION_SECONDS: &str = "switchyard_validation_duration_seconds";
+    pub const ROUTING_SECONDS: &str = "switchyard_routing_duration_seconds";
+    pub const DELIVERIES: &str = "switchyard_deliveries_total";
+    pub const ATTEMPT_SECONDS: &str = "switchyard_attempt_duration_seconds";
+    pub const STREAM_LENGTH: &str = "switchyard_stream_length";
+    pub const STREAM_PENDING: &str = "switchyard_stream_pending";
+    pub const DELAYED_JOBS: &str = "switchyard_delayed_jobs";
+    pub const BREAKER_OPEN: &str = "switchyard_breaker_open";
+    pub const RATE_LIMITED_WAITS: &str = "switchyard_rate_limited_waits_total";
+}
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process's recorder, installed on first use.
+pub fn handle() -> anyhow::Result<PrometheusHandle> {
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+    let recorder = PrometheusBuilder::new()
+        .set_buckets(&buckets)
+        .context("histogram buckets")?
+        .build_recorder();
+    let handle = recorder.handle();
+    if HANDLE.set(handle.clone()).is_ok() {
+        // Only the first caller installs; a recorder set elsewhere wins.
+        if ::metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed");
+        }
+    }
+    Ok(HANDLE.get().cloned().unwrap_or(handle))
+}
+
+/// Serves `GET /metrics` on `listener` until `shutdown`.
+pub async fn serve(listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
+    let handle = handle()?;
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.clone().wait() => return Ok(()),
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, _)) = accepted else {
+            continue;
+        };
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| respond(request, handle.clone()));
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+/// Binds `addr` for [`serve`].
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    crate::grpc::bind(addr).await
+}
+
+async fn respond(request: Request<Incoming>, handle: PrometheusHandle) -> Result<Response<Full<Bytes>>, Infallible> {
+    let mut response = match request.uri().path() {
+        "/metrics" => {
+            handle.run_upkeep();
+            Response::new(Full::new(Bytes::from(handle.render())))
+        }
+        "/healthz" => Response::new(Full::new(Bytes::from_static(b"ok\n"))),
+        _ => {
+            let mut response = Response::new(Full::new(Bytes::from_static(b"not found\n")));
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            response
+        }
+    };
+    if let Ok(value) = http::HeaderValue::from_str("text/plain; version=0.0.4") {
+        response.headers_mut().insert(http::header::CONTENT_TYPE, value);
+    }
+    Ok(response)
+}

@@ -1,0 +1,31 @@
+//! The delivery API for an authenticated workspace, independent of gRPC:
+//! requests are validated here (a precise `InvalidArgument` per field),
+//! rows become protobuf messages ([`messages`]), and errors are
+//! [`ApiError`](switchyard_core::ApiError)s that the adapter in
+//! [`crate::grpc`] turns into statuses.
+//!
+//! - [`list`]: `ListDeliveries` (filters by event, status, connection and
+//!   creation time, paged) and `GetDelivery`.
+//! - [`replay`]: `RetryDelivery` and `ReplayDeadLetters`, which make dead
+//!   letters due again and put their jobs on the stream.
+
+mod list;
+mod messages;
+mod replay;
+
+use deadpool_postgres::Pool;
+use redis::aio::ConnectionManager;
+use switchyard_core::queue::QueueKeys;
+
+#[derive(Clone)]
+pub struct DeliveryApi {
+    pool: Pool,
+    redis: ConnectionManager,
+    keys: QueueKeys,
+}
+
+impl DeliveryApi {
+    pub fn new(pool: Pool, redis: ConnectionManager, keys: QueueKeys) -> Self {
+        Self { pool, redis, keys }
+    }
+}

@@ -1,0 +1,115 @@
+//! `RetryDelivery` and `ReplayDeadLetters`: the deliveries are made due in
+//! Postgres (the truth), then their jobs go on the stream in creation
+//! order. If Redis fails after the commit, nothing is lost: the deliveries
+//! are due, and the sweeper re-queues them after its grace period.
+
+use switchyard_core::error::{ApiError, ApiResult};
+use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
+use switchyard_core::queue::{DeliveryJob, JOB_FIELD};
+use switchyard_proto::v1::{
+    ReplayDeadLettersRequest, ReplayDeadLettersResponse, RetryDeliveryRequest,
+    RetryDeliveryResponse,
+};
+
+use super::DeliveryApi;
+use super::list::timestamp;
+use super::messages::delivery_message;
+use crate::store::history;
+use crate::store::replay::{self, ConnectionCheck, RetryOutcome};
+
+/// Jobs per pipelined round trip.
+const ENQUEUE_CHUNK: usize = 1000;
+
+impl DeliveryApi {
+    pub async fn retry(
+        &self,
+        workspace: WorkspaceId,
+        request: RetryDeliveryRequest,
+    ) -> ApiResult<RetryDeliveryResponse> {
+        let id =
+            DeliveryId::parse(&request.id).map_err(|reason| ApiError::invalid("id", reason))?;
+        match replay::retry_one(&self.pool, workspace, id).await? {
+            RetryOutcome::Queued => {}
+            RetryOutcome::NotFound => {
+                return Err(ApiError::not_found(format!("delivery {id} not found")));
+            }
+            RetryOutcome::Refused(reason) => {
+                return Err(ApiError::FailedPrecondition(format!(
+                    "delivery {id} cannot be retried: {reason}"
+                )));
+            }
+        }
+        self.enqueue(workspace, &[id]).await;
+        tracing::info!(workspace_id = %workspace, delivery_id = %id, "manual retry queued");
+        let row = history::get(&self.pool, workspace, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("delivery {id} not found")))?;
+        Ok(RetryDeliveryResponse {
+            delivery: Some(delivery_message(row)),
+        })
+    }
+
+    pub async fn replay(
+        &self,
+        workspace: WorkspaceId,
+        request: ReplayDeadLettersRequest,
+    ) -> ApiResult<ReplayDeadLettersResponse> {
+        if request.connection_id.is_empty() {
+            return Err(ApiError::invalid("connection_id", "is required"));
+        }
+        let connection = ConnectionId::parse(&request.connection_id)
+            .map_err(|reason| ApiError::invalid("connection_id", reason))?;
+        let since = timestamp(request.since.as_ref(), "since")?;
+        let until = timestamp(request.until.as_ref(), "until")?;
+        if let (Some(since), Some(until)) = (since, until)
+            && since >= until
+        {
+            return Err(ApiError::invalid("until", "must be later than since"));
+        }
+        match replay::connection_state(&self.pool, workspace, connection).await? {
+            ConnectionCheck::Active => {}
+            ConnectionCheck::NotFound => {
+                return Err(ApiError::not_found(format!(
+                    "connection {connection} not found"
+                )));
+            }
+            ConnectionCheck::Inactive(state) => {
+                return Err(ApiError::FailedPrecondition(format!(
+                    "connection {connection} is {state}; resume it before replaying"
+                )));
+            }
+        }
+        let replayed =
+            replay::replay_dead(&self.pool, workspace, connection, since, until).await?;
+        self.enqueue(workspace, &replayed).await;
+        tracing::info!(
+            workspace_id = %workspace,
+            connection_id = %connection,
+            count = replayed.len(),
+            "dead letters replayed"
+        );
+        Ok(ReplayDeadLettersResponse {
+            replayed_count: u32::try_from(replayed.len()).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// XADDs a job per delivery, in order, a chunk per round trip.
+    async fn enqueue(&self, workspace: WorkspaceId, deliveries: &[DeliveryId]) {
+        for chunk in deliveries.chunks(ENQUEUE_CHUNK) {
+            let mut pipe = redis::pipe();
+            for delivery in chunk {
+                let job = DeliveryJob::new(workspace.to_string(), delivery.to_string());
+                pipe.cmd("XADD")
+                    .arg(&self.keys.stream)
+                    .arg("*")
+                    .arg(JOB_FIELD)
+                    .arg(job.to_json())
+                    .ignore();
+            }
+            if let Err(error) = pipe.query_async::<()>(&mut self.redis.clone()).await {
+                tracing::warn!(%error, "enqueueing failed; the sweeper will re-queue the deliveries");
+                return;
+            }
+        }
+    }
+}

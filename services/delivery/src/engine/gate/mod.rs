@@ -1,0 +1,282 @@
+//! The gate every attempt passes before its request: per-connection limits
+//! shared by all delivery replicas, in the order vector composes them —
+//! circuit breaker → concurrency cap → rate limit — plus this process's own
+//! per-connection cap ([`local`]).
+//!
+//! [`Gate::admit`] runs the `ADMIT` script of [`scripts`] on the
+//! connection's keys (`switchyard_core::limits`); an attempt it holds back
+//! gets how long to wait, and the engine parks the job in the delayed set
+//! for that long without counting an attempt. [`Gate::finish`] runs
+//! `FINISH`: it frees the concurrency slot and moves the breaker.
+//!
+//! Most connections have neither a rate limit nor a concurrency cap and a
+//! closed breaker; for them the scripts are skipped while this process's
+//! view of the breaker (from the last script reply) is fresh, closed and
+//! without failures, and a success needs no script either — so a healthy
+//! connection costs no Redis round trip beyond its job. Another replica's
+//! opening of the breaker is seen within [`VIEW_TTL`].
+
+mod local;
+mod scripts;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use redis::Script;
+use redis::aio::ConnectionManager;
+use switchyard_core::ids::{ConnectionId, DeliveryId};
+use switchyard_core::limits::{BreakerState, ConnectionKeys};
+
+pub use local::{LocalSlot, LocalSlots};
+
+use super::policy::EffectivePolicy;
+use super::retry::Health;
+
+/// How long a breaker state read from Redis is trusted without asking again.
+pub const VIEW_TTL: Duration = Duration::from_secs(1);
+/// Wait of an attempt held back by this process's per-connection cap.
+const LOCAL_WAIT: Duration = Duration::from_millis(500);
+/// Wait of an attempt held back by the connection's concurrency cap.
+const CONCURRENCY_WAIT: Duration = Duration::from_millis(100);
+/// How long an untouched breaker hash is kept.
+const BREAKER_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Longest error text stored in the breaker.
+const MAX_ERROR_LEN: usize = 500;
+
+/// Why an attempt was held back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldReason {
+    LocalCap,
+    Breaker,
+    Concurrency,
+    RateLimit,
+}
+
+impl HoldReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LocalCap => "in-process cap",
+            Self::Breaker => "circuit breaker",
+            Self::Concurrency => "concurrency cap",
+            Self::RateLimit => "rate limit",
+        }
+    }
+}
+
+pub enum Verdict {
+    Admitted(Ticket),
+    Held { wait: Duration, reason: HoldReason },
+}
+
+/// An admitted attempt: hand it back to [`Gate::finish`].
+pub struct Ticket {
+    connection: ConnectionId,
+    lease: String,
+    probe: bool,
+    _local: LocalSlot,
+}
+
+impl Ticket {
+    pub fn is_probe(&self) -> bool {
+        self.probe
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct View {
+    state: BreakerState,
+    streak: u32,
+    seen: Instant,
+}
+
+impl View {
+    fn healthy(&self) -> bool {
+        self.state == BreakerState::Closed && self.streak == 0 && self.seen.elapsed() < VIEW_TTL
+    }
+}
+
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Gate {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    redis: ConnectionManager,
+    prefix: String,
+    admit: Script,
+    finish: Script,
+    local: Arc<LocalSlots>,
+    views: Mutex<HashMap<ConnectionId, View>>,
+}
+
+impl Gate {
+    pub fn new(redis: ConnectionManager, prefix: &str, local_cap: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                redis,
+                prefix: prefix.to_string(),
+                admit: Script::new(scripts::ADMIT),
+                finish: Script::new(scripts::FINISH),
+                local: LocalSlots::new(local_cap),
+                views: Mutex::default(),
+            }),
+        }
+    }
+
+    fn view(&self, connection: ConnectionId) -> Option<View> {
+        let views = self.inner.views.lock().ok()?;
+        views.get(&connection).copied()
+    }
+
+    fn remember(&self, connection: ConnectionId, state: &str, streak: i64) {
+        if let Ok(mut views) = self.inner.views.lock() {
+            views.insert(
+                connection,
+                View {
+                    state: BreakerState::parse(state),
+                    streak: u32::try_from(streak).unwrap_or(u32::MAX),
+                    seen: Instant::now(),
+                },
+            );
+        }
+    }
+
+    /// Lets the attempt start now, or says how long it must wait.
+    #[tracing::instrument(skip_all, fields(connection_id = %connection))]
+    pub async fn admit(
+        &self,
+        connection: ConnectionId,
+        delivery: DeliveryId,
+        policy: &EffectivePolicy,
+    ) -> redis::RedisResult<Verdict> {
+        let Some(local) = self.inner.local.try_acquire(connection) else {
+            return Ok(held(jittered(LOCAL_WAIT), HoldReason::LocalCap));
+        };
+        let lease = format!("{:016x}", rand::random::<u64>());
+        let breaker_on = policy.breaker.enabled();
+        let view_healthy = self.view(connection).is_some_and(|view| view.healthy());
+        if !policy.has_shared_limits() && (!breaker_on || view_healthy) {
+            return Ok(Verdict::Admitted(Ticket {
+                connection,
+                lease,
+                probe: false,
+                _local: local,
+            }));
+        }
+
+        let keys = ConnectionKeys::new(&self.inner.prefix, connection);
+        let (interval, tolerance) = match policy.rate_limit {
+            Some(rate) => {
+                let interval = rate.interval_ms();
+                (interval, interval * f64::from(rate.count.saturating_sub(1)))
+            }
+            None => (0.0, 0.0),
+        };
+        let (verdict, wait_ms, state, streak): (i64, i64, String, i64) = self
+            .inner
+            .admit
+            .key(&keys.breaker)
+            .key(&keys.slots)
+            .key(&keys.rate)
+            .key(&keys.reserved)
+            .arg(delivery.to_string())
+            .arg(&lease)
+            .arg(millis(policy.lease_ttl()))
+            .arg(policy.max_concurrency)
+            .arg(interval)
+            .arg(tolerance)
+            .arg(policy.breaker.cooldown_ms)
+            .arg(if breaker_on { 1 } else { 0 })
+            .invoke_async(&mut self.inner.redis.clone())
+            .await?;
+        self.remember(connection, &state, streak);
+        let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
+        Ok(match verdict {
+            1 | 2 => Verdict::Admitted(Ticket {
+                connection,
+                lease,
+                probe: verdict == 2,
+                _local: local,
+            }),
+            0 => held(spread(wait), HoldReason::Breaker),
+            -1 => held(jittered(CONCURRENCY_WAIT), HoldReason::Concurrency),
+            _ => held(wait, HoldReason::RateLimit),
+        })
+    }
+
+    /// Frees the attempt's slots and tells the breaker how it went. A
+    /// failure to reach Redis is logged: the lease expires by itself.
+    #[tracing::instrument(skip_all, fields(connection_id = %ticket.connection))]
+    pub async fn finish(
+        &self,
+        ticket: Ticket,
+        health: Health,
+        error: &str,
+        policy: &EffectivePolicy,
+    ) {
+        let breaker = &policy.breaker;
+        let view_healthy = self
+            .view(ticket.connection)
+            .is_some_and(|view| view.healthy());
+        let breaker_needs_it = breaker.enabled()
+            && (health == Health::Failure || !view_healthy || breaker.failure_ratio > 0.0);
+        if policy.max_concurrency == 0 && !ticket.probe && !breaker_needs_it {
+            return;
+        }
+        let outcome = match health {
+            Health::Success => "s",
+            Health::Failure => "f",
+            Health::Neutral => "n",
+        };
+        let error: String = error.chars().take(MAX_ERROR_LEN).collect();
+        let keys = ConnectionKeys::new(&self.inner.prefix, ticket.connection);
+        let reply: redis::RedisResult<(String, i64)> = self
+            .inner
+            .finish
+            .key(&keys.breaker)
+            .key(&keys.slots)
+            .arg(&ticket.lease)
+            .arg(if breaker.enabled() { outcome } else { "n" })
+            .arg(error)
+            .arg(breaker.failure_threshold)
+            .arg(breaker.failure_ratio)
+            .arg(breaker.min_requests)
+            .arg(breaker.window_ms)
+            .arg(millis(BREAKER_RETENTION))
+            .invoke_async(&mut self.inner.redis.clone())
+            .await;
+        match reply {
+            Ok((state, streak)) => {
+                if state == "open" && health == Health::Failure {
+                    tracing::warn!(streak, "circuit breaker open");
+                }
+                self.remember(ticket.connection, &state, streak);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "recording the outcome in the breaker failed");
+            }
+        }
+    }
+}
+
+fn held(wait: Duration, reason: HoldReason) -> Verdict {
+    Verdict::Held { wait, reason }
+}
+
+/// `wait` scaled by a uniform factor in [0.8, 1.2].
+fn jittered(wait: Duration) -> Duration {
+    wait.mul_f64(rand::rng().random_range(0.8..=1.2))
+}
+
+/// `wait` lengthened by up to 20 %, so attempts held by an open breaker do
+/// not all come back at the instant it half-opens.
+fn spread(wait: Duration) -> Duration {
+    wait.mul_f64(rand::rng().random_range(1.0..=1.2))
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

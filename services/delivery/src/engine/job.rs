@@ -1,0 +1,102 @@
+//! A stream entry's job, parsed: which delivery to attempt. The job as
+//! written is kept (with its `traceparent`), so a job parked for later goes
+//! back into Redis as it came.
+
+use switchyard_core::ids::{DeliveryId, WorkspaceId};
+use switchyard_core::queue::DeliveryJob;
+
+use super::queue::StreamEntry;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    pub workspace: WorkspaceId,
+    pub delivery: DeliveryId,
+    raw: DeliveryJob,
+}
+
+impl Job {
+    pub fn new(workspace: WorkspaceId, delivery: DeliveryId) -> Self {
+        Self {
+            workspace,
+            delivery,
+            raw: DeliveryJob::new(workspace.to_string(), delivery.to_string()),
+        }
+    }
+
+    /// The canonical JSON of this job, the form parked in the delayed set
+    /// (so two parkings of one delivery collapse into one member).
+    pub fn to_json(&self) -> String {
+        self.raw.to_json()
+    }
+
+    /// Reads a stream entry's job; the error says why it is unusable.
+    pub fn parse(entry: &StreamEntry) -> Result<Self, String> {
+        let Some(text) = entry.job.as_deref() else {
+            return Err("the entry has no `job` field".to_string());
+        };
+        let raw: DeliveryJob = serde_json::from_str(text)
+            .map_err(|error| format!("the job is not valid JSON: {error}"))?;
+        if raw.v != DeliveryJob::VERSION {
+            return Err(format!("job version {} is not supported", raw.v));
+        }
+        Ok(Self {
+            workspace: WorkspaceId::parse(&raw.workspace_id)
+                .map_err(|reason| format!("workspace_id {reason}"))?,
+            delivery: DeliveryId::parse(&raw.delivery_id)
+                .map_err(|reason| format!("delivery_id {reason}"))?,
+            raw,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(job: Option<&str>) -> StreamEntry {
+        StreamEntry {
+            id: "1-0".to_string(),
+            job: job.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn parses_valid_jobs() {
+        let job = Job::new(WorkspaceId::generate(), DeliveryId::generate());
+        assert_eq!(Job::parse(&entry(Some(&job.to_json()))), Ok(job));
+    }
+
+    #[test]
+    fn keeps_unknown_optional_fields_of_the_job() {
+        let job = Job::new(WorkspaceId::generate(), DeliveryId::generate());
+        let traced = job.to_json().replace(
+            '}',
+            r#","traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}"#,
+        );
+        let parsed = Job::parse(&entry(Some(&traced))).expect("parses");
+        assert_eq!(parsed.delivery, job.delivery);
+        assert!(parsed.to_json().contains("traceparent"));
+    }
+
+    #[test]
+    fn refuses_malformed_jobs() {
+        let delivery = DeliveryId::generate();
+        let workspace = WorkspaceId::generate();
+        let cases = [
+            None,
+            Some("not json".to_string()),
+            Some(format!(
+                r#"{{"v":2,"workspace_id":"{workspace}","delivery_id":"{delivery}"}}"#
+            )),
+            Some(format!(
+                r#"{{"v":1,"workspace_id":"{delivery}","delivery_id":"{delivery}"}}"#
+            )),
+            Some(format!(
+                r#"{{"v":1,"workspace_id":"{workspace}","delivery_id":"x"}}"#
+            )),
+        ];
+        for case in cases {
+            assert!(Job::parse(&entry(case.as_deref())).is_err(), "{case:?}");
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! From an attempt's result to the delivery's next state: the connection's
+//! [`RetryLogic`](super::retry::RetryLogic) says whether to try again, its
+//! [`RetrySchedule`](super::schedule::RetrySchedule) says when.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::http::SendResult;
+use super::policy::EffectivePolicy;
+use super::retry::{Health, RetryAction};
+use super::schedule::Next;
+use crate::store::jobs::NewStatus;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub status: NewStatus,
+    /// The attempt's error text; empty on success.
+    pub error: String,
+    /// What the outcome tells the circuit breaker.
+    pub health: Health,
+    /// The receiver answered 410 Gone: disable the connection.
+    pub disable_connection: bool,
+}
+
+pub fn decide(attempt: u32, result: &SendResult, policy: &EffectivePolicy) -> Decision {
+    let action = policy.retry_logic.classify(result);
+    let health = action.health();
+    let (status, error, disable_connection) = match action {
+        RetryAction::Successful => (NewStatus::Succeeded, String::new(), false),
+        RetryAction::Retry {
+            reason,
+            retry_after,
+            ..
+        } => {
+            let next = policy
+                .schedule
+                .after_failure(attempt, retry_after, &mut rand::rng());
+            let status = match next {
+                Next::RetryAfter(delay) => NewStatus::Retrying {
+                    next_attempt_at: due_after(delay),
+                },
+                Next::GiveUp => NewStatus::Dead,
+            };
+            (status, reason, false)
+        }
+        RetryAction::DontRetry { reason } => (NewStatus::Dead, reason, false),
+        RetryAction::Gone { reason } => (NewStatus::Dead, reason, true),
+    };
+    Decision {
+        status,
+        error,
+        health,
+        disable_connection,
+    }
+}
+
+/// Now plus `delay`, saturating instead of overflowing on absurd delays.
+pub fn due_after(delay: Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(delay)
+        .ok()
+        .and_then(|delta| Utc::now().checked_add_signed(delta))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::http::HttpResponse;
+    use crate::engine::policy::Defaults;
+    use switchyard_core::config::DeliveryConfig;
+    use switchyard_core::policy::DeliveryPolicy;
+
+    fn policy(permanent_client_errors: bool) -> EffectivePolicy {
+        let config = DeliveryConfig {
+            retry_schedule: vec![Duration::ZERO, Duration::from_secs(10)],
+            ..DeliveryConfig::default()
+        };
+        Defaults::new(&config).resolve(&DeliveryPolicy {
+            permanent_client_errors,
+            ..DeliveryPolicy::default()
+        })
+    }
+
+    fn answered(status: u16) -> SendResult {
+        Ok(HttpResponse {
+            status,
+            snippet: String::new(),
+            retry_after: None,
+        })
+    }
+
+    #[test]
+    fn failures_are_retried_until_the_schedule_runs_out() {
+        let first = decide(1, &answered(503), &policy(false));
+        assert!(matches!(first.status, NewStatus::Retrying { next_attempt_at }
+            if next_attempt_at > Utc::now() + TimeDelta::seconds(7)));
+        assert_eq!(first.error, "HTTP 503");
+        assert_eq!(first.health, Health::Failure);
+        let last = decide(2, &answered(503), &policy(false));
+        assert_eq!(last.status, NewStatus::Dead);
+    }
+
+    #[test]
+    fn permanent_client_errors_and_gone_are_dead_at_once() {
+        let bad_request = decide(1, &answered(400), &policy(true));
+        assert_eq!(bad_request.status, NewStatus::Dead);
+        assert!(!bad_request.disable_connection);
+        let lenient = decide(1, &answered(400), &policy(false));
+        assert!(matches!(lenient.status, NewStatus::Retrying { .. }));
+        let gone = decide(1, &answered(410), &policy(false));
+        assert_eq!(gone.status, NewStatus::Dead);
+        assert!(gone.disable_connection);
+        let ok = decide(1, &answered(204), &policy(true));
+        assert_eq!((ok.status, ok.health), (NewStatus::Succeeded, Health::Success));
+    }
+}

@@ -1,0 +1,166 @@
+//! Evaluating rules against one event.
+//!
+//! An [`EventScope`] binds `event` once (see [`super::value`]) and then runs
+//! any number of rules against it; each expression runs with its own budget
+//! (see [`super::budget`]). A rule's [`Outcome`] is: matched with its body,
+//! not matched (the condition was false), or failed with the error of its
+//! condition or mapping, which the router records on a failed delivery.
+
+use std::sync::{Arc, LazyLock};
+
+use cel::common::types::CelBool;
+use cel::common::value::Val;
+use cel::{Context, Env, ExecutionError, Value as CelValue};
+
+use super::budget::{self, CHARGE_FUNCTION};
+use super::compile::Program;
+use super::json;
+use super::value::{EventFields, event_value};
+
+static ENVIRONMENT: LazyLock<Arc<Env>> = LazyLock::new(|| {
+    let mut env = Env::stdlib();
+    // Both declarations are fixed at build time and covered by the unit
+    // tests, so failing here is a programming error.
+    #[allow(clippy::expect_used)]
+    {
+        cel::extensions::strings(&mut env).expect("the strings extension declares cleanly");
+        env.add_overload(
+            CHARGE_FUNCTION,
+            "sy_charge",
+            vec![cel::common::types::DYN_TYPE],
+            budget::charge,
+        )
+        .expect("@charge is declared once");
+    }
+    Arc::new(env)
+});
+
+/// The CEL environment every expression compiles and runs in.
+pub fn environment() -> &'static Arc<Env> {
+    &ENVIRONMENT
+}
+
+/// A rule's condition and mapping; `None` means empty (always match; send
+/// the payload as emitted).
+#[derive(Debug, Default, Clone)]
+pub struct RuleProgram {
+    pub condition: Option<Arc<Program>>,
+    pub mapping: Option<Arc<Program>>,
+}
+
+impl RuleProgram {
+    /// Whether running it needs an evaluation at all.
+    pub fn is_trivial(&self) -> bool {
+        self.condition.is_none() && self.mapping.is_none()
+    }
+}
+
+/// What one rule does with one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Deliver; `body` is the mapped JSON, `None` for the payload as emitted.
+    Matched { body: Option<String> },
+    /// The condition was false.
+    NotMatched,
+    /// The condition or mapping failed on this event.
+    Failed { error: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvalError {
+    /// Failed on this event's data (a missing field, a division by zero, …).
+    Runtime(String),
+    /// Ran, but yielded what its role cannot use (a non-bool condition, a
+    /// mapping result with no JSON form).
+    WrongKind(String),
+}
+
+impl EvalError {
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Runtime(message) | Self::WrongKind(message) => message,
+        }
+    }
+}
+
+/// Readable text for an evaluation error.
+fn describe(error: &ExecutionError) -> String {
+    match error {
+        ExecutionError::FunctionError { function, message } if function == CHARGE_FUNCTION => {
+            message.clone()
+        }
+        ExecutionError::NoSuchKey(key) => format!("no such key: {key}"),
+        ExecutionError::UndeclaredReference(name) => format!("undeclared reference to `{name}`"),
+        other => other.to_string(),
+    }
+}
+
+/// `event` bound for one event.
+pub struct EventScope<'v> {
+    context: Context<'v, 'v>,
+}
+
+impl<'v> EventScope<'v> {
+    pub fn new(event: &EventFields<'v>) -> Self {
+        let mut context = Context::with_env(Arc::clone(environment()));
+        context.add_variable_as_val("event", event_value(event));
+        Self { context }
+    }
+
+    fn run<R>(
+        &self,
+        program: &Program,
+        use_result: impl FnOnce(&dyn Val) -> Result<R, EvalError>,
+    ) -> Result<R, EvalError> {
+        budget::with_budget(|| {
+            let value = CelValue::resolve_val(&program.tree, &self.context)
+                .map_err(|error| EvalError::Runtime(describe(&error)))?;
+            use_result(value.as_ref())
+        })
+    }
+
+    pub fn condition(&self, program: &Program) -> Result<bool, EvalError> {
+        self.run(program, |value| {
+            value
+                .downcast_ref::<CelBool>()
+                .map(|boolean| *boolean.inner())
+                .ok_or_else(|| {
+                    EvalError::WrongKind(format!(
+                        "the condition yields a {}, not a bool",
+                        value.get_type().name()
+                    ))
+                })
+        })
+    }
+
+    /// The mapped body as JSON text.
+    pub fn mapping(&self, program: &Program) -> Result<String, EvalError> {
+        self.run(program, |value| {
+            json::to_json_text(value).map_err(EvalError::WrongKind)
+        })
+    }
+
+    /// The condition, then (when it holds) the mapping.
+    pub fn outcome(&self, rule: &RuleProgram) -> Outcome {
+        if let Some(condition) = &rule.condition {
+            match self.condition(condition) {
+                Ok(true) => {}
+                Ok(false) => return Outcome::NotMatched,
+                Err(error) => {
+                    return Outcome::Failed {
+                        error: format!("condition: {}", error.message()),
+                    };
+                }
+            }
+        }
+        match &rule.mapping {
+            None => Outcome::Matched { body: None },
+            Some(mapping) => match self.mapping(mapping) {
+                Ok(body) => Outcome::Matched { body: Some(body) },
+                Err(error) => Outcome::Failed {
+                    error: format!("mapping: {}", error.message()),
+                },
+            },
+        }
+    }
+}

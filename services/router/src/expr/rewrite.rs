@@ -1,0 +1,86 @@
+//! The tree a checked expression is evaluated as: the parsed tree with
+//!
+//! - every comprehension's range and every `+` (but the accumulator appends
+//!   that `map`/`filter` expand to, which the interpreter runs in place)
+//!   wrapped in `@charge(…)`, so evaluation is bounded (see [`super::budget`]);
+//! - every field selection `a.b` turned into the index `a["b"]`, which means
+//!   the same on maps (the only values here with fields) but skips the
+//!   interpreter's qualified-name resolution (`a.b.c` as one variable name
+//!   first), an allocation and several lookups per selection. `has(a.b)`
+//!   stays a selection: it is a presence test.
+
+use cel::common::ast::{CallExpr, EntryExpr, Expr, IdedExpr, LiteralValue, operators};
+use cel::common::types::CelString;
+
+use super::budget::CHARGE_FUNCTION;
+
+/// Rewrites `node` in place.
+pub fn instrument(node: &mut IdedExpr) {
+    match &mut node.expr {
+        Expr::Select(select) if !select.test => {
+            let mut operand = std::mem::take(&mut *select.operand);
+            instrument(&mut operand);
+            let field = std::mem::take(&mut select.field);
+            node.expr = call(
+                operators::INDEX,
+                vec![
+                    operand,
+                    synthetic(Expr::Literal(LiteralValue::String(CelString::from(field)))),
+                ],
+            );
+        }
+        Expr::Select(select) => instrument(&mut select.operand),
+        Expr::Call(call_expr) => {
+            if let Some(target) = &mut call_expr.target {
+                instrument(target);
+            }
+            for argument in &mut call_expr.args {
+                instrument(argument);
+            }
+            let appends_to_accumulator = matches!(
+                call_expr.args.first().map(|first| &first.expr),
+                Some(Expr::Ident(name)) if name.starts_with('@')
+            );
+            if call_expr.func_name == operators::ADD && !appends_to_accumulator {
+                charge(node);
+            }
+        }
+        Expr::List(list) => list.elements.iter_mut().for_each(instrument),
+        Expr::Map(map) => {
+            for entry in &mut map.entries {
+                if let EntryExpr::MapEntry(entry) = &mut entry.expr {
+                    instrument(&mut entry.key);
+                    instrument(&mut entry.value);
+                }
+            }
+        }
+        Expr::Comprehension(comprehension) => {
+            instrument(&mut comprehension.iter_range);
+            charge(&mut comprehension.iter_range);
+            instrument(&mut comprehension.accu_init);
+            instrument(&mut comprehension.loop_cond);
+            instrument(&mut comprehension.loop_step);
+            instrument(&mut comprehension.result);
+        }
+        Expr::Struct(_) | Expr::Literal(_) | Expr::Ident(_) | Expr::Unspecified => {}
+    }
+}
+
+/// Replaces `node` with `@charge(node)`.
+fn charge(node: &mut IdedExpr) {
+    let inner = std::mem::take(node);
+    *node = synthetic(call(CHARGE_FUNCTION, vec![inner]));
+}
+
+fn call(function: &str, args: Vec<IdedExpr>) -> Expr {
+    Expr::Call(CallExpr {
+        func_name: function.to_string(),
+        target: None,
+        args,
+    })
+}
+
+/// A node the source has no position for.
+fn synthetic(expr: Expr) -> IdedExpr {
+    IdedExpr { id: 0, expr }
+}

@@ -1,0 +1,82 @@
+//! The `event` variable: an event as a CEL map, built once per event and
+//! shared by every rule evaluated against it. Strings borrow from the
+//! payload instead of being copied.
+//!
+//! JSON numbers become `int` when they are integers that fit an `int64`,
+//! `uint` when only a `uint64` holds them, and `double` otherwise: so
+//! `event.payload.amount > 100` works for `150` and `150.5` alike (CEL
+//! compares numbers across types), while arithmetic mixing the two needs
+//! `double(…)`.
+
+use std::collections::HashMap;
+
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelTimestamp,
+    CelUInt,
+};
+use cel::common::value::Val;
+use chrono::{DateTime, Utc};
+use serde_json::Value as Json;
+
+/// What an expression sees of one event.
+#[derive(Clone, Copy, Debug)]
+pub struct EventFields<'a> {
+    pub event_type: &'a str,
+    pub id: &'a str,
+    pub payload: &'a Json,
+    pub received_at: DateTime<Utc>,
+    pub schema_version: i64,
+}
+
+/// The fields `event` has; anything else is refused when a rule is saved.
+pub const EVENT_FIELDS: &[&str] = &["type", "id", "payload", "received_at", "schema_version"];
+
+fn key(name: &str) -> CelMapKey<'_> {
+    CelMapKey::String(CelString::from(name))
+}
+
+/// `event` as a CEL value borrowing from `fields`.
+pub fn event_value<'v>(fields: &EventFields<'v>) -> Box<dyn Val + 'v> {
+    let mut map: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = HashMap::with_capacity(5);
+    map.insert(key("type"), Box::new(CelString::from(fields.event_type)));
+    map.insert(key("id"), Box::new(CelString::from(fields.id)));
+    map.insert(key("payload"), json_value(fields.payload));
+    map.insert(
+        key("received_at"),
+        Box::new(CelTimestamp::from(fields.received_at.fixed_offset())),
+    );
+    map.insert(
+        key("schema_version"),
+        Box::new(CelInt::from(fields.schema_version)),
+    );
+    Box::new(CelMap::from(map))
+}
+
+/// A JSON value as a CEL value borrowing its strings.
+pub fn json_value(json: &Json) -> Box<dyn Val + '_> {
+    match json {
+        Json::Null => Box::new(CelNull),
+        Json::Bool(value) => Box::new(CelBool::from(*value)),
+        Json::Number(number) => {
+            if let Some(int) = number.as_i64() {
+                Box::new(CelInt::from(int))
+            } else if let Some(uint) = number.as_u64() {
+                Box::new(CelUInt::from(uint))
+            } else {
+                // serde_json without arbitrary precision always has an f64.
+                Box::new(CelDouble::from(number.as_f64().unwrap_or(f64::NAN)))
+            }
+        }
+        Json::String(text) => Box::new(CelString::from(text.as_str())),
+        Json::Array(items) => Box::new(CelList::from(
+            items.iter().map(json_value).collect::<Vec<_>>(),
+        )),
+        Json::Object(object) => {
+            let map: HashMap<CelMapKey<'_>, Box<dyn Val + '_>> = object
+                .iter()
+                .map(|(name, value)| (key(name), json_value(value)))
+                .collect();
+            Box::new(CelMap::from(map))
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Records to protobuf messages, and request fields to validated values.
+
+use switchyard_core::error::{ApiError, ApiResult};
+use switchyard_core::ids::{ConnectionId, RuleId};
+use switchyard_core::time;
+use switchyard_proto::v1 as pb;
+
+use crate::connections::ConnectionRecord;
+use crate::dryrun::Explanation;
+use crate::rules::{RulePatch, RuleRecord, model};
+
+pub fn connection_message(record: &ConnectionRecord, secret: Option<String>) -> pb::Connection {
+    let webhook = record.masked_webhook();
+    pb::Connection {
+        id: record.id.to_string(),
+        name: record.name.clone(),
+        kind: record.kind.clone(),
+        webhook: Some(pb::WebhookConfig {
+            url: webhook.url,
+            headers: webhook.headers,
+        }),
+        signing_secret: secret.unwrap_or_default(),
+        created_at: Some(time::to_proto(record.created_at)),
+    }
+}
+
+pub fn rule_message(record: &RuleRecord) -> pb::Rule {
+    pb::Rule {
+        id: record.id.to_string(),
+        event_type: record.event_type.clone(),
+        connection_id: record.connection_id.to_string(),
+        enabled: record.enabled,
+        description: record.description.clone(),
+        created_at: Some(time::to_proto(record.created_at)),
+        condition: record.condition.clone(),
+        mapping: record.mapping.clone(),
+        updated_at: Some(time::to_proto(record.updated_at)),
+        name: record.name.clone().unwrap_or_default(),
+    }
+}
+
+pub fn outcome_message(record: &RuleRecord, explanation: Explanation) -> pb::RuleOutcome {
+    pb::RuleOutcome {
+        rule_id: record.id.to_string(),
+        rule_name: record.name.clone().unwrap_or_default(),
+        event_type: record.event_type.clone(),
+        connection_id: record.connection_id.to_string(),
+        matched: explanation.matched,
+        body_json: explanation.body_json,
+        error: explanation.error,
+        reason: explanation.reason,
+    }
+}
+
+pub fn test_rule_message(explanation: Explanation) -> pb::TestRuleResponse {
+    pb::TestRuleResponse {
+        matched: explanation.matched,
+        body_json: explanation.body_json,
+        error: explanation.error,
+        reason: explanation.reason,
+    }
+}
+
+pub fn parse_connection_id(text: &str, field: &str) -> ApiResult<ConnectionId> {
+    ConnectionId::parse(text).map_err(|reason| ApiError::invalid(field, reason))
+}
+
+pub fn parse_rule_id(text: &str, field: &str) -> ApiResult<RuleId> {
+    RuleId::parse(text).map_err(|reason| ApiError::invalid(field, reason))
+}
+
+/// The fields of an `UpdateRule` that are set, validated one by one (the
+/// merged rule is validated again as a whole when applied).
+pub fn rule_patch(request: &pb::UpdateRuleRequest) -> ApiResult<RulePatch> {
+    let patch = RulePatch {
+        pattern: request
+            .event_type
+            .as_deref()
+            .map(model::parse_pattern)
+            .transpose()?,
+        connection_id: request
+            .connection_id
+            .as_deref()
+            .map(model::parse_connection)
+            .transpose()?,
+        condition: request.condition.clone(),
+        mapping: request.mapping.clone(),
+        enabled: request.enabled,
+        description: request.description.clone(),
+        name: request.name.as_deref().map(model::parse_name).transpose()?,
+    };
+    if patch.is_empty() {
+        return Err(ApiError::invalid(
+            "fields",
+            "none is set: nothing to change",
+        ));
+    }
+    Ok(patch)
+}

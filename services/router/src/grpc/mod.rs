@@ -1,0 +1,209 @@
+//! The tonic adapters: `RouterService` (public, workspace keys) and
+//! `RoutingService` (internal token). Handlers parse, authenticate, call
+//! the domain modules and convert records to messages; errors convert to
+//! `Status` through `ApiError` only.
+//!
+//! - [`messages`]: records to messages, request fields to validated values.
+//! - [`rules`]: the rule handlers, dry runs included.
+//! - this file: the connection handlers, `RouteEvent`, and the trait impls
+//!   that delegate to them.
+
+mod messages;
+mod rules;
+
+use switchyard_core::error::{ApiError, ApiResult};
+use switchyard_core::ids::{ConnectionId, EventId, WorkspaceId};
+use switchyard_core::paging;
+use switchyard_proto::internal::v1 as internal;
+use switchyard_proto::internal::v1::routing_service_server::{
+    RoutingService, RoutingServiceServer,
+};
+use switchyard_proto::v1 as pb;
+use switchyard_proto::v1::router_service_server::{RouterService, RouterServiceServer};
+use tonic::service::Routes;
+use tonic::{Request, Response, Status};
+
+use self::messages::{connection_message, parse_connection_id};
+use crate::RouterState;
+use crate::connections;
+use crate::routing;
+
+pub fn routes(state: RouterState) -> Routes {
+    Routes::new(RouterServiceServer::new(state.clone()))
+        .add_service(RoutingServiceServer::new(state))
+}
+
+impl RouterState {
+    async fn workspace<T>(&self, request: &Request<T>) -> ApiResult<WorkspaceId> {
+        self.auth.workspace(request.metadata()).await
+    }
+
+    async fn create_connection(
+        &self,
+        request: Request<pb::CreateConnectionRequest>,
+    ) -> ApiResult<pb::Connection> {
+        let workspace = self.workspace(&request).await?;
+        let request = request.into_inner();
+        let name = connections::validate_name(&request.name)?;
+        let Some(pb::create_connection_request::Destination::Webhook(webhook)) =
+            request.destination
+        else {
+            return Err(ApiError::invalid("destination", "is required (webhook)"));
+        };
+        let settings =
+            connections::validate_webhook(&webhook.url, &webhook.headers, &self.destinations)
+                .await?;
+        let (record, secret) =
+            connections::create_webhook(&self.pool, workspace, &name, settings).await?;
+        tracing::info!(workspace = %workspace, connection = %record.id, "connection created");
+        Ok(connection_message(&record, Some(secret)))
+    }
+
+    async fn list_connections(
+        &self,
+        request: Request<pb::ListConnectionsRequest>,
+    ) -> ApiResult<pb::ListConnectionsResponse> {
+        let workspace = self.workspace(&request).await?;
+        let request = request.into_inner();
+        let limit = paging::page_size(request.page_size)?;
+        let after = paging::after(&request.page_token, ConnectionId::parse)?;
+        let records = connections::list(&self.pool, workspace, after, limit).await?;
+        Ok(pb::ListConnectionsResponse {
+            next_page_token: paging::next_token(
+                records.len(),
+                limit,
+                records.last().map(|r| &r.id),
+            ),
+            connections: records
+                .iter()
+                .map(|r| connection_message(r, None))
+                .collect(),
+        })
+    }
+
+    async fn route_event(
+        &self,
+        request: Request<internal::RouteEventRequest>,
+    ) -> ApiResult<internal::RouteEventResponse> {
+        self.auth.internal(request.metadata())?;
+        let request = request.into_inner();
+        let workspace = WorkspaceId::parse(&request.workspace_id)
+            .map_err(|reason| ApiError::invalid("workspace_id", reason))?;
+        let event = EventId::parse(&request.event_id)
+            .map_err(|reason| ApiError::invalid("event_id", reason))?;
+        let outcome = routing::route_event(self, workspace, event).await?;
+        Ok(internal::RouteEventResponse {
+            delivery_count: outcome.delivery_count,
+            created_count: u32::try_from(outcome.created.len()).unwrap_or(u32::MAX),
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl RouterService for RouterState {
+    async fn create_connection(
+        &self,
+        request: Request<pb::CreateConnectionRequest>,
+    ) -> Result<Response<pb::CreateConnectionResponse>, Status> {
+        let connection = RouterState::create_connection(self, request).await?;
+        Ok(Response::new(pb::CreateConnectionResponse {
+            connection: Some(connection),
+        }))
+    }
+
+    async fn get_connection(
+        &self,
+        request: Request<pb::GetConnectionRequest>,
+    ) -> Result<Response<pb::GetConnectionResponse>, Status> {
+        let workspace = self.workspace(&request).await?;
+        let id = parse_connection_id(&request.get_ref().id, "id")?;
+        let record = connections::get(&self.pool, workspace, id).await?;
+        Ok(Response::new(pb::GetConnectionResponse {
+            connection: Some(connection_message(&record, None)),
+        }))
+    }
+
+    async fn list_connections(
+        &self,
+        request: Request<pb::ListConnectionsRequest>,
+    ) -> Result<Response<pb::ListConnectionsResponse>, Status> {
+        Ok(Response::new(
+            RouterState::list_connections(self, request).await?,
+        ))
+    }
+
+    async fn delete_connection(
+        &self,
+        request: Request<pb::DeleteConnectionRequest>,
+    ) -> Result<Response<pb::DeleteConnectionResponse>, Status> {
+        let workspace = self.workspace(&request).await?;
+        let id = parse_connection_id(&request.get_ref().id, "id")?;
+        connections::delete(&self.pool, workspace, id).await?;
+        Ok(Response::new(pb::DeleteConnectionResponse {}))
+    }
+
+    async fn create_rule(
+        &self,
+        request: Request<pb::CreateRuleRequest>,
+    ) -> Result<Response<pb::CreateRuleResponse>, Status> {
+        let rule = RouterState::create_rule(self, request).await?;
+        Ok(Response::new(pb::CreateRuleResponse { rule: Some(rule) }))
+    }
+
+    async fn get_rule(
+        &self,
+        request: Request<pb::GetRuleRequest>,
+    ) -> Result<Response<pb::GetRuleResponse>, Status> {
+        let rule = RouterState::get_rule(self, request).await?;
+        Ok(Response::new(pb::GetRuleResponse { rule: Some(rule) }))
+    }
+
+    async fn update_rule(
+        &self,
+        request: Request<pb::UpdateRuleRequest>,
+    ) -> Result<Response<pb::UpdateRuleResponse>, Status> {
+        let rule = RouterState::update_rule(self, request).await?;
+        Ok(Response::new(pb::UpdateRuleResponse { rule: Some(rule) }))
+    }
+
+    async fn list_rules(
+        &self,
+        request: Request<pb::ListRulesRequest>,
+    ) -> Result<Response<pb::ListRulesResponse>, Status> {
+        Ok(Response::new(RouterState::list_rules(self, request).await?))
+    }
+
+    async fn delete_rule(
+        &self,
+        request: Request<pb::DeleteRuleRequest>,
+    ) -> Result<Response<pb::DeleteRuleResponse>, Status> {
+        RouterState::delete_rule(self, request).await?;
+        Ok(Response::new(pb::DeleteRuleResponse {}))
+    }
+
+    async fn test_rule(
+        &self,
+        request: Request<pb::TestRuleRequest>,
+    ) -> Result<Response<pb::TestRuleResponse>, Status> {
+        Ok(Response::new(RouterState::test_rule(self, request).await?))
+    }
+
+    async fn test_event(
+        &self,
+        request: Request<pb::TestEventRequest>,
+    ) -> Result<Response<pb::TestEventResponse>, Status> {
+        Ok(Response::new(RouterState::test_event(self, request).await?))
+    }
+}
+
+#[tonic::async_trait]
+impl RoutingService for RouterState {
+    async fn route_event(
+        &self,
+        request: Request<internal::RouteEventRequest>,
+    ) -> Result<Response<internal::RouteEventResponse>, Status> {
+        Ok(Response::new(
+            RouterState::route_event(self, request).await?,
+        ))
+    }
+}

@@ -1,0 +1,106 @@
+//! The repair loop: enqueues pending deliveries whose job never reached the
+//! stream (the router died, or Redis failed, between the commit of the
+//! deliveries and the XADD). Such a delivery is `pending` without
+//! `enqueued_at` some seconds after its creation; every router replica runs
+//! the loop, and `FOR UPDATE SKIP LOCKED` gives each orphan to one of them.
+//! The stamp is written in the transaction that locked the rows, after the
+//! XADD succeeded: a crash in between leaves the rows to be repaired again
+//! (a duplicate job is harmless, the delivery engine claims in Postgres).
+
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use redis::aio::ConnectionManager;
+use switchyard_core::error::ApiResult;
+use switchyard_core::ids::{DeliveryId, WorkspaceId};
+use switchyard_core::queue::QueueKeys;
+use switchyard_core::shutdown::Signal;
+use uuid::Uuid;
+
+use super::enqueue;
+
+/// When and how much the loop repairs.
+#[derive(Clone, Copy, Debug)]
+pub struct RepairSettings {
+    /// Age a pending delivery without a job must reach before it is
+    /// repaired; longer than any routing call takes from commit to enqueue.
+    pub grace: Duration,
+    /// Pause between two passes.
+    pub interval: Duration,
+    /// Deliveries repaired per pass at most.
+    pub batch: i64,
+}
+
+impl Default for RepairSettings {
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(5),
+            interval: Duration::from_secs(1),
+            batch: 500,
+        }
+    }
+}
+
+/// One pass; returns how many deliveries were enqueued.
+pub async fn repair_once(
+    pool: &Pool,
+    redis: &ConnectionManager,
+    keys: &QueueKeys,
+    settings: &RepairSettings,
+) -> ApiResult<usize> {
+    let mut client = pool.get().await?;
+    let transaction = client.transaction().await?;
+    let rows = transaction
+        .query(
+            "SELECT id, workspace_id FROM deliveries \
+             WHERE status = 'pending' AND enqueued_at IS NULL \
+               AND created_at < now() - make_interval(secs => $1) \
+             ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            &[&settings.grace.as_secs_f64(), &settings.batch],
+        )
+        .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let jobs: Vec<(WorkspaceId, DeliveryId)> = rows
+        .iter()
+        .map(|row| {
+            (
+                WorkspaceId(row.get("workspace_id")),
+                DeliveryId(row.get("id")),
+            )
+        })
+        .collect();
+    enqueue::push(redis, keys, &jobs).await?;
+    let ids: Vec<Uuid> = jobs.iter().map(|(_, id)| id.as_uuid()).collect();
+    transaction
+        .execute(
+            "UPDATE deliveries SET enqueued_at = now() WHERE id = ANY($1)",
+            &[&ids],
+        )
+        .await?;
+    transaction.commit().await?;
+    tracing::info!(count = jobs.len(), "enqueued deliveries whose job was lost");
+    Ok(jobs.len())
+}
+
+/// Repairs every `settings.interval` until `shutdown`.
+pub async fn run(
+    pool: Pool,
+    redis: ConnectionManager,
+    keys: QueueKeys,
+    settings: RepairSettings,
+    shutdown: Signal,
+) {
+    let mut ticker = tokio::time::interval(settings.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = shutdown.clone().wait() => return,
+        }
+        if let Err(error) = repair_once(&pool, &redis, &keys, &settings).await {
+            tracing::warn!(error = %error, "repairing lost jobs failed; retrying next pass");
+        }
+    }
+}
