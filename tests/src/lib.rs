@@ -48,7 +48,7 @@ pub fn test_config(database: &TestDatabase, redis: &TestRedis) -> Config {
         ingest_addr: any_port,
         router_addr: any_port,
         delivery_addr: any_port,
-        allowed_destination_networks: vec!["127.0.0.0/8".parse().expect("network")],
+        allowed_destination_networks: vec!["127.0.0.1/32".parse().expect("network")],
         ..Config::default()
     };
     config.delivery.retry_schedule = vec![

@@ -176,6 +176,19 @@ impl Client {
         url: &str,
         headers: HashMap<String, String>,
     ) -> Result<proto::Connection, Status> {
+        self.create_webhook_with_policy(name, url, headers, None)
+            .await
+    }
+
+    /// Like [`Client::create_webhook`], with a delivery policy (retries,
+    /// timeouts, rate limit, concurrency cap, circuit breaker).
+    pub async fn create_webhook_with_policy(
+        &self,
+        name: &str,
+        url: &str,
+        headers: HashMap<String, String>,
+        policy: Option<proto::DeliveryPolicy>,
+    ) -> Result<proto::Connection, Status> {
         let request = proto::CreateConnectionRequest {
             name: name.to_string(),
             destination: Some(proto::create_connection_request::Destination::Webhook(
@@ -184,6 +197,7 @@ impl Client {
                     headers,
                 },
             )),
+            policy,
         };
         let response = self
             .router

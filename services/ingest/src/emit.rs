@@ -12,16 +12,51 @@ use switchyard_proto::v1 as pb;
 use tonic::{Code, Request, Status};
 use tonic_types::FieldViolation;
 
+use switchyard_core::telemetry::metrics::names;
+use switchyard_core::telemetry::propagation;
+use tracing::Instrument;
+
 use crate::IngestState;
 
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
-#[tracing::instrument(skip_all, fields(event_type = %request.get_ref().event_type))]
+/// `EmitEvent`, counted in metrics by outcome.
 pub async fn emit_event(
     state: &IngestState,
     request: Request<pb::EmitEventRequest>,
 ) -> ApiResult<pb::EmitEventResponse> {
+    let event_type = request.get_ref().event_type.clone();
+    let result = emit_event_inner(state, request).await;
+    // Unparseable names are not used as label values: labels must stay few.
+    let label = if EventTypeName::parse(&event_type).is_ok() { event_type } else { "invalid".to_string() };
+    match &result {
+        Ok(_) => metrics::counter!(names::EVENTS_ACCEPTED, "event_type" => label).increment(1),
+        Err(error) => {
+            let reason = format!("{:?}", error.code()).to_lowercase();
+            metrics::counter!(names::EVENTS_REJECTED, "event_type" => label, "reason" => reason).increment(1);
+        }
+    }
+    result
+}
+
+#[tracing::instrument(
+    name = "EmitEvent",
+    skip_all,
+    fields(
+        switchyard.event_type = %request.get_ref().event_type,
+        switchyard.payload_bytes = request.get_ref().payload_json.len(),
+        switchyard.workspace = tracing::field::Empty,
+        switchyard.event_id = tracing::field::Empty,
+        switchyard.duplicate = tracing::field::Empty,
+    )
+)]
+async fn emit_event_inner(
+    state: &IngestState,
+    request: Request<pb::EmitEventRequest>,
+) -> ApiResult<pb::EmitEventResponse> {
     let workspace = state.auth.workspace(request.metadata()).await?;
+    let span = tracing::Span::current();
+    span.record("switchyard.workspace", tracing::field::display(workspace));
     let authorization = request.metadata().get("authorization").cloned();
     let request = request.into_inner();
 
@@ -50,6 +85,8 @@ pub async fn emit_event(
     if let Some(key) = &idempotency_key
         && let Some(existing) = find_by_key(state, workspace, key).await?
     {
+        span.record("switchyard.event_id", existing.event_id.as_str());
+        span.record("switchyard.duplicate", true);
         return Ok(existing);
     }
 
@@ -70,11 +107,14 @@ pub async fn emit_event(
         idempotency_key.as_deref(),
     )
     .await?;
+    span.record("switchyard.event_id", stored.event_id.as_str());
+    span.record("switchyard.duplicate", stored.duplicate);
     if !stored.duplicate {
         let event = EventId::parse(&stored.event_id)
             .map_err(|reason| anyhow::anyhow!("stored id: {reason}"))?;
         let state = state.clone();
-        tokio::spawn(async move { forward(&state, workspace, event).await });
+        // The routing call joins this emit's trace.
+        tokio::spawn(async move { forward(&state, workspace, event).await }.instrument(span));
     }
     // The registry's answer to this emit; only a repeat answered up front
     // (above) goes without one.
@@ -222,11 +262,12 @@ async fn insert(
     // The forwarder leaves the event alone for this long: the spawned
     // forward normally routes it well before.
     let grace_seconds = state.limits.outbox_grace.as_secs_f64();
+    let traceparent = propagation::current_traceparent();
     let client = state.pool.get().await?;
     let inserted = client
         .query_opt(
-            "INSERT INTO events (id, workspace_id, event_type, schema_version, payload, idempotency_key, next_route_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, now() + $7 * interval '1 second') \
+            "INSERT INTO events (id, workspace_id, event_type, schema_version, payload, idempotency_key, next_route_at, traceparent) \
+             VALUES ($1, $2, $3, $4, $5, $6, now() + $7 * interval '1 second', $8) \
              ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING id",
             &[
                 &id.as_uuid(),
@@ -236,6 +277,7 @@ async fn insert(
                 payload,
                 &idempotency_key,
                 &grace_seconds,
+                &traceparent,
             ],
         )
         .await?;

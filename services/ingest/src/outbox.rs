@@ -9,6 +9,9 @@ use futures::StreamExt;
 use switchyard_core::ids::{EventId, WorkspaceId};
 use switchyard_core::shutdown::Signal;
 
+use switchyard_core::telemetry::propagation;
+use tracing::Instrument;
+
 use crate::IngestState;
 use crate::emit::forward;
 
@@ -41,17 +44,22 @@ pub async fn forward_due(state: &IngestState) -> anyhow::Result<usize> {
              WHERE id IN ( \
                  SELECT id FROM events WHERE routed_at IS NULL AND next_route_at <= now() \
                  ORDER BY next_route_at LIMIT $1 FOR UPDATE SKIP LOCKED \
-             ) RETURNING id, workspace_id",
+             ) RETURNING id, workspace_id, traceparent",
             &[&BATCH],
         )
         .await?;
     drop(client);
-    let due: Vec<(WorkspaceId, EventId)> = rows
+    let due: Vec<(WorkspaceId, EventId, Option<String>)> = rows
         .iter()
-        .map(|row| (WorkspaceId(row.get(1)), EventId(row.get(0))))
+        .map(|row| (WorkspaceId(row.get(1)), EventId(row.get(0)), row.get(2)))
         .collect();
     let forwarded = futures::stream::iter(due)
-        .map(|(workspace, event)| async move { forward(state, workspace, event).await })
+        .map(|(workspace, event, traceparent)| {
+            // A late forward still belongs to the emit's trace.
+            let span = tracing::info_span!("outbox.forward", switchyard.event_id = %event);
+            propagation::set_parent_from_traceparent(&span, traceparent.as_deref());
+            async move { forward(state, workspace, event).await }.instrument(span)
+        })
         .buffer_unordered(CONCURRENCY)
         .filter(|ok| std::future::ready(*ok))
         .count()

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use switchyard_core::destination::DestinationPolicy;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, WorkspaceId};
+use switchyard_core::policy::DeliveryPolicy;
 use switchyard_core::signature;
 use url::Url;
 
@@ -64,7 +65,18 @@ pub struct ConnectionRecord {
     pub kind: String,
     pub webhook: WebhookSettings,
     pub created_at: DateTime<Utc>,
+    /// Its delivery policy (see `crate::connection_policy`).
+    pub policy: DeliveryPolicy,
+    /// `active`, `paused` or `disabled`.
+    pub state: String,
+    pub state_reason: String,
+    pub state_changed_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
 }
+
+/// The columns `record_from_row` reads.
+pub const CONNECTION_COLUMNS: &str =
+    "id, name, kind, config, created_at, policy, state, state_reason, state_changed_at, updated_at";
 
 impl ConnectionRecord {
     /// The settings with credential-like header values masked.
@@ -163,12 +175,14 @@ pub async fn validate_webhook(
     })
 }
 
-/// Stores a new webhook connection; returns it and its signing secret.
+/// Stores a new webhook connection with its delivery `policy` (validated);
+/// returns it and its signing secret.
 pub async fn create_webhook(
     pool: &Pool,
     workspace: WorkspaceId,
     name: &str,
     webhook: WebhookSettings,
+    policy: &DeliveryPolicy,
 ) -> ApiResult<(ConnectionRecord, String)> {
     let id = ConnectionId::generate();
     let secret = signature::generate_secret();
@@ -176,31 +190,40 @@ pub async fn create_webhook(
     let client = pool.get().await?;
     let row = client
         .query_one(
-            "INSERT INTO connections (id, workspace_id, name, kind, config, signing_secret) \
-             VALUES ($1, $2, $3, 'webhook', $4, $5) RETURNING created_at",
-            &[&id.as_uuid(), &workspace.as_uuid(), &name, &config, &secret],
+            &format!(
+                "INSERT INTO connections (id, workspace_id, name, kind, config, signing_secret, policy) \
+                 VALUES ($1, $2, $3, 'webhook', $4, $5, $6) RETURNING {CONNECTION_COLUMNS}"
+            ),
+            &[
+                &id.as_uuid(),
+                &workspace.as_uuid(),
+                &name,
+                &config,
+                &secret,
+                &policy.to_json(),
+            ],
         )
         .await?;
-    let record = ConnectionRecord {
-        id,
-        name: name.to_string(),
-        kind: "webhook".to_string(),
-        webhook,
-        created_at: row.get(0),
-    };
-    Ok((record, secret))
+    Ok((record_from_row(&row)?, secret))
 }
 
-fn record_from_row(row: &tokio_postgres::Row) -> ApiResult<ConnectionRecord> {
+pub fn record_from_row(row: &tokio_postgres::Row) -> ApiResult<ConnectionRecord> {
     let config: serde_json::Value = row.get("config");
     let webhook: WebhookSettings = serde_json::from_value(config)
         .map_err(|error| anyhow::anyhow!("connection config is unreadable: {error}"))?;
+    let policy: serde_json::Value = row.get("policy");
+    let policy = DeliveryPolicy::from_json(&policy).map_err(|error| anyhow::anyhow!(error))?;
     Ok(ConnectionRecord {
         id: ConnectionId(row.get("id")),
         name: row.get("name"),
         kind: row.get("kind"),
         webhook,
         created_at: row.get("created_at"),
+        policy,
+        state: row.get("state"),
+        state_reason: row.get("state_reason"),
+        state_changed_at: row.get("state_changed_at"),
+        updated_at: row.get("updated_at"),
     })
 }
 
@@ -212,8 +235,10 @@ pub async fn get(
     let client = pool.get().await?;
     let row = client
         .query_opt(
-            "SELECT id, name, kind, config, created_at FROM connections \
-             WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL",
+            &format!(
+                "SELECT {CONNECTION_COLUMNS} FROM connections \
+                 WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL"
+            ),
             &[&workspace.as_uuid(), &id.as_uuid()],
         )
         .await?;
@@ -233,9 +258,12 @@ pub async fn list(
     let after = after.map(|id| id.as_uuid());
     let rows = client
         .query(
-            "SELECT id, name, kind, config, created_at FROM connections \
-             WHERE workspace_id = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR id > $2) \
-             ORDER BY id LIMIT $3",
+            &format!(
+                "SELECT {CONNECTION_COLUMNS} FROM connections \
+                 WHERE workspace_id = $1 AND deleted_at IS NULL \
+                   AND ($2::uuid IS NULL OR id > $2) \
+                 ORDER BY id LIMIT $3"
+            ),
             &[&workspace.as_uuid(), &after, &limit],
         )
         .await?;
@@ -331,6 +359,11 @@ mod tests {
                 ]),
             },
             created_at: Utc::now(),
+            policy: DeliveryPolicy::default(),
+            state: "active".into(),
+            state_reason: String::new(),
+            state_changed_at: None,
+            updated_at: Utc::now(),
         };
         let masked = record.masked_webhook();
         assert_eq!(masked.headers["Authorization"], MASK);

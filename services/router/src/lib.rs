@@ -4,7 +4,10 @@
 //! - [`grpc`] adapts the public `RouterService` (connections and rules CRUD,
 //!   `TestRule`, `TestEvent`) and the internal `RoutingService`
 //!   (`RouteEvent`, called by ingest).
-//! - [`connections`] and [`rules`] validate requests and hold their SQL.
+//! - [`connections`] and [`rules`] validate requests and hold their SQL;
+//!   [`connection_policy`] converts a connection's delivery policy between
+//!   the API and its stored form; [`connection_controls`] updates, pauses
+//!   and resumes connections and reads their circuit breakers.
 //! - [`expr`] compiles and evaluates rule conditions and mappings (CEL).
 //! - [`cache`] keeps compiled rules per (workspace, event type), refreshed
 //!   across replicas by Postgres LISTEN/NOTIFY.
@@ -16,6 +19,8 @@
 //! - [`dryrun`] answers `TestRule` and `TestEvent` without storing anything.
 
 pub mod cache;
+pub mod connection_controls;
+pub mod connection_policy;
 pub mod connections;
 pub mod dryrun;
 pub mod expr;
@@ -97,7 +102,7 @@ impl RouterApp {
             pool,
             redis,
             keys: QueueKeys::new(&config.redis_prefix),
-            destinations: DestinationPolicy::new(config.allowed_destination_networks.clone()),
+            destinations: DestinationPolicy::from_config(config),
             cache: Arc::new(RuleCache::default()),
             faults: Arc::new(Faults::default()),
         };

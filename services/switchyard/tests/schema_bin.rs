@@ -35,7 +35,9 @@ fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).expect("written");
 }
 
-#[tokio::test]
+// Multi-threaded: the binary is awaited with a blocking wait, and the
+// registry under test must keep serving meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_check_and_their_exit_codes() -> anyhow::Result<()> {
     let database = TestDatabase::create().await?;
     let mut config = Config {

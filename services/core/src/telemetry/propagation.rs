@@ -133,6 +133,24 @@ pub fn current_trace_id() -> Option<String> {
     span_context.is_valid().then(|| span_context.trace_id().to_string())
 }
 
+/// Makes `span` a child of the stored `traceparent`, when there is a valid one.
+pub fn set_parent_from_traceparent(span: &tracing::Span, traceparent: Option<&str>) {
+    let Some(traceparent) = traceparent else {
+        return;
+    };
+    let context = context_from_traceparent(traceparent);
+    if context.span().span_context().is_valid() {
+        let _ = span.set_parent(context);
+    }
+}
+
+/// The trace id inside a `traceparent` (`00-<trace id>-<span id>-<flags>`).
+pub fn trace_id_of(traceparent: &str) -> Option<&str> {
+    let trace_id = traceparent.split('-').nth(1)?;
+    (trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit()) && trace_id != "0".repeat(32))
+        .then_some(trace_id)
+}
+
 /// The context a stored `traceparent` describes (empty if malformed).
 pub fn context_from_traceparent(traceparent: &str) -> Context {
     let carrier = HashMap::from([("traceparent".to_string(), traceparent.to_string())]);
@@ -154,6 +172,16 @@ mod tests {
         TraceContextPropagator::new().inject_context(&context, &mut carrier);
         assert_eq!(carrier.get("traceparent").map(String::as_str), Some(traceparent));
         assert!(!context_from_traceparent("garbage").span().span_context().is_valid());
+    }
+
+    #[test]
+    fn trace_ids_are_read_from_traceparents() {
+        assert_eq!(
+            trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(trace_id_of("00-00000000000000000000000000000000-00f067aa0ba902b7-01"), None);
+        assert_eq!(trace_id_of("nonsense"), None);
     }
 
     #[test]

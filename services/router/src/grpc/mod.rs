@@ -5,9 +5,13 @@
 //!
 //! - [`messages`]: records to messages, request fields to validated values.
 //! - [`rules`]: the rule handlers, dry runs included.
+//! - [`connection_rpcs`]: `GetConnection` (with the circuit breakers) and
+//!   the connection controls (`UpdateConnection`, `PauseConnection`,
+//!   `ResumeConnection`).
 //! - this file: the connection handlers, `RouteEvent`, and the trait impls
 //!   that delegate to them.
 
+mod connection_rpcs;
 mod messages;
 mod rules;
 
@@ -25,8 +29,9 @@ use tonic::{Request, Response, Status};
 
 use self::messages::{connection_message, parse_connection_id};
 use crate::RouterState;
-use crate::connections;
+use crate::connection_controls::{ACTIVE, PAUSED};
 use crate::routing;
+use crate::{connection_policy, connections};
 
 pub fn routes(state: RouterState) -> Routes {
     Routes::new(RouterServiceServer::new(state.clone()))
@@ -53,8 +58,9 @@ impl RouterState {
         let settings =
             connections::validate_webhook(&webhook.url, &webhook.headers, &self.destinations)
                 .await?;
+        let policy = connection_policy::from_proto(request.policy.as_ref())?;
         let (record, secret) =
-            connections::create_webhook(&self.pool, workspace, &name, settings).await?;
+            connections::create_webhook(&self.pool, workspace, &name, settings, &policy).await?;
         tracing::info!(workspace = %workspace, connection = %record.id, "connection created");
         Ok(connection_message(&record, Some(secret)))
     }
@@ -115,11 +121,9 @@ impl RouterService for RouterState {
         &self,
         request: Request<pb::GetConnectionRequest>,
     ) -> Result<Response<pb::GetConnectionResponse>, Status> {
-        let workspace = self.workspace(&request).await?;
-        let id = parse_connection_id(&request.get_ref().id, "id")?;
-        let record = connections::get(&self.pool, workspace, id).await?;
+        let connection = RouterState::get_connection(self, request).await?;
         Ok(Response::new(pb::GetConnectionResponse {
-            connection: Some(connection_message(&record, None)),
+            connection: Some(connection),
         }))
     }
 
@@ -140,6 +144,40 @@ impl RouterService for RouterState {
         let id = parse_connection_id(&request.get_ref().id, "id")?;
         connections::delete(&self.pool, workspace, id).await?;
         Ok(Response::new(pb::DeleteConnectionResponse {}))
+    }
+
+    async fn update_connection(
+        &self,
+        request: Request<pb::UpdateConnectionRequest>,
+    ) -> Result<Response<pb::UpdateConnectionResponse>, Status> {
+        Ok(Response::new(
+            RouterState::update_connection(self, request).await?,
+        ))
+    }
+
+    async fn pause_connection(
+        &self,
+        request: Request<pb::PauseConnectionRequest>,
+    ) -> Result<Response<pb::PauseConnectionResponse>, Status> {
+        let (connection, _) = self
+            .set_connection_state(&request, &request.get_ref().id, PAUSED)
+            .await?;
+        Ok(Response::new(pb::PauseConnectionResponse {
+            connection: Some(connection),
+        }))
+    }
+
+    async fn resume_connection(
+        &self,
+        request: Request<pb::ResumeConnectionRequest>,
+    ) -> Result<Response<pb::ResumeConnectionResponse>, Status> {
+        let (connection, requeued) = self
+            .set_connection_state(&request, &request.get_ref().id, ACTIVE)
+            .await?;
+        Ok(Response::new(pb::ResumeConnectionResponse {
+            connection: Some(connection),
+            requeued_count: u32::try_from(requeued).unwrap_or(u32::MAX),
+        }))
     }
 
     async fn create_rule(

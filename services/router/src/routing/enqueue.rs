@@ -1,26 +1,37 @@
 //! Putting delivery jobs on the Redis stream: one pipelined round trip for
 //! any number of jobs, then `enqueued_at` stamped on their deliveries so the
-//! repair loop leaves them alone.
+//! repair loop leaves them alone. Each job gets an `enqueue` span (a child
+//! of the routing span, or of the trace stored with the delivery) and
+//! carries that span's `traceparent`, so every attempt joins the trace.
 
 use deadpool_postgres::Pool;
 use redis::aio::ConnectionManager;
 use switchyard_core::error::ApiResult;
 use switchyard_core::ids::{DeliveryId, WorkspaceId};
 use switchyard_core::queue::{DeliveryJob, JOB_FIELD, QueueKeys};
+use switchyard_core::telemetry::propagation;
 use uuid::Uuid;
 
+/// A delivery to enqueue, and the trace it belongs to when not the current
+/// one (the repair loop has no span of its own).
+pub struct Job {
+    pub workspace: WorkspaceId,
+    pub delivery: DeliveryId,
+    pub traceparent: Option<String>,
+}
+
 /// One pipelined round trip: an XADD per delivery.
-pub async fn push(
-    redis: &ConnectionManager,
-    keys: &QueueKeys,
-    jobs: &[(WorkspaceId, DeliveryId)],
-) -> ApiResult<()> {
+pub async fn push(redis: &ConnectionManager, keys: &QueueKeys, jobs: &[Job]) -> ApiResult<()> {
     if jobs.is_empty() {
         return Ok(());
     }
     let mut pipeline = redis::pipe();
-    for (workspace, delivery) in jobs {
-        let job = DeliveryJob::new(workspace.to_string(), delivery.to_string());
+    for job in jobs {
+        let span = tracing::info_span!("enqueue", switchyard.delivery_id = %job.delivery);
+        propagation::set_parent_from_traceparent(&span, job.traceparent.as_deref());
+        let traceparent = span.in_scope(propagation::current_traceparent);
+        let job = DeliveryJob::new(job.workspace.to_string(), job.delivery.to_string())
+            .with_traceparent(traceparent);
         pipeline
             .cmd("XADD")
             .arg(&keys.stream)

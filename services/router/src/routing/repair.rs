@@ -52,7 +52,7 @@ pub async fn repair_once(
     let transaction = client.transaction().await?;
     let rows = transaction
         .query(
-            "SELECT id, workspace_id FROM deliveries \
+            "SELECT id, workspace_id, traceparent FROM deliveries \
              WHERE status = 'pending' AND enqueued_at IS NULL \
                AND created_at < now() - make_interval(secs => $1) \
              ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
@@ -62,17 +62,16 @@ pub async fn repair_once(
     if rows.is_empty() {
         return Ok(0);
     }
-    let jobs: Vec<(WorkspaceId, DeliveryId)> = rows
+    let jobs: Vec<enqueue::Job> = rows
         .iter()
-        .map(|row| {
-            (
-                WorkspaceId(row.get("workspace_id")),
-                DeliveryId(row.get("id")),
-            )
+        .map(|row| enqueue::Job {
+            workspace: WorkspaceId(row.get("workspace_id")),
+            delivery: DeliveryId(row.get("id")),
+            traceparent: row.get("traceparent"),
         })
         .collect();
     enqueue::push(redis, keys, &jobs).await?;
-    let ids: Vec<Uuid> = jobs.iter().map(|(_, id)| id.as_uuid()).collect();
+    let ids: Vec<Uuid> = jobs.iter().map(|job| job.delivery.as_uuid()).collect();
     transaction
         .execute(
             "UPDATE deliveries SET enqueued_at = now() WHERE id = ANY($1)",

@@ -18,6 +18,9 @@ use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{DeliveryId, EventId, WorkspaceId};
 use uuid::Uuid;
 
+use switchyard_core::telemetry::metrics::names;
+use switchyard_core::telemetry::propagation;
+
 use super::enqueue;
 use crate::RouterState;
 use crate::cache::RuleSet;
@@ -81,7 +84,41 @@ async fn evaluate(rules: &RuleSet, event: StoredEvent) -> ApiResult<Vec<Outcome>
     .map_err(|error| ApiError::Internal(anyhow::anyhow!("rule evaluation panicked: {error}")))
 }
 
-#[tracing::instrument(skip_all, fields(workspace = %workspace, event_id = %event))]
+/// One span per rule under the routing span: matched or not, the mapped
+/// body's size, or the error.
+fn trace_outcomes(rules: &RuleSet, outcomes: &[Outcome]) {
+    for (rule, outcome) in rules.iter().zip(outcomes) {
+        let span = tracing::info_span!(
+            "rule",
+            switchyard.rule_id = %rule.record.id,
+            switchyard.connection_id = %rule.record.connection_id,
+            switchyard.matched = tracing::field::Empty,
+            switchyard.mapped_bytes = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        match outcome {
+            Outcome::NotMatched => {
+                span.record("switchyard.matched", false);
+            }
+            Outcome::Matched { body } => {
+                span.record("switchyard.matched", true);
+                span.record("switchyard.mapped_bytes", body.as_ref().map_or(0, String::len));
+            }
+            Outcome::Failed { error } => {
+                span.record("switchyard.matched", true);
+                span.record("error.type", error.as_str());
+                span.record("otel.status_code", "ERROR");
+            }
+        }
+    }
+}
+
+#[tracing::instrument(
+    name = "Route",
+    skip_all,
+    fields(switchyard.workspace = %workspace, switchyard.event_id = %event, switchyard.rules = tracing::field::Empty)
+)]
 pub async fn route_event(
     state: &RouterState,
     workspace: WorkspaceId,
@@ -107,7 +144,12 @@ pub async fn route_event(
         .cache
         .rules_for(&state.pool, workspace, &stored.event_type)
         .await?;
+    let started = std::time::Instant::now();
     let outcomes = evaluate(&rules, stored).await?;
+    metrics::histogram!(names::ROUTING_SECONDS).record(started.elapsed().as_secs_f64());
+    tracing::Span::current().record("switchyard.rules", rules.len());
+    trace_outcomes(&rules, &outcomes);
+    let traceparent = propagation::current_traceparent();
 
     let mut ids = Vec::new();
     let mut rule_ids = Vec::new();
@@ -135,8 +177,8 @@ pub async fn route_event(
         .query_one(
             "WITH inserted AS ( \
                  INSERT INTO deliveries (id, workspace_id, event_id, rule_id, connection_id, \
-                                         status, last_error, body) \
-                 SELECT d.id, $1, $2, d.rule_id, d.connection_id, d.status, d.last_error, d.body::jsonb \
+                                         status, last_error, body, traceparent) \
+                 SELECT d.id, $1, $2, d.rule_id, d.connection_id, d.status, d.last_error, d.body::jsonb, $9 \
                  FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[]) \
                       AS d (id, rule_id, connection_id, status, last_error, body) \
                  ON CONFLICT (event_id, rule_id) DO NOTHING \
@@ -157,6 +199,7 @@ pub async fn route_event(
                 &statuses,
                 &errors,
                 &bodies,
+                &traceparent,
             ],
         )
         .await?;
@@ -167,7 +210,14 @@ pub async fn route_event(
     let pending: Vec<DeliveryId> = pending.into_iter().map(DeliveryId).collect();
 
     if !pending.is_empty() {
-        let jobs: Vec<_> = pending.iter().map(|id| (workspace, *id)).collect();
+        let jobs: Vec<_> = pending
+            .iter()
+            .map(|id| enqueue::Job {
+                workspace,
+                delivery: *id,
+                traceparent: None,
+            })
+            .collect();
         // The deliveries are committed, so the caller has nothing to retry:
         // a lost enqueue is repaired by the repair loop.
         let enqueued = async {

@@ -54,7 +54,7 @@ impl Harness {
             redis_url: redis.url.clone(),
             redis_prefix: redis.prefix.clone(),
             internal_token: Some(SecretString::from("internal-test-token")),
-            allowed_destination_networks: vec!["127.0.0.0/8".parse().expect("network")],
+            allowed_destination_networks: vec!["127.0.0.1/32".parse().expect("network")],
             router_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             ..Config::default()
         };

@@ -1,0 +1,130 @@
+//! Changing a connection after its creation — `UpdateConnection`,
+//! `PauseConnection`, `ResumeConnection` — and the live circuit breaker
+//! `GetConnection` shows.
+//!
+//! A connection is `active`, `paused` (its deliveries accumulate: the
+//! delivery engine does not claim them, so no attempt is spent) or
+//! `disabled` (its deliveries die without a request; the engine sets it on
+//! a 410 Gone). Whenever a change makes a connection active again, its
+//! pending and retrying deliveries are re-enqueued from Postgres in order
+//! of creation (`switchyard_core::requeue`): their jobs were dropped while
+//! it was paused. The breaker lives in Redis (`switchyard_core::limits`),
+//! written by every delivery replica.
+
+use switchyard_core::error::{ApiError, ApiResult};
+use switchyard_core::ids::{ConnectionId, WorkspaceId};
+use switchyard_core::limits::{self, BreakerSnapshot, ConnectionKeys};
+use switchyard_core::policy::DeliveryPolicy;
+use switchyard_core::requeue::{self, Scope};
+
+use crate::RouterState;
+use crate::connections::{self, CONNECTION_COLUMNS, ConnectionRecord, WebhookSettings};
+
+pub const ACTIVE: &str = "active";
+pub const PAUSED: &str = "paused";
+pub const DISABLED: &str = "disabled";
+
+/// What an update changes; `None` keeps the current value.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionPatch {
+    pub name: Option<String>,
+    pub webhook: Option<WebhookSettings>,
+    pub policy: Option<DeliveryPolicy>,
+    /// [`ACTIVE`], [`PAUSED`] or [`DISABLED`].
+    pub state: Option<&'static str>,
+}
+
+/// A connection after an update.
+#[derive(Clone, Debug)]
+pub struct Updated {
+    pub record: ConnectionRecord,
+    /// Deliveries re-enqueued because the update made it active again.
+    pub requeued: u64,
+}
+
+/// Applies `patch` in one statement; re-enqueues the connection's waiting
+/// deliveries when it became active.
+#[tracing::instrument(skip_all, fields(workspace_id = %workspace, connection_id = %id))]
+pub async fn update(
+    state: &RouterState,
+    workspace: WorkspaceId,
+    id: ConnectionId,
+    patch: ConnectionPatch,
+) -> ApiResult<Updated> {
+    let config = match &patch.webhook {
+        Some(webhook) => Some(serde_json::to_value(webhook).map_err(anyhow::Error::from)?),
+        None => None,
+    };
+    let policy = patch.policy.as_ref().map(DeliveryPolicy::to_json);
+    let reason = match patch.state {
+        Some(PAUSED) => "paused by an operator",
+        Some(DISABLED) => "disabled by an operator",
+        _ => "",
+    };
+    let returning: Vec<String> = CONNECTION_COLUMNS
+        .split(',')
+        .map(|column| format!("c.{}", column.trim()))
+        .collect();
+    let client = state.pool.get().await?;
+    let row = client
+        .query_opt(
+            &format!(
+                "WITH old AS ( \
+                    SELECT id, state FROM connections \
+                    WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL \
+                    FOR UPDATE \
+                 ) \
+                 UPDATE connections c \
+                 SET name = COALESCE($3, c.name), config = COALESCE($4, c.config), \
+                     policy = COALESCE($5, c.policy), state = COALESCE($6, c.state), \
+                     state_reason = CASE WHEN $6::text IS NOT NULL AND $6 <> old.state \
+                                         THEN $7 ELSE c.state_reason END, \
+                     state_changed_at = CASE WHEN $6::text IS NOT NULL AND $6 <> old.state \
+                                             THEN now() ELSE c.state_changed_at END, \
+                     updated_at = now() \
+                 FROM old WHERE c.id = old.id \
+                 RETURNING {}, old.state AS previous_state",
+                returning.join(", ")
+            ),
+            &[
+                &workspace.as_uuid(),
+                &id.as_uuid(),
+                &patch.name,
+                &config,
+                &policy,
+                &patch.state,
+                &reason,
+            ],
+        )
+        .await?;
+    let row = row.ok_or_else(|| ApiError::not_found(format!("connection {id} not found")))?;
+    let record = connections::record_from_row(&row)?;
+    let previous: String = row.get("previous_state");
+    let mut requeued = 0;
+    if record.state == ACTIVE && previous != ACTIVE {
+        let scope = Scope::Connection {
+            workspace,
+            connection: id,
+        };
+        requeued = requeue::requeue(&state.pool, &state.redis, &state.keys, scope)
+            .await
+            .map_err(ApiError::Internal)?;
+        tracing::info!(requeued, from = %previous, "connection resumed");
+    } else if record.state != previous {
+        tracing::info!(from = %previous, to = %record.state, "connection state changed");
+    }
+    Ok(Updated { record, requeued })
+}
+
+/// The connection's breaker as the delivery replicas left it; `None` (and
+/// a warning) when Redis cannot be read, so `GetConnection` still answers.
+pub async fn breaker(state: &RouterState, id: ConnectionId) -> Option<BreakerSnapshot> {
+    let keys = ConnectionKeys::new(&state.keys.prefix, id);
+    match limits::read_breaker(&state.redis, &keys).await {
+        Ok(snapshot) => Some(snapshot),
+        Err(error) => {
+            tracing::warn!(%error, connection_id = %id, "reading the circuit breaker failed");
+            None
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The connection handlers of the delivery controls: `UpdateConnection`,
+//! `PauseConnection`, `ResumeConnection`, and `GetConnection` with the live
+//! circuit breaker. Requests are validated here; the work is in
+//! [`crate::connection_controls`].
+
+use switchyard_core::error::{ApiError, ApiResult};
+use switchyard_core::ids::ConnectionId;
+use switchyard_core::limits::{BreakerSnapshot, BreakerState};
+use switchyard_core::time;
+use switchyard_proto::v1 as pb;
+use tonic::Request;
+
+use super::messages::{connection_message, parse_connection_id};
+use crate::RouterState;
+use crate::connection_controls::{self, ACTIVE, ConnectionPatch, DISABLED, PAUSED};
+use crate::{connection_policy, connections};
+
+/// The `connections.state` text as the API enum.
+pub fn state_message(state: &str) -> pb::ConnectionState {
+    match state {
+        ACTIVE => pb::ConnectionState::Active,
+        PAUSED => pb::ConnectionState::Paused,
+        DISABLED => pb::ConnectionState::Disabled,
+        _ => pb::ConnectionState::Unspecified,
+    }
+}
+
+/// The requested state as a `connections.state` text; `None` for
+/// UNSPECIFIED (unchanged).
+fn state_text(state: i32) -> ApiResult<Option<&'static str>> {
+    let state = pb::ConnectionState::try_from(state)
+        .map_err(|_| ApiError::invalid("state", "is not a ConnectionState"))?;
+    Ok(match state {
+        pb::ConnectionState::Unspecified => None,
+        pb::ConnectionState::Active => Some(ACTIVE),
+        pb::ConnectionState::Paused => Some(PAUSED),
+        pb::ConnectionState::Disabled => Some(DISABLED),
+    })
+}
+
+fn breaker_message(snapshot: BreakerSnapshot) -> pb::CircuitBreaker {
+    let state = match snapshot.state {
+        BreakerState::Closed => pb::CircuitState::Closed,
+        BreakerState::Open => pb::CircuitState::Open,
+        BreakerState::HalfOpen => pb::CircuitState::HalfOpen,
+    };
+    pb::CircuitBreaker {
+        state: state.into(),
+        failure_streak: snapshot.failure_streak,
+        last_error: snapshot.last_error,
+        last_failure_at: time::to_proto_opt(snapshot.last_failure_at),
+        opened_at: time::to_proto_opt(snapshot.opened_at),
+    }
+}
+
+impl RouterState {
+    /// `GetConnection`: the connection and its circuit breaker.
+    pub(super) async fn get_connection(
+        &self,
+        request: Request<pb::GetConnectionRequest>,
+    ) -> ApiResult<pb::Connection> {
+        let workspace = self.workspace(&request).await?;
+        let id = parse_connection_id(&request.get_ref().id, "id")?;
+        let record = connections::get(&self.pool, workspace, id).await?;
+        let mut connection = connection_message(&record, None);
+        connection.circuit_breaker = connection_controls::breaker(self, id)
+            .await
+            .map(breaker_message);
+        Ok(connection)
+    }
+
+    pub(super) async fn update_connection(
+        &self,
+        request: Request<pb::UpdateConnectionRequest>,
+    ) -> ApiResult<pb::UpdateConnectionResponse> {
+        let workspace = self.workspace(&request).await?;
+        let request = request.into_inner();
+        let id = parse_connection_id(&request.id, "id")?;
+        let webhook = match &request.webhook {
+            Some(webhook) => Some(
+                connections::validate_webhook(&webhook.url, &webhook.headers, &self.destinations)
+                    .await?,
+            ),
+            None => None,
+        };
+        let patch = ConnectionPatch {
+            name: request
+                .name
+                .as_deref()
+                .map(connections::validate_name)
+                .transpose()?,
+            webhook,
+            policy: request
+                .policy
+                .as_ref()
+                .map(|policy| connection_policy::from_proto(Some(policy)))
+                .transpose()?,
+            state: state_text(request.state)?,
+        };
+        if patch.name.is_none()
+            && patch.webhook.is_none()
+            && patch.policy.is_none()
+            && patch.state.is_none()
+        {
+            return Err(ApiError::invalid(
+                "fields",
+                "none is set: nothing to change",
+            ));
+        }
+        let updated = connection_controls::update(self, workspace, id, patch).await?;
+        Ok(pb::UpdateConnectionResponse {
+            connection: Some(connection_message(&updated.record, None)),
+            requeued_count: u32::try_from(updated.requeued).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// Pause and resume: an update of the state alone.
+    pub(super) async fn set_connection_state(
+        &self,
+        workspace_request: &Request<impl Sized>,
+        id: &str,
+        state: &'static str,
+    ) -> ApiResult<(pb::Connection, u64)> {
+        let workspace = self.workspace(workspace_request).await?;
+        let id: ConnectionId = parse_connection_id(id, "id")?;
+        let patch = ConnectionPatch {
+            state: Some(state),
+            ..ConnectionPatch::default()
+        };
+        let updated = connection_controls::update(self, workspace, id, patch).await?;
+        Ok((connection_message(&updated.record, None), updated.requeued))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_map_both_ways() {
+        for (text, state) in [
+            (ACTIVE, pb::ConnectionState::Active),
+            (PAUSED, pb::ConnectionState::Paused),
+            (DISABLED, pb::ConnectionState::Disabled),
+        ] {
+            assert_eq!(state_message(text), state);
+            assert_eq!(state_text(state.into()).ok(), Some(Some(text)));
+        }
+        assert_eq!(state_text(0).ok(), Some(None));
+        assert!(state_text(99).is_err());
+    }
+
+    #[test]
+    fn breakers_become_messages() {
+        let open = BreakerSnapshot {
+            state: BreakerState::Open,
+            failure_streak: 10,
+            last_error: "HTTP 503".into(),
+            last_failure_at: None,
+            opened_at: Some(chrono::Utc::now()),
+        };
+        let message = breaker_message(open);
+        assert_eq!(message.state(), pb::CircuitState::Open);
+        assert_eq!(message.failure_streak, 10);
+        assert!(message.opened_at.is_some());
+    }
+}

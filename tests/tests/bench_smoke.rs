@@ -1,0 +1,42 @@
+//! `switchyard bench` on a handful of events (the real benchmark is run by
+//! hand, see the command's docs): through ingest and the router, and with
+//! `--preload` (the delivery engine alone). Every event reaches every
+//! healthy receiver once, signed, with an attempt recorded.
+
+use switchyard::commands::bench::{self, BenchArgs};
+use switchyard_core::testkit::{TestDatabase, TestRedis};
+use switchyard_tests::test_config;
+
+fn args(preload: bool) -> BenchArgs {
+    BenchArgs {
+        rate: 20.0,
+        duration_secs: 1,
+        concurrency: 4,
+        payload_bytes: 256,
+        fanout: 2,
+        failing: 0,
+        slow: 0,
+        slow_delay_ms: 0,
+        drain_secs: 20,
+        external: false,
+        preload,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_bench_reports_every_delivery_once() -> anyhow::Result<()> {
+    for preload in [false, true] {
+        let database = TestDatabase::create().await?;
+        let redis = TestRedis::new();
+        let report = bench::run(&args(preload), test_config(&database, &redis)).await?;
+        let accepted = report["accepted"].as_u64().unwrap_or(0);
+        assert!(accepted >= 10, "{report}");
+        assert_eq!(report["expected_deliveries"].as_u64(), Some(accepted * 2));
+        assert_eq!(report["delivered"].as_u64(), Some(accepted * 2), "{report}");
+        assert_eq!(report["duplicates"].as_u64(), Some(0));
+        assert_eq!(report["signature_failures"].as_u64(), Some(0));
+        assert_eq!(report["attempts_recorded"].as_i64(), Some(accepted as i64 * 2));
+        assert!(report["latency_ms"]["p99"].as_f64().is_some());
+    }
+    Ok(())
+}
