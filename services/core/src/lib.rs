@@ -20,6 +20,8 @@
 //! - [`requeue`]: re-enqueueing unfinished deliveries from Postgres.
 //! - [`names`]: parsing of event type names.
 //! - [`paging`]: page sizes and tokens of `List*` RPCs.
+//! - [`standalone`]: the `main` of a service run as its own process.
+//! - [`telemetry`]: logs, traces (OpenTelemetry) and Prometheus metrics.
 //! - [`testkit`]: a fresh database and Redis prefix per test.
 
 pub mod auth;
@@ -37,6 +39,7 @@ pub mod queue;
 pub mod requeue;
 pub mod shutdown;
 pub mod signature;
+pub mod standalone;
 pub mod telemetry;
 pub mod testkit;
 pub mod time;

@@ -1,20 +1,14 @@
-//! `switchyard-ingest`: the ingest service alone.
+//! `switchyard-ingest`: the ingest service on its own, configured by
+//! `SWITCHYARD_*` and `OTEL_*` variables (see `switchyard_core::config`).
 
-use anyhow::Context;
-use switchyard_core::config::Config;
-use switchyard_core::{grpc, shutdown, telemetry};
+use switchyard_core::standalone;
+use switchyard_core::telemetry::traces::Service;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::load()?;
-    telemetry::init_logging(config.log_format);
-    let (listener, addr) = grpc::bind(config.ingest_addr).await?;
-    let app = switchyard_ingest::IngestApp::build(&config).await?;
-    let (trigger, signal) = shutdown::channel();
-    tokio::spawn(async move {
-        shutdown::os_signal().await;
-        trigger.trip();
-    });
-    tracing::info!(%addr, "ingest listening");
-    app.run(listener, signal).await.context("ingest stopped")
+    standalone::run(Service::Ingest, |config, listener, shutdown| async move {
+        let app = switchyard_ingest::IngestApp::build(&config).await?;
+        app.run(listener, shutdown).await
+    })
+    .await
 }

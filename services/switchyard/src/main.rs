@@ -12,13 +12,13 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Migrate => admin::migrate(&load()?).await,
-        Command::Serve { service } => {
+        Command::Serve { service: Some(kind) } => admin::serve_one(kind).await,
+        Command::Serve { service: None } => {
             let config = Config::load()?;
-            let services: Vec<_> = service.map_or(ServiceKind::ALL.to_vec(), |kind| vec![kind]);
-            let services: Vec<_> = services.into_iter().map(ServiceKind::telemetry).collect();
+            let services = ServiceKind::ALL.map(ServiceKind::telemetry);
             let telemetry =
                 telemetry::init(config.log_format, "info", &config.telemetry, &services)?;
-            let served = admin::serve(config, service).await;
+            let served = admin::serve_all(config).await;
             telemetry.shutdown();
             served
         }

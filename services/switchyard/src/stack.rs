@@ -40,19 +40,6 @@ impl ServiceKind {
         }
     }
 
-    /// Where this service serves metrics when it runs alone: the configured
-    /// port plus 0 (registry) to 3 (delivery), so four processes on one host
-    /// don't collide (9464-9467 by default).
-    pub fn metrics_addr(self, base: SocketAddr) -> SocketAddr {
-        let offset = match self {
-            Self::Registry => 0,
-            Self::Ingest => 1,
-            Self::Router => 2,
-            Self::Delivery => 3,
-        };
-        SocketAddr::new(base.ip(), base.port().saturating_add(offset))
-    }
-
     fn addr(self, config: &Config) -> SocketAddr {
         match self {
             Self::Registry => config.registry_addr,

@@ -47,6 +47,18 @@ impl Service {
         }
     }
 
+    /// Where this service serves metrics when it runs alone: the base port
+    /// plus 0 (registry) to 3 (delivery).
+    pub fn metrics_addr(self, base: std::net::SocketAddr) -> std::net::SocketAddr {
+        let offset = match self {
+            Self::Registry => 0,
+            Self::Ingest => 1,
+            Self::Router => 2,
+            Self::Delivery => 3,
+        };
+        std::net::SocketAddr::new(base.ip(), base.port().saturating_add(offset))
+    }
+
     /// The crate whose spans belong to this service.
     fn crate_prefix(self) -> &'static str {
         match self {

@@ -6,6 +6,7 @@
 //! registered on another replica, its notification still on the way: the
 //! head is re-read from Postgres before such a call is refused.
 
+use switchyard_core::telemetry::metrics::names;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
@@ -42,7 +43,16 @@ pub struct PayloadToValidate {
 }
 
 impl Registry {
-    #[tracing::instrument(skip_all, fields(workspace = %workspace, event_type = %event_type))]
+    #[tracing::instrument(
+        name = "ValidatePayload",
+        skip_all,
+        fields(
+            switchyard.workspace = %workspace,
+            switchyard.event_type = %event_type,
+            switchyard.schema_version = tracing::field::Empty,
+            switchyard.violations = tracing::field::Empty,
+        )
+    )]
     pub async fn validate_payload(
         &self,
         workspace: WorkspaceId,
@@ -50,8 +60,17 @@ impl Registry {
         schema_version: u32,
         payload_json: &str,
     ) -> ApiResult<Validation> {
-        self.validate_one(workspace, event_type, schema_version, payload_json)
-            .await
+        let started = std::time::Instant::now();
+        let result = self
+            .validate_one(workspace, event_type, schema_version, payload_json)
+            .await;
+        metrics::histogram!(names::VALIDATION_SECONDS).record(started.elapsed().as_secs_f64());
+        if let Ok(validation) = &result {
+            let span = tracing::Span::current();
+            span.record("switchyard.schema_version", validation.schema_version);
+            span.record("switchyard.violations", validation.outcome.violations.len());
+        }
+        result
     }
 
     /// One result per payload, in order. Errors that concern one payload

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use switchyard_core::config::Config;
-use switchyard_core::{auth, db, grpc, shutdown};
+use switchyard_core::{auth, db, shutdown, standalone};
 
 use crate::receiver::{self, Behaviour, Receiver};
 use crate::stack::{self, ServiceKind, Stack};
@@ -32,14 +32,9 @@ pub async fn create_workspace(config: &Config, slug: &str) -> anyhow::Result<()>
     Ok(())
 }
 
-pub async fn serve(config: Config, service: Option<ServiceKind>) -> anyhow::Result<()> {
-    match service {
-        None => serve_all(config).await,
-        Some(kind) => serve_one(config, kind).await,
-    }
-}
-
-async fn serve_all(config: Config) -> anyhow::Result<()> {
+/// All four services in this process, with `/metrics` on the configured
+/// address.
+pub async fn serve_all(config: Config) -> anyhow::Result<()> {
     let mut stack = Stack::start(config, &ServiceKind::ALL).await?;
     for kind in ServiceKind::ALL {
         tracing::info!(service = %kind, addr = %stack.addr(kind), "listening");
@@ -54,25 +49,12 @@ async fn serve_all(config: Config) -> anyhow::Result<()> {
     stack.stop().await
 }
 
-async fn serve_one(config: Config, kind: ServiceKind) -> anyhow::Result<()> {
-    let addr = match kind {
-        ServiceKind::Registry => config.registry_addr,
-        ServiceKind::Ingest => config.ingest_addr,
-        ServiceKind::Router => config.router_addr,
-        ServiceKind::Delivery => config.delivery_addr,
-    };
-    let (listener, addr) = grpc::bind(addr).await?;
-    tracing::info!(service = %kind, %addr, "listening");
-    let _metrics = match config.telemetry.metrics_addr {
-        Some(base) => Some(stack::start_metrics(kind.metrics_addr(base)).await?),
-        None => None,
-    };
-    let (trigger, signal) = shutdown::channel();
-    tokio::spawn(async move {
-        shutdown::os_signal().await;
-        trigger.trip();
-    });
-    stack::run_service(kind, &config, listener, signal).await
+/// One service, as its own process would run it.
+pub async fn serve_one(kind: ServiceKind) -> anyhow::Result<()> {
+    standalone::run(kind.telemetry(), |config, listener, signal| async move {
+        stack::run_service(kind, &config, listener, signal).await
+    })
+    .await
 }
 
 pub async fn receive(port: u16, secret: Option<String>) -> anyhow::Result<()> {
