@@ -35,7 +35,10 @@ async fn the_bench_reports_every_delivery_once() -> anyhow::Result<()> {
         assert_eq!(report["delivered"].as_u64(), Some(accepted * 2), "{report}");
         assert_eq!(report["duplicates"].as_u64(), Some(0));
         assert_eq!(report["signature_failures"].as_u64(), Some(0));
-        assert_eq!(report["attempts_recorded"].as_i64(), Some(accepted as i64 * 2));
+        assert_eq!(
+            report["attempts_recorded"].as_i64(),
+            Some(accepted as i64 * 2)
+        );
         assert!(report["latency_ms"]["p99"].as_f64().is_some());
     }
     Ok(())

@@ -75,7 +75,7 @@ async fn a_delivery_policy_is_stored_returned_and_replaced() -> anyhow::Result<(
     let (_receiver, created) = connect(&stack, Behaviour::default(), Some(policy)).await?;
     let read = get(&stack, &created.id).await?;
     assert_eq!(read.state(), proto::ConnectionState::Active);
-    let stored = read.policy.clone().expect("policy");
+    let stored = read.policy.expect("policy");
     assert_eq!(stored.max_concurrency, 4);
     assert_eq!(stored.rate_limit.map(|r| r.count), Some(50));
     let breaker = stored.circuit_breaker.expect("defaults filled in");
@@ -123,7 +123,11 @@ async fn a_delivery_policy_is_stored_returned_and_replaced() -> anyhow::Result<(
         .await
         .expect_err("an hour is too long");
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().starts_with("policy.request_timeout"), "{}", status.message());
+    assert!(
+        status.message().starts_with("policy.request_timeout"),
+        "{}",
+        status.message()
+    );
     let nothing = proto::UpdateConnectionRequest {
         id: created.id.clone(),
         ..Default::default()
@@ -160,7 +164,10 @@ async fn a_paused_connection_keeps_its_deliveries_until_resumed() -> anyhow::Res
         events.push(emit(&stack, n).await?);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(receiver.received().is_empty(), "nothing is sent while paused");
+    assert!(
+        receiver.received().is_empty(),
+        "nothing is sent while paused"
+    );
     for event in &events {
         let deliveries = stack.client.list_deliveries(event).await?;
         assert_eq!(deliveries.len(), 1);
@@ -219,7 +226,10 @@ async fn get_connection_shows_an_open_circuit_breaker() -> anyhow::Result<()> {
         if breaker.state() == proto::CircuitState::Open {
             break breaker;
         }
-        assert!(tokio::time::Instant::now() < deadline, "never opened: {breaker:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never opened: {breaker:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(breaker.failure_streak >= 2, "{breaker:?}");

@@ -223,8 +223,8 @@ impl Default for DeliveryConfig {
             ],
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(15),
-            max_in_flight: 256,
-            max_in_flight_per_connection: 64,
+            max_in_flight: 1024,
+            max_in_flight_per_connection: 256,
             visibility_timeout: Duration::from_secs(60),
             scheduler_interval: Duration::from_millis(200),
         }

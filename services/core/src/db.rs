@@ -4,7 +4,7 @@
 use std::str::FromStr;
 
 use anyhow::Context;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 mod embedded {
@@ -17,21 +17,16 @@ pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
 }
 
 /// A pool whose sessions start with the given settings (`name`, `value`),
-/// e.g. planner settings for a hot path.
+/// e.g. planner settings for a hot path. They are `SET` once per new
+/// connection (not passed as startup options, which poolers such as
+/// PgBouncer refuse). Names and values are the caller's constants.
 pub fn pool_with_settings(
     database_url: &str,
     max_size: usize,
     settings: &[(&str, &str)],
 ) -> anyhow::Result<Pool> {
-    let mut pg_config = tokio_postgres::Config::from_str(database_url)
+    let pg_config = tokio_postgres::Config::from_str(database_url)
         .with_context(|| format!("invalid database URL {}", redact(database_url)))?;
-    if !settings.is_empty() {
-        let mut options = pg_config.get_options().unwrap_or_default().to_string();
-        for (name, value) in settings {
-            options.push_str(&format!(" -c {name}={value}"));
-        }
-        pg_config.options(options.trim());
-    }
     let manager = Manager::from_config(
         pg_config,
         NoTls,
@@ -39,10 +34,23 @@ pub fn pool_with_settings(
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    Pool::builder(manager)
-        .max_size(max_size)
-        .build()
-        .context("building the Postgres pool")
+    let mut builder = Pool::builder(manager).max_size(max_size);
+    if !settings.is_empty() {
+        let statement: String = settings
+            .iter()
+            .map(|(name, value)| format!("SET {name} = {value}; "))
+            .collect();
+        builder = builder.post_create(Hook::async_fn(move |client, _| {
+            let statement = statement.clone();
+            Box::pin(async move {
+                client
+                    .batch_execute(&statement)
+                    .await
+                    .map_err(HookError::Backend)
+            })
+        }));
+    }
+    builder.build().context("building the Postgres pool")
 }
 
 /// Creates the database named in `database_url` if it does not exist yet, by

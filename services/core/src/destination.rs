@@ -89,13 +89,11 @@ impl DestinationPolicy {
         }
     }
 
-
     fn check_scheme(&self, url: &Url) -> Result<(), String> {
         match url.scheme() {
             "https" => Ok(()),
             "http" if self.https_only => Err(
-                "uses http://, but only https:// destinations are allowed (https_only)"
-                    .to_string(),
+                "uses http://, but only https:// destinations are allowed (https_only)".to_string(),
             ),
             "http" => Ok(()),
             other => Err(format!("scheme `{other}` is not http or https")),

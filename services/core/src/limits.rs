@@ -90,7 +90,13 @@ pub async fn read_breaker(
 ) -> redis::RedisResult<BreakerSnapshot> {
     let fields: Vec<Option<String>> = redis::cmd("HMGET")
         .arg(&keys.breaker)
-        .arg(&["state", "streak", "last_error", "last_failure_at", "opened_at"])
+        .arg(&[
+            "state",
+            "streak",
+            "last_error",
+            "last_failure_at",
+            "opened_at",
+        ])
         .query_async(&mut redis.clone())
         .await?;
     let field = |index: usize| fields.get(index).cloned().flatten();

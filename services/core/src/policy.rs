@@ -153,7 +153,12 @@ impl DeliveryPolicy {
             max_attempts,
         } = self.retry
         {
-            within("policy.retry.initial", initial_ms, MIN_RETRY_DELAY_MS, MAX_RETRY_DELAY_MS)?;
+            within(
+                "policy.retry.initial",
+                initial_ms,
+                MIN_RETRY_DELAY_MS,
+                MAX_RETRY_DELAY_MS,
+            )?;
             if !(1.0..=MAX_FACTOR).contains(&factor) {
                 return Err(ApiError::invalid(
                     "policy.retry.factor",
@@ -169,10 +174,20 @@ impl DeliveryPolicy {
             }
         }
         if let Some(connect) = self.connect_timeout_ms {
-            within("policy.connect_timeout", connect, MIN_TIMEOUT_MS, MAX_CONNECT_TIMEOUT_MS)?;
+            within(
+                "policy.connect_timeout",
+                connect,
+                MIN_TIMEOUT_MS,
+                MAX_CONNECT_TIMEOUT_MS,
+            )?;
         }
         if let Some(request) = self.request_timeout_ms {
-            within("policy.request_timeout", request, MIN_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS)?;
+            within(
+                "policy.request_timeout",
+                request,
+                MIN_TIMEOUT_MS,
+                MAX_REQUEST_TIMEOUT_MS,
+            )?;
         }
         if let Some(rate) = self.rate_limit {
             if !(1..=MAX_RATE_COUNT).contains(&rate.count) {
@@ -181,7 +196,12 @@ impl DeliveryPolicy {
                     format!("must be between 1 and {MAX_RATE_COUNT}"),
                 ));
             }
-            within("policy.rate_limit.period", rate.period_ms, 1, MAX_RATE_PERIOD_MS)?;
+            within(
+                "policy.rate_limit.period",
+                rate.period_ms,
+                1,
+                MAX_RATE_PERIOD_MS,
+            )?;
         }
         if self.max_concurrency > MAX_CONCURRENCY {
             return Err(ApiError::invalid(
@@ -203,7 +223,12 @@ impl DeliveryPolicy {
                     "must be at least 1 when failure_ratio is set",
                 ));
             }
-            within("policy.circuit_breaker.window", breaker.window_ms, 1000, MAX_COOLDOWN_MS)?;
+            within(
+                "policy.circuit_breaker.window",
+                breaker.window_ms,
+                1000,
+                MAX_COOLDOWN_MS,
+            )?;
         }
         within(
             "policy.circuit_breaker.cooldown",
@@ -300,10 +325,19 @@ mod tests {
             },
             ..DeliveryPolicy::default()
         };
-        assert_eq!(field_of(exponential(1, 2.0, 1000, 3)), "policy.retry.initial");
-        assert_eq!(field_of(exponential(100, 0.5, 1000, 3)), "policy.retry.factor");
+        assert_eq!(
+            field_of(exponential(1, 2.0, 1000, 3)),
+            "policy.retry.initial"
+        );
+        assert_eq!(
+            field_of(exponential(100, 0.5, 1000, 3)),
+            "policy.retry.factor"
+        );
         assert_eq!(field_of(exponential(100, 2.0, 50, 3)), "policy.retry.cap");
-        assert_eq!(field_of(exponential(100, 2.0, 1000, 0)), "policy.retry.max_attempts");
+        assert_eq!(
+            field_of(exponential(100, 2.0, 1000, 0)),
+            "policy.retry.max_attempts"
+        );
         let timeout = DeliveryPolicy {
             request_timeout_ms: Some(10),
             ..DeliveryPolicy::default()

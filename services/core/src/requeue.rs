@@ -72,12 +72,7 @@ pub async fn requeue(
                      WHERE d.workspace_id = $1 AND d.connection_id = $2 \
                        AND d.status IN ('pending', 'retrying') AND d.id > $3 \
                      ORDER BY d.id LIMIT $4",
-                    &[
-                        &workspace.as_uuid(),
-                        &connection.as_uuid(),
-                        &after,
-                        &PAGE,
-                    ],
+                    &[&workspace.as_uuid(), &connection.as_uuid(), &after, &PAGE],
                 )
                 .await
                 .context("reading the connection's deliveries")?,

@@ -58,8 +58,17 @@ async fn dead_letters_are_listed_retried_and_replayed() {
             .await
             .expect("list")
             .into_inner();
-        assert!(page.deliveries.iter().all(|d| d.status() == DeliveryStatus::Dead));
-        pages.push(page.deliveries.iter().map(|d| d.id.clone()).collect::<Vec<_>>());
+        assert!(
+            page.deliveries
+                .iter()
+                .all(|d| d.status() == DeliveryStatus::Dead)
+        );
+        pages.push(
+            page.deliveries
+                .iter()
+                .map(|d| d.id.clone())
+                .collect::<Vec<_>>(),
+        );
         if page.next_page_token.is_empty() {
             break;
         }
@@ -67,7 +76,10 @@ async fn dead_letters_are_listed_retried_and_replayed() {
     }
     let mut newest_first: Vec<String> = dead.iter().map(ToString::to_string).collect();
     newest_first.reverse();
-    assert_eq!(pages, vec![newest_first[..2].to_vec(), newest_first[2..].to_vec()]);
+    assert_eq!(
+        pages,
+        vec![newest_first[..2].to_vec(), newest_first[2..].to_vec()]
+    );
 
     let count = |request: ListDeliveriesRequest| {
         let mut client = client.clone();

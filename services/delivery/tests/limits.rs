@@ -27,7 +27,11 @@ async fn a_rate_limit_paces_deliveries_without_spending_attempts() {
     for delivery in &deliveries {
         assert_eq!(env.delivery_state(*delivery).await.attempt_count, 1);
     }
-    assert_eq!(env.attempt_count(&deliveries).await, 15, "held jobs are not attempts");
+    assert_eq!(
+        env.attempt_count(&deliveries).await,
+        15,
+        "held jobs are not attempts"
+    );
     let requests = receiver.requests();
     assert_eq!(requests.len(), 15);
     // A burst of 5, then one every 200 ms: the last comes ~2 s after the first.
@@ -99,11 +103,20 @@ async fn the_breaker_opens_lets_one_probe_through_and_closes() {
     // nothing was sent while the breaker was open.
     assert_eq!(requests.len(), 4 + deliveries.len());
     let cooldown = Duration::from_millis(800);
-    assert!(requests[3].at - requests[2].at >= cooldown, "the first probe waited");
-    assert!(requests[4].at - requests[3].at >= cooldown, "the second probe waited");
+    assert!(
+        requests[3].at - requests[2].at >= cooldown,
+        "the first probe waited"
+    );
+    assert!(
+        requests[4].at - requests[3].at >= cooldown,
+        "the second probe waited"
+    );
     assert_eq!(env.attempt_count(&deliveries).await, 10);
     let closed = env.breaker(connection).await;
-    assert_eq!((closed.state, closed.failure_streak), (BreakerState::Closed, 0));
+    assert_eq!(
+        (closed.state, closed.failure_streak),
+        (BreakerState::Closed, 0)
+    );
     app.stop().await;
 }
 
@@ -118,9 +131,15 @@ async fn a_hanging_destination_never_delays_the_others() {
         "request_timeout_ms": 3000,
         "circuit_breaker": { "failure_threshold": 0 }
     });
-    let (stuck, _) = env.connection_with_policy(&hanging.url, hanging_policy).await;
-    let (a, _) = env.connection_with_policy(&healthy_a.url, serde_json::json!({})).await;
-    let (b, _) = env.connection_with_policy(&healthy_b.url, serde_json::json!({})).await;
+    let (stuck, _) = env
+        .connection_with_policy(&hanging.url, hanging_policy)
+        .await;
+    let (a, _) = env
+        .connection_with_policy(&healthy_a.url, serde_json::json!({}))
+        .await;
+    let (b, _) = env
+        .connection_with_policy(&healthy_b.url, serde_json::json!({}))
+        .await;
     let stuck_deliveries = env.deliveries_to(stuck, 20).await;
     let mut healthy = env.deliveries_to(a, 20).await;
     healthy.extend(env.deliveries_to(b, 20).await);
@@ -137,7 +156,11 @@ async fn a_hanging_destination_never_delays_the_others() {
     assert_eq!(healthy_b.count(), 20);
     // Everything healthy went through while the first two requests to the
     // hanging destination were still waiting for their timeout.
-    assert!(hanging.count() <= 2, "{} requests to the hanging receiver", hanging.count());
+    assert!(
+        hanging.count() <= 2,
+        "{} requests to the hanging receiver",
+        hanging.count()
+    );
     assert_eq!(env.attempt_count(&stuck_deliveries).await, 0);
     let waiting = stuck_deliveries.len();
     let mut untouched = 0;

@@ -62,7 +62,10 @@ async fn client_errors_are_final_only_when_the_policy_says_so() {
     env.enqueue_all(&[retried, failed]).await;
 
     let state = env.wait_for_status(failed, "dead").await;
-    assert_eq!((state.attempt_count, state.last_error.as_str()), (1, "HTTP 400"));
+    assert_eq!(
+        (state.attempt_count, state.last_error.as_str()),
+        (1, "HTTP 400")
+    );
     let state = env.wait_for_status(retried, "dead").await;
     assert_eq!(state.attempt_count, 3, "the default policy retries a 400");
     assert_eq!(strict_receiver.count(), 1);
@@ -83,7 +86,11 @@ async fn gone_kills_the_delivery_and_disables_the_connection() {
 
     let state = env.wait_for_status(deliveries[0], "dead").await;
     assert_eq!(state.attempt_count, 1);
-    assert!(state.last_error.starts_with("HTTP 410"), "{}", state.last_error);
+    assert!(
+        state.last_error.starts_with("HTTP 410"),
+        "{}",
+        state.last_error
+    );
     let (connection_state, reason) = env.connection_state(connection).await;
     assert_eq!(connection_state, "disabled");
     assert!(reason.contains("410"), "{reason}");
@@ -151,7 +158,8 @@ async fn https_only_refuses_plain_http_destinations() {
 
     let state = env.wait_for_status(seeded.delivery, "dead").await;
     assert!(
-        state.last_error.starts_with("destination refused") && state.last_error.contains("https_only"),
+        state.last_error.starts_with("destination refused")
+            && state.last_error.contains("https_only"),
         "{}",
         state.last_error
     );

@@ -179,7 +179,10 @@ async fn a_consumer_killed_mid_request_is_taken_over_with_the_same_webhook_id() 
     receiver.wait_for(1).await;
     doomed.kill();
     let state = env.delivery_state(seeded.delivery).await;
-    assert_eq!((state.status.as_str(), state.attempt_count), ("delivering", 1));
+    assert_eq!(
+        (state.status.as_str(), state.attempt_count),
+        ("delivering", 1)
+    );
 
     let survivor = env.start(&config).await;
     let state = env.wait_for_status(seeded.delivery, "succeeded").await;
@@ -192,7 +195,10 @@ async fn a_consumer_killed_mid_request_is_taken_over_with_the_same_webhook_id() 
     // The killed attempt left no row; the takeover's is attempt 2.
     let attempts = env.attempts(seeded.delivery).await;
     assert_eq!(attempts.len(), 1);
-    assert_eq!((attempts[0].attempt, attempts[0].status_code), (2, Some(204)));
+    assert_eq!(
+        (attempts[0].attempt, attempts[0].status_code),
+        (2, Some(204))
+    );
     env.wait_for_drained_stream().await;
     survivor.stop().await;
 }
@@ -222,7 +228,10 @@ async fn redis_losing_its_data_is_repaired_from_postgres_without_a_restart() {
     // Postgres knows them.
     let pending = env.deliveries_to(steady_connection, 5).await;
     let started = tokio::time::Instant::now();
-    assert!(env.lose_redis_data().await >= 2, "stream and delayed set existed");
+    assert!(
+        env.lose_redis_data().await >= 2,
+        "stream and delayed set existed"
+    );
 
     let mut all: Vec<DeliveryId> = pending.clone();
     all.extend(&retried);

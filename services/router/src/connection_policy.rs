@@ -51,8 +51,14 @@ pub fn from_proto(policy: Option<&pb::DeliveryPolicy>) -> ApiResult<DeliveryPoli
     let stored = DeliveryPolicy {
         retry,
         permanent_client_errors: policy.permanent_client_errors,
-        connect_timeout_ms: optional_millis(policy.connect_timeout.as_ref(), "policy.connect_timeout")?,
-        request_timeout_ms: optional_millis(policy.request_timeout.as_ref(), "policy.request_timeout")?,
+        connect_timeout_ms: optional_millis(
+            policy.connect_timeout.as_ref(),
+            "policy.connect_timeout",
+        )?,
+        request_timeout_ms: optional_millis(
+            policy.request_timeout.as_ref(),
+            "policy.request_timeout",
+        )?,
         rate_limit,
         max_concurrency: policy.max_concurrency,
         circuit_breaker,
@@ -138,22 +144,27 @@ mod tests {
     fn absent_policies_are_every_default() {
         assert_eq!(from_proto(None).ok(), Some(DeliveryPolicy::default()));
         let empty = pb::DeliveryPolicy::default();
-        assert_eq!(from_proto(Some(&empty)).ok(), Some(DeliveryPolicy::default()));
+        assert_eq!(
+            from_proto(Some(&empty)).ok(),
+            Some(DeliveryPolicy::default())
+        );
     }
 
     #[test]
     fn round_trips_a_full_policy() {
         let request = pb::DeliveryPolicy {
             retry: Some(pb::RetryPolicy {
-                policy: Some(pb::retry_policy::Policy::Exponential(pb::ExponentialBackoff {
-                    initial: Some(prost_types::Duration {
-                        seconds: 0,
-                        nanos: 500_000_000,
-                    }),
-                    factor: 2.0,
-                    cap: seconds(60),
-                    max_attempts: 5,
-                })),
+                policy: Some(pb::retry_policy::Policy::Exponential(
+                    pb::ExponentialBackoff {
+                        initial: Some(prost_types::Duration {
+                            seconds: 0,
+                            nanos: 500_000_000,
+                        }),
+                        factor: 2.0,
+                        cap: seconds(60),
+                        max_attempts: 5,
+                    },
+                )),
             }),
             permanent_client_errors: true,
             connect_timeout: seconds(2),
@@ -180,7 +191,10 @@ mod tests {
             }
         );
         assert_eq!(stored.circuit_breaker.failure_threshold, 3);
-        assert_eq!(stored.circuit_breaker.min_requests, 20, "defaults fill the rest");
+        assert_eq!(
+            stored.circuit_breaker.min_requests, 20,
+            "defaults fill the rest"
+        );
         assert_eq!(from_proto(Some(&to_proto(&stored))).ok(), Some(stored));
     }
 
@@ -205,12 +219,14 @@ mod tests {
         assert_eq!(field(no_period), "policy.rate_limit.period");
         let zero_factor = pb::DeliveryPolicy {
             retry: Some(pb::RetryPolicy {
-                policy: Some(pb::retry_policy::Policy::Exponential(pb::ExponentialBackoff {
-                    initial: seconds(1),
-                    factor: 0.0,
-                    cap: seconds(10),
-                    max_attempts: 3,
-                })),
+                policy: Some(pb::retry_policy::Policy::Exponential(
+                    pb::ExponentialBackoff {
+                        initial: seconds(1),
+                        factor: 0.0,
+                        cap: seconds(10),
+                        max_attempts: 3,
+                    },
+                )),
             }),
             ..Default::default()
         };

@@ -101,8 +101,8 @@ pub fn timestamp(
     let Some(value) = value else {
         return Ok(None);
     };
-    let nanos = u32::try_from(value.nanos)
-        .map_err(|_| ApiError::invalid(field, "has negative nanos"))?;
+    let nanos =
+        u32::try_from(value.nanos).map_err(|_| ApiError::invalid(field, "has negative nanos"))?;
     DateTime::from_timestamp(value.seconds, nanos)
         .map(Some)
         .ok_or_else(|| ApiError::invalid(field, "is out of range"))
@@ -154,7 +154,10 @@ mod tests {
             nanos: -1,
         };
         assert!(timestamp(Some(&bad), "since").is_err());
-        assert!(matches!(optional_id("", "event_id", EventId::parse), Ok(None)));
+        assert!(matches!(
+            optional_id("", "event_id", EventId::parse),
+            Ok(None)
+        ));
         assert!(optional_id("evt_x", "event_id", EventId::parse).is_err());
     }
 }

@@ -39,11 +39,12 @@ impl DeliveryApi {
                 )));
             }
         }
-        self.enqueue(workspace, &[id]).await;
-        tracing::info!(workspace_id = %workspace, delivery_id = %id, "manual retry queued");
+        // Read before the job goes out: an engine may claim it at once.
         let row = history::get(&self.pool, workspace, id)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("delivery {id} not found")))?;
+        self.enqueue(workspace, &[id]).await;
+        tracing::info!(workspace_id = %workspace, delivery_id = %id, "manual retry queued");
         Ok(RetryDeliveryResponse {
             delivery: Some(delivery_message(row)),
         })
@@ -79,8 +80,7 @@ impl DeliveryApi {
                 )));
             }
         }
-        let replayed =
-            replay::replay_dead(&self.pool, workspace, connection, since, until).await?;
+        let replayed = replay::replay_dead(&self.pool, workspace, connection, since, until).await?;
         self.enqueue(workspace, &replayed).await;
         tracing::info!(
             workspace_id = %workspace,

@@ -88,7 +88,13 @@ struct Inner {
 }
 
 impl Attempter {
-    pub fn new(pool: Pool, writers: Writers, sender: Sender, gate: Gate, defaults: Defaults) -> Self {
+    pub fn new(
+        pool: Pool,
+        writers: Writers,
+        sender: Sender,
+        gate: Gate,
+        defaults: Defaults,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 pool,
@@ -180,17 +186,31 @@ impl Attempter {
             };
             let url = connection_url(&claimed.connection_config);
             return self
-                .record(job, &claimed, decision, url, None, Utc::now(), Duration::ZERO)
+                .record(
+                    job,
+                    &claimed,
+                    decision,
+                    url,
+                    None,
+                    Utc::now(),
+                    Duration::ZERO,
+                )
                 .await;
         }
 
-        let ticket = match inner.gate.admit(claimed.connection, job.delivery, &policy).await {
+        let ticket = match inner
+            .gate
+            .admit(claimed.connection, job.delivery, &policy)
+            .await
+        {
             Ok(Verdict::Admitted(ticket)) => ticket,
-            Ok(Verdict::Held { wait, reason }) => return self.hold(&claimed, job, wait, reason).await,
+            Ok(Verdict::Held { wait, reason }) => {
+                return self.hold(&claimed, job, wait, reason).await;
+            }
             Err(error) => {
                 tracing::warn!(%error, "checking the connection's limits failed; holding the attempt");
                 return self
-                    .hold(&claimed, job, GATE_ERROR_WAIT, HoldReason::LocalCap)
+                    .hold(&claimed, job, GATE_ERROR_WAIT, HoldReason::Unavailable)
                     .await;
             }
         };
@@ -205,10 +225,16 @@ impl Attempter {
         let decision = outcome::decide(claimed.attempt, &result, &policy);
         // The slot is freed and the breaker told while the record is written.
         let error = decision.error.clone();
-        let finish = inner
-            .gate
-            .finish(ticket, decision.health, &error, &policy);
-        let record = self.record(job, &claimed, decision, url, Some(result), started_at, duration);
+        let finish = inner.gate.finish(ticket, decision.health, &error, &policy);
+        let record = self.record(
+            job,
+            &claimed,
+            decision,
+            url,
+            Some(result),
+            started_at,
+            duration,
+        );
         let ((), after) = tokio::join!(finish, record);
         after
     }

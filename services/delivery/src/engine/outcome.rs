@@ -93,8 +93,10 @@ mod tests {
     #[test]
     fn failures_are_retried_until_the_schedule_runs_out() {
         let first = decide(1, &answered(503), &policy(false));
-        assert!(matches!(first.status, NewStatus::Retrying { next_attempt_at }
-            if next_attempt_at > Utc::now() + TimeDelta::seconds(7)));
+        assert!(
+            matches!(first.status, NewStatus::Retrying { next_attempt_at }
+            if next_attempt_at > Utc::now() + TimeDelta::seconds(7))
+        );
         assert_eq!(first.error, "HTTP 503");
         assert_eq!(first.health, Health::Failure);
         let last = decide(2, &answered(503), &policy(false));
@@ -112,6 +114,9 @@ mod tests {
         assert_eq!(gone.status, NewStatus::Dead);
         assert!(gone.disable_connection);
         let ok = decide(1, &answered(204), &policy(true));
-        assert_eq!((ok.status, ok.health), (NewStatus::Succeeded, Health::Success));
+        assert_eq!(
+            (ok.status, ok.health),
+            (NewStatus::Succeeded, Health::Success)
+        );
     }
 }

@@ -62,10 +62,17 @@ impl Recovery {
         let inner = Arc::clone(&self.inner);
         tokio::spawn(async move {
             let queue = &inner.queue;
-            match requeue::requeue(&inner.pool, queue.commands(), queue.keys(), Scope::Everything)
-                .await
+            match requeue::requeue(
+                &inner.pool,
+                queue.commands(),
+                queue.keys(),
+                Scope::Everything,
+            )
+            .await
             {
-                Ok(count) => tracing::info!(count, "re-enqueued unfinished deliveries from Postgres"),
+                Ok(count) => {
+                    tracing::info!(count, "re-enqueued unfinished deliveries from Postgres")
+                }
                 Err(error) => tracing::error!(
                     error = format!("{error:#}"),
                     "re-enqueueing from Postgres failed; the sweeper will repair the rest"

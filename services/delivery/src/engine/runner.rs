@@ -25,13 +25,14 @@ use super::{consumer, reclaim, scheduler, sweeper};
 
 /// Time allowed after the request timeout for an attempt to be recorded.
 const RECORD_MARGIN: Duration = Duration::from_secs(2);
-/// Session settings of the engine's own connections. Its statements look
-/// deliveries up by id; a plan made while `deliveries` was small (a fresh
-/// database, before a burst) may instead scan every due row, and Postgres
-/// keeps such a cached plan until the next autoanalyze — minutes of a claim
-/// costing a scan of the whole backlog. These make index lookups the only
-/// cheap plan (they are cost penalties, so a statement still runs if no
-/// index fits).
+/// Session settings of the engine's own connections. Its statements find
+/// deliveries by id, and are written so that the primary key is the only
+/// index they can use (see `store::jobs`). A plan made while `deliveries`
+/// was small — a fresh database, before a burst — could otherwise scan the
+/// table, or every due row, and Postgres keeps such a cached plan until the
+/// next autoanalyze: minutes of each claim costing a scan of the whole
+/// backlog. These settings remove the remaining alternatives (they are
+/// cost penalties, so a statement still runs if no index fits).
 const ENGINE_SESSION: &[(&str, &str)] = &[
     ("enable_seqscan", "off"),
     ("enable_bitmapscan", "off"),

@@ -132,7 +132,11 @@ mod tests {
     #[test]
     fn next_delay_is_the_entry_after_the_failed_attempt() {
         let mut rng = rand::rng();
-        assert!(between(schedule().after_failure(1, None, &mut rng), 4.0, 6.0));
+        assert!(between(
+            schedule().after_failure(1, None, &mut rng),
+            4.0,
+            6.0
+        ));
         assert!(between(
             schedule().after_failure(2, None, &mut rng),
             240.0,

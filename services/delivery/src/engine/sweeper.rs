@@ -1,9 +1,11 @@
 //! The sweeper: Postgres is the truth, Redis jobs are hints. Deliveries
 //! that should have been attempted long ago (due, or leased, for more than
 //! `grace` = twice the visibility timeout) get a fresh job. This repairs the
-//! jobs lost to a crash between a commit and its Redis write, to a Redis
-//! restart, or to a `NOGROUP` recovery. Duplicates it might create are
-//! harmless: the claim lets only one attempt through.
+//! jobs lost to a crash between a commit and its Redis write; a Redis that
+//! lost everything is repaired at once by [`super::recovery`], and the
+//! sweeper catches whatever that missed. Paused connections' deliveries are
+//! left alone. Duplicates it might create are harmless: the claim lets only
+//! one attempt through.
 
 use std::time::Duration;
 

@@ -41,7 +41,9 @@ pub enum ClaimOutcome {
     Claimed(Box<Claimed>),
     /// Another attempt holds the delivery until then (its consumer may have
     /// died; the job should come back after the lease).
-    Leased { until: DateTime<Utc> },
+    Leased {
+        until: DateTime<Utc>,
+    },
     /// Not due, already done or its connection is paused: the job that led
     /// here is not needed.
     Skipped,
@@ -51,6 +53,17 @@ pub enum ClaimOutcome {
 /// expired) and whose connection is not paused, leasing each for `lease`.
 /// Outcomes come back in request order; a delivery asked twice is claimed
 /// at most once.
+///
+/// The statement is driven by `id = ANY($1)` alone, and the due/lease test
+/// is a `CASE` so that no partial index (`deliveries_due`, …) can serve it:
+/// whatever the statistics say — a plan cached while the table was small,
+/// before a burst — the only plan is one primary-key probe per delivery,
+/// never a walk over every due row. Rows are probed in id order, so
+/// concurrent claims never deadlock; a row locked by another writer (the
+/// router stamps `enqueued_at` right after enqueueing) is waited for, not
+/// skipped, which would drop the job. The second of tolerance lets a retry
+/// parked in Redis with a due time a little ahead of the database clock be
+/// taken.
 pub async fn claim(
     pool: &Pool,
     requests: &[(WorkspaceId, DeliveryId)],
@@ -59,41 +72,30 @@ pub async fn claim(
     let ids: Vec<Uuid> = requests.iter().map(|(_, d)| d.as_uuid()).collect();
     let workspaces: Vec<Uuid> = requests.iter().map(|(w, _)| w.as_uuid()).collect();
     let client = pool.get().await.context("connecting to Postgres")?;
-    // Rows are locked in id order, so concurrent claim batches never
-    // deadlock. A row locked by another writer is waited for, not skipped:
-    // the router stamps `enqueued_at` right after enqueueing, and skipping
-    // would drop the job. The second of tolerance lets a retry parked in
-    // Redis with a due time a little ahead of the database clock be taken.
     let statement = client
         .prepare_cached(
-            "WITH requested AS ( \
-                SELECT DISTINCT r.id, r.workspace_id \
-                FROM unnest($1::uuid[], $2::uuid[]) AS r (id, workspace_id) \
-             ), target AS ( \
-                SELECT d.id FROM deliveries d \
-                JOIN requested r ON r.id = d.id AND r.workspace_id = d.workspace_id \
-                WHERE ((d.status IN ('pending', 'retrying') \
-                        AND d.next_attempt_at <= now() + interval '1 second') \
-                    OR (d.status = 'delivering' AND d.lease_expires_at < now())) \
-                  AND NOT EXISTS (SELECT 1 FROM connections p WHERE p.id = d.connection_id \
-                                  AND p.state = 'paused' AND p.deleted_at IS NULL) \
-                ORDER BY d.id \
-                FOR UPDATE OF d \
-             ), claimed AS ( \
+            "WITH claimed AS ( \
                 UPDATE deliveries d \
                 SET status = 'delivering', attempt_count = d.attempt_count + 1, \
                     lease_expires_at = now() + make_interval(secs => $3), updated_at = now() \
-                FROM target t WHERE d.id = t.id \
-                RETURNING d.id, d.event_id, d.connection_id, d.attempt_count, d.next_trigger, d.body \
+                WHERE d.id = ANY($1::uuid[]) \
+                  AND d.workspace_id = ($2::uuid[])[array_position($1::uuid[], d.id)] \
+                  AND CASE d.status \
+                        WHEN 'pending' THEN d.next_attempt_at <= now() + interval '1 second' \
+                        WHEN 'retrying' THEN d.next_attempt_at <= now() + interval '1 second' \
+                        WHEN 'delivering' THEN d.lease_expires_at < now() \
+                        ELSE false END \
+                  AND NOT EXISTS (SELECT 1 FROM connections p WHERE p.id = d.connection_id \
+                                  AND p.state = 'paused' AND p.deleted_at IS NULL) \
+                RETURNING d.id, d.event_id, d.connection_id, d.attempt_count, d.next_trigger, \
+                          d.body \
              ) \
-             SELECT r.id, c.attempt_count, COALESCE(c.body, e.payload), n.config, n.signing_secret, \
-                    n.deleted_at IS NOT NULL, n.state, n.policy, c.next_trigger, c.connection_id, \
-                    s.status, s.lease_expires_at \
-             FROM requested r \
-             LEFT JOIN claimed c ON c.id = r.id \
-             LEFT JOIN events e ON e.id = c.event_id \
-             LEFT JOIN connections n ON n.id = c.connection_id \
-             LEFT JOIN deliveries s ON s.id = r.id",
+             SELECT c.id, c.attempt_count, COALESCE(c.body, e.payload), n.config, \
+                    n.signing_secret, n.deleted_at IS NOT NULL, n.state, n.policy, \
+                    c.next_trigger, c.connection_id \
+             FROM claimed c \
+             JOIN events e ON e.id = c.event_id \
+             JOIN connections n ON n.id = c.connection_id",
         )
         .await
         .context("preparing the claim")?;
@@ -102,34 +104,45 @@ pub async fn claim(
         .await
         .context("claiming deliveries")?;
 
-    let mut by_id = std::collections::HashMap::with_capacity(rows.len());
+    let mut by_id = std::collections::HashMap::with_capacity(ids.len());
     for row in &rows {
-        let id: Uuid = row.get(0);
-        let attempt: Option<i32> = row.get(1);
-        let outcome = match attempt {
-            Some(attempt) => ClaimOutcome::Claimed(Box::new(Claimed {
-                attempt: u32::try_from(attempt).context("attempt_count is negative")?,
-                payload: row.get(2),
-                connection_config: row.get(3),
-                signing_secret: row.get(4),
-                connection_deleted: row.get(5),
-                connection_state: row.get(6),
-                policy: row.get(7),
-                trigger: row.get(8),
-                connection: ConnectionId(row.get(9)),
-            })),
-            None => {
-                let status: Option<String> = row.get(10);
-                let lease: Option<DateTime<Utc>> = row.get(11);
-                match (status.as_deref(), lease) {
-                    (Some("delivering"), Some(until)) if until > Utc::now() => {
-                        ClaimOutcome::Leased { until }
-                    }
-                    _ => ClaimOutcome::Skipped,
-                }
-            }
+        let attempt: i32 = row.get(1);
+        let claimed = Claimed {
+            attempt: u32::try_from(attempt).context("attempt_count is negative")?,
+            payload: row.get(2),
+            connection_config: row.get(3),
+            signing_secret: row.get(4),
+            connection_deleted: row.get(5),
+            connection_state: row.get(6),
+            policy: row.get(7),
+            trigger: row.get(8),
+            connection: ConnectionId(row.get(9)),
         };
-        by_id.insert(id, outcome);
+        by_id.insert(
+            row.get::<_, Uuid>(0),
+            ClaimOutcome::Claimed(Box::new(claimed)),
+        );
+    }
+    // Only deliveries not claimed need a second look: one leased by an
+    // attempt in flight (maybe of a dead consumer) comes back later.
+    let missing: Vec<Uuid> = ids
+        .iter()
+        .filter(|id| !by_id.contains_key(*id))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        let leased = client
+            .query(
+                "SELECT id, lease_expires_at FROM deliveries \
+                 WHERE id = ANY($1::uuid[]) AND status = 'delivering' AND lease_expires_at > now()",
+                &[&missing],
+            )
+            .await
+            .context("reading leases")?;
+        for row in &leased {
+            let until: DateTime<Utc> = row.get(1);
+            by_id.insert(row.get(0), ClaimOutcome::Leased { until });
+        }
     }
     // The first request for a delivery gets its outcome, repeats skip.
     Ok(ids
@@ -179,7 +192,11 @@ impl NewStatus {
 /// Stores the attempts and their deliveries' new states in one statement.
 /// Returns the deliveries this batch still owned: one that had meanwhile
 /// been claimed again (its lease expired) keeps the attempt as history,
-/// but the newer claim owns its state.
+/// but the newer claim owns its state. As in [`claim`], the primary key is
+/// the only index the planner can use, whatever its statistics: the
+/// workspace is compared as text, or a plan cached while the table was
+/// small could walk a workspace-prefixed index — every delivery of the
+/// workspace — for each row.
 pub async fn record(pool: &Pool, records: &[AttemptRecord]) -> anyhow::Result<HashSet<Uuid>> {
     let mut ordered: Vec<&AttemptRecord> = records.iter().collect();
     // One lock order for every batch.
@@ -234,7 +251,8 @@ pub async fn record(pool: &Pool, records: &[AttemptRecord]) -> anyhow::Result<Ha
                     last_error = i.error, lease_expires_at = NULL, next_trigger = 'scheduled', \
                     updated_at = now() \
                 FROM input i \
-                WHERE d.id = i.delivery_id AND d.workspace_id = i.workspace_id \
+                WHERE d.id = ANY($1::uuid[]) AND d.id = i.delivery_id \
+                  AND d.workspace_id::text = i.workspace_id::text \
                   AND d.attempt_count = i.attempt \
                 RETURNING d.id \
              ) \
@@ -275,7 +293,8 @@ pub struct Release {
 }
 
 /// Undoes claims held back before their request: the attempt count goes
-/// back down and the delivery is due again at `due`.
+/// back down and the delivery is due again at `due`. (`IS TRUE` keeps the
+/// status test from matching a partial index: primary-key probes only.)
 pub async fn release(pool: &Pool, releases: &[Release]) -> anyhow::Result<()> {
     let mut ordered = releases.to_vec();
     ordered.sort_by_key(|release| release.delivery.as_uuid());
@@ -294,7 +313,8 @@ pub async fn release(pool: &Pool, releases: &[Release]) -> anyhow::Result<()> {
                  attempt_count = d.attempt_count - 1, lease_expires_at = NULL, \
                  next_attempt_at = r.due, updated_at = now() \
              FROM unnest($1::uuid[], $2::int4[], $3::timestamptz[]) AS r (id, attempt, due) \
-             WHERE d.id = r.id AND d.attempt_count = r.attempt AND d.status = 'delivering'",
+             WHERE d.id = ANY($1::uuid[]) AND d.id = r.id AND d.attempt_count = r.attempt \
+               AND (d.status = 'delivering') IS TRUE",
         )
         .await
         .context("preparing the release")?;

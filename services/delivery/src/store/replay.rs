@@ -124,12 +124,7 @@ pub async fn replay_dead(
                AND ($3::timestamptz IS NULL OR created_at >= $3) \
                AND ($4::timestamptz IS NULL OR created_at < $4) \
              RETURNING id",
-            &[
-                &workspace.as_uuid(),
-                &connection.as_uuid(),
-                &since,
-                &until,
-            ],
+            &[&workspace.as_uuid(), &connection.as_uuid(), &since, &until],
         )
         .await
         .context("replaying dead deliveries")?;

@@ -137,10 +137,9 @@ impl TestEnv {
             .expect("runtime");
         let config = config.clone();
         runtime.spawn(async move {
-            let (listener, _) =
-                switchyard_core::grpc::bind("127.0.0.1:0".parse().expect("addr"))
-                    .await
-                    .expect("bind");
+            let (listener, _) = switchyard_core::grpc::bind("127.0.0.1:0".parse().expect("addr"))
+                .await
+                .expect("bind");
             let app = DeliveryApp::build(&config).await.expect("build");
             let (_trigger, signal) = switchyard_core::shutdown::channel();
             let _ = app.run(listener, signal).await;

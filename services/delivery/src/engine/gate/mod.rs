@@ -52,6 +52,8 @@ pub enum HoldReason {
     Breaker,
     Concurrency,
     RateLimit,
+    /// The limits could not be checked (Redis unreachable).
+    Unavailable,
 }
 
 impl HoldReason {
@@ -61,6 +63,7 @@ impl HoldReason {
             Self::Breaker => "circuit breaker",
             Self::Concurrency => "concurrency cap",
             Self::RateLimit => "rate limit",
+            Self::Unavailable => "limits unavailable",
         }
     }
 }

@@ -186,7 +186,10 @@ mod tests {
             round_connect(Duration::from_millis(1001)),
             Duration::from_millis(1100)
         );
-        assert_eq!(round_connect(Duration::from_secs(5)), Duration::from_secs(5));
+        assert_eq!(
+            round_connect(Duration::from_secs(5)),
+            Duration::from_secs(5)
+        );
     }
 
     #[test]
@@ -194,7 +197,9 @@ mod tests {
         let sender = Sender::new(&Config::default()).expect("sender");
         sender.client(Duration::from_secs(5)).expect("default");
         sender.client(Duration::from_millis(950)).expect("another");
-        sender.client(Duration::from_secs(1)).expect("same as 950 ms");
+        sender
+            .client(Duration::from_secs(1))
+            .expect("same as 950 ms");
         let count = sender.clients.lock().map(|c| c.len()).unwrap_or(0);
         assert_eq!(count, 2);
     }

@@ -125,5 +125,4 @@ mod tests {
         let asked = parse_retry_after(&httpdate::fmt_http_date(in_a_minute)).expect("a date");
         assert!(asked > Duration::from_secs(55) && asked <= Duration::from_secs(60));
     }
-
 }
