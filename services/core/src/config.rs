@@ -120,7 +120,8 @@ impl Default for TelemetryConfig {
 impl TelemetryConfig {
     pub fn tracing_on(&self) -> bool {
         let env_set = |name: &str| std::env::var(name).is_ok_and(|value| !value.trim().is_empty());
-        if std::env::var("OTEL_SDK_DISABLED").is_ok_and(|value| value.eq_ignore_ascii_case("true")) {
+        if std::env::var("OTEL_SDK_DISABLED").is_ok_and(|value| value.eq_ignore_ascii_case("true"))
+        {
             return false;
         }
         match self.tracing {

@@ -157,7 +157,9 @@ mod tests {
         assert_eq!(status.code(), Code::FailedPrecondition);
         assert_eq!(status.message(), "breaks BACKWARD");
         let details = status.get_error_details();
-        let failure = details.precondition_failure().expect("precondition details");
+        let failure = details
+            .precondition_failure()
+            .expect("precondition details");
         assert_eq!(failure.violations[0].subject, "/properties/email");
         assert_eq!(failure.violations[0].description, "became required");
     }

@@ -100,10 +100,15 @@ mod tests {
     #[test]
     fn jobs_round_trip() {
         let job = DeliveryJob::new("ws_1".into(), "dlv_1".into());
-        assert_eq!(job.to_json(), r#"{"v":1,"workspace_id":"ws_1","delivery_id":"dlv_1"}"#);
+        assert_eq!(
+            job.to_json(),
+            r#"{"v":1,"workspace_id":"ws_1","delivery_id":"dlv_1"}"#
+        );
         let back: DeliveryJob = serde_json::from_str(&job.to_json()).expect("parses");
         assert_eq!(back, job);
-        let traced = job.with_traceparent(Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()));
+        let traced = job.with_traceparent(Some(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+        ));
         let back: DeliveryJob = serde_json::from_str(&traced.to_json()).expect("parses");
         assert_eq!(back, traced);
     }

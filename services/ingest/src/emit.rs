@@ -28,12 +28,17 @@ pub async fn emit_event(
     let event_type = request.get_ref().event_type.clone();
     let result = emit_event_inner(state, request).await;
     // Unparseable names are not used as label values: labels must stay few.
-    let label = if EventTypeName::parse(&event_type).is_ok() { event_type } else { "invalid".to_string() };
+    let label = if EventTypeName::parse(&event_type).is_ok() {
+        event_type
+    } else {
+        "invalid".to_string()
+    };
     match &result {
         Ok(_) => metrics::counter!(names::EVENTS_ACCEPTED, "event_type" => label).increment(1),
         Err(error) => {
             let reason = format!("{:?}", error.code()).to_lowercase();
-            metrics::counter!(names::EVENTS_REJECTED, "event_type" => label, "reason" => reason).increment(1);
+            metrics::counter!(names::EVENTS_REJECTED, "event_type" => label, "reason" => reason)
+                .increment(1);
         }
     }
     result

@@ -12,7 +12,9 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Migrate => admin::migrate(&load()?).await,
-        Command::Serve { service: Some(kind) } => admin::serve_one(kind).await,
+        Command::Serve {
+            service: Some(kind),
+        } => admin::serve_one(kind).await,
         Command::Serve { service: None } => {
             let config = Config::load()?;
             let services = ServiceKind::ALL.map(ServiceKind::telemetry);

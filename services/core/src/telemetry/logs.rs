@@ -20,7 +20,8 @@ use crate::config::LogFormat;
 
 /// Installs the global subscriber; false when one was already installed.
 pub fn install(format: LogFormat, default_filter: &str, providers: Option<&Providers>) -> bool {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let otel = providers.map(Providers::layer);
     let registry = tracing_subscriber::registry().with(otel).with(filter);
     let result = match format {
@@ -47,25 +48,45 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let metadata = event.metadata();
         let mut line = Map::new();
-        line.insert("timestamp".into(), Value::String(chrono::Utc::now().to_rfc3339()));
+        line.insert(
+            "timestamp".into(),
+            Value::String(chrono::Utc::now().to_rfc3339()),
+        );
         line.insert("level".into(), Value::String(metadata.level().to_string()));
-        line.insert("target".into(), Value::String(metadata.target().to_string()));
+        line.insert(
+            "target".into(),
+            Value::String(metadata.target().to_string()),
+        );
         let mut fields = JsonFields(Map::new());
         event.record(&mut fields);
         line.extend(fields.0);
         if let Some(scope) = ctx.event_scope() {
-            let spans: Vec<Value> = scope.from_root().map(|span| Value::String(span.name().to_string())).collect();
+            let spans: Vec<Value> = scope
+                .from_root()
+                .map(|span| Value::String(span.name().to_string()))
+                .collect();
             line.insert("spans".into(), Value::Array(spans));
         }
         let context = tracing::Span::current().context();
         let span = context.span();
         let span_context = span.span_context();
         if span_context.is_valid() {
-            line.insert("trace_id".into(), Value::String(span_context.trace_id().to_string()));
-            line.insert("span_id".into(), Value::String(span_context.span_id().to_string()));
+            line.insert(
+                "trace_id".into(),
+                Value::String(span_context.trace_id().to_string()),
+            );
+            line.insert(
+                "span_id".into(),
+                Value::String(span_context.span_id().to_string()),
+            );
         }
         writeln!(writer, "{}", Value::Object(line))
     }
@@ -75,7 +96,8 @@ struct JsonFields(Map<String, Value>);
 
 impl Visit for JsonFields {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_string(), Value::String(value.to_string()));
+        self.0
+            .insert(field.name().to_string(), Value::String(value.to_string()));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -95,6 +117,9 @@ impl Visit for JsonFields {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_string(), Value::String(format!("{value:?}")));
+        self.0.insert(
+            field.name().to_string(),
+            Value::String(format!("{value:?}")),
+        );
     }
 }

@@ -41,7 +41,9 @@ pub fn handle() -> anyhow::Result<PrometheusHandle> {
     if let Some(handle) = HANDLE.get() {
         return Ok(handle.clone());
     }
-    let buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+    let buckets = [
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    ];
     let recorder = PrometheusBuilder::new()
         .set_buckets(&buckets)
         .context("histogram buckets")?
@@ -70,7 +72,9 @@ pub async fn serve(listener: TcpListener, shutdown: Signal) -> anyhow::Result<()
         let handle = handle.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| respond(request, handle.clone()));
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
@@ -80,7 +84,10 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)>
     crate::grpc::bind(addr).await
 }
 
-async fn respond(request: Request<Incoming>, handle: PrometheusHandle) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn respond(
+    request: Request<Incoming>,
+    handle: PrometheusHandle,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let mut response = match request.uri().path() {
         "/metrics" => {
             handle.run_upkeep();
@@ -94,7 +101,9 @@ async fn respond(request: Request<Incoming>, handle: PrometheusHandle) -> Result
         }
     };
     if let Ok(value) = http::HeaderValue::from_str("text/plain; version=0.0.4") {
-        response.headers_mut().insert(http::header::CONTENT_TYPE, value);
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_TYPE, value);
     }
     Ok(response)
 }

@@ -45,7 +45,10 @@ struct HeaderInjector<'a>(&'a mut http::HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(key.as_bytes()), http::HeaderValue::from_str(&value)) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
             self.0.insert(name, value);
         }
     }
@@ -130,7 +133,9 @@ pub fn current_trace_id() -> Option<String> {
     let context = tracing::Span::current().context();
     let span = context.span();
     let span_context = span.span_context();
-    span_context.is_valid().then(|| span_context.trace_id().to_string())
+    span_context
+        .is_valid()
+        .then(|| span_context.trace_id().to_string())
 }
 
 /// Makes `span` a child of the stored `traceparent`, when there is a valid one.
@@ -147,8 +152,10 @@ pub fn set_parent_from_traceparent(span: &tracing::Span, traceparent: Option<&st
 /// The trace id inside a `traceparent` (`00-<trace id>-<span id>-<flags>`).
 pub fn trace_id_of(traceparent: &str) -> Option<&str> {
     let trace_id = traceparent.split('-').nth(1)?;
-    (trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit()) && trace_id != "0".repeat(32))
-        .then_some(trace_id)
+    (trace_id.len() == 32
+        && trace_id.bytes().all(|b| b.is_ascii_hexdigit())
+        && trace_id != "0".repeat(32))
+    .then_some(trace_id)
 }
 
 /// The context a stored `traceparent` describes (empty if malformed).
@@ -167,11 +174,22 @@ mod tests {
         let context = context_from_traceparent(traceparent);
         let span = context.span();
         assert!(span.span_context().is_valid());
-        assert_eq!(span.span_context().trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            span.span_context().trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
         let mut carrier: HashMap<String, String> = HashMap::new();
         TraceContextPropagator::new().inject_context(&context, &mut carrier);
-        assert_eq!(carrier.get("traceparent").map(String::as_str), Some(traceparent));
-        assert!(!context_from_traceparent("garbage").span().span_context().is_valid());
+        assert_eq!(
+            carrier.get("traceparent").map(String::as_str),
+            Some(traceparent)
+        );
+        assert!(
+            !context_from_traceparent("garbage")
+                .span()
+                .span_context()
+                .is_valid()
+        );
     }
 
     #[test]
@@ -180,16 +198,27 @@ mod tests {
             trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
             Some("4bf92f3577b34da6a3ce929d0e0e4736")
         );
-        assert_eq!(trace_id_of("00-00000000000000000000000000000000-00f067aa0ba902b7-01"), None);
+        assert_eq!(
+            trace_id_of("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+            None
+        );
         assert_eq!(trace_id_of("nonsense"), None);
     }
 
     #[test]
     fn headers_carry_the_caller_context() {
         let mut headers = http::HeaderMap::new();
-        headers.insert("traceparent", http::HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+        headers.insert(
+            "traceparent",
+            http::HeaderValue::from_static(
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+        );
         let context = extract(&headers);
-        assert_eq!(context.span().span_context().span_id().to_string(), "00f067aa0ba902b7");
+        assert_eq!(
+            context.span().span_context().span_id().to_string(),
+            "00f067aa0ba902b7"
+        );
     }
 
     #[test]

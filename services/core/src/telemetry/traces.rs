@@ -91,7 +91,9 @@ impl Service {
     }
 
     fn of_service_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|service| service.service_name() == name)
+        Self::ALL
+            .into_iter()
+            .find(|service| service.service_name() == name)
     }
 }
 
@@ -113,15 +115,23 @@ impl Providers {
             if let Some(endpoint) = &telemetry.otlp_endpoint {
                 exporter = exporter.with_endpoint(endpoint.clone());
             }
-            let exporter = exporter.build().context("building the OTLP span exporter")?;
+            let exporter = exporter
+                .build()
+                .context("building the OTLP span exporter")?;
             let provider = SdkTracerProvider::builder()
                 .with_batch_exporter(exporter)
-                .with_resource(Resource::builder().with_service_name(service.service_name()).build())
+                .with_resource(
+                    Resource::builder()
+                        .with_service_name(service.service_name())
+                        .build(),
+                )
                 .build();
             tracers.insert(*service, provider.tracer("switchyard"));
             providers.push(provider);
         }
-        let fallback = services.first().and_then(|service| tracers.get(service).cloned());
+        let fallback = services
+            .first()
+            .and_then(|service| tracers.get(service).cloned());
         let fallback = match fallback {
             Some(tracer) => tracer,
             None => anyhow::bail!("tracing needs at least one service"),
@@ -140,7 +150,9 @@ impl Providers {
         tracing_opentelemetry::layer()
             .with_tracer(self.tracer.clone())
             .with_threads(false)
-            .with_filter(filter_fn(|metadata| metadata.target().starts_with("switchyard")))
+            .with_filter(filter_fn(|metadata| {
+                metadata.target().starts_with("switchyard")
+            }))
     }
 
     /// Flushes buffered spans and stops the exporters.
@@ -164,7 +176,10 @@ impl ServiceTracer {
     fn service_of(builder: &SpanBuilder) -> Option<Service> {
         let attributes = builder.attributes.as_ref()?;
         let text = |value: &Value| value.as_str().into_owned();
-        if let Some(named) = attributes.iter().find(|kv| kv.key.as_str() == SERVICE_ATTRIBUTE) {
+        if let Some(named) = attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == SERVICE_ATTRIBUTE)
+        {
             return Service::of_service_name(&text(&named.value));
         }
         let target = attributes.iter().find(|kv| kv.key.as_str() == "target")?;
@@ -189,12 +204,24 @@ mod tests {
 
     #[test]
     fn targets_and_grpc_names_map_to_services() {
-        assert_eq!(Service::of_target("switchyard_ingest::emit"), Some(Service::Ingest));
-        assert_eq!(Service::of_target("switchyard_ingest"), Some(Service::Ingest));
+        assert_eq!(
+            Service::of_target("switchyard_ingest::emit"),
+            Some(Service::Ingest)
+        );
+        assert_eq!(
+            Service::of_target("switchyard_ingest"),
+            Some(Service::Ingest)
+        );
         assert_eq!(Service::of_target("switchyard_ingestion::x"), None);
         assert_eq!(Service::of_target("switchyard_core::grpc"), None);
-        assert_eq!(Service::of_grpc_service("switchyard.v1.RouterService"), Some(Service::Router));
-        assert_eq!(Service::of_grpc_service("switchyard.internal.v1.RoutingService"), Some(Service::Router));
+        assert_eq!(
+            Service::of_grpc_service("switchyard.v1.RouterService"),
+            Some(Service::Router)
+        );
+        assert_eq!(
+            Service::of_grpc_service("switchyard.internal.v1.RoutingService"),
+            Some(Service::Router)
+        );
         assert_eq!(Service::of_grpc_service("grpc.health.v1.Health"), None);
     }
 
@@ -205,8 +232,11 @@ mod tests {
             opentelemetry::KeyValue::new(SERVICE_ATTRIBUTE, "switchyard-delivery"),
         ]);
         assert_eq!(ServiceTracer::service_of(&named), Some(Service::Delivery));
-        let by_target = SpanBuilder::from_name("x")
-            .with_attributes(vec![opentelemetry::KeyValue::new("target", "switchyard_router::routing")]);
+        let by_target =
+            SpanBuilder::from_name("x").with_attributes(vec![opentelemetry::KeyValue::new(
+                "target",
+                "switchyard_router::routing",
+            )]);
         assert_eq!(ServiceTracer::service_of(&by_target), Some(Service::Router));
     }
 }

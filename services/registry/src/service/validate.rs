@@ -6,8 +6,8 @@
 //! registered on another replica, its notification still on the way: the
 //! head is re-read from Postgres before such a call is refused.
 
-use switchyard_core::telemetry::metrics::names;
 use std::sync::Arc;
+use switchyard_core::telemetry::metrics::names;
 
 use anyhow::{Context, anyhow};
 use jsonschema::Validator;

@@ -103,7 +103,10 @@ fn trace_outcomes(rules: &RuleSet, outcomes: &[Outcome]) {
             }
             Outcome::Matched { body } => {
                 span.record("switchyard.matched", true);
-                span.record("switchyard.mapped_bytes", body.as_ref().map_or(0, String::len));
+                span.record(
+                    "switchyard.mapped_bytes",
+                    body.as_ref().map_or(0, String::len),
+                );
             }
             Outcome::Failed { error } => {
                 span.record("switchyard.matched", true);
