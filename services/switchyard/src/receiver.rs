@@ -106,7 +106,10 @@ impl Receiver {
             arrived: Notify::new(),
             on_request,
         });
-        let server = tokio::spawn(accept_loop(listener, shared.clone()));
+        let handler_shared = shared.clone();
+        let server = tokio::spawn(serve_http1(listener, move |request| {
+            handle(request, handler_shared.clone())
+        }));
         Ok(Self {
             addr,
             shared,
@@ -167,16 +170,22 @@ impl Drop for Receiver {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+/// Serves HTTP/1 on `listener`, answering every request with `handler`;
+/// shared by this receiver and the load generator's receivers.
+pub(crate) async fn serve_http1<F, Fut>(listener: TcpListener, handler: F)
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
+{
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let shared = shared.clone();
+        let _ = stream.set_nodelay(true);
+        let handler = handler.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| handle(request, shared.clone()));
             let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection(TokioIo::new(stream), service_fn(handler))
                 .await;
         });
     }

@@ -13,10 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -83,7 +80,10 @@ impl BenchReceiver {
             started,
             tally: Mutex::default(),
         });
-        let server = tokio::spawn(accept(listener, Arc::clone(&shared)));
+        let handler_shared = Arc::clone(&shared);
+        let server = tokio::spawn(crate::receiver::serve_http1(listener, move |request| {
+            handle(request, Arc::clone(&handler_shared))
+        }));
         Ok(Self {
             behaviour,
             addr,
@@ -119,22 +119,6 @@ impl BenchReceiver {
 impl Drop for BenchReceiver {
     fn drop(&mut self) {
         self.server.abort();
-    }
-}
-
-async fn accept(listener: TcpListener, shared: Arc<Shared>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
-            let service = service_fn(move |request| handle(request, Arc::clone(&shared)));
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
     }
 }
 
