@@ -40,6 +40,9 @@ pub struct DeliveryPolicy {
     /// Requests in flight at once at most, across replicas; 0: no limit.
     pub max_concurrency: u32,
     pub circuit_breaker: BreakerPolicy,
+    /// Leave out the W3C `traceparent` header; by default webhooks carry it
+    /// so receivers can continue the event's trace.
+    pub omit_traceparent: bool,
 }
 
 /// When the next attempt happens after a failure.

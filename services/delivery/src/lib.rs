@@ -55,7 +55,12 @@ impl DeliveryApp {
         let redis = queue::connect(&config.redis_url).await?;
         let engine = Engine::build(config, redis.clone()).await?;
         let auth = Authenticator::new(pool.clone(), config.internal_token.as_ref());
-        let api = DeliveryApi::new(pool, redis, QueueKeys::new(&config.redis_prefix));
+        let api = DeliveryApi::new(
+            pool,
+            redis,
+            QueueKeys::new(&config.redis_prefix),
+            config.telemetry.clone(),
+        );
         let grpc = DeliveryGrpc::new(auth, api);
         Ok(Self { grpc, engine })
     }

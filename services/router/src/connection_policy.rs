@@ -51,6 +51,7 @@ pub fn from_proto(policy: Option<&pb::DeliveryPolicy>) -> ApiResult<DeliveryPoli
     let stored = DeliveryPolicy {
         retry,
         permanent_client_errors: policy.permanent_client_errors,
+        omit_traceparent: policy.omit_traceparent,
         connect_timeout_ms: optional_millis(
             policy.connect_timeout.as_ref(),
             "policy.connect_timeout",
@@ -90,6 +91,7 @@ pub fn to_proto(policy: &DeliveryPolicy) -> pb::DeliveryPolicy {
             policy: Some(retry),
         }),
         permanent_client_errors: policy.permanent_client_errors,
+        omit_traceparent: policy.omit_traceparent,
         connect_timeout: policy.connect_timeout_ms.map(duration),
         request_timeout: policy.request_timeout_ms.map(duration),
         rate_limit: policy.rate_limit.map(|rate| pb::RateLimit {
@@ -167,6 +169,7 @@ mod tests {
                 )),
             }),
             permanent_client_errors: true,
+            omit_traceparent: true,
             connect_timeout: seconds(2),
             request_timeout: seconds(10),
             rate_limit: Some(pb::RateLimit {
@@ -191,6 +194,7 @@ mod tests {
             }
         );
         assert_eq!(stored.circuit_breaker.failure_threshold, 3);
+        assert!(stored.omit_traceparent);
         assert_eq!(
             stored.circuit_breaker.min_requests, 20,
             "defaults fill the rest"

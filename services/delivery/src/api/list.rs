@@ -56,7 +56,10 @@ impl DeliveryApi {
             String::new()
         };
         Ok(ListDeliveriesResponse {
-            deliveries: rows.into_iter().map(delivery_message).collect(),
+            deliveries: rows
+                .into_iter()
+                .map(|row| delivery_message(row, &self.telemetry))
+                .collect(),
             next_page_token,
         })
     }
@@ -73,7 +76,7 @@ impl DeliveryApi {
         };
         let attempts = history::attempts(&self.pool, workspace, id).await?;
         Ok(GetDeliveryResponse {
-            delivery: Some(delivery_message(row)),
+            delivery: Some(delivery_message(row, &self.telemetry)),
             attempts: attempts.into_iter().map(attempt_message).collect(),
         })
     }

@@ -15,6 +15,7 @@ mod replay;
 
 use deadpool_postgres::Pool;
 use redis::aio::ConnectionManager;
+use switchyard_core::config::TelemetryConfig;
 use switchyard_core::queue::QueueKeys;
 
 #[derive(Clone)]
@@ -22,10 +23,22 @@ pub struct DeliveryApi {
     pool: Pool,
     redis: ConnectionManager,
     keys: QueueKeys,
+    /// Builds deliveries' trace links.
+    telemetry: TelemetryConfig,
 }
 
 impl DeliveryApi {
-    pub fn new(pool: Pool, redis: ConnectionManager, keys: QueueKeys) -> Self {
-        Self { pool, redis, keys }
+    pub fn new(
+        pool: Pool,
+        redis: ConnectionManager,
+        keys: QueueKeys,
+        telemetry: TelemetryConfig,
+    ) -> Self {
+        Self {
+            pool,
+            redis,
+            keys,
+            telemetry,
+        }
     }
 }

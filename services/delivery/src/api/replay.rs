@@ -46,7 +46,7 @@ impl DeliveryApi {
         self.enqueue(workspace, &[id]).await;
         tracing::info!(workspace_id = %workspace, delivery_id = %id, "manual retry queued");
         Ok(RetryDeliveryResponse {
-            delivery: Some(delivery_message(row)),
+            delivery: Some(delivery_message(row, &self.telemetry)),
         })
     }
 

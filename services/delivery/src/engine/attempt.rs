@@ -21,11 +21,12 @@ use chrono::{TimeDelta, Utc};
 use deadpool_postgres::Pool;
 use serde::Deserialize;
 use switchyard_core::policy::DeliveryPolicy;
-use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 use super::gate::{Gate, HoldReason, Verdict};
 use super::http::{SendError, SendResult, Sender, Timeouts, WebhookRequest};
 use super::job::Job;
+use super::observe;
 use super::outcome::{self, Decision, due_after};
 use super::policy::{Defaults, EffectivePolicy};
 use super::queue::{Ack, StreamEntry};
@@ -145,7 +146,12 @@ impl Attempter {
     async fn handle(&self, job: &Job) -> anyhow::Result<After> {
         let request = (job.workspace, job.delivery);
         match self.inner.writers.claims.call(request).await? {
-            ClaimOutcome::Claimed(claimed) => self.attempt(job, *claimed).await,
+            ClaimOutcome::Claimed(claimed) => {
+                let span = observe::attempt_span(job, &claimed);
+                self.attempt(job, *claimed, &span)
+                    .instrument(span.clone())
+                    .await
+            }
             ClaimOutcome::Leased { until } => Ok(After::ParkUntil(until + LEASE_SLACK)),
             ClaimOutcome::Skipped => {
                 tracing::debug!(delivery_id = %job.delivery, "delivery not due, done or paused; skipping the job");
@@ -154,18 +160,7 @@ impl Attempter {
         }
     }
 
-    #[tracing::instrument(
-        skip_all,
-        fields(
-            delivery_id = %job.delivery,
-            workspace_id = %job.workspace,
-            connection_id = %claimed.connection,
-            attempt = claimed.attempt,
-            trigger = %claimed.trigger,
-            status = Empty,
-        )
-    )]
-    async fn attempt(&self, job: &Job, claimed: Claimed) -> anyhow::Result<After> {
+    async fn attempt(&self, job: &Job, claimed: Claimed, span: &Span) -> anyhow::Result<After> {
         let inner = &self.inner;
         let stored = DeliveryPolicy::from_json(&claimed.policy).unwrap_or_else(|reason| {
             tracing::warn!(%reason, "unreadable connection policy; using the defaults");
@@ -187,6 +182,7 @@ impl Attempter {
             let url = connection_url(&claimed.connection_config);
             return self
                 .record(
+                    span,
                     job,
                     &claimed,
                     decision,
@@ -205,12 +201,18 @@ impl Attempter {
         {
             Ok(Verdict::Admitted(ticket)) => ticket,
             Ok(Verdict::Held { wait, reason }) => {
-                return self.hold(&claimed, job, wait, reason).await;
+                return self.hold(span, &claimed, job, wait, reason).await;
             }
             Err(error) => {
                 tracing::warn!(%error, "checking the connection's limits failed; holding the attempt");
                 return self
-                    .hold(&claimed, job, GATE_ERROR_WAIT, HoldReason::Unavailable)
+                    .hold(
+                        span,
+                        &claimed,
+                        job,
+                        GATE_ERROR_WAIT,
+                        HoldReason::Unavailable,
+                    )
                     .await;
             }
         };
@@ -227,6 +229,7 @@ impl Attempter {
         let error = decision.error.clone();
         let finish = inner.gate.finish(ticket, decision.health, &error, &policy);
         let record = self.record(
+            span,
             job,
             &claimed,
             decision,
@@ -242,6 +245,7 @@ impl Attempter {
     /// Gives the claim back (no attempt counted) and parks the job.
     async fn hold(
         &self,
+        span: &Span,
         claimed: &Claimed,
         job: &Job,
         wait: Duration,
@@ -254,6 +258,7 @@ impl Attempter {
             due,
         };
         self.inner.writers.releases.call(release).await?;
+        observe::held(span, &claimed.connection.to_string(), reason, wait);
         tracing::debug!(
             reason = reason.as_str(),
             wait_ms = wait.as_millis() as u64,
@@ -265,6 +270,7 @@ impl Attempter {
     #[allow(clippy::too_many_arguments)]
     async fn record(
         &self,
+        span: &Span,
         job: &Job,
         claimed: &Claimed,
         decision: Decision,
@@ -273,7 +279,14 @@ impl Attempter {
         started_at: chrono::DateTime<Utc>,
         duration: Duration,
     ) -> anyhow::Result<After> {
-        tracing::Span::current().record("status", decision.status.as_str());
+        observe::finished(
+            span,
+            &claimed.connection.to_string(),
+            &url,
+            result.as_ref(),
+            &decision.status,
+            duration,
+        );
         let (status_code, response_snippet) = match result {
             Some(Ok(response)) => (Some(response.status), response.snippet),
             Some(Err(_)) | None => (None, String::new()),
@@ -352,6 +365,7 @@ impl Attempter {
             signing_secret: &claimed.signing_secret,
             webhook_id: &webhook_id,
             body,
+            traceparent: policy.send_traceparent,
         };
         let timeouts = Timeouts {
             connect: policy.connect_timeout,

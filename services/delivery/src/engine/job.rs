@@ -23,6 +23,11 @@ impl Job {
         }
     }
 
+    /// The `traceparent` of the span that enqueued the job, if any.
+    pub fn traceparent(&self) -> Option<&str> {
+        self.raw.traceparent.as_deref()
+    }
+
     /// The canonical JSON of this job, the form parked in the delayed set
     /// (so two parkings of one delivery collapse into one member).
     pub fn to_json(&self) -> String {

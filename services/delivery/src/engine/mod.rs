@@ -30,6 +30,9 @@
 //! - [`recovery`] handles Redis losing its data: the group is recreated at
 //!   once and every unfinished delivery re-enqueued from Postgres.
 //!
+//! - [`observe`] gives each attempt its span in the event's trace and
+//!   counts deliveries; [`gauges`] samples the queue's depths for metrics.
+//!
 //! Duplicated jobs are harmless because the claim only succeeds for a
 //! delivery that is due (or whose lease expired). [`queue`] wraps every
 //! Redis command of the stream; [`runner`] wires the loops together and
@@ -40,8 +43,10 @@ pub mod batch;
 pub mod consumer;
 pub mod dispatch;
 pub mod gate;
+pub mod gauges;
 pub mod http;
 pub mod job;
+pub mod observe;
 pub mod outcome;
 pub mod policy;
 pub mod queue;

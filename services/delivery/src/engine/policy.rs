@@ -77,6 +77,7 @@ impl Defaults {
             rate_limit: stored.rate_limit,
             max_concurrency: stored.max_concurrency,
             breaker: stored.circuit_breaker,
+            send_traceparent: !stored.omit_traceparent,
         }
     }
 }
@@ -91,6 +92,8 @@ pub struct EffectivePolicy {
     /// 0: no limit.
     pub max_concurrency: u32,
     pub breaker: BreakerPolicy,
+    /// Webhooks carry the attempt span's W3C `traceparent`.
+    pub send_traceparent: bool,
 }
 
 impl EffectivePolicy {

@@ -43,6 +43,17 @@ pub struct Ack {
     pub park: Option<(String, i64)>,
 }
 
+/// How much work waits in Redis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Depths {
+    /// Entries in the stream (new and pending).
+    pub stream: u64,
+    /// Entries read by a consumer but not yet acknowledged.
+    pub pending: u64,
+    /// Jobs parked in the delayed set (retries, held-back attempts).
+    pub delayed: u64,
+}
+
 /// One stream entry; `job` is `None` when the entry has no `job` field.
 #[derive(Clone, Debug)]
 pub struct StreamEntry {
@@ -123,6 +134,34 @@ impl JobQueue {
             Err(error) if error.code() == Some("BUSYGROUP") => Ok(()),
             other => other,
         }
+    }
+
+    /// Entries in the stream, of those the ones read but not acknowledged,
+    /// and jobs parked in the delayed set — read in one pipeline.
+    pub async fn depths(&self) -> RedisResult<Depths> {
+        let (stream, pending, delayed): (u64, redis::Value, u64) = redis::pipe()
+            .cmd("XLEN")
+            .arg(&self.keys.stream)
+            .cmd("XPENDING")
+            .arg(&self.keys.stream)
+            .arg(CONSUMER_GROUP)
+            .cmd("ZCARD")
+            .arg(&self.keys.delayed)
+            .query_async(&mut self.commands.clone())
+            .await?;
+        // The summary form answers `[count, lowest id, highest id, consumers]`.
+        let pending = match pending {
+            redis::Value::Array(items) => match items.first() {
+                Some(redis::Value::Int(count)) => u64::try_from(*count).unwrap_or(0),
+                _ => 0,
+            },
+            _ => 0,
+        };
+        Ok(Depths {
+            stream,
+            pending,
+            delayed,
+        })
     }
 
     /// New entries for this consumer, waiting up to [`READ_BLOCK`].

@@ -21,7 +21,7 @@ use super::policy::Defaults;
 use super::queue::JobQueue;
 use super::recovery::Recovery;
 use super::writers::Writers;
-use super::{consumer, reclaim, scheduler, sweeper};
+use super::{consumer, gauges, reclaim, scheduler, sweeper};
 
 /// Time allowed after the request timeout for an attempt to be recorded.
 const RECORD_MARGIN: Duration = Duration::from_secs(2);
@@ -119,6 +119,7 @@ impl Engine {
                 reclaim_every,
                 shutdown.clone(),
             ),
+            gauges::run(self.queue.clone(), shutdown.clone()),
             sweeper::run(
                 self.pool.clone(),
                 self.queue.clone(),

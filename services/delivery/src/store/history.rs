@@ -10,7 +10,8 @@ use switchyard_core::ids::{ConnectionId, DeliveryId, EventId, RuleId, WorkspaceI
 use tokio_postgres::Row;
 
 const DELIVERY_COLUMNS: &str = "d.id, d.event_id, d.connection_id, d.rule_id, d.status, \
-     d.attempt_count, d.created_at, d.next_attempt_at, d.last_error, e.event_type";
+     d.attempt_count, d.created_at, d.next_attempt_at, d.last_error, e.event_type, \
+     d.traceparent";
 
 #[derive(Clone, Debug)]
 pub struct DeliveryRow {
@@ -24,6 +25,8 @@ pub struct DeliveryRow {
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: String,
     pub event_type: String,
+    /// The router's `Route` span, in W3C `traceparent` form.
+    pub traceparent: Option<String>,
 }
 
 impl DeliveryRow {
@@ -39,6 +42,7 @@ impl DeliveryRow {
             next_attempt_at: row.get(7),
             last_error: row.get(8),
             event_type: row.get(9),
+            traceparent: row.get(10),
         }
     }
 }

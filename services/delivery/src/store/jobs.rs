@@ -34,6 +34,10 @@ pub struct Claimed {
     pub policy: serde_json::Value,
     /// `scheduled`, `manual` or `replay`.
     pub trigger: String,
+    /// The `traceparent` the router stored with the delivery (its `Route`
+    /// span): the parent of attempts whose job carries none (replays,
+    /// repaired jobs).
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug)]
@@ -88,11 +92,11 @@ pub async fn claim(
                   AND NOT EXISTS (SELECT 1 FROM connections p WHERE p.id = d.connection_id \
                                   AND p.state = 'paused' AND p.deleted_at IS NULL) \
                 RETURNING d.id, d.event_id, d.connection_id, d.attempt_count, d.next_trigger, \
-                          d.body \
+                          d.body, d.traceparent \
              ) \
              SELECT c.id, c.attempt_count, COALESCE(c.body, e.payload), n.config, \
                     n.signing_secret, n.deleted_at IS NOT NULL, n.state, n.policy, \
-                    c.next_trigger, c.connection_id \
+                    c.next_trigger, c.connection_id, c.traceparent \
              FROM claimed c \
              JOIN events e ON e.id = c.event_id \
              JOIN connections n ON n.id = c.connection_id",
@@ -117,6 +121,7 @@ pub async fn claim(
             policy: row.get(7),
             trigger: row.get(8),
             connection: ConnectionId(row.get(9)),
+            traceparent: row.get(10),
         };
         by_id.insert(
             row.get::<_, Uuid>(0),

@@ -138,6 +138,11 @@ pub fn describe_delivery_with_attempts(response: &proto::GetDeliveryResponse) ->
         if !delivery.last_error.is_empty() {
             text.push_str(&format!("  last error: {}\n", delivery.last_error));
         }
+        match (delivery.trace_id.as_str(), delivery.trace_url.as_str()) {
+            ("", _) => {}
+            (trace_id, "") => text.push_str(&format!("  trace: {trace_id}\n")),
+            (_, url) => text.push_str(&format!("  trace: {url}\n")),
+        }
     }
     for attempt in &response.attempts {
         let started = attempt

@@ -28,6 +28,7 @@ use redis::Script;
 use redis::aio::ConnectionManager;
 use switchyard_core::ids::{ConnectionId, DeliveryId};
 use switchyard_core::limits::{BreakerState, ConnectionKeys};
+use switchyard_core::telemetry::metrics::names;
 
 pub use local::{LocalSlot, LocalSlots};
 
@@ -135,6 +136,8 @@ impl Gate {
     }
 
     fn remember(&self, connection: ConnectionId, state: &str, streak: i64) {
+        let open = if state == "closed" { 0.0 } else { 1.0 };
+        metrics::gauge!(names::BREAKER_OPEN, "connection" => connection.to_string()).set(open);
         if let Ok(mut views) = self.inner.views.lock() {
             views.insert(
                 connection,

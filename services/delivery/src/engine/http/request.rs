@@ -2,7 +2,9 @@
 //! `webhook-id` (the delivery id, stable across retries so receivers can
 //! de-duplicate), `webhook-timestamp` and `webhook-signature`. A
 //! connection's static headers are added but never replace those, nor the
-//! framing headers.
+//! framing headers. Unless the connection opts out, the request also
+//! carries the current (attempt) span's W3C `traceparent`/`tracestate`, so
+//! the receiver can continue the event's trace.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +12,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGE
 use switchyard_core::signature::{
     self, HEADER_WEBHOOK_ID, HEADER_WEBHOOK_SIGNATURE, HEADER_WEBHOOK_TIMESTAMP,
 };
+use switchyard_core::telemetry::propagation;
 
 use super::SendError;
 
@@ -26,6 +29,8 @@ const RESERVED_HEADERS: &[&str] = &[
     "content-length",
     "transfer-encoding",
     "connection",
+    "traceparent",
+    "tracestate",
 ];
 
 /// One webhook to send.
@@ -36,6 +41,8 @@ pub struct WebhookRequest<'a> {
     /// The delivery id, sent as `webhook-id`.
     pub webhook_id: &'a str,
     pub body: Vec<u8>,
+    /// Add the current span's `traceparent` (when tracing is on).
+    pub traceparent: bool,
 }
 
 pub fn signed_headers(request: &WebhookRequest<'_>) -> Result<HeaderMap, SendError> {
@@ -71,6 +78,9 @@ pub fn signed_headers(request: &WebhookRequest<'_>) -> Result<HeaderMap, SendErr
             .map_err(|_| SendError::Invalid(format!("header `{name}` has an invalid value")))?;
         headers.insert(HeaderName::from_static(name), value);
     }
+    if request.traceparent {
+        propagation::inject_current(&mut headers);
+    }
     Ok(headers)
 }
 
@@ -90,6 +100,7 @@ mod tests {
             signing_secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
             webhook_id: "dlv_1",
             body: b"{}".to_vec(),
+            traceparent: true,
         };
         let headers = signed_headers(&request).expect("headers");
         assert_eq!(
@@ -117,6 +128,7 @@ mod tests {
             signing_secret: "not a secret",
             webhook_id: "dlv_1",
             body: Vec::new(),
+            traceparent: false,
         };
         assert!(matches!(
             signed_headers(&bad_secret),
