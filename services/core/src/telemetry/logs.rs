@@ -1,5 +1,8 @@
-//! The subscriber: an env filter, the formatter (text or JSON with trace
-//! ids) and, when tracing is on, the OpenTelemetry layer.
+//! The subscriber: the formatter (text or JSON with trace ids) behind the
+//! env filter (`RUST_LOG`, else the default), and, when tracing is on, the
+//! OpenTelemetry layer with a filter of its own (Switchyard's spans at info
+//! and above), so quiet logs do not starve the traces. With tracing off,
+//! only the formatter's filter decides and disabled callsites cost nothing.
 
 use std::fmt;
 
@@ -11,6 +14,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -23,16 +27,21 @@ pub fn install(format: LogFormat, default_filter: &str, providers: Option<&Provi
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let otel = providers.map(Providers::layer);
-    let registry = tracing_subscriber::registry().with(otel).with(filter);
+    let registry = tracing_subscriber::registry().with(otel);
     let result = match format {
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .event_format(JsonWithTrace)
-                    .with_writer(std::io::stderr),
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter),
             )
             .try_init(),
     };

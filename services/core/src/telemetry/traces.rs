@@ -107,7 +107,12 @@ impl Providers {
     /// One batch-exporting provider per service. The exporter endpoint is
     /// `telemetry.otlp_endpoint` if set, else the `OTEL_EXPORTER_OTLP_*`
     /// variables; the sampler comes from `OTEL_TRACES_SAMPLER(_ARG)`.
+    /// `OTEL_SERVICE_NAME` names a process running one service; the
+    /// all-in-one process keeps one name per service.
     pub fn build(telemetry: &TelemetryConfig, services: &[Service]) -> anyhow::Result<Self> {
+        let env_name = std::env::var("OTEL_SERVICE_NAME")
+            .ok()
+            .filter(|name| !name.trim().is_empty() && services.len() == 1);
         let mut providers = Vec::new();
         let mut tracers = HashMap::new();
         for service in services {
@@ -122,7 +127,11 @@ impl Providers {
                 .with_batch_exporter(exporter)
                 .with_resource(
                     Resource::builder()
-                        .with_service_name(service.service_name())
+                        .with_service_name(
+                            env_name
+                                .clone()
+                                .unwrap_or_else(|| service.service_name().to_string()),
+                        )
                         .build(),
                 )
                 .build();
@@ -152,6 +161,7 @@ impl Providers {
             .with_threads(false)
             .with_filter(filter_fn(|metadata| {
                 metadata.target().starts_with("switchyard")
+                    && *metadata.level() <= tracing::Level::INFO
             }))
     }
 

@@ -85,9 +85,15 @@ pub struct BenchArgs {
 /// Runs the bench and prints its report on stdout.
 pub async fn main(args: BenchArgs) -> anyhow::Result<()> {
     let config = Config::load()?;
-    switchyard_core::telemetry::init_logging_with_default(config.log_format, "warn");
-    let report = run(&args, config).await?;
+    // Spans are exported as when serving (tracing `auto`: on when an OTLP
+    // endpoint is configured), so the bench measures what tracing costs.
+    let services = crate::stack::ServiceKind::ALL.map(crate::stack::ServiceKind::telemetry);
+    let telemetry =
+        switchyard_core::telemetry::init(config.log_format, "warn", &config.telemetry, &services)?;
+    let mut report = run(&args, config).await?;
+    report["tracing"] = json!(telemetry.tracing_enabled());
     println!("{}", serde_json::to_string_pretty(&report)?);
+    telemetry.shutdown();
     Ok(())
 }
 
