@@ -9,6 +9,7 @@ const PROTOS: &[&str] = &[
     "switchyard/v1/ingest.proto",
     "switchyard/v1/router.proto",
     "switchyard/v1/delivery.proto",
+    "switchyard/v1/workspace.proto",
     "switchyard/internal/v1/routing.proto",
 ];
 

@@ -62,8 +62,13 @@ pub fn test_config(database: &TestDatabase, redis: &TestRedis) -> Config {
     config.ingest.outbox_poll_interval = Duration::from_millis(100);
     config.ingest.outbox_grace = Duration::from_millis(300);
     config.telemetry.metrics_addr = Some(any_port);
+    config.api_key_pepper = Some(secrecy::SecretString::from("test pepper, not secret"));
+    config.operator_token = Some(secrecy::SecretString::from(OPERATOR_TOKEN));
     config
 }
+
+/// The operator token of test stacks.
+pub const OPERATOR_TOKEN: &str = "sy_operator_test_token";
 
 pub struct TestStack {
     pub stack: Stack,
@@ -94,7 +99,8 @@ impl TestStack {
         adjust(&mut config);
         let stack = Stack::start(config, services).await?;
         let pool = switchyard_core::db::pool(&database.url, 4)?;
-        let (workspace, api_key) = switchyard_core::auth::create_workspace(&pool, "test")
+        let hasher = switchyard_core::auth::KeyHasher::new(stack.config().api_key_pepper.as_ref());
+        let (workspace, api_key) = switchyard_core::auth::create_workspace(&pool, &hasher, "test")
             .await
             .map_err(|error| anyhow::anyhow!("{error}"))?;
         let client = Client::connect_lazy(&stack.endpoints(), &api_key)?;
@@ -109,6 +115,11 @@ impl TestStack {
         })
     }
 
+    /// Hashes keys as the stack's services do.
+    pub fn hasher(&self) -> switchyard_core::auth::KeyHasher {
+        switchyard_core::auth::KeyHasher::new(self.stack.config().api_key_pepper.as_ref())
+    }
+
     /// A client of the same stack with another key (or garbage).
     pub fn client_with_key(&self, key: &str) -> anyhow::Result<Client> {
         Ok(Client::connect_lazy(&self.stack.endpoints(), key)?)
@@ -116,7 +127,7 @@ impl TestStack {
 
     /// A second workspace and a client for it.
     pub async fn other_workspace(&self, slug: &str) -> anyhow::Result<Client> {
-        let (_, key) = switchyard_core::auth::create_workspace(&self.pool, slug)
+        let (_, key) = switchyard_core::auth::create_workspace(&self.pool, &self.hasher(), slug)
             .await
             .map_err(|error| anyhow::anyhow!("{error}"))?;
         self.client_with_key(&key)

@@ -46,6 +46,17 @@ pub struct Config {
     /// one up when it is unset.
     #[serde(skip_serializing)]
     pub internal_token: Option<SecretString>,
+    /// Key of the HMAC-SHA256 under which API keys are stored, so a copy of
+    /// the database alone cannot test guesses. Every process that creates
+    /// or checks keys needs the same one; unset, keys are hashed with an
+    /// empty HMAC key (a warning says so at start).
+    #[serde(skip_serializing)]
+    pub api_key_pepper: Option<SecretString>,
+    /// The operator's token for `CreateWorkspace` and `ListWorkspaces`;
+    /// unset, those RPCs are refused (`switchyard workspace create` still
+    /// works).
+    #[serde(skip_serializing)]
+    pub operator_token: Option<SecretString>,
     /// Networks that outbound deliveries may reach even though they are not
     /// public (loopback, private, link-local, …). Empty: public only.
     #[serde(deserialize_with = "comma_separated")]
@@ -73,6 +84,8 @@ impl Default for Config {
             registry_endpoint: "http://127.0.0.1:50051".to_string(),
             router_endpoint: "http://127.0.0.1:50053".to_string(),
             internal_token: None,
+            api_key_pepper: None,
+            operator_token: None,
             allowed_destination_networks: Vec::new(),
             https_only: false,
             log_format: LogFormat::Text,

@@ -68,6 +68,16 @@ prefixed_id!(
     ApiKeyId,
     "key"
 );
+prefixed_id!(
+    /// A workspace's JWT verification key.
+    VerificationKeyId,
+    "vk"
+);
+prefixed_id!(
+    /// One entry of the audit log.
+    AuditEventId,
+    "aud"
+);
 
 fn parse_prefixed(text: &str, prefix: &str) -> Result<Uuid, String> {
     let Some(rest) = text

@@ -4,8 +4,9 @@
 //!   TOML file and `SWITCHYARD_*` environment variables.
 //! - [`db`]: the Postgres pool and the embedded SQL migrations.
 //! - [`ids`]: prefixed, time-ordered identifiers (`ws_…`, `evt_…`, …).
-//! - [`auth`]: API keys (generation, hashing) and the per-request
-//!   authenticator that turns a bearer token into a workspace.
+//! - [`auth`]: API keys, machine tokens (JWT), scopes, the access table
+//!   and the service wrapper that authenticates every RPC.
+//! - [`audit`]: the audit log of admin changes.
 //! - [`error`]: the one error type services return and its single mapping to
 //!   gRPC status codes.
 //! - [`grpc`]: serving a tonic router with health and reflection, and lazily
@@ -24,6 +25,7 @@
 //! - [`telemetry`]: logs, traces (OpenTelemetry) and Prometheus metrics.
 //! - [`testkit`]: a fresh database and Redis prefix per test.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;

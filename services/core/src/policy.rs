@@ -42,6 +42,7 @@ pub struct DeliveryPolicy {
     pub circuit_breaker: BreakerPolicy,
     /// Leave out the W3C `traceparent` header; by default webhooks carry it
     /// so receivers can continue the event's trace.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub omit_traceparent: bool,
 }
 
@@ -300,6 +301,7 @@ mod tests {
                 failure_ratio: 0.5,
                 ..BreakerPolicy::default()
             },
+            omit_traceparent: true,
         };
         assert!(policy.validate().is_ok());
         assert_eq!(DeliveryPolicy::from_json(&policy.to_json()), Ok(policy));

@@ -22,6 +22,10 @@ impl DeliveryGrpc {
     pub fn new(auth: Authenticator, api: DeliveryApi) -> Self {
         Self { auth, api }
     }
+
+    pub fn auth(&self) -> &Authenticator {
+        &self.auth
+    }
 }
 
 #[tonic::async_trait]
@@ -31,7 +35,7 @@ impl DeliveryService for DeliveryGrpc {
         &self,
         request: Request<ListDeliveriesRequest>,
     ) -> Result<Response<ListDeliveriesResponse>, Status> {
-        let workspace = self.auth.workspace(request.metadata()).await?;
+        let workspace = switchyard_core::auth::workspace(&request)?;
         let response = self.api.list(workspace, request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -41,7 +45,7 @@ impl DeliveryService for DeliveryGrpc {
         &self,
         request: Request<GetDeliveryRequest>,
     ) -> Result<Response<GetDeliveryResponse>, Status> {
-        let workspace = self.auth.workspace(request.metadata()).await?;
+        let workspace = switchyard_core::auth::workspace(&request)?;
         let response = self.api.get(workspace, request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -51,7 +55,7 @@ impl DeliveryService for DeliveryGrpc {
         &self,
         request: Request<RetryDeliveryRequest>,
     ) -> Result<Response<RetryDeliveryResponse>, Status> {
-        let workspace = self.auth.workspace(request.metadata()).await?;
+        let workspace = switchyard_core::auth::workspace(&request)?;
         let response = self.api.retry(workspace, request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -61,7 +65,7 @@ impl DeliveryService for DeliveryGrpc {
         &self,
         request: Request<ReplayDeadLettersRequest>,
     ) -> Result<Response<ReplayDeadLettersResponse>, Status> {
-        let workspace = self.auth.workspace(request.metadata()).await?;
+        let workspace = switchyard_core::auth::workspace(&request)?;
         let response = self.api.replay(workspace, request.into_inner()).await?;
         Ok(Response::new(response))
     }

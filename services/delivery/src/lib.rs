@@ -25,6 +25,7 @@ mod store;
 use anyhow::Context;
 use deadpool_postgres::Pool;
 use switchyard_core::auth::Authenticator;
+use switchyard_core::auth::layer::Authorized;
 use switchyard_core::config::Config;
 use switchyard_core::queue::QueueKeys;
 use switchyard_core::shutdown::Signal;
@@ -54,7 +55,7 @@ impl DeliveryApp {
         check_postgres(&pool).await?;
         let redis = queue::connect(&config.redis_url).await?;
         let engine = Engine::build(config, redis.clone()).await?;
-        let auth = Authenticator::new(pool.clone(), config.internal_token.as_ref());
+        let auth = Authenticator::new(pool.clone(), config);
         let api = DeliveryApi::new(
             pool,
             redis,
@@ -69,7 +70,8 @@ impl DeliveryApp {
     /// and runs the delivery engine until `shutdown` trips. The engine then
     /// stops reading jobs and waits for in-flight attempts before returning.
     pub async fn run(self, listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
-        let routes = Routes::new(DeliveryServiceServer::new(self.grpc));
+        let auth = self.grpc.auth().clone();
+        let routes = Routes::new(Authorized::new(DeliveryServiceServer::new(self.grpc), auth));
         let server =
             switchyard_core::grpc::serve(routes, SERVICE_NAMES, listener, shutdown.clone());
         let engine = self.engine.run(shutdown);

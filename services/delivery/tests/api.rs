@@ -171,9 +171,13 @@ async fn deliveries_of_another_workspace_are_not_found() {
     let env = TestEnv::new().await;
     let receiver = Receiver::start(vec![Reply::status(200)]).await;
     let seeded = env.seed(&receiver.url).await;
-    let (_, other_key) = create_workspace(&env.pool, "globex")
-        .await
-        .expect("workspace");
+    let (_, other_key) = create_workspace(
+        &env.pool,
+        &switchyard_core::auth::KeyHasher::new(None),
+        "globex",
+    )
+    .await
+    .expect("workspace");
     let app = env.start(&env.config()).await;
     let mut client = app.client().await;
 

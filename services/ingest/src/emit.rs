@@ -59,7 +59,7 @@ async fn emit_event_inner(
     state: &IngestState,
     request: Request<pb::EmitEventRequest>,
 ) -> ApiResult<pb::EmitEventResponse> {
-    let workspace = state.auth.workspace(request.metadata()).await?;
+    let workspace = switchyard_core::auth::workspace(&request)?;
     let span = tracing::Span::current();
     span.record("switchyard.workspace", tracing::field::display(workspace));
     let authorization = request.metadata().get("authorization").cloned();

@@ -1,5 +1,6 @@
 //! The tonic adapter of `IngestService`.
 
+use switchyard_core::auth::layer::Authorized;
 use switchyard_proto::v1 as pb;
 use switchyard_proto::v1::ingest_service_server::{IngestService, IngestServiceServer};
 use tonic::service::Routes;
@@ -7,8 +8,10 @@ use tonic::{Request, Response, Status};
 
 use crate::{IngestState, emit};
 
+/// `IngestService`, behind the access table's authentication.
 pub fn routes(state: IngestState) -> Routes {
-    Routes::new(IngestServiceServer::new(state))
+    let auth = state.auth.clone();
+    Routes::new(Authorized::new(IngestServiceServer::new(state), auth))
 }
 
 #[tonic::async_trait]

@@ -57,7 +57,7 @@ impl IngestApp {
             })?;
         let pool = db::pool(&config.database_url, config.database_pool_size)?;
         let state = IngestState {
-            auth: Authenticator::new(pool.clone(), config.internal_token.as_ref()),
+            auth: Authenticator::new(pool.clone(), config),
             pool,
             registry: RegistryServiceClient::new(core_grpc::lazy_channel(
                 &config.registry_endpoint,

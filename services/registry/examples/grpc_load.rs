@@ -28,9 +28,10 @@ async fn main() -> anyhow::Result<()> {
 
     let database = TestDatabase::create().await?;
     let pool = db::pool(&database.url, 2)?;
-    let (_, key) = auth::create_workspace(&pool, "load")
-        .await
-        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let (_, key) =
+        auth::create_workspace(&pool, &switchyard_core::auth::KeyHasher::new(None), "load")
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
     let config = Config {
         database_url: database.url.clone(),
         database_pool_size: 8,

@@ -35,14 +35,17 @@ pub mod schema;
 mod service;
 mod store;
 pub mod validate;
+mod workspaces;
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use switchyard_core::auth::Authenticator;
+use switchyard_core::auth::layer::Authorized;
 use switchyard_core::config::Config;
 use switchyard_core::shutdown::Signal;
 use switchyard_proto::v1::registry_service_server::RegistryServiceServer;
+use switchyard_proto::v1::workspace_service_server::WorkspaceServiceServer;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
@@ -51,11 +54,15 @@ use crate::grpc::RegistryGrpc;
 use crate::heads::HeadCache;
 use crate::service::Registry;
 use crate::store::Store;
+use crate::workspaces::WorkspaceGrpc;
 
 pub use crate::service::{MAX_BATCH_BYTES, MAX_BATCH_PAYLOADS};
 
 /// The gRPC services this crate serves, as reported by health checks.
-pub const SERVICE_NAMES: &[&str] = &["switchyard.v1.RegistryService"];
+pub const SERVICE_NAMES: &[&str] = &[
+    "switchyard.v1.RegistryService",
+    "switchyard.v1.WorkspaceService",
+];
 
 /// The registry, ready to serve.
 pub struct RegistryApp {
@@ -72,7 +79,7 @@ impl RegistryApp {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let pool = switchyard_core::db::pool(&config.database_url, config.database_pool_size)
             .context("creating the registry's Postgres pool")?;
-        let auth = Authenticator::new(pool.clone(), config.internal_token.as_ref());
+        let auth = Authenticator::new(pool.clone(), config);
         let heads = Arc::new(HeadCache::default());
         let registry = Registry::new(
             Store::new(pool),
@@ -95,10 +102,11 @@ impl RegistryApp {
             self.heads,
             shutdown.clone(),
         ));
-        let service = RegistryServiceServer::new(RegistryGrpc::new(self.registry, self.auth));
-        let served =
-            switchyard_core::grpc::serve(Routes::new(service), SERVICE_NAMES, listener, shutdown)
-                .await;
+        let registry = RegistryServiceServer::new(RegistryGrpc::new(self.registry));
+        let workspaces = WorkspaceServiceServer::new(WorkspaceGrpc::new(self.auth.clone()));
+        let routes = Routes::new(Authorized::new(registry, self.auth.clone()))
+            .add_service(Authorized::new(workspaces, self.auth));
+        let served = switchyard_core::grpc::serve(routes, SERVICE_NAMES, listener, shutdown).await;
         changes.abort();
         served
     }

@@ -53,7 +53,8 @@ pub async fn run(mut config: Config, exit: bool) -> anyhow::Result<()> {
 
     let pool = db::pool(&stack.config().database_url, 2)?;
     let slug = format!("demo-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
-    let (workspace, key) = auth::create_workspace(&pool, &slug)
+    let hasher = auth::KeyHasher::new(stack.config().api_key_pepper.as_ref());
+    let (workspace, key) = auth::create_workspace(&pool, &hasher, &slug)
         .await
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     step(&format!(

@@ -130,8 +130,15 @@ impl Stack {
     pub async fn start(mut config: Config, services: &[ServiceKind]) -> anyhow::Result<Self> {
         if config.internal_token.is_none() {
             // One process: the services only need to agree among themselves.
-            config.internal_token =
-                Some(SecretString::from(switchyard_core::auth::generate_api_key()));
+            config.internal_token = Some(SecretString::from(
+                switchyard_core::auth::generate_api_key("internal"),
+            ));
+        }
+        if config.api_key_pepper.is_none() {
+            tracing::warn!(
+                "api_key_pepper (SWITCHYARD_API_KEY_PEPPER) is not set: API keys are hashed \
+                 without a secret key; set one in production"
+            );
         }
         db::migrate(&config.database_url)
             .await

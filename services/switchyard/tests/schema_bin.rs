@@ -50,9 +50,13 @@ async fn push_check_and_their_exit_codes() -> anyhow::Result<()> {
     config.telemetry.metrics_addr = None;
     let stack = Stack::start(config, &[ServiceKind::Registry]).await?;
     let pool = switchyard_core::db::pool(&database.url, 2)?;
-    let (_, key) = switchyard_core::auth::create_workspace(&pool, "ci")
-        .await
-        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let (_, key) = switchyard_core::auth::create_workspace(
+        &pool,
+        &switchyard_core::auth::KeyHasher::new(None),
+        "ci",
+    )
+    .await
+    .map_err(|error| anyhow::anyhow!("{error}"))?;
     let endpoint = stack.endpoints().registry;
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
     let dir =

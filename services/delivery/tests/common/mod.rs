@@ -102,7 +102,10 @@ impl TestEnv {
         let database = TestDatabase::create().await.expect("test database");
         let redis = TestRedis::new();
         let pool = switchyard_core::db::pool(&database.url, 4).expect("pool");
-        let (workspace, api_key) = create_workspace(&pool, "acme").await.expect("workspace");
+        let (workspace, api_key) =
+            create_workspace(&pool, &switchyard_core::auth::KeyHasher::new(None), "acme")
+                .await
+                .expect("workspace");
         let keys = QueueKeys::new(&redis.prefix);
         Self {
             database,

@@ -5,7 +5,6 @@
 
 mod convert;
 
-use switchyard_core::auth::Authenticator;
 use switchyard_proto::v1::registry_service_server::RegistryService;
 use switchyard_proto::v1::{
     CheckCompatibilityRequest, CheckCompatibilityResponse, DeprecateEventTypeRequest,
@@ -24,12 +23,11 @@ use convert::{
 
 pub struct RegistryGrpc {
     registry: Registry,
-    auth: Authenticator,
 }
 
 impl RegistryGrpc {
-    pub fn new(registry: Registry, auth: Authenticator) -> Self {
-        Self { registry, auth }
+    pub fn new(registry: Registry) -> Self {
+        Self { registry }
     }
 }
 
@@ -39,7 +37,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<RegisterSchemaRequest>,
     ) -> Result<Response<RegisterSchemaResponse>, Status> {
-        let workspace = self.auth.workspace(request.metadata()).await?;
+        let workspace = switchyard_core::auth::workspace(&request)?;
         let request = request.into_inner();
         let registered = self
             .registry
@@ -63,7 +61,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<CheckCompatibilityRequest>,
     ) -> Result<Response<CheckCompatibilityResponse>, Status> {
-        let workspace = self.auth.workspace(request.metadata()).await?;
+        let workspace = switchyard_core::auth::workspace(&request)?;
         let request = request.into_inner();
         let report = self
             .registry
@@ -81,7 +79,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<ValidatePayloadRequest>,
     ) -> Result<Response<ValidatePayloadResponse>, Status> {
-        let workspace = self.auth.workspace(request.metadata()).await?;
+        let workspace = switchyard_core::auth::workspace(&request)?;
         let request = request.into_inner();
         let validation = self
             .registry
@@ -99,7 +97,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<ValidatePayloadsRequest>,
     ) -> Result<Response<ValidatePayloadsResponse>, Status> {
-        let workspace = self.auth.workspace(request.metadata()).await?;
+        let workspace = switchyard_core::auth::workspace(&request)?;
         let payloads: Vec<PayloadToValidate> = request
             .into_inner()
             .payloads
@@ -123,7 +121,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<GetEventTypeRequest>,
     ) -> Result<Response<GetEventTypeResponse>, Status> {
-        let workspace = self.auth.workspace(request.metadata()).await?;
+        let workspace = switchyard_core::auth::workspace(&request)?;
         let request = request.into_inner();
         let record = self
             .registry
@@ -138,7 +136,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<GetSchemaVersionRequest>,
     ) -> Result<Response<GetSchemaVersionResponse>, Status> {
-        let workspace = self.auth.workspace(request.metadata()).await?;
+        let workspace = switchyard_core::auth::workspace(&request)?;
         let request = request.into_inner();
         let (name, record) = self
             .registry
@@ -154,7 +152,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<ListEventTypesRequest>,
     ) -> Result<Response<ListEventTypesResponse>, Status> {
-        let workspace = self.auth.workspace(request.metadata()).await?;
+        let workspace = switchyard_core::auth::workspace(&request)?;
         let request = request.into_inner();
         let page = self
             .registry
@@ -170,7 +168,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<SetCompatibilityRequest>,
     ) -> Result<Response<SetCompatibilityResponse>, Status> {
-        let workspace = self.auth.workspace(request.metadata()).await?;
+        let workspace = switchyard_core::auth::workspace(&request)?;
         let request = request.into_inner();
         let (record, previous) = self
             .registry
@@ -186,7 +184,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<DeprecateEventTypeRequest>,
     ) -> Result<Response<DeprecateEventTypeResponse>, Status> {
-        let workspace = self.auth.workspace(request.metadata()).await?;
+        let workspace = switchyard_core::auth::workspace(&request)?;
         let request = request.into_inner();
         let record = self
             .registry

@@ -32,9 +32,10 @@ impl TestApp {
     pub async fn spawn() -> Self {
         let database = TestDatabase::create().await.expect("test database");
         let pool = db::pool(&database.url, 2).expect("pool");
-        let (_, key) = auth::create_workspace(&pool, "acme")
-            .await
-            .expect("workspace");
+        let (_, key) =
+            auth::create_workspace(&pool, &switchyard_core::auth::KeyHasher::new(None), "acme")
+                .await
+                .expect("workspace");
         Self::start(Arc::new(database), pool, key).await
     }
 
@@ -74,10 +75,14 @@ impl TestApp {
 
     /// A second workspace's API key.
     pub async fn other_workspace_key(&self, slug: &str) -> String {
-        auth::create_workspace(&self.pool, slug)
-            .await
-            .expect("workspace")
-            .1
+        auth::create_workspace(
+            &self.pool,
+            &switchyard_core::auth::KeyHasher::new(None),
+            slug,
+        )
+        .await
+        .expect("workspace")
+        .1
     }
 
     /// `message` with the `acme` workspace's key.

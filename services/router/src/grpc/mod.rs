@@ -15,6 +15,7 @@ mod connection_rpcs;
 mod messages;
 mod rules;
 
+use switchyard_core::auth::layer::Authorized;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, EventId, WorkspaceId};
 use switchyard_core::paging;
@@ -34,13 +35,17 @@ use crate::routing;
 use crate::{connection_policy, connections};
 
 pub fn routes(state: RouterState) -> Routes {
-    Routes::new(RouterServiceServer::new(state.clone()))
-        .add_service(RoutingServiceServer::new(state))
+    let auth = state.auth.clone();
+    Routes::new(Authorized::new(
+        RouterServiceServer::new(state.clone()),
+        auth.clone(),
+    ))
+    .add_service(Authorized::new(RoutingServiceServer::new(state), auth))
 }
 
 impl RouterState {
     async fn workspace<T>(&self, request: &Request<T>) -> ApiResult<WorkspaceId> {
-        self.auth.workspace(request.metadata()).await
+        switchyard_core::auth::workspace(request)
     }
 
     async fn create_connection(
@@ -91,7 +96,8 @@ impl RouterState {
         &self,
         request: Request<internal::RouteEventRequest>,
     ) -> ApiResult<internal::RouteEventResponse> {
-        self.auth.internal(request.metadata())?;
+        self.auth
+            .internal_token(switchyard_core::auth::bearer_token(request.metadata())?)?;
         let request = request.into_inner();
         let workspace = WorkspaceId::parse(&request.workspace_id)
             .map_err(|reason| ApiError::invalid("workspace_id", reason))?;

@@ -46,7 +46,10 @@ impl Harness {
         let database = TestDatabase::create().await.expect("test database");
         let redis = TestRedis::new();
         let pool = switchyard_core::db::pool(&database.url, 8).expect("pool");
-        let (workspace, api_key) = create_workspace(&pool, "test").await.expect("workspace");
+        let (workspace, api_key) =
+            create_workspace(&pool, &switchyard_core::auth::KeyHasher::new(None), "test")
+                .await
+                .expect("workspace");
         let harness_pool = pool.clone();
         let config = Config {
             database_url: database.url.clone(),
@@ -86,9 +89,13 @@ impl Harness {
 
     /// Another workspace (with the same types) and its key.
     pub async fn other_workspace(&self) -> (WorkspaceId, String) {
-        let (workspace, key) = create_workspace(&self.pool, "other")
-            .await
-            .expect("workspace");
+        let (workspace, key) = create_workspace(
+            &self.pool,
+            &switchyard_core::auth::KeyHasher::new(None),
+            "other",
+        )
+        .await
+        .expect("workspace");
         self.register_types(workspace).await;
         (workspace, key)
     }

@@ -23,7 +23,8 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 pub async fn create_workspace(config: &Config, slug: &str) -> anyhow::Result<()> {
     db::migrate(&config.database_url).await?;
     let pool = db::pool(&config.database_url, 2)?;
-    let (workspace, key) = auth::create_workspace(&pool, slug)
+    let hasher = auth::KeyHasher::new(config.api_key_pepper.as_ref());
+    let (workspace, key) = auth::create_workspace(&pool, &hasher, slug)
         .await
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     println!("workspace {slug} created: {workspace}");

@@ -129,7 +129,8 @@ async fn target(args: &BenchArgs, mut config: Config) -> anyhow::Result<Target> 
     let stack = Stack::start(config.clone(), &ServiceKind::ALL).await?;
     let pool = switchyard_core::db::pool(&config.database_url, 4)?;
     let slug = format!("bench-{:08x}", rand_suffix());
-    let (workspace, api_key) = switchyard_core::auth::create_workspace(&pool, &slug)
+    let hasher = switchyard_core::auth::KeyHasher::new(config.api_key_pepper.as_ref());
+    let (workspace, api_key) = switchyard_core::auth::create_workspace(&pool, &hasher, &slug)
         .await
         .map_err(|error| anyhow::anyhow!("creating the bench workspace: {error}"))?;
     let client = Client::connect_lazy(&stack.endpoints(), &api_key)?;

@@ -1,0 +1,186 @@
+//! Turns a bearer token into a caller: an API key (looked up by its keyed
+//! hash), a machine token (verified against its workspace's keys), the
+//! operator token or the internal token. Verified workspace credentials are
+//! cached for at most [`KEY_CACHE_TTL`] (never past their expiry), so a
+//! revoked key stops working within that time without a database round
+//! trip per call.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use secrecy::ExposeSecret;
+
+use super::access::Access;
+use super::keys::{KeyHasher, legacy_hash};
+use super::{Operator, Principal, Scopes, jwt};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::ids::WorkspaceId;
+
+/// How long a verified credential is trusted without asking Postgres again.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
+/// Entries kept before expired ones are swept.
+const CACHE_SWEEP_AT: usize = 10_000;
+
+/// Who is calling, once authenticated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    Workspace(Principal),
+    Operator(Operator),
+    Internal,
+}
+
+type Cache = Arc<Mutex<HashMap<Vec<u8>, (Principal, Instant)>>>;
+
+#[derive(Clone)]
+pub struct Authenticator {
+    pool: Pool,
+    hasher: KeyHasher,
+    internal_token_hash: Option<Vec<u8>>,
+    operator_token_hash: Option<Vec<u8>>,
+    cache: Cache,
+}
+
+impl Authenticator {
+    pub fn new(pool: Pool, config: &Config) -> Self {
+        let hash = |token: &secrecy::SecretString| legacy_hash(token.expose_secret());
+        Self {
+            pool,
+            hasher: KeyHasher::new(config.api_key_pepper.as_ref()),
+            internal_token_hash: config.internal_token.as_ref().map(hash),
+            operator_token_hash: config.operator_token.as_ref().map(hash),
+            cache: Arc::default(),
+        }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub fn hasher(&self) -> &KeyHasher {
+        &self.hasher
+    }
+
+    /// Authenticates `token` for an RPC needing `access`.
+    pub async fn authorize(&self, access: Access, token: &str) -> Result<Caller, ApiError> {
+        match access {
+            Access::Internal => {
+                self.internal_token(token)?;
+                Ok(Caller::Internal)
+            }
+            Access::Operator => match &self.operator_token_hash {
+                Some(expected) if constant_eq(expected, &legacy_hash(token)) => {
+                    Ok(Caller::Operator(Operator))
+                }
+                Some(_) => Err(ApiError::PermissionDenied(
+                    "this RPC needs the operator token".to_string(),
+                )),
+                None => Err(ApiError::PermissionDenied(
+                    "this RPC needs the operator token, and none is configured (operator_token)"
+                        .to_string(),
+                )),
+            },
+            Access::Workspace(scope) => {
+                let principal = self.principal(token).await?;
+                if !principal.scopes.allows(scope) {
+                    return Err(ApiError::PermissionDenied(format!(
+                        "this RPC needs the `{scope}` scope; the credential has `{}`",
+                        principal.scopes
+                    )));
+                }
+                Ok(Caller::Workspace(principal))
+            }
+        }
+    }
+
+    /// Succeeds only for the cluster's internal token.
+    pub fn internal_token(&self, token: &str) -> Result<(), ApiError> {
+        match &self.internal_token_hash {
+            Some(expected) if constant_eq(expected, &legacy_hash(token)) => Ok(()),
+            _ => Err(ApiError::PermissionDenied(
+                "this RPC is internal to Switchyard and needs the internal token".to_string(),
+            )),
+        }
+    }
+
+    /// The workspace principal of an API key or machine token.
+    pub async fn principal(&self, token: &str) -> Result<Principal, ApiError> {
+        let cache_key = legacy_hash(token);
+        if let Some(principal) = self.cached(&cache_key) {
+            return Ok(principal);
+        }
+        let (principal, expires_at) = if jwt::looks_like_jwt(token) {
+            let workspace = jwt::claimed_workspace(token)?;
+            let keys = jwt::active_keys(&self.pool, workspace).await?;
+            jwt::verify(token, workspace, &keys)?
+        } else {
+            self.api_key(token).await?
+        };
+        self.remember(cache_key, principal.clone(), expires_at);
+        Ok(principal)
+    }
+
+    async fn api_key(&self, key: &str) -> Result<(Principal, DateTime<Utc>), ApiError> {
+        let refused = || ApiError::Unauthenticated("the API key is not valid".to_string());
+        if !key.starts_with("sy_") {
+            return Err(refused());
+        }
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT workspace_id, scopes, prefix, expires_at, \
+                        revoked_at IS NOT NULL OR COALESCE(expires_at <= now(), false) AS inactive \
+                 FROM api_keys \
+                 WHERE (key_hash = $1 AND hash_kind = 'hmac-sha256') \
+                    OR (key_hash = $2 AND hash_kind = 'sha256')",
+                &[&self.hasher.hash(key), &legacy_hash(key)],
+            )
+            .await
+            .context("looking up the API key")?;
+        let Some(row) = row else {
+            return Err(refused());
+        };
+        if row.get::<_, bool>("inactive") {
+            return Err(ApiError::Unauthenticated(
+                "the API key is revoked or expired".to_string(),
+            ));
+        }
+        let names: Vec<String> = row.get("scopes");
+        let scopes = Scopes::parse(names.iter().map(String::as_str))
+            .map_err(|reason| ApiError::Internal(anyhow::anyhow!("stored scopes: {reason}")))?;
+        let principal = Principal {
+            workspace: WorkspaceId(row.get("workspace_id")),
+            scopes,
+            actor: row.get("prefix"),
+        };
+        let expires_at: Option<DateTime<Utc>> = row.get("expires_at");
+        Ok((principal, expires_at.unwrap_or(DateTime::<Utc>::MAX_UTC)))
+    }
+
+    fn cached(&self, key: &[u8]) -> Option<Principal> {
+        let cache = self.cache.lock().ok()?;
+        let (principal, until) = cache.get(key)?;
+        (Instant::now() < *until).then(|| principal.clone())
+    }
+
+    fn remember(&self, key: Vec<u8>, principal: Principal, expires_at: DateTime<Utc>) {
+        let left = (expires_at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        let until = Instant::now() + left.min(KEY_CACHE_TTL);
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() > CACHE_SWEEP_AT {
+                let now = Instant::now();
+                cache.retain(|_, (_, until)| *until > now);
+            }
+            cache.insert(key, (principal, until));
+        }
+    }
+}
+
+/// Compares two hashes without an early exit.
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
