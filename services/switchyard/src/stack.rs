@@ -133,6 +133,11 @@ impl Stack {
             config.internal_token =
                 Some(SecretString::from(switchyard_core::auth::generate_api_key()));
         }
+        let sealing = [ServiceKind::Router, ServiceKind::Delivery];
+        if sealing.iter().any(|kind| services.contains(kind)) {
+            // They would refuse to start later, one by one: say it now.
+            switchyard_core::secrets::Keyring::from_config(&config.secrets)?;
+        }
         db::migrate(&config.database_url)
             .await
             .context("migrating the database")?;
