@@ -418,6 +418,30 @@ mod tests {
     }
 
     #[test]
+    fn stored_config_keeps_credential_values_out() {
+        let webhook = WebhookSettings {
+            url: "http://x/".into(),
+            headers: HashMap::from([
+                ("Authorization".to_string(), "Bearer abc".to_string()),
+                ("X-Team".to_string(), "growth".to_string()),
+            ]),
+        };
+        let (config, credentials) = stored_config(&webhook).expect("config");
+        assert_eq!(
+            config,
+            serde_json::json!({
+                "url": "http://x/",
+                "headers": {"X-Team": "growth"},
+                "credential_headers": ["Authorization"],
+            })
+        );
+        assert_eq!(
+            credentials,
+            BTreeMap::from([("Authorization".to_string(), "Bearer abc".to_string())])
+        );
+    }
+
+    #[test]
     fn names_are_trimmed_and_bounded() {
         assert_eq!(validate_name("  crm  ").ok(), Some("crm".to_string()));
         assert!(validate_name(" ").is_err());

@@ -198,6 +198,12 @@ impl Stack {
         &self.config
     }
 
+    /// Changes the configuration services started from now on get (tests
+    /// restart a service with new master keys this way).
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
     pub fn addr(&self, kind: ServiceKind) -> SocketAddr {
         kind.addr(&self.config)
     }
