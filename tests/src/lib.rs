@@ -36,7 +36,8 @@ pub fn lead_schema() -> serde_json::Value {
 }
 
 /// A configuration for one test: its own database and prefix, every port
-/// ephemeral, loopback destinations allowed, and a fast retry schedule.
+/// ephemeral, loopback destinations allowed, a fast retry schedule and a
+/// master key of its own.
 pub fn test_config(database: &TestDatabase, redis: &TestRedis) -> Config {
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut config = Config {
@@ -49,6 +50,7 @@ pub fn test_config(database: &TestDatabase, redis: &TestRedis) -> Config {
         router_addr: any_port,
         delivery_addr: any_port,
         allowed_destination_networks: vec!["127.0.0.1/32".parse().expect("network")],
+        secrets: switchyard_core::testkit::secrets_config(),
         ..Config::default()
     };
     config.delivery.retry_schedule = vec![

@@ -210,6 +210,36 @@ impl Client {
             .ok_or_else(|| Status::internal("the server returned no connection"))
     }
 
+    /// Issues a new signing secret for a connection (in the response, the
+    /// only time it is shown). The previous secret keeps signing beside it
+    /// for `grace` (`None`: the server's default of 24 hours; zero: not at
+    /// all), so receivers can switch without rejecting a webhook.
+    pub async fn rotate_signing_secret(
+        &self,
+        connection_id: &str,
+        grace: Option<Duration>,
+    ) -> Result<proto::RotateSigningSecretResponse, Status> {
+        let grace_period = grace
+            .map(|grace| {
+                Ok::<_, Status>(prost_types::Duration {
+                    seconds: i64::try_from(grace.as_secs())
+                        .map_err(|_| Status::invalid_argument("grace period is too long"))?,
+                    nanos: i32::try_from(grace.subsec_nanos()).unwrap_or(0),
+                })
+            })
+            .transpose()?;
+        let request = proto::RotateSigningSecretRequest {
+            id: connection_id.to_string(),
+            grace_period,
+        };
+        Ok(self
+            .router
+            .clone()
+            .rotate_signing_secret(request)
+            .await?
+            .into_inner())
+    }
+
     /// Sends every `event_type` event to `connection_id`.
     pub async fn create_rule(
         &self,

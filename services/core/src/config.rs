@@ -6,6 +6,7 @@
 //! Lists may be given as comma-separated strings
 //! (`SWITCHYARD_ALLOWED_DESTINATION_NETWORKS=127.0.0.0/8,::1/128`).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -68,6 +69,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub delivery: DeliveryConfig,
     pub telemetry: TelemetryConfig,
+    /// Master keys encrypting connection credentials at rest.
+    pub secrets: SecretsConfig,
 }
 
 impl Default for Config {
@@ -92,6 +95,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             delivery: DeliveryConfig::default(),
             telemetry: TelemetryConfig::default(),
+            secrets: SecretsConfig::default(),
         }
     }
 }
@@ -160,6 +164,21 @@ pub enum TracingMode {
     Auto,
     On,
     Off,
+}
+
+/// The master keys that encrypt connection credentials (see
+/// `crate::secrets`). Required by the router and the delivery service.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SecretsConfig {
+    /// Id of the key that encrypts new values; may be left out when only
+    /// one key is configured. Values sealed under the other keys still
+    /// decrypt (`switchyard keys rotate` re-encrypts them).
+    pub active_key: Option<String>,
+    /// Keys by id (`SWITCHYARD_SECRETS__KEYS__<ID>`; ids are lowercase):
+    /// the base64 of 32 random bytes each. Never serialized.
+    #[serde(skip_serializing)]
+    pub keys: BTreeMap<String, SecretString>,
 }
 
 /// Ingest: payload limits and the outbox forwarder.
@@ -418,6 +437,25 @@ mod tests {
             let config = Config::load_from(Some(Path::new("switchyard.toml"))).expect("loads");
             assert_eq!(config.redis_prefix, "from-env");
             assert_eq!(config.database_url, "postgres://x@h/db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn master_keys_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SWITCHYARD_SECRETS__KEYS__K2026", "a2V5");
+            jail.set_env("SWITCHYARD_SECRETS__ACTIVE_KEY", "k2026");
+            let config = Config::load_from(None).expect("loads");
+            assert_eq!(config.secrets.active_key.as_deref(), Some("k2026"));
+            assert_eq!(
+                config
+                    .secrets
+                    .keys
+                    .get("k2026")
+                    .map(|key| secrecy::ExposeSecret::expose_secret(key).to_string()),
+                Some("a2V5".to_string())
+            );
             Ok(())
         });
     }

@@ -14,6 +14,8 @@
 //! - [`queue`]: the Redis key layout shared by the router (producer) and the
 //!   delivery engine (consumer), and the job format.
 //! - [`signature`]: Standard Webhooks signing secrets and signatures.
+//! - [`secrets`]: connection credentials encrypted at rest (AES-256-GCM
+//!   under master keys from the configuration) and their rotation.
 //! - [`destination`]: which network addresses outbound requests may reach.
 //! - [`policy`]: a connection's delivery policy (retries, timeouts, rate
 //!   limit, concurrency cap, circuit breaker) as stored.
@@ -39,6 +41,7 @@ pub mod paging;
 pub mod policy;
 pub mod queue;
 pub mod requeue;
+pub mod secrets;
 pub mod shutdown;
 pub mod signature;
 pub mod standalone;

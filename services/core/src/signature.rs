@@ -29,6 +29,24 @@ pub fn sign(secret: &str, webhook_id: &str, timestamp: i64, body: &[u8]) -> anyh
         .context("signing the webhook")
 }
 
+/// The `webhook-signature` header value signed with every secret, space
+/// separated in the order given (`v1,<new> v1,<old>` during a rotation's
+/// grace period): Standard Webhooks receivers accept the request when any
+/// one of them verifies.
+pub fn sign_all<S: AsRef<str>>(
+    secrets: &[S],
+    webhook_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> anyhow::Result<String> {
+    anyhow::ensure!(!secrets.is_empty(), "no signing secret");
+    let signatures = secrets
+        .iter()
+        .map(|secret| sign(secret.as_ref(), webhook_id, timestamp, body))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(signatures.join(" "))
+}
+
 /// Checks a received request's headers and body against `secret`, including
 /// the five-minute timestamp tolerance.
 pub fn verify(secret: &str, headers: &http::HeaderMap, body: &[u8]) -> Result<(), String> {
@@ -51,6 +69,35 @@ mod tests {
         )
         .expect("signs");
         assert_eq!(signature, "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=");
+    }
+
+    #[test]
+    fn several_secrets_sign_space_separated_and_each_verifies() {
+        let (new, old) = (generate_secret(), generate_secret());
+        let body = br#"{"a":1}"#;
+        let now = chrono::Utc::now().timestamp();
+        let both = sign_all(&[&new, &old], "dlv_1", now, body).expect("signs");
+        let parts: Vec<&str> = both.split(' ').collect();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(
+            Some(parts[0].to_string()),
+            sign(&new, "dlv_1", now, body).ok()
+        );
+        assert_eq!(
+            Some(parts[1].to_string()),
+            sign(&old, "dlv_1", now, body).ok()
+        );
+        let mut headers = http::HeaderMap::new();
+        headers.insert(HEADER_WEBHOOK_ID, "dlv_1".parse().expect("header"));
+        headers.insert(
+            HEADER_WEBHOOK_TIMESTAMP,
+            now.to_string().parse().expect("header"),
+        );
+        headers.insert(HEADER_WEBHOOK_SIGNATURE, both.parse().expect("header"));
+        assert_eq!(verify(&new, &headers, body), Ok(()));
+        assert_eq!(verify(&old, &headers, body), Ok(()));
+        assert!(verify(&generate_secret(), &headers, body).is_err());
+        assert!(sign_all::<&str>(&[], "dlv_1", now, body).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Test support used by every crate's integration tests: a fresh, migrated
 //! Postgres database and a fresh Redis key prefix per test, both removed
-//! when the test ends so tests run in parallel and leave nothing behind.
+//! when the test ends so tests run in parallel and leave nothing behind,
+//! and a fresh master key per test ([`secrets_config`]).
 //!
 //! The server comes from `SWITCHYARD_TEST_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`) and `SWITCHYARD_TEST_REDIS_URL`
@@ -8,6 +9,17 @@
 
 use anyhow::Context;
 use tokio_postgres::NoTls;
+
+/// A configuration of one fresh master key (id `test`), for services that
+/// seal connection credentials.
+pub fn secrets_config() -> crate::config::SecretsConfig {
+    let mut config = crate::config::SecretsConfig::default();
+    config.keys.insert(
+        "test".to_string(),
+        secrecy::SecretString::from(crate::secrets::keyring::generate_key()),
+    );
+    config
+}
 
 fn admin_url() -> String {
     std::env::var("SWITCHYARD_TEST_DATABASE_URL")

@@ -16,6 +16,7 @@ use switchyard_core::ids::{ConnectionId, WorkspaceId};
 use switchyard_core::limits::{self, BreakerSnapshot, ConnectionKeys};
 use switchyard_core::policy::DeliveryPolicy;
 use switchyard_core::requeue::{self, Scope};
+use switchyard_core::secrets;
 
 use crate::RouterState;
 use crate::connections::{self, CONNECTION_COLUMNS, ConnectionRecord, WebhookSettings};
@@ -42,7 +43,8 @@ pub struct Updated {
     pub requeued: u64,
 }
 
-/// Applies `patch` in one statement; re-enqueues the connection's waiting
+/// Applies `patch` in one transaction (the row, and the sealed credential
+/// headers when the webhook changes); re-enqueues the connection's waiting
 /// deliveries when it became active.
 #[tracing::instrument(skip_all, fields(workspace_id = %workspace, connection_id = %id))]
 pub async fn update(
@@ -51,9 +53,12 @@ pub async fn update(
     id: ConnectionId,
     patch: ConnectionPatch,
 ) -> ApiResult<Updated> {
-    let config = match &patch.webhook {
-        Some(webhook) => Some(serde_json::to_value(webhook).map_err(anyhow::Error::from)?),
-        None => None,
+    let (config, credentials) = match &patch.webhook {
+        Some(webhook) => {
+            let (config, credentials) = connections::stored_config(webhook)?;
+            (Some(config), Some(credentials))
+        }
+        None => (None, None),
     };
     let policy = patch.policy.as_ref().map(DeliveryPolicy::to_json);
     let reason = match patch.state {
@@ -65,8 +70,9 @@ pub async fn update(
         .split(',')
         .map(|column| format!("c.{}", column.trim()))
         .collect();
-    let client = state.pool.get().await?;
-    let row = client
+    let mut client = state.pool.get().await?;
+    let transaction = client.transaction().await?;
+    let row = transaction
         .query_opt(
             &format!(
                 "WITH old AS ( \
@@ -98,6 +104,11 @@ pub async fn update(
         )
         .await?;
     let row = row.ok_or_else(|| ApiError::not_found(format!("connection {id} not found")))?;
+    if let Some(credentials) = &credentials {
+        let keyring = &state.keyring;
+        secrets::store::replace_headers(&transaction, keyring, workspace, id, credentials).await?;
+    }
+    transaction.commit().await?;
     let record = connections::record_from_row(&row)?;
     let previous: String = row.get("previous_state");
     let mut requeued = 0;

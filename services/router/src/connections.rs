@@ -6,8 +6,14 @@
 //! itself. The signing secret is generated here and returned once; reads
 //! never return it, and header values that look like credentials come back
 //! masked.
+//!
+//! Credentials are stored sealed (`switchyard_core::secrets`): the signing
+//! secret and the credential headers go to `connection_secrets` in the
+//! transaction that writes the connection, and `connections.config` keeps
+//! only the URL, the other headers and the names of the credential ones
+//! (so reads list them, masked, without decrypting anything).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
@@ -16,6 +22,8 @@ use switchyard_core::destination::DestinationPolicy;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, WorkspaceId};
 use switchyard_core::policy::DeliveryPolicy;
+use switchyard_core::secrets::field::CREDENTIAL_HEADERS_KEY;
+use switchyard_core::secrets::{Keyring, SecretField, is_credential_header, store};
 use switchyard_core::signature;
 use url::Url;
 
@@ -37,16 +45,6 @@ const RESERVED_HEADERS: &[&str] = &[
     "traceparent",
     "tracestate",
 ];
-/// Header names whose values are credentials, masked on every read.
-const SENSITIVE_HEADER_HINTS: &[&str] = &[
-    "authorization",
-    "cookie",
-    "token",
-    "secret",
-    "key",
-    "password",
-    "auth",
-];
 pub const MASK: &str = "********";
 
 /// What a webhook connection stores in `connections.config`.
@@ -55,6 +53,33 @@ pub struct WebhookSettings {
     pub url: String,
     #[serde(default)]
     pub headers: HashMap<String, String>,
+}
+
+/// `connections.config` as stored: credential header values are not in
+/// it, only their names.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredWebhook {
+    url: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default, rename = "credential_headers")]
+    credential_headers: Vec<String>,
+}
+
+/// What a webhook's settings store: the config (without credential values)
+/// and the credential headers to seal.
+pub fn stored_config(
+    webhook: &WebhookSettings,
+) -> ApiResult<(serde_json::Value, BTreeMap<String, String>)> {
+    let split = store::split_headers(&webhook.headers);
+    let stored = StoredWebhook {
+        url: webhook.url.clone(),
+        headers: split.plain,
+        credential_headers: split.credentials.keys().cloned().collect(),
+    };
+    let config = serde_json::to_value(&stored).map_err(anyhow::Error::from)?;
+    debug_assert!(config.get(CREDENTIAL_HEADERS_KEY).is_some());
+    Ok((config, split.credentials))
 }
 
 /// A connection as read back (never with its secret).
@@ -86,13 +111,9 @@ impl ConnectionRecord {
             .headers
             .iter()
             .map(|(name, value)| {
-                let lower = name.to_ascii_lowercase();
-                let sensitive = SENSITIVE_HEADER_HINTS
-                    .iter()
-                    .any(|hint| lower.contains(hint));
                 (
                     name.clone(),
-                    if sensitive {
+                    if is_credential_header(name) {
                         MASK.to_string()
                     } else {
                         value.clone()
@@ -175,10 +196,12 @@ pub async fn validate_webhook(
     })
 }
 
-/// Stores a new webhook connection with its delivery `policy` (validated);
-/// returns it and its signing secret.
+/// Stores a new webhook connection with its delivery `policy` (validated)
+/// and its sealed credentials, in one transaction; returns it and its
+/// signing secret.
 pub async fn create_webhook(
     pool: &Pool,
+    keyring: &Keyring,
     workspace: WorkspaceId,
     name: &str,
     webhook: WebhookSettings,
@@ -186,31 +209,54 @@ pub async fn create_webhook(
 ) -> ApiResult<(ConnectionRecord, String)> {
     let id = ConnectionId::generate();
     let secret = signature::generate_secret();
-    let config = serde_json::to_value(&webhook).map_err(anyhow::Error::from)?;
-    let client = pool.get().await?;
-    let row = client
+    let (config, credentials) = stored_config(&webhook)?;
+    let mut client = pool.get().await?;
+    let transaction = client.transaction().await?;
+    let row = transaction
         .query_one(
             &format!(
-                "INSERT INTO connections (id, workspace_id, name, kind, config, signing_secret, policy) \
-                 VALUES ($1, $2, $3, 'webhook', $4, $5, $6) RETURNING {CONNECTION_COLUMNS}"
+                "INSERT INTO connections (id, workspace_id, name, kind, config, policy) \
+                 VALUES ($1, $2, $3, 'webhook', $4, $5) RETURNING {CONNECTION_COLUMNS}"
             ),
             &[
                 &id.as_uuid(),
                 &workspace.as_uuid(),
                 &name,
                 &config,
-                &secret,
                 &policy.to_json(),
             ],
         )
         .await?;
+    let signing = SecretField::SigningSecret;
+    store::put(
+        &transaction,
+        keyring,
+        workspace,
+        id,
+        &signing,
+        &secret,
+        None,
+    )
+    .await?;
+    store::replace_headers(&transaction, keyring, workspace, id, &credentials).await?;
+    transaction.commit().await?;
     Ok((record_from_row(&row)?, secret))
 }
 
+/// A record from a row of [`CONNECTION_COLUMNS`]; credential headers carry
+/// [`MASK`] as their value.
 pub fn record_from_row(row: &tokio_postgres::Row) -> ApiResult<ConnectionRecord> {
     let config: serde_json::Value = row.get("config");
-    let webhook: WebhookSettings = serde_json::from_value(config)
+    let stored: StoredWebhook = serde_json::from_value(config)
         .map_err(|error| anyhow::anyhow!("connection config is unreadable: {error}"))?;
+    let mut headers: HashMap<String, String> = stored.headers.into_iter().collect();
+    for name in stored.credential_headers {
+        headers.insert(name, MASK.to_string());
+    }
+    let webhook = WebhookSettings {
+        url: stored.url,
+        headers,
+    };
     let policy: serde_json::Value = row.get("policy");
     let policy = DeliveryPolicy::from_json(&policy).map_err(|error| anyhow::anyhow!(error))?;
     Ok(ConnectionRecord {
@@ -369,6 +415,30 @@ mod tests {
         assert_eq!(masked.headers["Authorization"], MASK);
         assert_eq!(masked.headers["X-Api-Key"], MASK);
         assert_eq!(masked.headers["X-Team"], "growth");
+    }
+
+    #[test]
+    fn stored_config_keeps_credential_values_out() {
+        let webhook = WebhookSettings {
+            url: "http://x/".into(),
+            headers: HashMap::from([
+                ("Authorization".to_string(), "Bearer abc".to_string()),
+                ("X-Team".to_string(), "growth".to_string()),
+            ]),
+        };
+        let (config, credentials) = stored_config(&webhook).expect("config");
+        assert_eq!(
+            config,
+            serde_json::json!({
+                "url": "http://x/",
+                "headers": {"X-Team": "growth"},
+                "credential_headers": ["Authorization"],
+            })
+        );
+        assert_eq!(
+            credentials,
+            BTreeMap::from([("Authorization".to_string(), "Bearer abc".to_string())])
+        );
     }
 
     #[test]

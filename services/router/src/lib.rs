@@ -7,7 +7,8 @@
 //! - [`connections`] and [`rules`] validate requests and hold their SQL;
 //!   [`connection_policy`] converts a connection's delivery policy between
 //!   the API and its stored form; [`connection_controls`] updates, pauses
-//!   and resumes connections and reads their circuit breakers.
+//!   and resumes connections and reads their circuit breakers;
+//!   [`signing_rotation`] rotates a connection's signing secret.
 //! - [`expr`] compiles and evaluates rule conditions and mappings (CEL).
 //! - [`cache`] keeps compiled rules per (workspace, event type), refreshed
 //!   across replicas by Postgres LISTEN/NOTIFY.
@@ -27,16 +28,19 @@ pub mod expr;
 pub mod grpc;
 pub mod routing;
 pub mod rules;
+pub mod signing_rotation;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use anyhow::Context;
 use deadpool_postgres::Pool;
 use redis::aio::ConnectionManager;
 use switchyard_core::auth::Authenticator;
 use switchyard_core::config::Config;
 use switchyard_core::destination::DestinationPolicy;
 use switchyard_core::queue::QueueKeys;
+use switchyard_core::secrets::{self, Keyring};
 use switchyard_core::shutdown::Signal;
 use switchyard_core::{db, grpc as core_grpc, queue};
 use tokio::net::TcpListener;
@@ -83,6 +87,8 @@ pub struct RouterState {
     pub destinations: DestinationPolicy,
     pub cache: Arc<RuleCache>,
     pub faults: Arc<Faults>,
+    /// Seals connection credentials (see `switchyard_core::secrets`).
+    pub keyring: Keyring,
 }
 
 pub struct RouterApp {
@@ -95,6 +101,7 @@ impl RouterApp {
     /// Connects Postgres and Redis. Does not migrate.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         config.require_internal_token()?;
+        let keyring = Keyring::from_config(&config.secrets)?;
         let pool = db::pool(&config.database_url, config.database_pool_size)?;
         let redis = queue::connect(&config.redis_url).await?;
         let state = RouterState {
@@ -105,6 +112,7 @@ impl RouterApp {
             destinations: DestinationPolicy::from_config(config),
             cache: Arc::new(RuleCache::default()),
             faults: Arc::new(Faults::default()),
+            keyring,
         };
         Ok(Self {
             state,
@@ -124,9 +132,22 @@ impl RouterApp {
         self
     }
 
-    /// Serves gRPC, the rule cache listener and the repair loop until
-    /// `shutdown`.
+    /// Seals credentials earlier versions left in plain text, then serves
+    /// gRPC, the rule cache listener and the repair loop until `shutdown`.
     pub async fn run(self, listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
+        let sealed = secrets::store::encrypt_plaintext(
+            &self.state.pool,
+            &self.state.keyring,
+            secrets::store::DEFAULT_BATCH,
+        )
+        .await
+        .context("encrypting plain-text connection credentials")?;
+        if sealed > 0 {
+            tracing::info!(
+                connections = sealed,
+                "plain-text connection credentials encrypted"
+            );
+        }
         let listen = tokio::spawn(cache::listen::run(
             Arc::clone(&self.state.cache),
             self.database_url.clone(),

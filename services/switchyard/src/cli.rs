@@ -32,6 +32,12 @@ pub enum Command {
         #[command(subcommand)]
         command: WorkspaceCommand,
     },
+    /// Manage the master keys that encrypt connection credentials (talks to
+    /// Postgres directly).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Run a webhook receiver that prints each request and checks its signature.
     Receive {
         #[arg(long, default_value_t = 8080)]
@@ -84,6 +90,21 @@ pub enum WorkspaceCommand {
     Create { slug: String },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-encrypt every stored credential under the active key
+    /// (secrets.active_key), a batch per transaction; safe while services
+    /// run. Also encrypts credentials left in plain text by older versions.
+    Rotate {
+        /// Values re-encrypted per transaction.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+        batch_size: i64,
+    },
+    /// Print a new random master key (base64 of 32 bytes) for
+    /// SWITCHYARD_SECRETS__KEYS__<ID>.
+    Generate,
+}
+
 pub use crate::commands::schema::SchemaCommand;
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +120,16 @@ pub enum ConnectionCommand {
         headers: Vec<String>,
     },
     List,
+    /// Issue a new signing secret (printed once); the previous one keeps
+    /// signing beside it for the grace period.
+    RotateSecret {
+        /// The connection, `con_…`.
+        id: String,
+        /// How long the previous secret keeps signing (e.g. 24h, 30m, 0s to
+        /// revoke it at once; at most 7 days).
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        grace: std::time::Duration,
+    },
 }
 
 pub use crate::commands::rules::RuleCommand;
@@ -133,5 +164,31 @@ mod tests {
             }
         ));
         assert!(Cli::try_parse_from(["switchyard", "serve", "nope"]).is_err());
+    }
+
+    #[test]
+    fn parses_key_rotation_and_secret_rotation() {
+        let keys = Cli::try_parse_from(["switchyard", "keys", "rotate"]).expect("parses");
+        assert!(matches!(
+            keys.command,
+            Command::Keys {
+                command: KeysCommand::Rotate { batch_size: 100 }
+            }
+        ));
+        let rotate = Cli::try_parse_from([
+            "switchyard",
+            "connections",
+            "rotate-secret",
+            "con_x",
+            "--grace",
+            "1h",
+        ])
+        .expect("parses");
+        assert!(matches!(
+            rotate.command,
+            Command::Connections {
+                command: ConnectionCommand::RotateSecret { ref id, grace }
+            } if id == "con_x" && grace == std::time::Duration::from_secs(3600)
+        ));
     }
 }

@@ -42,6 +42,12 @@ pub async fn run(mut config: Config, exit: bool) -> anyhow::Result<()> {
     if !config.allowed_destination_networks.contains(&loopback) {
         config.allowed_destination_networks.push(loopback);
     }
+    if crate::dev_keys::ensure(&mut config)? {
+        step(&format!(
+            "credentials encrypted with the local key in {}",
+            crate::dev_keys::DEV_KEY_FILE
+        ));
+    }
     let mut stack = Stack::start(config, &ServiceKind::ALL).await?;
     step(&format!(
         "services up: registry {}, ingest {}, router {}, delivery {}",

@@ -7,11 +7,13 @@
 //! - [`receiver`] is a small webhook receiver that records every request and
 //!   verifies its Standard Webhooks signature (`switchyard receive`, the demo,
 //!   and the tests).
-//! - [`demo`] walks one event from schema to signed webhook.
+//! - [`demo`] walks one event from schema to signed webhook; [`dev_keys`]
+//!   gives it (and the in-process bench) a master key kept in `.data/`.
 //! - [`cli`] parses the command line; [`commands`] carries it out.
 
 pub mod cli;
 pub mod commands;
 pub mod demo;
+pub mod dev_keys;
 pub mod receiver;
 pub mod stack;

@@ -1,7 +1,7 @@
 //! `switchyard`: runs the services and the admin and client subcommands.
 
 use clap::Parser;
-use switchyard::cli::{Cli, Command, WorkspaceCommand};
+use switchyard::cli::{Cli, Command, KeysCommand, WorkspaceCommand};
 use switchyard::commands::{admin, client};
 use switchyard::stack::ServiceKind;
 use switchyard_core::config::Config;
@@ -27,6 +27,15 @@ async fn main() -> anyhow::Result<()> {
         Command::Workspace {
             command: WorkspaceCommand::Create { slug },
         } => admin::create_workspace(&load()?, &slug).await,
+        Command::Keys {
+            command: KeysCommand::Rotate { batch_size },
+        } => admin::rotate_keys(&load()?, batch_size).await,
+        Command::Keys {
+            command: KeysCommand::Generate,
+        } => {
+            println!("{}", switchyard_core::secrets::keyring::generate_key());
+            Ok(())
+        }
         Command::Receive { port, secret } => admin::receive(port, secret).await,
         Command::Demo { exit } => {
             let config = Config::load()?;

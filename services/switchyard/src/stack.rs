@@ -140,6 +140,11 @@ impl Stack {
                  without a secret key; set one in production"
             );
         }
+        let sealing = [ServiceKind::Router, ServiceKind::Delivery];
+        if sealing.iter().any(|kind| services.contains(kind)) {
+            // They would refuse to start later, one by one: say it now.
+            switchyard_core::secrets::Keyring::from_config(&config.secrets)?;
+        }
         db::migrate(&config.database_url)
             .await
             .context("migrating the database")?;
@@ -198,6 +203,12 @@ impl Stack {
     /// The configuration the services run with (bound addresses filled in).
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Changes the configuration services started from now on get (tests
+    /// restart a service with new master keys this way).
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
     }
 
     pub fn addr(&self, kind: ServiceKind) -> SocketAddr {

@@ -21,7 +21,10 @@ use chrono::{TimeDelta, Utc};
 use deadpool_postgres::Pool;
 use serde::Deserialize;
 use switchyard_core::policy::DeliveryPolicy;
+use switchyard_core::secrets::Keyring;
 use tracing::{Instrument, Span};
+
+use super::credentials::{self, Credentials};
 
 use super::gate::{Gate, HoldReason, Verdict};
 use super::http::{SendError, SendResult, Sender, Timeouts, WebhookRequest};
@@ -40,6 +43,9 @@ pub const CONNECTION_DELETED: &str = "connection deleted";
 pub const CONNECTION_DISABLED: &str = "connection disabled";
 /// How long a job whose limits could not be checked waits.
 const GATE_ERROR_WAIT: Duration = Duration::from_secs(1);
+/// How long a job whose credentials could not be opened waits (for an
+/// operator to configure the missing key, or another replica with it).
+const CREDENTIALS_ERROR_WAIT: Duration = Duration::from_secs(30);
 /// Slack after another attempt's lease before its job comes back.
 const LEASE_SLACK: TimeDelta = TimeDelta::seconds(1);
 
@@ -86,6 +92,7 @@ struct Inner {
     sender: Sender,
     gate: Gate,
     defaults: Defaults,
+    keyring: Keyring,
 }
 
 impl Attempter {
@@ -95,6 +102,7 @@ impl Attempter {
         sender: Sender,
         gate: Gate,
         defaults: Defaults,
+        keyring: Keyring,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -103,6 +111,7 @@ impl Attempter {
                 sender,
                 gate,
                 defaults,
+                keyring,
             }),
         }
     }
@@ -194,6 +203,21 @@ impl Attempter {
                 .await;
         }
 
+        let credentials = match credentials::open(&inner.keyring, &claimed) {
+            Ok(credentials) => credentials,
+            Err(error) => {
+                tracing::error!(%error, "connection credentials do not open; holding the attempt");
+                return self
+                    .hold(
+                        span,
+                        &claimed,
+                        job,
+                        CREDENTIALS_ERROR_WAIT,
+                        HoldReason::Unavailable,
+                    )
+                    .await;
+            }
+        };
         let ticket = match inner
             .gate
             .admit(claimed.connection, job.delivery, &policy)
@@ -222,7 +246,7 @@ impl Attempter {
 
         let started_at = Utc::now();
         let clock = Instant::now();
-        let (url, result) = self.send(job, &claimed, &policy).await;
+        let (url, result) = self.send(job, &claimed, &credentials, &policy).await;
         let duration = clock.elapsed();
         let decision = outcome::decide(claimed.attempt, &result, &policy);
         // The slot is freed and the breaker told while the record is written.
@@ -345,6 +369,7 @@ impl Attempter {
         &self,
         job: &Job,
         claimed: &Claimed,
+        credentials: &Credentials,
         policy: &EffectivePolicy,
     ) -> (String, SendResult) {
         let settings = match WebhookSettings::parse(&claimed.connection_config) {
@@ -362,7 +387,8 @@ impl Attempter {
         let request = WebhookRequest {
             url: &settings.url,
             headers: &settings.headers,
-            signing_secret: &claimed.signing_secret,
+            credential_headers: &credentials.headers,
+            signing_secrets: &credentials.signing_secrets,
             webhook_id: &webhook_id,
             body,
             traceparent: policy.send_traceparent,

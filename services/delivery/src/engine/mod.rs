@@ -11,8 +11,9 @@
 //! - [`attempt`] is the path of one job: claim the delivery in Postgres
 //!   (also loading its body, connection and [`policy`]), pass the [`gate`]
 //!   (circuit breaker → concurrency cap → rate limit, shared by replicas in
-//!   Redis, plus a per-connection cap inside this process), let [`http`]
-//!   send the signed request, let [`outcome`] decide the next state —
+//!   Redis, plus a per-connection cap inside this process), open the
+//!   connection's [`credentials`] (decrypted only for the attempt), let
+//!   [`http`] send the signed request, let [`outcome`] decide the next state —
 //!   [`retry`] says *whether* to try again, [`schedule`] says *when* —
 //!   record it, and only then acknowledge the job (a retry or a held-back
 //!   job is parked in the delayed set in the same `MULTI`).
@@ -41,6 +42,7 @@
 pub mod attempt;
 pub mod batch;
 pub mod consumer;
+pub mod credentials;
 pub mod dispatch;
 pub mod gate;
 pub mod gauges;

@@ -11,6 +11,7 @@ use anyhow::Context;
 use deadpool_postgres::Pool;
 use redis::aio::ConnectionManager;
 use switchyard_core::config::Config;
+use switchyard_core::secrets::Keyring;
 use switchyard_core::shutdown::Signal;
 
 use super::attempt::Attempter;
@@ -55,6 +56,8 @@ impl Engine {
     /// the consumer group if needed.
     pub async fn build(config: &Config, redis: ConnectionManager) -> anyhow::Result<Self> {
         config.validate()?;
+        // Without its keys the engine could sign nothing: refuse to start.
+        let keyring = Keyring::from_config(&config.secrets)?;
         let delivery = &config.delivery;
         let pool = switchyard_core::db::pool_with_settings(
             &config.database_url,
@@ -78,6 +81,7 @@ impl Engine {
             Sender::new(config)?,
             gate,
             Defaults::new(delivery),
+            keyring,
         );
         Ok(Self {
             recovery: Recovery::new(pool.clone(), queue.clone()),

@@ -12,7 +12,9 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
+use secrecy::SecretString;
 use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
+use switchyard_core::secrets::Sealed;
 use uuid::Uuid;
 
 /// A delivery claimed for one attempt, with what the attempt needs.
@@ -25,7 +27,13 @@ pub struct Claimed {
     pub payload: serde_json::Value,
     /// The connection's `config` (`{"url": …, "headers": {…}}`).
     pub connection_config: serde_json::Value,
-    pub signing_secret: String,
+    /// The connection's sealed secrets not expired, by
+    /// `connection_secrets.field` (see `switchyard_core::secrets`).
+    pub sealed_secrets: Vec<(String, Sealed)>,
+    /// The plain-text signing secret of a connection written before
+    /// encryption at rest and not yet sealed (the router seals them at
+    /// start).
+    pub legacy_signing_secret: Option<SecretString>,
     pub connection_deleted: bool,
     /// `active` or `disabled` (a paused connection's deliveries are not
     /// claimed).
@@ -96,10 +104,19 @@ pub async fn claim(
              ) \
              SELECT c.id, c.attempt_count, COALESCE(c.body, e.payload), n.config, \
                     n.signing_secret, n.deleted_at IS NOT NULL, n.state, n.policy, \
-                    c.next_trigger, c.connection_id, c.traceparent \
+                    c.next_trigger, c.connection_id, s.fields, s.key_ids, s.ciphertexts, \
+                    c.traceparent \
              FROM claimed c \
              JOIN events e ON e.id = c.event_id \
-             JOIN connections n ON n.id = c.connection_id",
+             JOIN connections n ON n.id = c.connection_id \
+             LEFT JOIN LATERAL ( \
+                SELECT array_agg(cs.field ORDER BY cs.field) AS fields, \
+                       array_agg(cs.key_id ORDER BY cs.field) AS key_ids, \
+                       array_agg(cs.ciphertext ORDER BY cs.field) AS ciphertexts \
+                FROM connection_secrets cs \
+                WHERE cs.connection_id = n.id \
+                  AND (cs.expires_at IS NULL OR cs.expires_at > now()) \
+             ) s ON true",
         )
         .await
         .context("preparing the claim")?;
@@ -115,13 +132,14 @@ pub async fn claim(
             attempt: u32::try_from(attempt).context("attempt_count is negative")?,
             payload: row.get(2),
             connection_config: row.get(3),
-            signing_secret: row.get(4),
+            sealed_secrets: sealed_secrets(row)?,
+            legacy_signing_secret: row.get::<_, Option<String>>(4).map(SecretString::from),
             connection_deleted: row.get(5),
             connection_state: row.get(6),
             policy: row.get(7),
             trigger: row.get(8),
             connection: ConnectionId(row.get(9)),
-            traceparent: row.get(10),
+            traceparent: row.get(13),
         };
         by_id.insert(
             row.get::<_, Uuid>(0),
@@ -153,6 +171,27 @@ pub async fn claim(
     Ok(ids
         .iter()
         .map(|id| by_id.remove(id).unwrap_or(ClaimOutcome::Skipped))
+        .collect())
+}
+
+/// The claim row's secrets (three parallel arrays, NULL when none).
+fn sealed_secrets(row: &tokio_postgres::Row) -> anyhow::Result<Vec<(String, Sealed)>> {
+    let fields: Option<Vec<String>> = row.get(10);
+    let key_ids: Option<Vec<String>> = row.get(11);
+    let ciphertexts: Option<Vec<Vec<u8>>> = row.get(12);
+    let (fields, key_ids, ciphertexts) = (
+        fields.unwrap_or_default(),
+        key_ids.unwrap_or_default(),
+        ciphertexts.unwrap_or_default(),
+    );
+    anyhow::ensure!(
+        fields.len() == key_ids.len() && fields.len() == ciphertexts.len(),
+        "connection secrets arrays differ in length"
+    );
+    Ok(fields
+        .into_iter()
+        .zip(key_ids.into_iter().zip(ciphertexts))
+        .map(|(field, (key_id, ciphertext))| (field, Sealed { key_id, ciphertext }))
         .collect())
 }
 

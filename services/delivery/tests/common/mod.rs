@@ -125,6 +125,7 @@ impl TestEnv {
             redis_url: self.redis.url.clone(),
             redis_prefix: self.redis.prefix.clone(),
             allowed_destination_networks: vec!["127.0.0.1/32".parse().expect("network")],
+            secrets: switchyard_core::testkit::secrets_config(),
             ..Config::default()
         };
         config.delivery.retry_schedule = vec![

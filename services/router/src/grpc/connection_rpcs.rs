@@ -1,7 +1,8 @@
 //! The connection handlers of the delivery controls: `UpdateConnection`,
-//! `PauseConnection`, `ResumeConnection`, and `GetConnection` with the live
-//! circuit breaker. Requests are validated here; the work is in
-//! [`crate::connection_controls`].
+//! `PauseConnection`, `ResumeConnection`, `GetConnection` with the live
+//! circuit breaker, and `RotateSigningSecret`. Requests are validated here;
+//! the work is in [`crate::connection_controls`] and
+//! [`crate::signing_rotation`].
 
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::ConnectionId;
@@ -13,7 +14,7 @@ use tonic::Request;
 use super::messages::{connection_message, parse_connection_id};
 use crate::RouterState;
 use crate::connection_controls::{self, ACTIVE, ConnectionPatch, DISABLED, PAUSED};
-use crate::{connection_policy, connections};
+use crate::{connection_policy, connections, signing_rotation};
 
 /// The `connections.state` text as the API enum.
 pub fn state_message(state: &str) -> pb::ConnectionState {
@@ -111,6 +112,24 @@ impl RouterState {
         Ok(pb::UpdateConnectionResponse {
             connection: Some(connection_message(&updated.record, None)),
             requeued_count: u32::try_from(updated.requeued).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// `RotateSigningSecret`: the new secret, returned only here.
+    pub(super) async fn rotate_signing_secret(
+        &self,
+        request: Request<pb::RotateSigningSecretRequest>,
+    ) -> ApiResult<pb::RotateSigningSecretResponse> {
+        let workspace = self.workspace(&request).await?;
+        let request = request.into_inner();
+        let id = parse_connection_id(&request.id, "id")?;
+        let grace = signing_rotation::grace_period(request.grace_period.as_ref())?;
+        let rotated =
+            signing_rotation::rotate(&self.pool, &self.keyring, workspace, id, grace).await?;
+        Ok(pb::RotateSigningSecretResponse {
+            connection: Some(connection_message(&rotated.record, None)),
+            signing_secret: rotated.secret,
+            previous_secret_expires_at: time::to_proto_opt(rotated.previous_expires_at),
         })
     }
 

@@ -5,9 +5,9 @@
 //!
 //! - [`messages`]: records to messages, request fields to validated values.
 //! - [`rules`]: the rule handlers, dry runs included.
-//! - [`connection_rpcs`]: `GetConnection` (with the circuit breakers) and
-//!   the connection controls (`UpdateConnection`, `PauseConnection`,
-//!   `ResumeConnection`).
+//! - [`connection_rpcs`]: `GetConnection` (with the circuit breakers), the
+//!   connection controls (`UpdateConnection`, `PauseConnection`,
+//!   `ResumeConnection`) and `RotateSigningSecret`.
 //! - this file: the connection handlers, `RouteEvent`, and the trait impls
 //!   that delegate to them.
 
@@ -64,8 +64,15 @@ impl RouterState {
             connections::validate_webhook(&webhook.url, &webhook.headers, &self.destinations)
                 .await?;
         let policy = connection_policy::from_proto(request.policy.as_ref())?;
-        let (record, secret) =
-            connections::create_webhook(&self.pool, workspace, &name, settings, &policy).await?;
+        let (record, secret) = connections::create_webhook(
+            &self.pool,
+            &self.keyring,
+            workspace,
+            &name,
+            settings,
+            &policy,
+        )
+        .await?;
         tracing::info!(workspace = %workspace, connection = %record.id, "connection created");
         Ok(connection_message(&record, Some(secret)))
     }
@@ -184,6 +191,15 @@ impl RouterService for RouterState {
             connection: Some(connection),
             requeued_count: u32::try_from(requeued).unwrap_or(u32::MAX),
         }))
+    }
+
+    async fn rotate_signing_secret(
+        &self,
+        request: Request<pb::RotateSigningSecretRequest>,
+    ) -> Result<Response<pb::RotateSigningSecretResponse>, Status> {
+        Ok(Response::new(
+            RouterState::rotate_signing_secret(self, request).await?,
+        ))
     }
 
     async fn create_rule(

@@ -59,6 +59,7 @@ impl Harness {
             internal_token: Some(SecretString::from("internal-test-token")),
             allowed_destination_networks: vec!["127.0.0.1/32".parse().expect("network")],
             router_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            secrets: switchyard_core::testkit::secrets_config(),
             ..Config::default()
         };
         let harness = Self {

@@ -1,10 +1,11 @@
-//! `migrate`, `serve`, `workspace create` and `receive`.
+//! `migrate`, `serve`, `workspace create`, `keys rotate` and `receive`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
 use switchyard_core::config::Config;
+use switchyard_core::secrets::{Keyring, store};
 use switchyard_core::{auth, db, shutdown, standalone};
 
 use crate::receiver::{self, Behaviour, Receiver};
@@ -30,6 +31,40 @@ pub async fn create_workspace(config: &Config, slug: &str) -> anyhow::Result<()>
     println!("workspace {slug} created: {workspace}");
     println!("its API key follows; it is shown only now:");
     println!("{key}");
+    Ok(())
+}
+
+/// Re-encrypts every stored credential under the active key and prints
+/// what it did.
+pub async fn rotate_keys(config: &Config, batch_size: i64) -> anyhow::Result<()> {
+    let keyring = Keyring::from_config(&config.secrets)?;
+    db::migrate(&config.database_url).await?;
+    let pool = db::pool(&config.database_url, 2)?;
+    let active = keyring.active_key_id();
+    let report = store::rotate(&pool, &keyring, batch_size)
+        .await
+        .context("rotating to the active key")?;
+    println!(
+        "plain-text connections encrypted: {}",
+        report.plaintext_encrypted
+    );
+    println!(
+        "values re-encrypted under key {active}: {}",
+        report.reencrypted
+    );
+    println!(
+        "expired previous signing secrets removed: {}",
+        report.expired_removed
+    );
+    println!(
+        "values under key {active}: {}; under other keys: {}",
+        report.under_active_key, report.under_other_keys
+    );
+    if report.under_other_keys > 0 {
+        println!(
+            "some values were written under another key meanwhile: give every service              secrets.active_key = {active}, then run this again"
+        );
+    }
     Ok(())
 }
 

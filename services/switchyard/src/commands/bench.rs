@@ -126,6 +126,7 @@ async fn target(args: &BenchArgs, mut config: Config) -> anyhow::Result<Target> 
     config.router_addr = any_port;
     config.delivery_addr = any_port;
     config.telemetry.metrics_addr = None;
+    crate::dev_keys::ensure(&mut config)?;
     let stack = Stack::start(config.clone(), &ServiceKind::ALL).await?;
     let pool = switchyard_core::db::pool(&config.database_url, 4)?;
     let slug = format!("bench-{:08x}", rand_suffix());

@@ -58,6 +58,23 @@ pub async fn connections(client: &Client, command: ConnectionCommand) -> anyhow:
             println!("signing secret (shown only now):");
             println!("{}", connection.signing_secret);
         }
+        ConnectionCommand::RotateSecret { id, grace } => {
+            let response = client
+                .rotate_signing_secret(&id, Some(grace))
+                .await
+                .map_err(status_error)?;
+            match response.previous_secret_expires_at {
+                Some(at) => println!(
+                    "{id}: new signing secret; the previous one also signs until {}",
+                    chrono::DateTime::from_timestamp(at.seconds, 0)
+                        .map(|at| at.to_rfc3339())
+                        .unwrap_or_default()
+                ),
+                None => println!("{id}: new signing secret; the previous one is revoked"),
+            }
+            println!("signing secret (shown only now):");
+            println!("{}", response.signing_secret);
+        }
         ConnectionCommand::List => {
             let response = client
                 .router

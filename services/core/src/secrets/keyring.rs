@@ -1,0 +1,303 @@
+//! The master keys and the sealing of one value with AES-256-GCM.
+//!
+//! Keys come from `secrets.keys.<id>` (base64 of 32 random bytes, e.g.
+//! `SWITCHYARD_SECRETS__KEYS__K1=$(openssl rand -base64 32)`); the one named
+//! by `secrets.active_key` seals new values, and any configured key opens
+//! what it sealed, which is what lets a new key roll out while values
+//! sealed under the old one are still being read. Each seal draws a fresh
+//! random 96-bit nonce: a key seals a few values per connection, far below
+//! the 2^32 messages the random-nonce bound allows.
+//!
+//! Key material is held only inside the ciphers: neither it nor the
+//! [`Keyring`] can be printed (its `Debug` shows key ids) or serialized.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::SecretsConfig;
+
+/// Bytes of a master key (AES-256).
+pub const KEY_BYTES: usize = 32;
+const NONCE_BYTES: usize = 12;
+/// GCM's authentication tag.
+const TAG_BYTES: usize = 16;
+
+/// A value sealed under one master key: `nonce ‖ ciphertext ‖ tag`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub key_id: String,
+    pub ciphertext: Vec<u8>,
+}
+
+impl fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sealed")
+            .field("key_id", &self.key_id)
+            .field("bytes", &self.ciphertext.len())
+            .finish()
+    }
+}
+
+/// Why a value could not be opened (or sealed).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SecretError {
+    #[error("sealed under key `{0}`, which is not configured (secrets.keys)")]
+    UnknownKey(String),
+    /// Wrong key, tampered bytes, or associated data of another row.
+    #[error("sealed value under key `{0}` does not authenticate")]
+    Corrupt(String),
+    #[error("sealed value is not UTF-8 text")]
+    NotText,
+    #[error("encryption failed")]
+    Encrypt,
+}
+
+/// The configured master keys; cheap to clone.
+#[derive(Clone)]
+pub struct Keyring {
+    active: String,
+    ciphers: Arc<BTreeMap<String, Aes256Gcm>>,
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyring")
+            .field("active", &self.active)
+            .field("key_ids", &self.ciphers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Keyring {
+    /// The keyring of the configuration; an error that says what to set
+    /// when no key (or a malformed one) is configured.
+    pub fn from_config(config: &SecretsConfig) -> anyhow::Result<Self> {
+        if config.keys.is_empty() {
+            bail!(
+                "no master key configured: set SWITCHYARD_SECRETS__KEYS__<ID> (or secrets.keys.<id> in the \
+                 config file) to the base64 of 32 random bytes, e.g. `openssl rand -base64 32`; \
+                 connection credentials are encrypted with it"
+            );
+        }
+        let mut ciphers = BTreeMap::new();
+        for (id, encoded) in &config.keys {
+            check_key_id(id)?;
+            let bytes = STANDARD
+                .decode(encoded.expose_secret().trim())
+                .ok()
+                .filter(|bytes| bytes.len() == KEY_BYTES)
+                .with_context(|| {
+                    format!("secrets.keys.{id} must be the base64 of exactly {KEY_BYTES} bytes")
+                })?;
+            let cipher = Aes256Gcm::new_from_slice(&bytes)
+                .map_err(|_| anyhow::anyhow!("secrets.keys.{id} is not an AES-256 key"))?;
+            ciphers.insert(id.clone(), cipher);
+        }
+        let active = match &config.active_key {
+            Some(active) => active.trim().to_ascii_lowercase(),
+            None if ciphers.len() == 1 => ciphers.keys().next().cloned().unwrap_or_default(),
+            None => bail!(
+                "several master keys are configured ({}): set secrets.active_key \
+                 (SWITCHYARD_SECRETS__ACTIVE_KEY) to the one that encrypts",
+                ciphers.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        };
+        if !ciphers.contains_key(&active) {
+            bail!("secrets.active_key `{active}` is not one of secrets.keys");
+        }
+        Ok(Self {
+            active,
+            ciphers: Arc::new(ciphers),
+        })
+    }
+
+    /// A keyring of one key, for tests and tools.
+    pub fn single(id: &str, key_base64: &str) -> anyhow::Result<Self> {
+        let mut config = SecretsConfig::default();
+        config
+            .keys
+            .insert(id.to_string(), SecretString::from(key_base64.to_string()));
+        Self::from_config(&config)
+    }
+
+    /// The id of the key new values are sealed under.
+    pub fn active_key_id(&self) -> &str {
+        &self.active
+    }
+
+    pub fn knows(&self, key_id: &str) -> bool {
+        self.ciphers.contains_key(key_id)
+    }
+
+    /// Seals `plaintext` under the active key, bound to `associated_data`.
+    pub fn seal(&self, plaintext: &str, associated_data: &[u8]) -> Result<Sealed, SecretError> {
+        let cipher = self
+            .ciphers
+            .get(&self.active)
+            .ok_or_else(|| SecretError::UnknownKey(self.active.clone()))?;
+        let mut nonce = [0u8; NONCE_BYTES];
+        rand::rng().fill_bytes(&mut nonce);
+        let encrypted = cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: associated_data,
+                },
+            )
+            .map_err(|_| SecretError::Encrypt)?;
+        let mut ciphertext = Vec::with_capacity(NONCE_BYTES + encrypted.len());
+        ciphertext.extend_from_slice(&nonce);
+        ciphertext.extend_from_slice(&encrypted);
+        Ok(Sealed {
+            key_id: self.active.clone(),
+            ciphertext,
+        })
+    }
+
+    /// Opens a value sealed under any configured key with the same
+    /// `associated_data`.
+    pub fn open(
+        &self,
+        sealed: &Sealed,
+        associated_data: &[u8],
+    ) -> Result<SecretString, SecretError> {
+        let cipher = self
+            .ciphers
+            .get(&sealed.key_id)
+            .ok_or_else(|| SecretError::UnknownKey(sealed.key_id.clone()))?;
+        if sealed.ciphertext.len() < NONCE_BYTES + TAG_BYTES {
+            return Err(SecretError::Corrupt(sealed.key_id.clone()));
+        }
+        let (nonce, encrypted) = sealed.ciphertext.split_at(NONCE_BYTES);
+        let plaintext = cipher
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: encrypted,
+                    aad: associated_data,
+                },
+            )
+            .map_err(|_| SecretError::Corrupt(sealed.key_id.clone()))?;
+        String::from_utf8(plaintext)
+            .map(SecretString::from)
+            .map_err(|_| SecretError::NotText)
+    }
+}
+
+/// A new random master key, base64 (what `secrets.keys.<id>` takes).
+pub fn generate_key() -> String {
+    let mut key = [0u8; KEY_BYTES];
+    rand::rng().fill_bytes(&mut key);
+    STANDARD.encode(key)
+}
+
+/// Key ids are stored beside every ciphertext and come through environment
+/// variable names (which the configuration lowercases).
+fn check_key_id(id: &str) -> anyhow::Result<()> {
+    let valid = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if !valid {
+        bail!("master key id `{id}` must be 1-64 characters of a-z, 0-9, `_` and `-`");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(keys: &[(&str, &str)], active: Option<&str>) -> SecretsConfig {
+        SecretsConfig {
+            active_key: active.map(str::to_string),
+            keys: keys
+                .iter()
+                .map(|(id, key)| (id.to_string(), SecretString::from(key.to_string())))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn seals_and_opens_with_the_same_associated_data_only() {
+        let keyring = Keyring::single("k1", &generate_key()).expect("keyring");
+        let sealed = keyring
+            .seal("whsec_abc", b"con_1/signing_secret")
+            .expect("seal");
+        assert_eq!(sealed.key_id, "k1");
+        assert!(!sealed.ciphertext.windows(9).any(|w| w == b"whsec_abc"));
+        let opened = keyring
+            .open(&sealed, b"con_1/signing_secret")
+            .expect("opens");
+        assert_eq!(opened.expose_secret(), "whsec_abc");
+        assert_eq!(
+            keyring.open(&sealed, b"con_2/signing_secret").err(),
+            Some(SecretError::Corrupt("k1".to_string()))
+        );
+        let mut tampered = sealed.clone();
+        if let Some(last) = tampered.ciphertext.last_mut() {
+            *last ^= 1;
+        }
+        assert!(keyring.open(&tampered, b"con_1/signing_secret").is_err());
+    }
+
+    #[test]
+    fn opens_under_any_known_key_and_seals_under_the_active_one() {
+        let (old, new) = (generate_key(), generate_key());
+        let before = Keyring::from_config(&config(&[("k1", &old)], None)).expect("k1");
+        let sealed = before.seal("secret", b"aad").expect("seal");
+        let during =
+            Keyring::from_config(&config(&[("k1", &old), ("k2", &new)], Some("k2"))).expect("k2");
+        assert_eq!(
+            during
+                .open(&sealed, b"aad")
+                .map(|s| s.expose_secret().to_string()),
+            Ok("secret".to_string())
+        );
+        assert_eq!(
+            during.seal("x", b"aad").map(|s| s.key_id).ok(),
+            Some("k2".into())
+        );
+        let after = Keyring::from_config(&config(&[("k2", &new)], None)).expect("only k2");
+        assert_eq!(
+            after.open(&sealed, b"aad").err(),
+            Some(SecretError::UnknownKey("k1".to_string()))
+        );
+    }
+
+    #[test]
+    fn refuses_bad_configurations() {
+        let key = generate_key();
+        let none = Keyring::from_config(&SecretsConfig::default()).err();
+        assert!(none.is_some_and(|e| e.to_string().contains("SWITCHYARD_SECRETS__KEYS__")));
+        assert!(Keyring::from_config(&config(&[("k1", "c2hvcnQ=")], None)).is_err());
+        assert!(Keyring::from_config(&config(&[("K 1", &key)], None)).is_err());
+        let two = config(&[("k1", &key), ("k2", &key)], None);
+        assert!(Keyring::from_config(&two).is_err());
+        assert!(Keyring::from_config(&config(&[("k1", &key)], Some("k9"))).is_err());
+    }
+
+    #[test]
+    fn debug_shows_ids_but_no_key_material() {
+        let key = generate_key();
+        let keyring = Keyring::single("k1", &key).expect("keyring");
+        let printed = format!("{keyring:?}");
+        assert!(printed.contains("k1"));
+        assert!(!printed.contains(&key));
+        let config = config(&[("k1", &key)], None);
+        assert!(!format!("{config:?}").contains(&key));
+        let serialized = serde_json::to_string(&config).expect("serializes");
+        assert!(!serialized.contains(&key));
+    }
+}
