@@ -97,7 +97,7 @@ impl TestStack {
         let (workspace, api_key) = switchyard_core::auth::create_workspace(&pool, "test")
             .await
             .map_err(|error| anyhow::anyhow!("{error}"))?;
-        let client = Client::connect_lazy(&stack.endpoints(), &api_key)?;
+        let client = stack.client(&api_key)?;
         Ok(Self {
             stack,
             client,
@@ -111,7 +111,7 @@ impl TestStack {
 
     /// A client of the same stack with another key (or garbage).
     pub fn client_with_key(&self, key: &str) -> anyhow::Result<Client> {
-        Ok(Client::connect_lazy(&self.stack.endpoints(), key)?)
+        self.stack.client(key)
     }
 
     /// A second workspace and a client for it.

@@ -57,6 +57,10 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub delivery: DeliveryConfig,
     pub telemetry: TelemetryConfig,
+    /// Optional TLS and mutual TLS (see `crate::tls`).
+    pub tls: crate::tls::TlsConfig,
+    /// Per-workspace quotas (see `crate::quota::config`).
+    pub quotas: crate::quota::QuotaConfig,
 }
 
 impl Default for Config {
@@ -79,6 +83,8 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             delivery: DeliveryConfig::default(),
             telemetry: TelemetryConfig::default(),
+            tls: crate::tls::TlsConfig::default(),
+            quotas: crate::quota::QuotaConfig::default(),
         }
     }
 }
@@ -153,7 +159,8 @@ pub enum TracingMode {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
 pub struct IngestConfig {
-    /// Largest accepted `payload_json`, in bytes.
+    /// Largest accepted `payload_json`, in bytes: the default of every
+    /// workspace (`quotas.workspaces.<id>.max_payload_bytes` overrides it).
     pub max_payload_bytes: usize,
     /// How often the outbox forwarder looks for events not yet routed.
     #[serde(with = "humantime_serde")]
@@ -283,6 +290,8 @@ impl Config {
         if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
             bail!("redis_prefix must be non-empty and without spaces");
         }
+        self.tls.validate()?;
+        crate::quota::Quotas::from_config(self)?;
         Ok(())
     }
 }

@@ -44,6 +44,7 @@ pub const SERVICE_NAMES: &[&str] = &["switchyard.v1.DeliveryService"];
 pub struct DeliveryApp {
     grpc: DeliveryGrpc,
     engine: Engine,
+    tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
 impl DeliveryApp {
@@ -57,7 +58,8 @@ impl DeliveryApp {
         let auth = Authenticator::new(pool.clone(), config.internal_token.as_ref());
         let api = DeliveryApi::new(pool, redis, QueueKeys::new(&config.redis_prefix));
         let grpc = DeliveryGrpc::new(auth, api);
-        Ok(Self { grpc, engine })
+        let tls = config.tls.server()?;
+        Ok(Self { grpc, engine, tls })
     }
 
     /// Serves `DeliveryService` (plus health and reflection) on `listener`
@@ -65,8 +67,13 @@ impl DeliveryApp {
     /// stops reading jobs and waits for in-flight attempts before returning.
     pub async fn run(self, listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
         let routes = Routes::new(DeliveryServiceServer::new(self.grpc));
-        let server =
-            switchyard_core::grpc::serve(routes, SERVICE_NAMES, listener, shutdown.clone());
+        let server = switchyard_core::grpc::serve(
+            routes,
+            SERVICE_NAMES,
+            listener,
+            self.tls,
+            shutdown.clone(),
+        );
         let engine = self.engine.run(shutdown);
         tokio::try_join!(server, engine)?;
         Ok(())

@@ -41,10 +41,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use switchyard_core::auth::Authenticator;
 use switchyard_core::config::Config;
+use switchyard_core::quota::Quotas;
 use switchyard_core::shutdown::Signal;
 use switchyard_proto::v1::registry_service_server::RegistryServiceServer;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
+use tonic::transport::ServerTlsConfig;
 
 use crate::cache::ValidatorCache;
 use crate::grpc::RegistryGrpc;
@@ -63,6 +65,7 @@ pub struct RegistryApp {
     auth: Authenticator,
     heads: Arc<HeadCache>,
     database_url: String,
+    tls: Option<ServerTlsConfig>,
 }
 
 impl RegistryApp {
@@ -78,12 +81,14 @@ impl RegistryApp {
             Store::new(pool),
             Arc::new(ValidatorCache::default()),
             Arc::clone(&heads),
+            Quotas::from_config(config)?,
         );
         Ok(Self {
             registry,
             auth,
             heads,
             database_url: config.database_url.clone(),
+            tls: config.tls.server()?,
         })
     }
 
@@ -96,9 +101,14 @@ impl RegistryApp {
             shutdown.clone(),
         ));
         let service = RegistryServiceServer::new(RegistryGrpc::new(self.registry, self.auth));
-        let served =
-            switchyard_core::grpc::serve(Routes::new(service), SERVICE_NAMES, listener, shutdown)
-                .await;
+        let served = switchyard_core::grpc::serve(
+            Routes::new(service),
+            SERVICE_NAMES,
+            listener,
+            self.tls,
+            shutdown,
+        )
+        .await;
         changes.abort();
         served
     }

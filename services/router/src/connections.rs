@@ -16,6 +16,7 @@ use switchyard_core::destination::DestinationPolicy;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, WorkspaceId};
 use switchyard_core::policy::DeliveryPolicy;
+use switchyard_core::quota::{self, Counted, WorkspaceLimits};
 use switchyard_core::signature;
 use url::Url;
 
@@ -175,11 +176,13 @@ pub async fn validate_webhook(
     })
 }
 
-/// Stores a new webhook connection with its delivery `policy` (validated);
-/// returns it and its signing secret.
+/// Stores a new webhook connection with its delivery `policy` (validated),
+/// if the workspace has room for one more under `limits`; returns it and
+/// its signing secret.
 pub async fn create_webhook(
     pool: &Pool,
     workspace: WorkspaceId,
+    limits: &WorkspaceLimits,
     name: &str,
     webhook: WebhookSettings,
     policy: &DeliveryPolicy,
@@ -187,8 +190,10 @@ pub async fn create_webhook(
     let id = ConnectionId::generate();
     let secret = signature::generate_secret();
     let config = serde_json::to_value(&webhook).map_err(anyhow::Error::from)?;
-    let client = pool.get().await?;
-    let row = client
+    let mut client = pool.get().await?;
+    let transaction = client.transaction().await?;
+    quota::count::ensure_room(&transaction, workspace, Counted::Connections, limits).await?;
+    let row = transaction
         .query_one(
             &format!(
                 "INSERT INTO connections (id, workspace_id, name, kind, config, signing_secret, policy) \
@@ -204,6 +209,7 @@ pub async fn create_webhook(
             ],
         )
         .await?;
+    transaction.commit().await?;
     Ok((record_from_row(&row)?, secret))
 }
 

@@ -37,9 +37,11 @@ use switchyard_core::auth::Authenticator;
 use switchyard_core::config::Config;
 use switchyard_core::destination::DestinationPolicy;
 use switchyard_core::queue::QueueKeys;
+use switchyard_core::quota::Quotas;
 use switchyard_core::shutdown::Signal;
 use switchyard_core::{db, grpc as core_grpc, queue};
 use tokio::net::TcpListener;
+use tonic::transport::ServerTlsConfig;
 
 use crate::cache::RuleCache;
 use crate::routing::RepairSettings;
@@ -83,10 +85,13 @@ pub struct RouterState {
     pub destinations: DestinationPolicy,
     pub cache: Arc<RuleCache>,
     pub faults: Arc<Faults>,
+    /// Per-workspace limits on connections and rules.
+    pub quotas: Quotas,
 }
 
 pub struct RouterApp {
     state: RouterState,
+    tls: Option<ServerTlsConfig>,
     database_url: String,
     repair: RepairSettings,
 }
@@ -105,9 +110,11 @@ impl RouterApp {
             destinations: DestinationPolicy::from_config(config),
             cache: Arc::new(RuleCache::default()),
             faults: Arc::new(Faults::default()),
+            quotas: Quotas::from_config(config)?,
         };
         Ok(Self {
             state,
+            tls: config.tls.server()?,
             database_url: config.database_url.clone(),
             repair: RepairSettings::default(),
         })
@@ -139,8 +146,14 @@ impl RouterApp {
             self.repair,
             shutdown.clone(),
         ));
-        let served =
-            core_grpc::serve(grpc::routes(self.state), SERVICE_NAMES, listener, shutdown).await;
+        let served = core_grpc::serve(
+            grpc::routes(self.state),
+            SERVICE_NAMES,
+            listener,
+            self.tls,
+            shutdown,
+        )
+        .await;
         if served.is_err() {
             // Not stopped by the signal: the helpers would wait for it.
             listen.abort();

@@ -59,8 +59,10 @@ impl RouterState {
             connections::validate_webhook(&webhook.url, &webhook.headers, &self.destinations)
                 .await?;
         let policy = connection_policy::from_proto(request.policy.as_ref())?;
+        let limits = self.quotas.limits(workspace);
         let (record, secret) =
-            connections::create_webhook(&self.pool, workspace, &name, settings, &policy).await?;
+            connections::create_webhook(&self.pool, workspace, &limits, &name, settings, &policy)
+                .await?;
         tracing::info!(workspace = %workspace, connection = %record.id, "connection created");
         Ok(connection_message(&record, Some(secret)))
     }
