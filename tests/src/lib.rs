@@ -88,15 +88,24 @@ impl TestStack {
         services: &[ServiceKind],
         adjust: impl FnOnce(&mut Config),
     ) -> anyhow::Result<Self> {
+        Self::start_for_workspace(services, |config, _| adjust(config)).await
+    }
+
+    /// Like [`TestStack::start_with`], with the test workspace created
+    /// first, so `adjust` can configure it (e.g. a quota override).
+    pub async fn start_for_workspace(
+        services: &[ServiceKind],
+        adjust: impl FnOnce(&mut Config, WorkspaceId),
+    ) -> anyhow::Result<Self> {
         let database = TestDatabase::create().await?;
         let redis = TestRedis::new();
-        let mut config = test_config(&database, &redis);
-        adjust(&mut config);
-        let stack = Stack::start(config, services).await?;
         let pool = switchyard_core::db::pool(&database.url, 4)?;
         let (workspace, api_key) = switchyard_core::auth::create_workspace(&pool, "test")
             .await
             .map_err(|error| anyhow::anyhow!("{error}"))?;
+        let mut config = test_config(&database, &redis);
+        adjust(&mut config, workspace);
+        let stack = Stack::start(config, services).await?;
         let client = stack.client(&api_key)?;
         Ok(Self {
             stack,
