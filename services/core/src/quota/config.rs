@@ -267,6 +267,36 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closures return figment::Error
+    fn the_toml_sections_load_and_env_overrides_them() {
+        let workspace = WorkspaceId::generate();
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "switchyard.toml",
+                &format!(
+                    "[quotas.default]\ningest_rate = 5.0\nmax_rules = 7\n\n\
+                     [quotas.workspaces.{workspace}]\nmax_rules = 70\n\n\
+                     [tls]\nca = \"/etc/switchyard/ca.pem\"\n"
+                ),
+            )?;
+            jail.set_env("SWITCHYARD_QUOTAS__DEFAULT__MAX_CONNECTIONS", "9");
+            let config =
+                Config::load_from(Some(std::path::Path::new("switchyard.toml"))).expect("loads");
+            let quotas = Quotas::from_config(&config).expect("valid");
+            let limits = quotas.limits(workspace);
+            assert_eq!(limits.max_rules, 70);
+            assert_eq!(limits.max_connections, 9);
+            assert_eq!(limits.ingest_rate, 5.0);
+            assert_eq!(quotas.limits(WorkspaceId::generate()).max_rules, 7);
+            assert_eq!(
+                config.tls.ca.as_deref(),
+                Some(std::path::Path::new("/etc/switchyard/ca.pem"))
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
     fn unlimited_by_default() {
         let quotas = Quotas::from_config(&Config::default()).expect("valid");
         assert!(!quotas.any_ingest_rate());
