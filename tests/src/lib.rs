@@ -95,17 +95,26 @@ impl TestStack {
         services: &[ServiceKind],
         adjust: impl FnOnce(&mut Config),
     ) -> anyhow::Result<Self> {
+        Self::start_for_workspace(services, |config, _| adjust(config)).await
+    }
+
+    /// Like [`TestStack::start_with`], with the test workspace created
+    /// first, so `adjust` can configure it (e.g. a quota override).
+    pub async fn start_for_workspace(
+        services: &[ServiceKind],
+        adjust: impl FnOnce(&mut Config, WorkspaceId),
+    ) -> anyhow::Result<Self> {
         let database = TestDatabase::create().await?;
         let redis = TestRedis::new();
-        let mut config = test_config(&database, &redis);
-        adjust(&mut config);
-        let stack = Stack::start(config, services).await?;
         let pool = switchyard_core::db::pool(&database.url, 4)?;
-        let hasher = switchyard_core::auth::KeyHasher::new(stack.config().api_key_pepper.as_ref());
+        let mut config = test_config(&database, &redis);
+        let hasher = switchyard_core::auth::KeyHasher::new(config.api_key_pepper.as_ref());
         let (workspace, api_key) = switchyard_core::auth::create_workspace(&pool, &hasher, "test")
             .await
             .map_err(|error| anyhow::anyhow!("{error}"))?;
-        let client = Client::connect_lazy(&stack.endpoints(), &api_key)?;
+        adjust(&mut config, workspace);
+        let stack = Stack::start(config, services).await?;
+        let client = stack.client(&api_key)?;
         Ok(Self {
             stack,
             client,
@@ -124,7 +133,7 @@ impl TestStack {
 
     /// A client of the same stack with another key (or garbage).
     pub fn client_with_key(&self, key: &str) -> anyhow::Result<Client> {
-        Ok(Client::connect_lazy(&self.stack.endpoints(), key)?)
+        self.stack.client(key)
     }
 
     /// A second workspace and a client for it.

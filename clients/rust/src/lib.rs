@@ -16,6 +16,28 @@
 //! println!("{}", emitted.event_id);
 //! # Ok(()) }
 //! ```
+//!
+//! Against a deployment serving TLS, give the CA its certificates chain to
+//! (and, when it requires mutual TLS, a client certificate) with [`Tls`]
+//! and use `https://` endpoints:
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let tls = switchyard_client::Tls::from_files(
+//!     "ca.pem".as_ref(),
+//!     Some(("client.pem".as_ref(), "client.key".as_ref())),
+//! )?;
+//! let endpoints = switchyard_client::Endpoints {
+//!     registry: "https://switchyard.internal:50051".to_string(),
+//!     ingest: "https://switchyard.internal:50052".to_string(),
+//!     router: "https://switchyard.internal:50053".to_string(),
+//!     delivery: "https://switchyard.internal:50054".to_string(),
+//! };
+//! let client = switchyard_client::Client::connect_lazy_with_tls(&endpoints, "sy_live_…", &tls)?;
+//! # Ok(()) }
+//! ```
+
+mod tls;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -31,6 +53,7 @@ use proto::ingest_service_client::IngestServiceClient;
 use proto::registry_service_client::RegistryServiceClient;
 use proto::router_service_client::RouterServiceClient;
 pub use switchyard_proto::v1 as proto;
+pub use tls::Tls;
 
 /// Errors building a client (calls return `tonic::Status`).
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +62,8 @@ pub enum ClientError {
     InvalidEndpoint { endpoint: String, reason: String },
     #[error("the API key contains characters not allowed in gRPC metadata")]
     InvalidApiKey,
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// Where each service listens.
@@ -102,16 +127,52 @@ impl Client {
     /// Builds the clients; connections open on first use and reconnect by
     /// themselves.
     pub fn connect_lazy(endpoints: &Endpoints, api_key: &str) -> Result<Self, ClientError> {
+        Self::build(endpoints, api_key, None)
+    }
+
+    /// Like [`Client::connect_lazy`], over TLS: every endpoint must be
+    /// `https://`.
+    pub fn connect_lazy_with_tls(
+        endpoints: &Endpoints,
+        api_key: &str,
+        tls: &Tls,
+    ) -> Result<Self, ClientError> {
+        Self::build(endpoints, api_key, Some(tls))
+    }
+
+    /// [`Client::connect_lazy_with_tls`] when `tls` is given, else
+    /// [`Client::connect_lazy`].
+    pub fn connect_lazy_with(
+        endpoints: &Endpoints,
+        api_key: &str,
+        tls: Option<&Tls>,
+    ) -> Result<Self, ClientError> {
+        Self::build(endpoints, api_key, tls)
+    }
+
+    fn build(endpoints: &Endpoints, api_key: &str, tls: Option<&Tls>) -> Result<Self, ClientError> {
         let auth: MetadataValue<Ascii> = format!("Bearer {api_key}")
             .parse()
             .map_err(|_| ClientError::InvalidApiKey)?;
         let interceptor = ApiKeyInterceptor(auth);
         let channel = |endpoint: &str| -> Result<AuthedChannel, ClientError> {
-            let channel = Endpoint::from_shared(endpoint.to_string())
-                .map_err(|error| ClientError::InvalidEndpoint {
-                    endpoint: endpoint.to_string(),
-                    reason: error.to_string(),
-                })?
+            let invalid = |reason: String| ClientError::InvalidEndpoint {
+                endpoint: endpoint.to_string(),
+                reason,
+            };
+            let mut builder = Endpoint::from_shared(endpoint.to_string())
+                .map_err(|error| invalid(error.to_string()))?;
+            if let Some(tls) = tls {
+                if builder.uri().scheme_str() != Some("https") {
+                    return Err(invalid(
+                        "TLS is configured, so the endpoint must start with https://".to_string(),
+                    ));
+                }
+                builder = builder
+                    .tls_config(tls.client_config())
+                    .map_err(|error| ClientError::Tls(error.to_string()))?;
+            }
+            let channel = builder
                 .connect_timeout(Duration::from_secs(5))
                 .tcp_nodelay(true)
                 .connect_lazy();
@@ -293,6 +354,16 @@ mod tests {
     fn refuses_keys_that_cannot_be_metadata() {
         let result = Client::connect_lazy(&Endpoints::local(), "bad\nkey");
         assert!(matches!(result, Err(ClientError::InvalidApiKey)));
+    }
+
+    #[tokio::test]
+    async fn tls_needs_https_endpoints() {
+        let tls = Tls::new(b"-----BEGIN CERTIFICATE-----\n".to_vec());
+        let result = Client::connect_lazy_with_tls(&Endpoints::local(), "sy_live_x", &tls);
+        let Err(ClientError::InvalidEndpoint { reason, .. }) = result else {
+            panic!("http:// endpoints were accepted with TLS");
+        };
+        assert!(reason.contains("https://"), "{reason}");
     }
 
     #[tokio::test]

@@ -71,6 +71,10 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Master keys encrypting connection credentials at rest.
     pub secrets: SecretsConfig,
+    /// Optional TLS and mutual TLS (see `crate::tls`).
+    pub tls: crate::tls::TlsConfig,
+    /// Per-workspace quotas (see `crate::quota::config`).
+    pub quotas: crate::quota::QuotaConfig,
 }
 
 impl Default for Config {
@@ -96,6 +100,8 @@ impl Default for Config {
             delivery: DeliveryConfig::default(),
             telemetry: TelemetryConfig::default(),
             secrets: SecretsConfig::default(),
+            tls: crate::tls::TlsConfig::default(),
+            quotas: crate::quota::QuotaConfig::default(),
         }
     }
 }
@@ -185,7 +191,8 @@ pub struct SecretsConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
 pub struct IngestConfig {
-    /// Largest accepted `payload_json`, in bytes.
+    /// Largest accepted `payload_json`, in bytes: the default of every
+    /// workspace (`quotas.workspaces.<id>.max_payload_bytes` overrides it).
     pub max_payload_bytes: usize,
     /// How often the outbox forwarder looks for events not yet routed.
     #[serde(with = "humantime_serde")]
@@ -315,6 +322,8 @@ impl Config {
         if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
             bail!("redis_prefix must be non-empty and without spaces");
         }
+        self.tls.validate()?;
+        crate::quota::Quotas::from_config(self)?;
         Ok(())
     }
 }

@@ -1,10 +1,14 @@
 //! The error every service handler returns, and the one table that maps it
 //! to a gRPC status. Callers' mistakes carry a precise message (and, for
-//! invalid arguments, `google.rpc.BadRequest` field violations SDKs can show);
-//! our own failures become an opaque `Internal` and are logged in full.
+//! invalid arguments, `google.rpc.BadRequest` field violations SDKs can show;
+//! for exhausted quotas, `google.rpc.QuotaFailure` and, when waiting helps,
+//! `google.rpc.RetryInfo`); our own failures become an opaque `Internal`
+//! and are logged in full.
+
+use std::time::Duration;
 
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, FieldViolation, PreconditionViolation, StatusExt};
+use tonic_types::{ErrorDetails, FieldViolation, PreconditionViolation, QuotaViolation, StatusExt};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -37,6 +41,15 @@ pub enum ApiError {
     PermissionDenied(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A workspace quota is used up (see `crate::quota::exceeded`); each
+    /// violation becomes a `google.rpc.QuotaFailure` entry, and
+    /// `retry_after` a `google.rpc.RetryInfo`.
+    #[error("{summary}")]
+    ResourceExhausted {
+        summary: String,
+        retry_after: Option<Duration>,
+        violations: Vec<QuotaViolation>,
+    },
     /// A status received from another Switchyard service, passed on as is.
     #[error("{}", .0.message())]
     Upstream(Status),
@@ -65,6 +78,7 @@ impl ApiError {
             Self::Unauthenticated(_) => Code::Unauthenticated,
             Self::PermissionDenied(_) => Code::PermissionDenied,
             Self::Unavailable(_) => Code::Unavailable,
+            Self::ResourceExhausted { .. } => Code::ResourceExhausted,
             Self::Upstream(status) => status.code(),
             Self::Internal(_) => Code::Internal,
         }
@@ -113,6 +127,17 @@ impl From<ApiError> for Status {
                 summary,
                 ErrorDetails::with_precondition_failure(violations),
             ),
+            ApiError::ResourceExhausted {
+                summary,
+                retry_after,
+                violations,
+            } => {
+                let mut details = ErrorDetails::with_quota_failure(violations);
+                if let Some(delay) = retry_after {
+                    details.set_retry_info(Some(delay));
+                }
+                Status::with_error_details(Code::ResourceExhausted, summary, details)
+            }
             ApiError::Upstream(status) => status,
             ApiError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
@@ -162,6 +187,22 @@ mod tests {
             .expect("precondition details");
         assert_eq!(failure.violations[0].subject, "/properties/email");
         assert_eq!(failure.violations[0].description, "became required");
+    }
+
+    #[test]
+    fn resource_exhausted_carries_quota_failure_and_retry_info() {
+        let status = Status::from(ApiError::ResourceExhausted {
+            summary: "too fast".to_string(),
+            retry_after: Some(Duration::from_millis(250)),
+            violations: vec![QuotaViolation::new("workspace:ws_1", "5 events/s")],
+        });
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(status.message(), "too fast");
+        let details = status.get_error_details();
+        let retry = details.retry_info().expect("retry info");
+        assert_eq!(retry.retry_delay, Some(Duration::from_millis(250)));
+        let failure = details.quota_failure().expect("quota failure");
+        assert_eq!(failure.violations[0].subject, "workspace:ws_1");
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! `grpc.health.v1` and server reflection (so `buf curl` and grpcurl work
 //! without proto files), one span per call continuing the caller's trace,
 //! and lazily connected, trace-propagating channels to other services.
+//! Both sides take their TLS settings from [`crate::tls`]: a listener
+//! serves TLS (and checks client certificates) when given settings, a
+//! channel to an `https://` endpoint uses the configured CA and identity.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,9 +13,10 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
-use tonic::transport::{Endpoint, Server};
+use tonic::transport::{Endpoint, Server, ServerTlsConfig};
 
 use crate::telemetry::propagation::TracedChannel;
+use crate::tls::TlsConfig;
 
 use crate::shutdown::Signal;
 
@@ -26,11 +30,14 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)>
 }
 
 /// Serves `routes` plus health and reflection on `listener` until `shutdown`
-/// trips; in-flight calls finish first.
+/// trips; in-flight calls finish first. With `tls`, every connection must
+/// complete a TLS handshake (and present a client certificate, when `tls`
+/// names a client CA) before any call.
 pub async fn serve(
     routes: Routes,
     service_names: &[&str],
     listener: TcpListener,
+    tls: Option<ServerTlsConfig>,
     shutdown: Signal,
 ) -> anyhow::Result<()> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -45,7 +52,13 @@ pub async fn serve(
         .build_v1()
         .context("building the reflection service")?;
 
-    Server::builder()
+    let mut server = Server::builder();
+    if let Some(tls) = tls {
+        server = server
+            .tls_config(tls)
+            .context("configuring TLS (check tls.cert, tls.key and tls.client_ca)")?;
+    }
+    server
         .trace_fn(crate::telemetry::propagation::server_span)
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
@@ -59,10 +72,24 @@ pub async fn serve(
 
 /// A channel to another service that connects on first use and reconnects
 /// by itself, so services can start in any order, and carries the caller's
-/// trace context.
-pub fn lazy_channel(endpoint: &str) -> anyhow::Result<TracedChannel> {
-    let endpoint = Endpoint::from_shared(endpoint.to_string())
-        .with_context(|| format!("invalid endpoint {endpoint}"))?
+/// trace context. An `https://` endpoint is reached with `tls`'s CA and
+/// client identity, which it requires.
+pub fn lazy_channel(endpoint: &str, tls: &TlsConfig) -> anyhow::Result<TracedChannel> {
+    let url = endpoint;
+    let mut endpoint = Endpoint::from_shared(url.to_string())
+        .with_context(|| format!("invalid endpoint {url}"))?;
+    if endpoint.uri().scheme_str() == Some("https") {
+        let client_tls = tls
+            .client()?
+            .filter(|_| tls.ca.is_some())
+            .with_context(|| {
+                format!("endpoint {url} is https: set tls.ca to the CA its certificate chains to")
+            })?;
+        endpoint = endpoint
+            .tls_config(client_tls)
+            .with_context(|| format!("configuring TLS for {url}"))?;
+    }
+    let endpoint = endpoint
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))
         .tcp_nodelay(true)

@@ -20,12 +20,16 @@
 //! - [`policy`]: a connection's delivery policy (retries, timeouts, rate
 //!   limit, concurrency cap, circuit breaker) as stored.
 //! - [`limits`]: the Redis layout of per-connection limits and breakers.
+//! - [`quota`]: per-workspace quotas: the ingest rate (GCRA in Redis) and
+//!   the counts of connections, rules and event types (checked under the
+//!   workspace row's lock).
 //! - [`requeue`]: re-enqueueing unfinished deliveries from Postgres.
 //! - [`names`]: parsing of event type names.
 //! - [`paging`]: page sizes and tokens of `List*` RPCs.
 //! - [`standalone`]: the `main` of a service run as its own process.
 //! - [`telemetry`]: logs, traces (OpenTelemetry) and Prometheus metrics.
 //! - [`testkit`]: a fresh database and Redis prefix per test.
+//! - [`tls`]: optional TLS and mutual TLS for listeners and channels.
 
 pub mod audit;
 pub mod auth;
@@ -40,6 +44,7 @@ pub mod names;
 pub mod paging;
 pub mod policy;
 pub mod queue;
+pub mod quota;
 pub mod requeue;
 pub mod secrets;
 pub mod shutdown;
@@ -48,5 +53,6 @@ pub mod standalone;
 pub mod telemetry;
 pub mod testkit;
 pub mod time;
+pub mod tls;
 
 pub use error::ApiError;

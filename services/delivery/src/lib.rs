@@ -45,6 +45,7 @@ pub const SERVICE_NAMES: &[&str] = &["switchyard.v1.DeliveryService"];
 pub struct DeliveryApp {
     grpc: DeliveryGrpc,
     engine: Engine,
+    tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
 impl DeliveryApp {
@@ -63,7 +64,8 @@ impl DeliveryApp {
             config.telemetry.clone(),
         );
         let grpc = DeliveryGrpc::new(auth, api);
-        Ok(Self { grpc, engine })
+        let tls = config.tls.server()?;
+        Ok(Self { grpc, engine, tls })
     }
 
     /// Serves `DeliveryService` (plus health and reflection) on `listener`
@@ -72,8 +74,13 @@ impl DeliveryApp {
     pub async fn run(self, listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
         let auth = self.grpc.auth().clone();
         let routes = Routes::new(Authorized::new(DeliveryServiceServer::new(self.grpc), auth));
-        let server =
-            switchyard_core::grpc::serve(routes, SERVICE_NAMES, listener, shutdown.clone());
+        let server = switchyard_core::grpc::serve(
+            routes,
+            SERVICE_NAMES,
+            listener,
+            self.tls,
+            shutdown.clone(),
+        );
         let engine = self.engine.run(shutdown);
         tokio::try_join!(server, engine)?;
         Ok(())

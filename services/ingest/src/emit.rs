@@ -67,15 +67,20 @@ async fn emit_event_inner(
 
     let event_type = EventTypeName::parse(&request.event_type)
         .map_err(|reason| ApiError::invalid("event_type", reason))?;
-    let max_bytes = state.limits.max_payload_bytes;
+    let limits = state.quotas.limits(workspace);
+    let max_bytes = limits.max_payload_bytes;
     if request.payload_json.len() > max_bytes {
         return Err(ApiError::invalid(
             "payload_json",
             format!(
-                "is {} bytes, more than the limit of {max_bytes}",
+                "is {} bytes, more than this workspace's limit of {max_bytes} bytes (max_payload_bytes)",
                 request.payload_json.len()
             ),
         ));
+    }
+    // After the cheap checks, so a malformed request costs no allowance.
+    if let Some(rate) = &state.rate {
+        rate.check(workspace, &limits).await?;
     }
     let payload: serde_json::Value =
         serde_json::from_str(&request.payload_json).map_err(|error| {

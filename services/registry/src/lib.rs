@@ -43,11 +43,13 @@ use anyhow::Context;
 use switchyard_core::auth::Authenticator;
 use switchyard_core::auth::layer::Authorized;
 use switchyard_core::config::Config;
+use switchyard_core::quota::Quotas;
 use switchyard_core::shutdown::Signal;
 use switchyard_proto::v1::registry_service_server::RegistryServiceServer;
 use switchyard_proto::v1::workspace_service_server::WorkspaceServiceServer;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
+use tonic::transport::ServerTlsConfig;
 
 use crate::cache::ValidatorCache;
 use crate::grpc::RegistryGrpc;
@@ -70,6 +72,7 @@ pub struct RegistryApp {
     auth: Authenticator,
     heads: Arc<HeadCache>,
     database_url: String,
+    tls: Option<ServerTlsConfig>,
 }
 
 impl RegistryApp {
@@ -85,12 +88,14 @@ impl RegistryApp {
             Store::new(pool),
             Arc::new(ValidatorCache::default()),
             Arc::clone(&heads),
+            Quotas::from_config(config)?,
         );
         Ok(Self {
             registry,
             auth,
             heads,
             database_url: config.database_url.clone(),
+            tls: config.tls.server()?,
         })
     }
 
@@ -106,7 +111,8 @@ impl RegistryApp {
         let workspaces = WorkspaceServiceServer::new(WorkspaceGrpc::new(self.auth.clone()));
         let routes = Routes::new(Authorized::new(registry, self.auth.clone()))
             .add_service(Authorized::new(workspaces, self.auth));
-        let served = switchyard_core::grpc::serve(routes, SERVICE_NAMES, listener, shutdown).await;
+        let served =
+            switchyard_core::grpc::serve(routes, SERVICE_NAMES, listener, self.tls, shutdown).await;
         changes.abort();
         served
     }

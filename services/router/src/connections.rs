@@ -22,6 +22,7 @@ use switchyard_core::destination::DestinationPolicy;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, WorkspaceId};
 use switchyard_core::policy::DeliveryPolicy;
+use switchyard_core::quota::{self, Counted, WorkspaceLimits};
 use switchyard_core::secrets::field::CREDENTIAL_HEADERS_KEY;
 use switchyard_core::secrets::{Keyring, SecretField, is_credential_header, store};
 use switchyard_core::signature;
@@ -197,12 +198,13 @@ pub async fn validate_webhook(
 }
 
 /// Stores a new webhook connection with its delivery `policy` (validated)
-/// and its sealed credentials, in one transaction; returns it and its
-/// signing secret.
+/// and its sealed credentials, in one transaction, if the workspace has room
+/// for one more under `limits`; returns it and its signing secret.
 pub async fn create_webhook(
     pool: &Pool,
     keyring: &Keyring,
     workspace: WorkspaceId,
+    limits: &WorkspaceLimits,
     name: &str,
     webhook: WebhookSettings,
     policy: &DeliveryPolicy,
@@ -212,6 +214,7 @@ pub async fn create_webhook(
     let (config, credentials) = stored_config(&webhook)?;
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
+    quota::count::ensure_room(&transaction, workspace, Counted::Connections, limits).await?;
     let row = transaction
         .query_one(
             &format!(

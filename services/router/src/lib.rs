@@ -40,10 +40,12 @@ use switchyard_core::auth::Authenticator;
 use switchyard_core::config::Config;
 use switchyard_core::destination::DestinationPolicy;
 use switchyard_core::queue::QueueKeys;
+use switchyard_core::quota::Quotas;
 use switchyard_core::secrets::{self, Keyring};
 use switchyard_core::shutdown::Signal;
 use switchyard_core::{db, grpc as core_grpc, queue};
 use tokio::net::TcpListener;
+use tonic::transport::ServerTlsConfig;
 
 use crate::cache::RuleCache;
 use crate::routing::RepairSettings;
@@ -89,10 +91,13 @@ pub struct RouterState {
     pub faults: Arc<Faults>,
     /// Seals connection credentials (see `switchyard_core::secrets`).
     pub keyring: Keyring,
+    /// Per-workspace limits on connections and rules.
+    pub quotas: Quotas,
 }
 
 pub struct RouterApp {
     state: RouterState,
+    tls: Option<ServerTlsConfig>,
     database_url: String,
     repair: RepairSettings,
 }
@@ -113,9 +118,11 @@ impl RouterApp {
             cache: Arc::new(RuleCache::default()),
             faults: Arc::new(Faults::default()),
             keyring,
+            quotas: Quotas::from_config(config)?,
         };
         Ok(Self {
             state,
+            tls: config.tls.server()?,
             database_url: config.database_url.clone(),
             repair: RepairSettings::default(),
         })
@@ -160,8 +167,14 @@ impl RouterApp {
             self.repair,
             shutdown.clone(),
         ));
-        let served =
-            core_grpc::serve(grpc::routes(self.state), SERVICE_NAMES, listener, shutdown).await;
+        let served = core_grpc::serve(
+            grpc::routes(self.state),
+            SERVICE_NAMES,
+            listener,
+            self.tls,
+            shutdown,
+        )
+        .await;
         if served.is_err() {
             // Not stopped by the signal: the helpers would wait for it.
             listen.abort();

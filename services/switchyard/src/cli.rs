@@ -1,7 +1,9 @@
 //! The command line. Configuration comes from `SWITCHYARD_CONFIG` (a TOML
 //! file) and `SWITCHYARD_*` variables (see `switchyard_core::config`); the
-//! client subcommands read `SWITCHYARD_API_KEY` and the
-//! `SWITCHYARD_*_ENDPOINT` variables.
+//! client subcommands read `SWITCHYARD_API_KEY`, the
+//! `SWITCHYARD_*_ENDPOINT` variables and, against a TLS deployment,
+//! `SWITCHYARD_CA_CERT` (plus `SWITCHYARD_CLIENT_CERT` and
+//! `SWITCHYARD_CLIENT_KEY` for mutual TLS).
 
 use clap::{Parser, Subcommand};
 

@@ -66,7 +66,7 @@ pub async fn run(mut config: Config, exit: bool) -> anyhow::Result<()> {
     step(&format!(
         "workspace {slug} ({workspace}) with API key {key}"
     ));
-    let client = Client::connect_lazy(&stack.endpoints(), &key)?;
+    let client = stack.client(&key)?;
 
     let print: Arc<dyn Fn(&receiver::ReceivedWebhook) + Send + Sync> =
         Arc::new(|webhook| println!("   receiver got: {}", receiver::describe(webhook)));

@@ -3,6 +3,9 @@
 //! its config, which [`Stack::start`] points at the bound addresses. A
 //! service left out at start can be started later on the address reserved
 //! for it, which is how tests take the router down and bring it back.
+//! With `tls.cert` set every listener serves TLS, so the endpoints become
+//! `https://` and the services (and [`Stack::client`]) trust `tls.ca` and
+//! present `tls.client_cert`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -158,8 +161,14 @@ impl Stack {
             }
             // A service not started now releases its port until started.
         }
-        config.registry_endpoint = format!("http://{}", config.registry_addr);
-        config.router_endpoint = format!("http://{}", config.router_addr);
+        if config.tls.serves_tls() && config.tls.ca.is_none() {
+            bail!(
+                "tls.cert is set, so the services in this process call each other over TLS: set tls.ca to the CA that signed it"
+            );
+        }
+        let scheme = config.tls.scheme();
+        config.registry_endpoint = format!("{scheme}://{}", config.registry_addr);
+        config.router_endpoint = format!("{scheme}://{}", config.router_addr);
 
         let metrics = stack_metrics(&config).await?;
         let mut stack = Self {
@@ -220,15 +229,34 @@ impl Stack {
         self.metrics.as_ref().map(|(addr, _)| *addr)
     }
 
-    /// Endpoints for the SDK.
+    /// Endpoints for the SDK (`https://` when the services serve TLS).
     pub fn endpoints(&self) -> switchyard_client::Endpoints {
-        let url = |kind: ServiceKind| format!("http://{}", self.addr(kind));
+        let scheme = self.config.tls.scheme();
+        let url = |kind: ServiceKind| format!("{scheme}://{}", self.addr(kind));
         switchyard_client::Endpoints {
             registry: url(ServiceKind::Registry),
             ingest: url(ServiceKind::Ingest),
             router: url(ServiceKind::Router),
             delivery: url(ServiceKind::Delivery),
         }
+    }
+
+    /// An SDK client of these services with `api_key`, over TLS (trusting
+    /// `tls.ca`, presenting `tls.client_cert` when set) when they serve it.
+    pub fn client(&self, api_key: &str) -> anyhow::Result<switchyard_client::Client> {
+        let tls = &self.config.tls;
+        let client_tls = match (&tls.ca, tls.serves_tls()) {
+            (Some(ca), true) => {
+                let identity = tls.client_cert.as_deref().zip(tls.client_key.as_deref());
+                Some(switchyard_client::Tls::from_files(ca, identity)?)
+            }
+            _ => None,
+        };
+        Ok(switchyard_client::Client::connect_lazy_with(
+            &self.endpoints(),
+            api_key,
+            client_tls.as_ref(),
+        )?)
     }
 
     /// Resolves when any service stops (an error, or shutdown).

@@ -22,6 +22,7 @@ use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::WorkspaceId;
 use switchyard_core::names::EventTypeName;
 use switchyard_core::paging;
+use switchyard_core::quota::Quotas;
 
 use crate::cache::ValidatorCache;
 use crate::compat::Mode;
@@ -48,14 +49,21 @@ pub struct Registry {
     store: Store,
     validators: Arc<ValidatorCache>,
     heads: Arc<HeadCache>,
+    quotas: Quotas,
 }
 
 impl Registry {
-    pub fn new(store: Store, validators: Arc<ValidatorCache>, heads: Arc<HeadCache>) -> Self {
+    pub fn new(
+        store: Store,
+        validators: Arc<ValidatorCache>,
+        heads: Arc<HeadCache>,
+        quotas: Quotas,
+    ) -> Self {
         Self {
             store,
             validators,
             heads,
+            quotas,
         }
     }
 

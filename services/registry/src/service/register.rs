@@ -11,6 +11,7 @@ use serde_json::Value;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::WorkspaceId;
 use switchyard_core::names::EventTypeName;
+use switchyard_core::quota::{Counted, count};
 use tonic_types::PreconditionViolation;
 
 use super::{Registry, check_length, parse_mode, parse_name};
@@ -54,6 +55,7 @@ impl Registry {
         check_length("description", description)?;
         let requested = parse_mode(compatibility)?;
         let checked = check_schema(json_schema).await?;
+        let workspace_id = workspace;
         let workspace = workspace.as_uuid();
 
         let mut client = self.store.client().await?;
@@ -61,6 +63,8 @@ impl Registry {
             .transaction()
             .await
             .context("starting a transaction")?;
+        self.ensure_room_for_type(&transaction, workspace_id, &name)
+            .await?;
         let lock = self
             .store
             .lock_or_create(
@@ -134,6 +138,37 @@ impl Registry {
             unchanged,
             compatibility: mode,
         })
+    }
+
+    /// A new type must fit the workspace's `max_event_types`. Registering a
+    /// version of an existing type takes no lock; a new one locks the
+    /// workspace row (until the registration commits) and looks again, so
+    /// concurrent creations count each other and a type created meanwhile
+    /// by someone else is no longer new.
+    async fn ensure_room_for_type(
+        &self,
+        transaction: &tokio_postgres::Transaction<'_>,
+        workspace: WorkspaceId,
+        name: &EventTypeName,
+    ) -> ApiResult<()> {
+        let uuid = workspace.as_uuid();
+        if self
+            .store
+            .type_exists(transaction, uuid, name.as_str())
+            .await?
+        {
+            return Ok(());
+        }
+        count::lock_workspace(transaction, workspace).await?;
+        if self
+            .store
+            .type_exists(transaction, uuid, name.as_str())
+            .await?
+        {
+            return Ok(());
+        }
+        let limits = self.quotas.limits(workspace);
+        count::check_room(transaction, workspace, Counted::EventTypes, &limits).await
     }
 
     /// What registering `json_schema` would meet, without storing it. A

@@ -24,6 +24,23 @@ pub struct TypeLock {
 }
 
 impl Store {
+    /// Whether the type exists (as this transaction sees it).
+    pub async fn type_exists(
+        &self,
+        transaction: &Transaction<'_>,
+        workspace: Uuid,
+        name: &str,
+    ) -> anyhow::Result<bool> {
+        let row = transaction
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM event_types WHERE workspace_id = $1 AND name = $2)",
+                &[&workspace, &name],
+            )
+            .await
+            .context("looking up the event type")?;
+        Ok(row.get(0))
+    }
+
     /// Creates the type if needed (with `mode`, BACKWARD when `None`) and
     /// locks its row until `transaction` ends.
     pub async fn lock_or_create(

@@ -64,10 +64,12 @@ impl RouterState {
             connections::validate_webhook(&webhook.url, &webhook.headers, &self.destinations)
                 .await?;
         let policy = connection_policy::from_proto(request.policy.as_ref())?;
+        let limits = self.quotas.limits(workspace);
         let (record, secret) = connections::create_webhook(
             &self.pool,
             &self.keyring,
             workspace,
+            &limits,
             &name,
             settings,
             &policy,

@@ -31,7 +31,8 @@ impl RouterState {
             request.enabled,
             &request.name,
         )?;
-        let record = store::create(&self.pool, workspace, &rule.spec).await?;
+        let limits = self.quotas.limits(workspace);
+        let record = store::create(&self.pool, workspace, &limits, &rule.spec).await?;
         tracing::info!(workspace = %workspace, rule = %record.id, "rule created");
         Ok(rule_message(&record))
     }

@@ -5,6 +5,7 @@
 use deadpool_postgres::{GenericClient, Pool};
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, RuleId, WorkspaceId};
+use switchyard_core::quota::{self, Counted, WorkspaceLimits};
 use tokio_postgres::error::SqlState;
 
 use super::model::{RulePatch, RuleRecord, RuleSpec};
@@ -42,13 +43,22 @@ fn name_taken(error: tokio_postgres::Error, name: Option<&str>) -> ApiError {
     error.into()
 }
 
-/// Inserts the rule if its connection is live and, for an exact event type,
-/// the type is registered; checks and insert are one statement, so a
-/// concurrent delete cannot slip between them.
-pub async fn create(pool: &Pool, workspace: WorkspaceId, spec: &RuleSpec) -> ApiResult<RuleRecord> {
+/// Inserts the rule if the workspace has room for one more under `limits`,
+/// its connection is live and, for an exact event type, the type is
+/// registered; checks and insert are one statement, so a concurrent delete
+/// cannot slip between them. The room check holds the workspace row's lock
+/// until the insert commits.
+pub async fn create(
+    pool: &Pool,
+    workspace: WorkspaceId,
+    limits: &WorkspaceLimits,
+    spec: &RuleSpec,
+) -> ApiResult<RuleRecord> {
     let id = RuleId::generate();
-    let client = pool.get().await?;
-    let row = client
+    let mut client = pool.get().await?;
+    let transaction = client.transaction().await?;
+    quota::count::ensure_room(&transaction, workspace, Counted::Rules, limits).await?;
+    let row = transaction
         .query_one(
             &format!(
                 "WITH connection AS ( \
@@ -97,6 +107,7 @@ pub async fn create(pool: &Pool, workspace: WorkspaceId, spec: &RuleSpec) -> Api
             spec.pattern
         )));
     }
+    transaction.commit().await?;
     Ok(record_from_row(&row))
 }
 

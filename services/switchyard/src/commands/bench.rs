@@ -134,7 +134,7 @@ async fn target(args: &BenchArgs, mut config: Config) -> anyhow::Result<Target> 
     let (workspace, api_key) = switchyard_core::auth::create_workspace(&pool, &hasher, &slug)
         .await
         .map_err(|error| anyhow::anyhow!("creating the bench workspace: {error}"))?;
-    let client = Client::connect_lazy(&stack.endpoints(), &api_key)?;
+    let client = stack.client(&api_key)?;
     Ok(Target {
         client,
         stack: Some(stack),

@@ -1,10 +1,12 @@
 //! Subcommands that call the gRPC API as a workspace, with the key from
-//! `SWITCHYARD_API_KEY` and endpoints from `SWITCHYARD_*_ENDPOINT`.
+//! `SWITCHYARD_API_KEY`, endpoints from `SWITCHYARD_*_ENDPOINT` and, for
+//! TLS, `SWITCHYARD_CA_CERT` plus optionally `SWITCHYARD_CLIENT_CERT` and
+//! `SWITCHYARD_CLIENT_KEY` (see `switchyard_client::Tls::from_env`).
 
 use std::collections::HashMap;
 
 use anyhow::{Context, bail};
-use switchyard_client::{Client, Endpoints, proto};
+use switchyard_client::{Client, Endpoints, Tls, proto};
 
 use crate::cli::{ConnectionCommand, DeliveryCommand};
 
@@ -12,7 +14,12 @@ pub fn client_from_env() -> anyhow::Result<Client> {
     let key = std::env::var("SWITCHYARD_API_KEY").context(
         "set SWITCHYARD_API_KEY to a workspace API key (see `switchyard workspace create`)",
     )?;
-    Ok(Client::connect_lazy(&Endpoints::from_env(), &key)?)
+    let tls = Tls::from_env()?;
+    Ok(Client::connect_lazy_with(
+        &Endpoints::from_env(),
+        &key,
+        tls.as_ref(),
+    )?)
 }
 
 fn status_error(status: tonic::Status) -> anyhow::Error {
