@@ -54,13 +54,13 @@ async fn one_event_is_one_trace_across_services_and_attempts() -> anyhow::Result
     })
     .await?;
     stack.register_lead_schema().await?;
-    let (flaky, _) = stack
+    let (flaky, flaky_connection) = stack
         .receiver(Behaviour {
             script: vec![500],
             ..Behaviour::default()
         })
         .await?;
-    let (steady, _) = stack.receiver(Behaviour::default()).await?;
+    let (steady, steady_connection) = stack.receiver(Behaviour::default()).await?;
 
     // The client sends its own trace context: the event joins its trace.
     let mut ingest = IngestServiceClient::connect(stack.stack.endpoints().ingest).await?;
@@ -222,6 +222,27 @@ async fn one_event_is_one_trace_across_services_and_attempts() -> anyhow::Result
         .expect("the retry's span is in the same trace");
     assert_eq!(retry.parent_span_id, failed.parent_span_id);
     assert_eq!(retry.attribute("switchyard.outcome"), Some("succeeded"));
+
+    // No secret reaches a span: signing secrets, their key material, the
+    // API key.
+    let planted = [
+        flaky_connection.signing_secret.as_str(),
+        steady_connection.signing_secret.as_str(),
+        flaky_connection.signing_secret.trim_start_matches("whsec_"),
+        stack.api_key.as_str(),
+    ];
+    assert!(planted.iter().all(|secret| secret.len() > 20));
+    for span in &spans {
+        for (key, value) in &span.attributes {
+            for secret in planted {
+                assert!(
+                    !value.contains(secret),
+                    "span {} attribute {key} holds a secret",
+                    span.name
+                );
+            }
+        }
+    }
 
     // /metrics moved.
     let metrics_addr = stack

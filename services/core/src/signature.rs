@@ -51,6 +51,21 @@ pub fn sign_all<S: AsRef<str>>(
 /// the five-minute timestamp tolerance.
 pub fn verify(secret: &str, headers: &http::HeaderMap, body: &[u8]) -> Result<(), String> {
     let webhook = standardwebhooks::Webhook::new(secret).map_err(|e| e.to_string())?;
+    // `standardwebhooks` computes `now - timestamp` unchecked: a timestamp
+    // near i64::MIN overflows, a panic with overflow checks and a "fresh"
+    // timestamp without. Such a timestamp is too old; say so before it looks.
+    let timestamp = headers
+        .get(HEADER_WEBHOOK_TIMESTAMP)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<i64>().ok());
+    if let Some(timestamp) = timestamp
+        && chrono::Utc::now()
+            .timestamp()
+            .checked_sub(timestamp)
+            .is_none()
+    {
+        return Err("signature timestamp too old".to_string());
+    }
     webhook.verify(body, headers).map_err(|e| e.to_string())
 }
 
@@ -98,6 +113,25 @@ mod tests {
         assert_eq!(verify(&old, &headers, body), Ok(()));
         assert!(verify(&generate_secret(), &headers, body).is_err());
         assert!(sign_all::<&str>(&[], "dlv_1", now, body).is_err());
+    }
+
+    /// Found by the `signature_verify` fuzz target: this timestamp made
+    /// `standardwebhooks` overflow computing its age.
+    #[test]
+    fn refuses_timestamps_too_old_to_subtract() {
+        let secret = generate_secret();
+        let mut headers = http::HeaderMap::new();
+        headers.insert(HEADER_WEBHOOK_ID, "dlv_1".parse().expect("header"));
+        headers.insert(
+            HEADER_WEBHOOK_TIMESTAMP,
+            i64::MIN.to_string().parse().expect("header"),
+        );
+        let signature = sign(&secret, "dlv_1", i64::MIN, b"{}").expect("signs");
+        headers.insert(HEADER_WEBHOOK_SIGNATURE, signature.parse().expect("header"));
+        assert_eq!(
+            verify(&secret, &headers, b"{}"),
+            Err("signature timestamp too old".to_string())
+        );
     }
 
     #[test]

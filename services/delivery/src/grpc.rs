@@ -55,8 +55,8 @@ impl DeliveryService for DeliveryGrpc {
         &self,
         request: Request<RetryDeliveryRequest>,
     ) -> Result<Response<RetryDeliveryResponse>, Status> {
-        let workspace = switchyard_core::auth::workspace(&request)?;
-        let response = self.api.retry(workspace, request.into_inner()).await?;
+        let by = switchyard_core::auth::principal(&request)?.clone();
+        let response = self.api.retry(&by, request.into_inner()).await?;
         Ok(Response::new(response))
     }
 
@@ -65,8 +65,8 @@ impl DeliveryService for DeliveryGrpc {
         &self,
         request: Request<ReplayDeadLettersRequest>,
     ) -> Result<Response<ReplayDeadLettersResponse>, Status> {
-        let workspace = switchyard_core::auth::workspace(&request)?;
-        let response = self.api.replay(workspace, request.into_inner()).await?;
+        let by = switchyard_core::auth::principal(&request)?.clone();
+        let response = self.api.replay(&by, request.into_inner()).await?;
         Ok(Response::new(response))
     }
 }

@@ -11,8 +11,9 @@
 //! it was paused. The breaker lives in Redis (`switchyard_core::limits`),
 //! written by every delivery replica.
 
+use switchyard_core::auth::Principal;
 use switchyard_core::error::{ApiError, ApiResult};
-use switchyard_core::ids::{ConnectionId, WorkspaceId};
+use switchyard_core::ids::ConnectionId;
 use switchyard_core::limits::{self, BreakerSnapshot, ConnectionKeys};
 use switchyard_core::policy::DeliveryPolicy;
 use switchyard_core::requeue::{self, Scope};
@@ -43,16 +44,19 @@ pub struct Updated {
     pub requeued: u64,
 }
 
-/// Applies `patch` in one transaction (the row, and the sealed credential
-/// headers when the webhook changes); re-enqueues the connection's waiting
-/// deliveries when it became active.
-#[tracing::instrument(skip_all, fields(workspace_id = %workspace, connection_id = %id))]
+/// Applies `patch` in one transaction (the row, the sealed credential
+/// headers when the webhook changes, and the audit entry of `by`'s
+/// `action`); re-enqueues the connection's waiting deliveries when it
+/// became active.
+#[tracing::instrument(skip_all, fields(workspace_id = %by.workspace, connection_id = %id))]
 pub async fn update(
     state: &RouterState,
-    workspace: WorkspaceId,
+    by: &Principal,
+    action: &str,
     id: ConnectionId,
     patch: ConnectionPatch,
 ) -> ApiResult<Updated> {
+    let workspace = by.workspace;
     let (config, credentials) = match &patch.webhook {
         Some(webhook) => {
             let (config, credentials) = connections::stored_config(webhook)?;
@@ -72,6 +76,7 @@ pub async fn update(
         .collect();
     let mut client = state.pool.get().await?;
     let transaction = client.transaction().await?;
+    let before = connections::get_with(&transaction, workspace, id, true).await?;
     let row = transaction
         .query_opt(
             &format!(
@@ -108,8 +113,10 @@ pub async fn update(
         let keyring = &state.keyring;
         secrets::store::replace_headers(&transaction, keyring, workspace, id, credentials).await?;
     }
-    transaction.commit().await?;
     let record = connections::record_from_row(&row)?;
+    let (before, after) = (Some(before.audit_json()), Some(record.audit_json()));
+    crate::audit::record(&transaction, by, action, id, before, after).await?;
+    transaction.commit().await?;
     let previous: String = row.get("previous_state");
     let mut requeued = 0;
     if record.state == ACTIVE && previous != ACTIVE {

@@ -16,8 +16,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Pool;
+use deadpool_postgres::{GenericClient, Pool};
 use serde::{Deserialize, Serialize};
+use switchyard_core::auth::Principal;
 use switchyard_core::destination::DestinationPolicy;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, WorkspaceId};
@@ -127,6 +128,20 @@ impl ConnectionRecord {
             headers,
         }
     }
+
+    /// The connection as the audit log keeps it: what the API shows, so
+    /// never a signing secret nor a credential header's value.
+    pub fn audit_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id.to_string(),
+            "name": self.name,
+            "kind": self.kind,
+            "webhook": self.masked_webhook(),
+            "policy": self.policy.to_json(),
+            "state": self.state,
+            "state_reason": self.state_reason,
+        })
+    }
 }
 
 pub fn validate_name(name: &str) -> ApiResult<String> {
@@ -203,12 +218,13 @@ pub async fn validate_webhook(
 pub async fn create_webhook(
     pool: &Pool,
     keyring: &Keyring,
-    workspace: WorkspaceId,
+    by: &Principal,
     limits: &WorkspaceLimits,
     name: &str,
     webhook: WebhookSettings,
     policy: &DeliveryPolicy,
 ) -> ApiResult<(ConnectionRecord, String)> {
+    let workspace = by.workspace;
     let id = ConnectionId::generate();
     let secret = signature::generate_secret();
     let (config, credentials) = stored_config(&webhook)?;
@@ -242,8 +258,12 @@ pub async fn create_webhook(
     )
     .await?;
     store::replace_headers(&transaction, keyring, workspace, id, &credentials).await?;
+    let record = record_from_row(&row)?;
+    let action = "RouterService/CreateConnection";
+    let after = Some(record.audit_json());
+    crate::audit::record(&transaction, by, action, id, None, after).await?;
     transaction.commit().await?;
-    Ok((record_from_row(&row)?, secret))
+    Ok((record, secret))
 }
 
 /// A record from a row of [`CONNECTION_COLUMNS`]; credential headers carry
@@ -282,11 +302,23 @@ pub async fn get(
     id: ConnectionId,
 ) -> ApiResult<ConnectionRecord> {
     let client = pool.get().await?;
+    get_with(&client, workspace, id, false).await
+}
+
+/// The live connection, its row locked until `client`'s transaction ends
+/// when `lock`.
+pub async fn get_with(
+    client: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: ConnectionId,
+    lock: bool,
+) -> ApiResult<ConnectionRecord> {
+    let lock = if lock { "FOR UPDATE" } else { "" };
     let row = client
         .query_opt(
             &format!(
                 "SELECT {CONNECTION_COLUMNS} FROM connections \
-                 WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL"
+                 WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL {lock}"
             ),
             &[&workspace.as_uuid(), &id.as_uuid()],
         )
@@ -323,19 +355,23 @@ pub async fn list(
 /// the routers' rule caches); history
 /// keeps its references, and pending deliveries to it are marked dead by the
 /// delivery engine when their turn comes.
-pub async fn delete(pool: &Pool, workspace: WorkspaceId, id: ConnectionId) -> ApiResult<()> {
+pub async fn delete(pool: &Pool, by: &Principal, id: ConnectionId) -> ApiResult<()> {
+    let workspace = by.workspace;
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
     let deleted = transaction
-        .execute(
-            "UPDATE connections SET deleted_at = now() \
-             WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL",
+        .query_opt(
+            &format!(
+                "UPDATE connections SET deleted_at = now() \
+                 WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL \
+                 RETURNING {CONNECTION_COLUMNS}"
+            ),
             &[&workspace.as_uuid(), &id.as_uuid()],
         )
         .await?;
-    if deleted == 0 {
+    let Some(deleted) = deleted else {
         return Err(ApiError::not_found(format!("connection {id} not found")));
-    }
+    };
     transaction
         .execute(
             "UPDATE rules SET deleted_at = now() \
@@ -345,6 +381,9 @@ pub async fn delete(pool: &Pool, workspace: WorkspaceId, id: ConnectionId) -> Ap
         .await?;
     // Its rules are gone: routers must drop them from their caches.
     crate::rules::store::notify(&transaction, workspace).await?;
+    let action = "RouterService/DeleteConnection";
+    let before = Some(record_from_row(&deleted)?.audit_json());
+    crate::audit::record(&transaction, by, action, id, before, None).await?;
     transaction.commit().await?;
     Ok(())
 }

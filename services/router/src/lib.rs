@@ -18,7 +18,9 @@
 //!   enqueues a job per new pending delivery. If the process dies in
 //!   between, the repair loop enqueues the orphaned deliveries.
 //! - [`dryrun`] answers `TestRule` and `TestEvent` without storing anything.
+//! - [`audit`] writes every connection and rule change to the audit log.
 
+pub mod audit;
 pub mod cache;
 pub mod connection_controls;
 pub mod connection_policy;

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
+use switchyard_core::auth::Principal;
 use switchyard_core::error::{ApiError, ApiResult};
-use switchyard_core::ids::{ConnectionId, WorkspaceId};
+use switchyard_core::ids::ConnectionId;
 use switchyard_core::secrets::{Keyring, SecretField, store};
 use switchyard_core::signature;
 
@@ -53,29 +54,35 @@ pub fn grace_period(value: Option<&prost_types::Duration>) -> ApiResult<Duration
     Ok(grace)
 }
 
-/// Rotates the signing secret of `id` in `workspace`.
-#[tracing::instrument(skip_all, fields(workspace_id = %workspace, connection_id = %id))]
+/// Rotates the signing secret of `id` in `by`'s workspace; the audit entry
+/// names the connection and when the previous secret stops signing, never
+/// a secret.
+#[tracing::instrument(skip_all, fields(workspace_id = %by.workspace, connection_id = %id))]
 pub async fn rotate(
     pool: &deadpool_postgres::Pool,
     keyring: &Keyring,
-    workspace: WorkspaceId,
+    by: &Principal,
     id: ConnectionId,
     grace: Duration,
 ) -> ApiResult<Rotated> {
+    let workspace = by.workspace;
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
     let locked = transaction
         .query_opt(
-            "SELECT signing_secret FROM connections \
-             WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL \
-             FOR UPDATE",
+            &format!(
+                "SELECT signing_secret, {CONNECTION_COLUMNS} FROM connections \
+                 WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL \
+                 FOR UPDATE"
+            ),
             &[&workspace.as_uuid(), &id.as_uuid()],
         )
         .await?;
     let locked = locked.ok_or_else(|| ApiError::not_found(format!("connection {id} not found")))?;
+    let before = connections::record_from_row(&locked)?;
     // A connection not sealed yet (written by an earlier version) still has
     // its secret in plain text; the rotation seals it and blanks the column.
-    let legacy: Option<String> = locked.get(0);
+    let legacy: Option<String> = locked.get("signing_secret");
     let current = store::read(&transaction, keyring, id, &SecretField::SigningSecret).await?;
     let current = current.or_else(|| legacy.map(secrecy::SecretString::from));
 
@@ -123,13 +130,19 @@ pub async fn rotate(
             &[&id.as_uuid()],
         )
         .await?;
+    let record = connections::record_from_row(&row)?;
+    let mut after = record.audit_json();
+    after["previous_expires_at"] = serde_json::json!(previous_expires_at);
+    let action = "RouterService/RotateSigningSecret";
+    let before = Some(before.audit_json());
+    crate::audit::record(&transaction, by, action, id, before, Some(after)).await?;
     transaction.commit().await?;
     tracing::info!(
         previous_expires_at = previous_expires_at.map(|at| at.to_rfc3339()),
         "signing secret rotated"
     );
     Ok(Rotated {
-        record: connections::record_from_row(&row)?,
+        record,
         secret,
         previous_expires_at,
     })

@@ -50,8 +50,18 @@ pub fn bearer_token(metadata: &MetadataMap) -> Result<&str, ApiError> {
 }
 
 /// Metadata with `authorization: Bearer <token>`, for outgoing calls.
+/// Refuses a token the receiving side would not read back as sent.
 pub fn bearer_metadata(token: &str) -> Result<MetadataValue<Ascii>, ApiError> {
-    format!("Bearer {token}")
+    let value = format!("Bearer {token}");
+    // `parse` lets bytes above 0x7f through, which `bearer_token` refuses as
+    // non-ASCII; whitespace would come back trimmed or be refused.
+    if !value.is_ascii() || parse_bearer(&value).ok() != Some(token) {
+        return Err(ApiError::invalid(
+            "token",
+            "contains characters not allowed in metadata",
+        ));
+    }
+    value
         .parse()
         .map_err(|_| ApiError::invalid("token", "contains characters not allowed in metadata"))
 }
@@ -81,6 +91,27 @@ mod tests {
         assert!(bearer_token(&metadata("sy_live_abc")).is_err());
         assert!(bearer_token(&metadata("Bearer a b")).is_err());
         assert!(bearer_token(&MetadataMap::new()).is_err());
+    }
+
+    /// Found by the `auth_bearer` fuzz target: `bearer_metadata("é")`
+    /// encoded a token `bearer_token` then refused as non-ASCII.
+    #[test]
+    fn encodes_only_tokens_that_parse_back() {
+        let sent = bearer_metadata("sy_live_abc").expect("a plain key encodes");
+        let mut map = MetadataMap::new();
+        map.insert("authorization", sent);
+        assert_eq!(bearer_token(&map).ok(), Some("sy_live_abc"));
+        for token in [
+            "tok\u{e9}n",
+            "",
+            " ",
+            "a b",
+            " padded",
+            "tab\tinside",
+            "line\nbreak",
+        ] {
+            assert!(bearer_metadata(token).is_err(), "{token:?} was encoded");
+        }
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! `RetryDelivery` and `ReplayDeadLetters`: the deliveries are made due in
 //! Postgres (the truth), then their jobs go on the stream in creation
 //! order. If Redis fails after the commit, nothing is lost: the deliveries
-//! are due, and the sweeper re-queues them after its grace period.
+//! are due, and the sweeper re-queues them after its grace period. Each
+//! statement commits on its own; the audit entry (what was re-queued) is
+//! written once it has.
 
+use switchyard_core::audit;
+use switchyard_core::auth::Principal;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
 use switchyard_core::queue::{DeliveryJob, JOB_FIELD};
@@ -23,9 +27,10 @@ const ENQUEUE_CHUNK: usize = 1000;
 impl DeliveryApi {
     pub async fn retry(
         &self,
-        workspace: WorkspaceId,
+        by: &Principal,
         request: RetryDeliveryRequest,
     ) -> ApiResult<RetryDeliveryResponse> {
+        let workspace = by.workspace;
         let id =
             DeliveryId::parse(&request.id).map_err(|reason| ApiError::invalid("id", reason))?;
         match replay::retry_one(&self.pool, workspace, id).await? {
@@ -45,6 +50,8 @@ impl DeliveryApi {
             .ok_or_else(|| ApiError::not_found(format!("delivery {id} not found")))?;
         self.enqueue(workspace, &[id]).await;
         tracing::info!(workspace_id = %workspace, delivery_id = %id, "manual retry queued");
+        self.audit_requeue(by, "DeliveryService/RetryDelivery", &id.to_string(), 1)
+            .await?;
         Ok(RetryDeliveryResponse {
             delivery: Some(delivery_message(row, &self.telemetry)),
         })
@@ -52,9 +59,10 @@ impl DeliveryApi {
 
     pub async fn replay(
         &self,
-        workspace: WorkspaceId,
+        by: &Principal,
         request: ReplayDeadLettersRequest,
     ) -> ApiResult<ReplayDeadLettersResponse> {
+        let workspace = by.workspace;
         if request.connection_id.is_empty() {
             return Err(ApiError::invalid("connection_id", "is required"));
         }
@@ -88,9 +96,35 @@ impl DeliveryApi {
             count = replayed.len(),
             "dead letters replayed"
         );
+        if !replayed.is_empty() {
+            let action = "DeliveryService/ReplayDeadLetters";
+            self.audit_requeue(by, action, &connection.to_string(), replayed.len())
+                .await?;
+        }
         Ok(ReplayDeadLettersResponse {
             replayed_count: u32::try_from(replayed.len()).unwrap_or(u32::MAX),
         })
+    }
+
+    /// Appends the audit entry of `by`'s re-queue of `count` deliveries.
+    async fn audit_requeue(
+        &self,
+        by: &Principal,
+        action: &str,
+        resource: &str,
+        count: usize,
+    ) -> ApiResult<()> {
+        let after = serde_json::json!({ "requeued_count": count });
+        audit::record_now(
+            &self.pool,
+            by.workspace,
+            &by.actor,
+            action,
+            resource,
+            None,
+            Some(&after),
+        )
+        .await
     }
 
     /// XADDs a job per delivery, in order, a chunk per round trip.

@@ -37,12 +37,12 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<RegisterSchemaRequest>,
     ) -> Result<Response<RegisterSchemaResponse>, Status> {
-        let workspace = switchyard_core::auth::workspace(&request)?;
+        let by = switchyard_core::auth::principal(&request)?.clone();
         let request = request.into_inner();
         let registered = self
             .registry
             .register_schema(
-                workspace,
+                &by,
                 &request.event_type,
                 request.json_schema,
                 &request.description,
@@ -168,11 +168,11 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<SetCompatibilityRequest>,
     ) -> Result<Response<SetCompatibilityResponse>, Status> {
-        let workspace = switchyard_core::auth::workspace(&request)?;
+        let by = switchyard_core::auth::principal(&request)?.clone();
         let request = request.into_inner();
         let (record, previous) = self
             .registry
-            .set_compatibility(workspace, &request.event_type, request.compatibility)
+            .set_compatibility(&by, &request.event_type, request.compatibility)
             .await?;
         Ok(Response::new(SetCompatibilityResponse {
             event_type: Some(to_event_type(record)),
@@ -184,12 +184,12 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<DeprecateEventTypeRequest>,
     ) -> Result<Response<DeprecateEventTypeResponse>, Status> {
-        let workspace = switchyard_core::auth::workspace(&request)?;
+        let by = switchyard_core::auth::principal(&request)?.clone();
         let request = request.into_inner();
         let record = self
             .registry
             .deprecate_event_type(
-                workspace,
+                &by,
                 &request.event_type,
                 request.deprecated,
                 &request.reason,

@@ -1,7 +1,8 @@
 //! The registry's operations, free of gRPC: each takes the caller's
-//! workspace (already authenticated) and plain request values, and returns
-//! domain values or an [`ApiError`]. The gRPC adapter only authenticates
-//! and converts.
+//! workspace (already authenticated; a change takes the whole principal,
+//! whose actor its audit entry names) and plain request values, and
+//! returns domain values or an [`ApiError`]. The gRPC adapter only
+//! authenticates and converts.
 //!
 //! - `register.rs`: registration and its dry run, the compatibility check
 //!   inside the type's row lock.
@@ -18,6 +19,10 @@ mod validate;
 
 use std::sync::Arc;
 
+use deadpool_postgres::GenericClient;
+use serde_json::{Value, json};
+use switchyard_core::audit;
+use switchyard_core::auth::Principal;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::WorkspaceId;
 use switchyard_core::names::EventTypeName;
@@ -140,11 +145,12 @@ impl Registry {
     }
 
     /// Sets the mode later registrations are checked against; returns the
-    /// type (without versions) and the previous mode.
-    #[tracing::instrument(skip_all, fields(workspace = %workspace, event_type = %event_type))]
+    /// type (without versions) and the previous mode. A change of mode is
+    /// audited once committed.
+    #[tracing::instrument(skip_all, fields(workspace = %by.workspace, event_type = %event_type))]
     pub async fn set_compatibility(
         &self,
-        workspace: WorkspaceId,
+        by: &Principal,
         event_type: &str,
         compatibility: i32,
     ) -> ApiResult<(EventTypeRecord, Mode)> {
@@ -155,7 +161,7 @@ impl Registry {
                 "is required (BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE or NONE)",
             ));
         };
-        let workspace = workspace.as_uuid();
+        let workspace = by.workspace.as_uuid();
         let previous = self
             .store
             .set_compatibility(workspace, name.as_str(), mode)
@@ -163,20 +169,28 @@ impl Registry {
             .ok_or_else(|| not_registered(&name))?;
         self.heads.invalidate(workspace, name.as_str());
         tracing::info!(%previous, %mode, "compatibility set");
+        if previous != mode {
+            let client = self.store.client().await?;
+            let before = json!({"compatibility": previous.as_str()});
+            let after = json!({"compatibility": mode.as_str()});
+            let action = "RegistryService/SetCompatibility";
+            audit_change(&client, by, action, &name, Some(before), after).await?;
+        }
         Ok((self.summary(workspace, &name).await?, previous))
     }
 
-    #[tracing::instrument(skip_all, fields(workspace = %workspace, event_type = %event_type))]
+    /// Deprecates the type or lifts its deprecation; audited once committed.
+    #[tracing::instrument(skip_all, fields(workspace = %by.workspace, event_type = %event_type))]
     pub async fn deprecate_event_type(
         &self,
-        workspace: WorkspaceId,
+        by: &Principal,
         event_type: &str,
         deprecated: bool,
         reason: &str,
     ) -> ApiResult<EventTypeRecord> {
         let name = parse_name(event_type)?;
         check_length("reason", reason)?;
-        let workspace = workspace.as_uuid();
+        let workspace = by.workspace.as_uuid();
         if !self
             .store
             .deprecate(workspace, name.as_str(), deprecated, reason)
@@ -186,7 +200,16 @@ impl Registry {
         }
         self.heads.invalidate(workspace, name.as_str());
         tracing::info!(deprecated, "deprecation set");
-        self.summary(workspace, &name).await
+        let record = self.summary(workspace, &name).await?;
+        let after = json!({
+            "deprecated": record.deprecated,
+            "deprecation_reason": record.deprecation_reason,
+            "deprecated_at": record.deprecated_at,
+        });
+        let client = self.store.client().await?;
+        let action = "RegistryService/DeprecateEventType";
+        audit_change(&client, by, action, &name, None, after).await?;
+        Ok(record)
     }
 
     /// The type without its versions, read back after a change.
@@ -200,6 +223,27 @@ impl Registry {
             .await?
             .ok_or_else(|| not_registered(name))
     }
+}
+
+/// Appends the audit entry of `by`'s `action` on the event type `name`.
+async fn audit_change(
+    client: &impl GenericClient,
+    by: &Principal,
+    action: &str,
+    name: &EventTypeName,
+    before: Option<Value>,
+    after: Value,
+) -> ApiResult<()> {
+    audit::record(
+        client,
+        by.workspace,
+        &by.actor,
+        action,
+        name.as_str(),
+        before.as_ref(),
+        Some(&after),
+    )
+    .await
 }
 
 fn parse_name(text: &str) -> ApiResult<EventTypeName> {

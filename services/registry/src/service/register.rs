@@ -8,13 +8,14 @@ use std::collections::BTreeSet;
 
 use anyhow::Context;
 use serde_json::Value;
+use switchyard_core::auth::Principal;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::WorkspaceId;
 use switchyard_core::names::EventTypeName;
 use switchyard_core::quota::{Counted, count};
 use tonic_types::PreconditionViolation;
 
-use super::{Registry, check_length, parse_mode, parse_name};
+use super::{Registry, audit_change, check_length, parse_mode, parse_name};
 use crate::canonical;
 use crate::compat::{self, Incompatibility, Mode};
 use crate::schema::{self, CheckedSchema};
@@ -42,10 +43,12 @@ pub struct CompatibilityReport {
 }
 
 impl Registry {
-    #[tracing::instrument(skip_all, fields(workspace = %workspace, event_type = %event_type))]
+    /// Registers a version (audited in its transaction) or finds the
+    /// latest one equal (unchanged: no entry).
+    #[tracing::instrument(skip_all, fields(workspace = %by.workspace, event_type = %event_type))]
     pub async fn register_schema(
         &self,
-        workspace: WorkspaceId,
+        by: &Principal,
         event_type: &str,
         json_schema: String,
         description: &str,
@@ -55,8 +58,8 @@ impl Registry {
         check_length("description", description)?;
         let requested = parse_mode(compatibility)?;
         let checked = check_schema(json_schema).await?;
-        let workspace_id = workspace;
-        let workspace = workspace.as_uuid();
+        let workspace_id = by.workspace;
+        let workspace = workspace_id.as_uuid();
 
         let mut client = self.store.client().await?;
         let transaction = client
@@ -117,6 +120,16 @@ impl Registry {
         self.store
             .describe(&transaction, workspace, name.as_str(), description)
             .await?;
+        if !unchanged {
+            let after = serde_json::json!({
+                "event_type": name.as_str(),
+                "version": version,
+                "unchanged": unchanged,
+                "compatibility": mode.as_str(),
+            });
+            let action = "RegistryService/RegisterSchema";
+            audit_change(&transaction, by, action, &name, None, after).await?;
+        }
         transaction
             .commit()
             .await

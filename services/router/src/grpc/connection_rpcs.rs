@@ -74,7 +74,7 @@ impl RouterState {
         &self,
         request: Request<pb::UpdateConnectionRequest>,
     ) -> ApiResult<pb::UpdateConnectionResponse> {
-        let workspace = self.workspace(&request).await?;
+        let by = self.principal(&request)?;
         let request = request.into_inner();
         let id = parse_connection_id(&request.id, "id")?;
         let webhook = match &request.webhook {
@@ -108,7 +108,8 @@ impl RouterState {
                 "none is set: nothing to change",
             ));
         }
-        let updated = connection_controls::update(self, workspace, id, patch).await?;
+        let action = "RouterService/UpdateConnection";
+        let updated = connection_controls::update(self, &by, action, id, patch).await?;
         Ok(pb::UpdateConnectionResponse {
             connection: Some(connection_message(&updated.record, None)),
             requeued_count: u32::try_from(updated.requeued).unwrap_or(u32::MAX),
@@ -120,12 +121,11 @@ impl RouterState {
         &self,
         request: Request<pb::RotateSigningSecretRequest>,
     ) -> ApiResult<pb::RotateSigningSecretResponse> {
-        let workspace = self.workspace(&request).await?;
+        let by = self.principal(&request)?;
         let request = request.into_inner();
         let id = parse_connection_id(&request.id, "id")?;
         let grace = signing_rotation::grace_period(request.grace_period.as_ref())?;
-        let rotated =
-            signing_rotation::rotate(&self.pool, &self.keyring, workspace, id, grace).await?;
+        let rotated = signing_rotation::rotate(&self.pool, &self.keyring, &by, id, grace).await?;
         Ok(pb::RotateSigningSecretResponse {
             connection: Some(connection_message(&rotated.record, None)),
             signing_secret: rotated.secret,
@@ -133,20 +133,21 @@ impl RouterState {
         })
     }
 
-    /// Pause and resume: an update of the state alone.
+    /// Pause and resume (`action`): an update of the state alone.
     pub(super) async fn set_connection_state(
         &self,
         workspace_request: &Request<impl Sized>,
         id: &str,
         state: &'static str,
+        action: &str,
     ) -> ApiResult<(pb::Connection, u64)> {
-        let workspace = self.workspace(workspace_request).await?;
+        let by = self.principal(workspace_request)?;
         let id: ConnectionId = parse_connection_id(id, "id")?;
         let patch = ConnectionPatch {
             state: Some(state),
             ..ConnectionPatch::default()
         };
-        let updated = connection_controls::update(self, workspace, id, patch).await?;
+        let updated = connection_controls::update(self, &by, action, id, patch).await?;
         Ok((connection_message(&updated.record, None), updated.requeued))
     }
 }

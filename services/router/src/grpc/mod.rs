@@ -15,6 +15,7 @@ mod connection_rpcs;
 mod messages;
 mod rules;
 
+use switchyard_core::auth::Principal;
 use switchyard_core::auth::layer::Authorized;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, EventId, WorkspaceId};
@@ -48,11 +49,17 @@ impl RouterState {
         switchyard_core::auth::workspace(request)
     }
 
+    /// The caller of a change: its workspace, and its actor for the audit log.
+    fn principal<T>(&self, request: &Request<T>) -> ApiResult<Principal> {
+        switchyard_core::auth::principal(request).cloned()
+    }
+
     async fn create_connection(
         &self,
         request: Request<pb::CreateConnectionRequest>,
     ) -> ApiResult<pb::Connection> {
-        let workspace = self.workspace(&request).await?;
+        let by = self.principal(&request)?;
+        let workspace = by.workspace;
         let request = request.into_inner();
         let name = connections::validate_name(&request.name)?;
         let Some(pb::create_connection_request::Destination::Webhook(webhook)) =
@@ -68,7 +75,7 @@ impl RouterState {
         let (record, secret) = connections::create_webhook(
             &self.pool,
             &self.keyring,
-            workspace,
+            &by,
             &limits,
             &name,
             settings,
@@ -155,9 +162,9 @@ impl RouterService for RouterState {
         &self,
         request: Request<pb::DeleteConnectionRequest>,
     ) -> Result<Response<pb::DeleteConnectionResponse>, Status> {
-        let workspace = self.workspace(&request).await?;
+        let by = self.principal(&request)?;
         let id = parse_connection_id(&request.get_ref().id, "id")?;
-        connections::delete(&self.pool, workspace, id).await?;
+        connections::delete(&self.pool, &by, id).await?;
         Ok(Response::new(pb::DeleteConnectionResponse {}))
     }
 
@@ -174,8 +181,9 @@ impl RouterService for RouterState {
         &self,
         request: Request<pb::PauseConnectionRequest>,
     ) -> Result<Response<pb::PauseConnectionResponse>, Status> {
+        let action = "RouterService/PauseConnection";
         let (connection, _) = self
-            .set_connection_state(&request, &request.get_ref().id, PAUSED)
+            .set_connection_state(&request, &request.get_ref().id, PAUSED, action)
             .await?;
         Ok(Response::new(pb::PauseConnectionResponse {
             connection: Some(connection),
@@ -186,8 +194,9 @@ impl RouterService for RouterState {
         &self,
         request: Request<pb::ResumeConnectionRequest>,
     ) -> Result<Response<pb::ResumeConnectionResponse>, Status> {
+        let action = "RouterService/ResumeConnection";
         let (connection, requeued) = self
-            .set_connection_state(&request, &request.get_ref().id, ACTIVE)
+            .set_connection_state(&request, &request.get_ref().id, ACTIVE, action)
             .await?;
         Ok(Response::new(pb::ResumeConnectionResponse {
             connection: Some(connection),

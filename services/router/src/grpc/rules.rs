@@ -20,7 +20,8 @@ impl RouterState {
         &self,
         request: Request<pb::CreateRuleRequest>,
     ) -> ApiResult<pb::Rule> {
-        let workspace = self.workspace(&request).await?;
+        let by = self.principal(&request)?;
+        let workspace = by.workspace;
         let request = request.into_inner();
         let rule = NewRule::parse(
             &request.event_type,
@@ -32,7 +33,7 @@ impl RouterState {
             &request.name,
         )?;
         let limits = self.quotas.limits(workspace);
-        let record = store::create(&self.pool, workspace, &limits, &rule.spec).await?;
+        let record = store::create(&self.pool, &by, &limits, &rule.spec).await?;
         tracing::info!(workspace = %workspace, rule = %record.id, "rule created");
         Ok(rule_message(&record))
     }
@@ -50,12 +51,12 @@ impl RouterState {
         &self,
         request: Request<pb::UpdateRuleRequest>,
     ) -> ApiResult<pb::Rule> {
-        let workspace = self.workspace(&request).await?;
+        let by = self.principal(&request)?;
         let request = request.into_inner();
         let id = parse_rule_id(&request.id, "id")?;
         let patch = rule_patch(&request)?;
-        let record = store::update(&self.pool, workspace, id, &patch).await?;
-        tracing::info!(workspace = %workspace, rule = %record.id, "rule updated");
+        let record = store::update(&self.pool, &by, id, &patch).await?;
+        tracing::info!(workspace = %by.workspace, rule = %record.id, "rule updated");
         Ok(rule_message(&record))
     }
 
@@ -90,10 +91,10 @@ impl RouterState {
         &self,
         request: Request<pb::DeleteRuleRequest>,
     ) -> ApiResult<()> {
-        let workspace = self.workspace(&request).await?;
+        let by = self.principal(&request)?;
         let id = parse_rule_id(&request.get_ref().id, "id")?;
-        store::delete(&self.pool, workspace, id).await?;
-        tracing::info!(workspace = %workspace, rule = %id, "rule deleted");
+        store::delete(&self.pool, &by, id).await?;
+        tracing::info!(workspace = %by.workspace, rule = %id, "rule deleted");
         Ok(())
     }
 

@@ -26,6 +26,22 @@ pub struct RuleRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+impl RuleRecord {
+    /// The rule as the audit log keeps it.
+    pub fn audit_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id.to_string(),
+            "name": self.name,
+            "event_type": self.event_type,
+            "connection_id": self.connection_id.to_string(),
+            "enabled": self.enabled,
+            "description": self.description,
+            "condition": self.condition,
+            "mapping": self.mapping,
+        })
+    }
+}
+
 impl From<CompileError> for ApiError {
     fn from(error: CompileError) -> Self {
         ApiError::invalid(error.role.field(), error.reason)

@@ -1,8 +1,11 @@
 //! The SQL of rules. Every change notifies [`RULES_CHANNEL`] with the
 //! workspace id inside the changing statement or transaction, so every
 //! router's rule cache drops that workspace's entries once it commits.
+//! Every change also writes its audit entry (`crate::audit`) in its
+//! transaction.
 
 use deadpool_postgres::{GenericClient, Pool};
+use switchyard_core::auth::Principal;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, RuleId, WorkspaceId};
 use switchyard_core::quota::{self, Counted, WorkspaceLimits};
@@ -50,10 +53,11 @@ fn name_taken(error: tokio_postgres::Error, name: Option<&str>) -> ApiError {
 /// until the insert commits.
 pub async fn create(
     pool: &Pool,
-    workspace: WorkspaceId,
+    by: &Principal,
     limits: &WorkspaceLimits,
     spec: &RuleSpec,
 ) -> ApiResult<RuleRecord> {
+    let workspace = by.workspace;
     let id = RuleId::generate();
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
@@ -107,8 +111,12 @@ pub async fn create(
             spec.pattern
         )));
     }
+    let record = record_from_row(&row);
+    let after = Some(record.audit_json());
+    let action = "RouterService/CreateRule";
+    crate::audit::record(&transaction, by, action, id, None, after).await?;
     transaction.commit().await?;
-    Ok(record_from_row(&row))
+    Ok(record)
 }
 
 async fn get_with(
@@ -140,10 +148,11 @@ pub async fn get(pool: &Pool, workspace: WorkspaceId, id: RuleId) -> ApiResult<R
 /// connection and (for a changed exact type) the event type, write, notify.
 pub async fn update(
     pool: &Pool,
-    workspace: WorkspaceId,
+    by: &Principal,
     id: RuleId,
     patch: &RulePatch,
 ) -> ApiResult<RuleRecord> {
+    let workspace = by.workspace;
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
     let current = get_with(&transaction, workspace, id, true).await?;
@@ -200,8 +209,12 @@ pub async fn update(
         .await
         .map_err(|error| name_taken(error, spec.name.as_deref()))?;
     notify(&transaction, workspace).await?;
+    let record = record_from_row(&row);
+    let (before, after) = (Some(current.audit_json()), Some(record.audit_json()));
+    let action = "RouterService/UpdateRule";
+    crate::audit::record(&transaction, by, action, id, before, after).await?;
     transaction.commit().await?;
-    Ok(record_from_row(&row))
+    Ok(record)
 }
 
 /// Announces a change of `workspace`'s rules (delivered at commit).
@@ -253,27 +266,29 @@ pub async fn list(
     Ok(rows.iter().map(record_from_row).collect())
 }
 
-pub async fn delete(pool: &Pool, workspace: WorkspaceId, id: RuleId) -> ApiResult<()> {
-    let client = pool.get().await?;
-    let deleted = client
-        .query_one(
-            "WITH deleted AS ( \
-                 UPDATE rules SET deleted_at = now(), updated_at = now() \
-                 WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING id \
-             ) \
-             SELECT count(*) AS deleted, pg_notify($3, $4) IS NULL AS notified FROM deleted",
-            &[
-                &workspace.as_uuid(),
-                &id.as_uuid(),
-                &RULES_CHANNEL,
-                &workspace.as_uuid().to_string(),
-            ],
+/// Soft-deletes the rule, notifies and audits in one transaction.
+pub async fn delete(pool: &Pool, by: &Principal, id: RuleId) -> ApiResult<()> {
+    let workspace = by.workspace;
+    let mut client = pool.get().await?;
+    let transaction = client.transaction().await?;
+    let deleted = transaction
+        .query_opt(
+            &format!(
+                "UPDATE rules AS r SET deleted_at = now(), updated_at = now() \
+                 WHERE r.workspace_id = $1 AND r.id = $2 AND r.deleted_at IS NULL \
+                 RETURNING {COLUMNS}"
+            ),
+            &[&workspace.as_uuid(), &id.as_uuid()],
         )
-        .await?
-        .get::<_, i64>("deleted");
-    if deleted == 0 {
+        .await?;
+    let Some(deleted) = deleted else {
         return Err(ApiError::not_found(format!("rule {id} not found")));
-    }
+    };
+    notify(&transaction, workspace).await?;
+    let before = Some(record_from_row(&deleted).audit_json());
+    let action = "RouterService/DeleteRule";
+    crate::audit::record(&transaction, by, action, id, before, None).await?;
+    transaction.commit().await?;
     Ok(())
 }
 
