@@ -2,7 +2,9 @@
 //! against its own in-process stack): when the configuration names none,
 //! one is generated into `.data/master.key` on first use and read back on
 //! every later run, so a restarted demo still decrypts the credentials its
-//! database holds. Deployments configure `secrets.keys` instead.
+//! database holds. The API key pepper is kept the same way in
+//! `.data/api-key-pepper`, so keys a demo printed keep working after a
+//! restart. Deployments configure `secrets.keys` and `api_key_pepper`.
 
 use std::io::Write;
 use std::path::Path;
@@ -15,12 +17,18 @@ use switchyard_core::secrets::keyring;
 /// Where the local key lives, relative to the working directory (the
 /// repository root under `scripts/demo.sh`; `.data/` is git-ignored).
 pub const DEV_KEY_FILE: &str = ".data/master.key";
+/// Where the local API key pepper lives.
+pub const DEV_PEPPER_FILE: &str = ".data/api-key-pepper";
 /// The id the local key is configured under.
 pub const DEV_KEY_ID: &str = "dev";
 
 /// Gives `config` the local key when it has no key at all; returns whether
 /// it did.
 pub fn ensure(config: &mut Config) -> anyhow::Result<bool> {
+    if config.api_key_pepper.is_none() {
+        let pepper = load_or_create(Path::new(DEV_PEPPER_FILE))?;
+        config.api_key_pepper = Some(SecretString::from(pepper));
+    }
     if !config.secrets.keys.is_empty() {
         return Ok(false);
     }
