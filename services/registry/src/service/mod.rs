@@ -20,7 +20,7 @@ mod validate;
 use std::sync::Arc;
 
 use deadpool_postgres::GenericClient;
-use serde_json::{Value, json};
+use serde_json::Value;
 use switchyard_core::audit;
 use switchyard_core::auth::Principal;
 use switchyard_core::error::{ApiError, ApiResult};
@@ -146,7 +146,7 @@ impl Registry {
 
     /// Sets the mode later registrations are checked against; returns the
     /// type (without versions) and the previous mode. A change of mode is
-    /// audited once committed.
+    /// audited in its transaction.
     #[tracing::instrument(skip_all, fields(workspace = %by.workspace, event_type = %event_type))]
     pub async fn set_compatibility(
         &self,
@@ -164,22 +164,16 @@ impl Registry {
         let workspace = by.workspace.as_uuid();
         let previous = self
             .store
-            .set_compatibility(workspace, name.as_str(), mode)
+            .set_compatibility(by, name.as_str(), mode)
             .await?
             .ok_or_else(|| not_registered(&name))?;
         self.heads.invalidate(workspace, name.as_str());
         tracing::info!(%previous, %mode, "compatibility set");
-        if previous != mode {
-            let client = self.store.client().await?;
-            let before = json!({"compatibility": previous.as_str()});
-            let after = json!({"compatibility": mode.as_str()});
-            let action = "RegistryService/SetCompatibility";
-            audit_change(&client, by, action, &name, Some(before), after).await?;
-        }
         Ok((self.summary(workspace, &name).await?, previous))
     }
 
-    /// Deprecates the type or lifts its deprecation; audited once committed.
+    /// Deprecates the type or lifts its deprecation; a change is audited in
+    /// its transaction.
     #[tracing::instrument(skip_all, fields(workspace = %by.workspace, event_type = %event_type))]
     pub async fn deprecate_event_type(
         &self,
@@ -193,23 +187,14 @@ impl Registry {
         let workspace = by.workspace.as_uuid();
         if !self
             .store
-            .deprecate(workspace, name.as_str(), deprecated, reason)
+            .deprecate(by, name.as_str(), deprecated, reason)
             .await?
         {
             return Err(not_registered(&name));
         }
         self.heads.invalidate(workspace, name.as_str());
         tracing::info!(deprecated, "deprecation set");
-        let record = self.summary(workspace, &name).await?;
-        let after = json!({
-            "deprecated": record.deprecated,
-            "deprecation_reason": record.deprecation_reason,
-            "deprecated_at": record.deprecated_at,
-        });
-        let client = self.store.client().await?;
-        let action = "RegistryService/DeprecateEventType";
-        audit_change(&client, by, action, &name, None, after).await?;
-        Ok(record)
+        self.summary(workspace, &name).await
     }
 
     /// The type without its versions, read back after a change.

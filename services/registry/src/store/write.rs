@@ -14,6 +14,8 @@ use super::{Store, to_mode, to_version};
 use crate::canonical;
 use crate::compat::Mode;
 use crate::notify;
+use switchyard_core::audit;
+use switchyard_core::auth::Principal;
 
 /// The locked event type row.
 #[derive(Debug, PartialEq, Eq)]
@@ -148,12 +150,14 @@ impl Store {
 
     /// Sets the mode; returns the previous one, or `None` when the type is
     /// unknown.
+    /// A change is audited under `by` in the same transaction.
     pub async fn set_compatibility(
         &self,
-        workspace: Uuid,
+        by: &Principal,
         name: &str,
         mode: Mode,
     ) -> anyhow::Result<Option<Mode>> {
+        let workspace = by.workspace.as_uuid();
         let mut client = self.client().await?;
         let transaction = client
             .transaction()
@@ -179,43 +183,104 @@ impl Store {
                 .await
                 .context("setting the compatibility")?;
             notify::publish(&transaction, workspace, name).await?;
+            let before = serde_json::json!({"compatibility": previous.as_str()});
+            let after = serde_json::json!({"compatibility": mode.as_str()});
+            audit_in(
+                &transaction,
+                by,
+                "RegistryService/SetCompatibility",
+                name,
+                before,
+                after,
+            )
+            .await?;
         }
         transaction.commit().await.context("committing the mode")?;
         Ok(Some(previous))
     }
 
     /// Marks the type deprecated (keeping the first deprecation's time) or
-    /// lifts it; false when the type is unknown.
+    /// lifts it; false when the type is unknown. A change is audited under
+    /// `by` in the same transaction.
     pub async fn deprecate(
         &self,
-        workspace: Uuid,
+        by: &Principal,
         name: &str,
         deprecated: bool,
         reason: &str,
     ) -> anyhow::Result<bool> {
+        let workspace = by.workspace.as_uuid();
         let mut client = self.client().await?;
         let transaction = client
             .transaction()
             .await
             .context("starting a transaction")?;
         let reason = if deprecated { reason } else { "" };
-        let updated = transaction
-            .execute(
+        let Some(old) = transaction
+            .query_opt(
+                "SELECT deprecated, deprecation_reason FROM event_types \
+                 WHERE workspace_id = $1 AND name = $2 FOR UPDATE",
+                &[&workspace, &name],
+            )
+            .await
+            .context("locking the event type")?
+        else {
+            return Ok(false);
+        };
+        let (was, was_reason): (bool, String) = (old.get(0), old.get(1));
+        if was == deprecated && was_reason == reason {
+            return Ok(true);
+        }
+        let row = transaction
+            .query_one(
                 "UPDATE event_types SET deprecated = $3, deprecation_reason = $4, \
                         deprecated_at = CASE WHEN $3 THEN coalesce(deprecated_at, now()) END \
-                 WHERE workspace_id = $1 AND name = $2",
+                 WHERE workspace_id = $1 AND name = $2 RETURNING deprecated_at",
                 &[&workspace, &name, &deprecated, &reason],
             )
             .await
             .context("updating the deprecation")?;
-        if updated == 0 {
-            return Ok(false);
-        }
         notify::publish(&transaction, workspace, name).await?;
+        let at: Option<chrono::DateTime<chrono::Utc>> = row.get(0);
+        let before = serde_json::json!({"deprecated": was, "deprecation_reason": was_reason});
+        let after = serde_json::json!({
+            "deprecated": deprecated, "deprecation_reason": reason, "deprecated_at": at,
+        });
+        audit_in(
+            &transaction,
+            by,
+            "RegistryService/DeprecateEventType",
+            name,
+            before,
+            after,
+        )
+        .await?;
         transaction
             .commit()
             .await
             .context("committing the deprecation")?;
         Ok(true)
     }
+}
+
+/// Appends `by`'s change of the event type `name` to the audit log.
+async fn audit_in(
+    transaction: &impl deadpool_postgres::GenericClient,
+    by: &Principal,
+    action: &str,
+    name: &str,
+    before: Value,
+    after: Value,
+) -> anyhow::Result<()> {
+    audit::record(
+        transaction,
+        by.workspace,
+        &by.actor,
+        action,
+        name,
+        Some(&before),
+        Some(&after),
+    )
+    .await
+    .map_err(|error| anyhow::anyhow!("writing the audit entry: {error}"))
 }
