@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::ids::WorkspaceId;
 
 /// How long a verified credential is trusted without asking Postgres again.
-pub const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
 /// Entries kept before expired ones are swept.
 const CACHE_SWEEP_AT: usize = 10_000;
 
