@@ -15,6 +15,8 @@ pub mod compile;
 pub mod eval;
 pub mod json;
 pub mod rewrite;
+#[cfg(test)]
+mod sample;
 pub mod value;
 
 #[cfg(test)]

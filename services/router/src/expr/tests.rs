@@ -6,18 +6,7 @@ use serde_json::{Value as Json, json};
 use super::*;
 
 fn payload() -> Json {
-    json!({
-        "id": "lead_1",
-        "email": "Ada@Example.com",
-        "firstName": "Ada",
-        "source": "ads",
-        "amount": 150,
-        "price": 12.5,
-        "tags": ["vip", "beta"],
-        "company": {"name": "Engines", "address": {"city": "London"}},
-        "items": [{"sku": "a", "qty": 2}, {"sku": "b", "qty": 0}],
-        "nothing": null
-    })
+    super::sample::lead_payload()
 }
 
 fn with_event<R>(run: impl FnOnce(&EventScope<'_>) -> R) -> R {
