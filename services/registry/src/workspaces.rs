@@ -124,18 +124,13 @@ impl WorkspaceGrpc {
         let (workspace, record, key) =
             keys::create_workspace_full(self.auth.pool(), self.auth.hasher(), &slug).await?;
         tracing::info!(workspace = %workspace, "workspace created");
-        let client = self.auth.pool().get().await?;
-        let row = client
-            .query_one(
-                "SELECT created_at FROM workspaces WHERE id = $1",
-                &[&workspace.as_uuid()],
-            )
-            .await?;
+        // The workspace and its first key share the transaction's `now()`.
+        let created_at = record.created_at;
         Ok(pb::CreateWorkspaceResponse {
             workspace: Some(pb::Workspace {
                 id: workspace.to_string(),
                 slug,
-                created_at: Some(to_proto(row.get(0))),
+                created_at: Some(to_proto(created_at)),
             }),
             api_key: key,
             key: Some(key_message(&record)),
