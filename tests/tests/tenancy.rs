@@ -649,6 +649,47 @@ async fn every_rpc_isolates_workspaces_and_enforces_scopes() -> anyhow::Result<(
         ))
         .await?;
     assert_eq!(a_keys, 3);
+    // The operator creates and lists workspaces; the new admin key works.
+    let created = call(
+        &stack,
+        "/switchyard.v1.WorkspaceService/CreateWorkspace",
+        switchyard_tests::OPERATOR_TOKEN,
+        proto::CreateWorkspaceRequest {
+            slug: "initech".to_string(),
+        }
+        .encode_to_vec(),
+    )
+    .await?;
+    let created = proto::CreateWorkspaceResponse::decode(&created[..])?;
+    let workspace = created.workspace.expect("workspace");
+    assert_eq!(workspace.slug, "initech");
+    assert!(workspace.created_at.is_some());
+    assert!(created.api_key.starts_with("sy_live_"));
+    let listed = call(
+        &stack,
+        "/switchyard.v1.WorkspaceService/ListApiKeys",
+        &created.api_key,
+        proto::ListApiKeysRequest::default().encode_to_vec(),
+    )
+    .await?;
+    assert_eq!(
+        proto::ListApiKeysResponse::decode(&listed[..])?.keys.len(),
+        1
+    );
+    let all = call(
+        &stack,
+        "/switchyard.v1.WorkspaceService/ListWorkspaces",
+        switchyard_tests::OPERATOR_TOKEN,
+        proto::ListWorkspacesRequest::default().encode_to_vec(),
+    )
+    .await?;
+    let slugs: Vec<String> = proto::ListWorkspacesResponse::decode(&all[..])?
+        .workspaces
+        .into_iter()
+        .map(|w| w.slug)
+        .collect();
+    assert_eq!(slugs, ["test", "globex", "initech"]);
+
     // Missing and malformed credentials are Unauthenticated.
     let missing = call(
         &stack,
