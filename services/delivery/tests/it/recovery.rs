@@ -2,7 +2,7 @@
 //! running consumer, a consumer that died holding a job (or killed in the
 //! middle of a request), and Redis losing all of its data.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! other within a second (Postgres NOTIFY), also after the other's listener
 //! lost its connection and came back.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! and PreconditionFailure details), modes per type, the dry run, and
 //! transitive modes against stored versions.
 
-mod support;
+use crate::support;
 
 use support::{TestApp, expect_error};
 use switchyard_proto::v1::{

@@ -1,6 +1,6 @@
 //! ValidatePayload against the real service.
 
-mod support;
+use crate::support;
 
 use support::{TestApp, expect_error};
 use switchyard_proto::v1::{

@@ -1,7 +1,7 @@
 //! The attempt path end to end: jobs on the real stream, the real service,
 //! a real HTTP receiver, outcomes read back from Postgres.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

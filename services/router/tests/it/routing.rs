@@ -3,7 +3,7 @@
 //! twice creating nothing, and the repair of a crash between commit and
 //! enqueue.
 
-mod common;
+use crate::common;
 
 use common::{Harness, connection, create_rule, new_rule};
 use serde_json::json;

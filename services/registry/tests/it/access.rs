@@ -1,7 +1,7 @@
 //! Authentication, workspace isolation and ListEventTypes paging against the
 //! real service.
 
-mod support;
+use crate::support;
 
 use support::{TestApp, expect_error, with_key};
 use switchyard_proto::v1::{

@@ -1,7 +1,7 @@
 //! `ListDeliveries` and `GetDelivery` over real gRPC, on outcomes produced
 //! by the real engine.
 
-mod common;
+use crate::common;
 
 use common::receiver::{Receiver, Reply};
 use common::{TestEnv, authorized};

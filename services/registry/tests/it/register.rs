@@ -1,6 +1,6 @@
 //! RegisterSchema and GetEventType against the real service.
 
-mod support;
+use crate::support;
 
 use support::{TestApp, expect_error};
 use switchyard_proto::v1::{Compatibility, GetEventTypeRequest, RegisterSchemaRequest};

@@ -2,7 +2,7 @@
 //! connection, time range) with paging, `RetryDelivery` (a manual attempt)
 //! and `ReplayDeadLetters` (replay attempts, counted).
 
-mod common;
+use crate::common;
 
 use common::receiver::{Receiver, Reply};
 use common::{TestEnv, authorized};

@@ -4,7 +4,7 @@
 //! after its cooldown, and closes; a destination that hangs never delays
 //! the others.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

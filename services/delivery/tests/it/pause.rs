@@ -5,7 +5,7 @@
 //! (state column, then `switchyard_core::requeue`); here the state is set
 //! directly so the engine is tested alone.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! expressions refused with their position), get, update, list, delete, and
 //! workspace isolation. The dry runs are in `dryrun.rs`.
 
-mod common;
+use crate::common;
 
 use common::{Harness, connection, create_rule, new_rule};
 use switchyard_client::proto;

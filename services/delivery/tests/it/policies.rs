@@ -3,7 +3,7 @@
 //! 410 Gone, `Retry-After` as an HTTP date, a connection's own timeout,
 //! and `https_only`.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, SystemTime};
 

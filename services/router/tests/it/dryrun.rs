@@ -1,7 +1,7 @@
 //! TestRule and TestEvent through gRPC: saved and unsaved rules against a
 //! sample payload, and every rule of the workspace explained.
 
-mod common;
+use crate::common;
 
 use common::{Harness, connection, create_rule, new_rule};
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! ValidatePayloads: one result per payload, in order, per-payload errors
 //! as results, and the batch limits.
 
-mod support;
+use crate::support;
 
 use support::{TestApp, expect_error};
 use switchyard_proto::v1::validate_payloads_result::Outcome;

@@ -3,8 +3,6 @@
 //! mutual TLS the whole path (ingest → registry and router, delivery)
 //! works while clients without a trusted certificate are refused.
 
-mod pki;
-
 use std::time::Duration;
 
 use switchyard::receiver::Behaviour;

@@ -1,7 +1,7 @@
 //! Versions by number, deprecation, and the InvalidArgument cases of
 //! registration not covered elsewhere (nesting depth).
 
-mod support;
+use crate::support;
 
 use support::{TestApp, expect_error};
 use switchyard_proto::v1::{

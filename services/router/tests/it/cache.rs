@@ -1,7 +1,7 @@
 //! The rule cache across two router instances on one database: a change
 //! made through one is seen by the other within a second.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

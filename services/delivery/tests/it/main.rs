@@ -1,0 +1,12 @@
+//! One test binary for the crate's integration tests: each module below
+//! was its own binary; linking them once keeps the build small and fast.
+
+mod common;
+
+mod api;
+mod dead_letters;
+mod delivery;
+mod limits;
+mod pause;
+mod policies;
+mod recovery;

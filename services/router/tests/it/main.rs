@@ -1,0 +1,9 @@
+//! One test binary for the crate's integration tests: each module below
+//! was its own binary; linking them once keeps the build small and fast.
+
+mod common;
+
+mod cache;
+mod dryrun;
+mod routing;
+mod rules_api;
