@@ -250,3 +250,39 @@ async fn redis_losing_its_data_is_repaired_from_postgres_without_a_restart() {
     assert_eq!(env.attempt_count(&retried).await, 2);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_whose_delivery_row_was_lost_is_dropped_without_a_request() {
+    // The router commits its deliveries without waiting for the WAL flush,
+    // so a Postgres crash can lose a delivery whose job is already on the
+    // stream (the ingest outbox routes the event again). Such a job must
+    // be acknowledged and send nothing.
+    let env = TestEnv::new().await;
+    let receiver = Receiver::start(vec![Reply::status(200)]).await;
+    let seeded = env.seed(&receiver.url).await;
+    let app = env.start(&env.config()).await;
+
+    let lost = DeliveryId::generate();
+    env.enqueue(lost).await;
+    env.enqueue(seeded.delivery).await;
+    env.wait_for_status(seeded.delivery, "succeeded").await;
+    env.wait_for_drained_stream().await;
+
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 1, "only the stored delivery is sent");
+    let client = env.pool.get().await.expect("client");
+    let rows = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE delivery_id = $1), count(*) FROM delivery_attempts",
+            &[&lost.as_uuid()],
+        )
+        .await
+        .expect("attempts");
+    assert_eq!(
+        rows.get::<_, i64>(0),
+        0,
+        "no attempt recorded for the lost delivery"
+    );
+    assert_eq!(rows.get::<_, i64>(1), 1);
+    app.stop().await;
+}

@@ -12,6 +12,8 @@ use switchyard_core::queue::{DeliveryJob, JOB_FIELD, QueueKeys};
 use switchyard_core::telemetry::propagation;
 use uuid::Uuid;
 
+use super::route::RELAXED_COMMIT;
+
 /// A delivery to enqueue, and the trace it belongs to when not the current
 /// one (the repair loop has no span of its own).
 pub struct Job {
@@ -48,12 +50,17 @@ pub async fn push(redis: &ConnectionManager, keys: &QueueKeys, jobs: &[Job]) -> 
 /// Stamps `enqueued_at` on deliveries whose jobs are on the stream.
 pub async fn mark_enqueued(pool: &Pool, deliveries: &[DeliveryId]) -> ApiResult<()> {
     let ids: Vec<Uuid> = deliveries.iter().map(DeliveryId::as_uuid).collect();
-    let client = pool.get().await?;
-    client
+    let mut client = pool.get().await?;
+    // A stamp lost in a crash only makes the repair loop enqueue a second
+    // job, which the engine's claim turns into a no-op.
+    let transaction = client.transaction().await?;
+    transaction.batch_execute(RELAXED_COMMIT).await?;
+    transaction
         .execute(
             "UPDATE deliveries SET enqueued_at = now() WHERE id = ANY($1) AND enqueued_at IS NULL",
             &[&ids],
         )
         .await?;
+    transaction.commit().await?;
     Ok(())
 }

@@ -6,7 +6,8 @@
 //! 3. One statement inserts a delivery per matched rule (`pending`, with its
 //!    mapped body) and per failed rule (`failed`, with the error), `ON
 //!    CONFLICT (event_id, rule_id) DO NOTHING`, and marks the event routed.
-//!    A repeat call therefore creates nothing and enqueues nothing.
+//!    A repeat call therefore creates nothing and enqueues nothing. The
+//!    transaction does not wait for its WAL flush ([`RELAXED_COMMIT`]).
 //! 4. One pipelined Redis round trip enqueues a job per pending delivery
 //!    created now, then `enqueued_at` is stamped on them. If the process dies
 //!    in between, the repair loop (see [`super::repair`]) enqueues them.
@@ -25,6 +26,16 @@ use super::enqueue;
 use crate::RouterState;
 use crate::cache::RuleSet;
 use crate::expr::{EventFields, EventScope, Outcome};
+
+/// The routing transaction commits without waiting for its WAL flush.
+///
+/// Losing it in a Postgres crash loses nothing: the event stays unrouted
+/// (`routed_at` is written in the same statement) and the ingest outbox
+/// forwards it again, while a job already on the stream for a lost delivery
+/// finds no row to claim and is dropped. Nothing can act on a delivery
+/// before it is durable, since the engine's claim is a synchronous commit
+/// later in the same WAL. The emit that accepted the event was durable.
+pub(crate) const RELAXED_COMMIT: &str = "SET LOCAL synchronous_commit TO off";
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct RouteOutcome {
@@ -127,7 +138,7 @@ pub async fn route_event(
     workspace: WorkspaceId,
     event: EventId,
 ) -> ApiResult<RouteOutcome> {
-    let client = state.pool.get().await?;
+    let mut client = state.pool.get().await?;
     let row = client
         .query_opt(
             "SELECT event_type, payload, received_at, schema_version FROM events \
@@ -176,7 +187,9 @@ pub async fn route_event(
         errors.push(error);
         bodies.push(body);
     }
-    let row = client
+    let transaction = client.transaction().await?;
+    transaction.batch_execute(RELAXED_COMMIT).await?;
+    let row = transaction
         .query_one(
             "WITH inserted AS ( \
                  INSERT INTO deliveries (id, workspace_id, event_id, rule_id, connection_id, \
@@ -206,6 +219,7 @@ pub async fn route_event(
             ],
         )
         .await?;
+    transaction.commit().await?;
     drop(client);
     let existing: i64 = row.get("existing");
     let created: Vec<Uuid> = row.get("created");
