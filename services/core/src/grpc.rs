@@ -73,7 +73,8 @@ pub async fn serve(
 /// A channel to another service that connects on first use and reconnects
 /// by itself, so services can start in any order, and carries the caller's
 /// trace context. An `https://` endpoint is reached with `tls`'s CA and
-/// client identity, which it requires.
+/// client identity, which it requires; an `http://` endpoint is refused
+/// once `tls` is set up for calling (it would drop to plaintext).
 pub fn lazy_channel(endpoint: &str, tls: &TlsConfig) -> anyhow::Result<TracedChannel> {
     let url = endpoint;
     let mut endpoint = Endpoint::from_shared(url.to_string())
@@ -88,6 +89,14 @@ pub fn lazy_channel(endpoint: &str, tls: &TlsConfig) -> anyhow::Result<TracedCha
         endpoint = endpoint
             .tls_config(client_tls)
             .with_context(|| format!("configuring TLS for {url}"))?;
+    } else if tls.ca.is_some() || tls.client_cert.is_some() {
+        // TLS for calls is configured: a plaintext endpoint is a mistake
+        // (typically a standalone service started with the default
+        // endpoints), not a reason to send credentials in clear.
+        anyhow::bail!(
+            "endpoint {url} is plaintext while tls.ca or tls.client_cert is set for calling \
+             the other services: give the endpoint as https://"
+        );
     }
     let endpoint = endpoint
         .connect_timeout(Duration::from_secs(5))
@@ -96,4 +105,33 @@ pub fn lazy_channel(endpoint: &str, tls: &TlsConfig) -> anyhow::Result<TracedCha
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_while_idle(true);
     Ok(TracedChannel::new(endpoint.connect_lazy()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_plaintext_endpoint_is_refused_when_calls_are_configured_for_tls() {
+        let tls = TlsConfig {
+            ca: Some("ca.pem".into()),
+            ..TlsConfig::default()
+        };
+        let error = lazy_channel("http://127.0.0.1:50051", &tls)
+            .err()
+            .expect("refused");
+        assert!(
+            error.to_string().contains("give the endpoint as https://"),
+            "{error}"
+        );
+        assert!(lazy_channel("http://127.0.0.1:50051", &TlsConfig::default()).is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_https_endpoint_needs_the_ca() {
+        let error = lazy_channel("https://127.0.0.1:50051", &TlsConfig::default())
+            .err()
+            .expect("refused");
+        assert!(error.to_string().contains("set tls.ca"), "{error}");
+    }
 }
