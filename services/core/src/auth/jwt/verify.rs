@@ -1,105 +1,25 @@
-//! Machine tokens: JWTs a workspace signs itself (as the brief's
-//! `createMachineToken` does) with a key it registered — an Ed25519 or
-//! RS256 public key, or an HS256 shared secret. Verified by the
-//! `jsonwebtoken` crate.
-//!
-//! A token names its workspace in `ws`; only that workspace's keys are
-//! tried (the header's `kid` picks one, and the key's algorithm must be the
-//! header's `alg`, so an RSA public key can never be used as an HMAC
-//! secret). Required claims: `sub`, `ws`, `scope` (space separated),
-//! `exp`, `iat`, and `aud` = `switchyard`; `nbf` is honoured. Refused:
-//! expired, not yet valid, issued in the future, wrong audience, signed by
-//! another workspace's key, and `alg: none` (not an algorithm the crate
-//! parses).
+//! Verifying a machine token against the keys of the workspace it names
+//! (see the module docs of [`super`] for the rules).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Pool;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::Validation;
 use serde::Deserialize;
 
-use super::{Principal, Scopes};
-use crate::audit;
+use super::VerificationKey;
+use crate::auth::{Principal, Scopes};
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{VerificationKeyId, WorkspaceId};
+use crate::ids::WorkspaceId;
 
 /// The only audience Switchyard accepts.
 pub const AUDIENCE: &str = "switchyard";
 /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
 pub const LEEWAY_SECS: u64 = 30;
-/// Shortest HS256 secret accepted.
-const MIN_HMAC_SECRET: usize = 32;
 
 /// True when the bearer token looks like a JWT rather than an API key.
 pub fn looks_like_jwt(token: &str) -> bool {
     token.bytes().filter(|b| *b == b'.').count() == 2
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyAlgorithm {
-    EdDsa,
-    Rs256,
-    Hs256,
-}
-
-impl KeyAlgorithm {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::EdDsa => "EdDSA",
-            Self::Rs256 => "RS256",
-            Self::Hs256 => "HS256",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::EdDsa, Self::Rs256, Self::Hs256]
-            .into_iter()
-            .find(|alg| alg.as_str() == text)
-    }
-
-    fn jwt(self) -> Algorithm {
-        match self {
-            Self::EdDsa => Algorithm::EdDSA,
-            Self::Rs256 => Algorithm::RS256,
-            Self::Hs256 => Algorithm::HS256,
-        }
-    }
-
-    fn decoding_key(self, material: &[u8]) -> Result<DecodingKey, String> {
-        let key = match self {
-            Self::EdDsa => DecodingKey::from_ed_pem(material),
-            Self::Rs256 => DecodingKey::from_rsa_pem(material),
-            Self::Hs256 if material.len() < MIN_HMAC_SECRET => {
-                return Err(format!(
-                    "an HS256 secret needs at least {MIN_HMAC_SECRET} bytes"
-                ));
-            }
-            Self::Hs256 => DecodingKey::from_secret(material),
-        };
-        key.map_err(|error| format!("is not a valid {} key: {error}", self.as_str()))
-    }
-}
-
-/// A registered key, as the verifier needs it.
-#[derive(Clone)]
-pub struct VerificationKey {
-    pub id: VerificationKeyId,
-    pub kid: String,
-    pub algorithm: KeyAlgorithm,
-    pub created_at: DateTime<Utc>,
-    pub created_by: String,
-    material: Vec<u8>,
-}
-
-impl std::fmt::Debug for VerificationKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerificationKey")
-            .field("id", &self.id)
-            .field("kid", &self.kid)
-            .field("algorithm", &self.algorithm)
-            .finish_non_exhaustive()
-    }
 }
 
 #[derive(Deserialize)]
@@ -215,143 +135,12 @@ fn principal_of(claims: Claims, workspace: WorkspaceId) -> ApiResult<(Principal,
     ))
 }
 
-/// The workspace's active keys.
-pub async fn active_keys(pool: &Pool, workspace: WorkspaceId) -> ApiResult<Vec<VerificationKey>> {
-    let client = pool.get().await?;
-    let rows = client
-        .query(
-            "SELECT id, kid, algorithm, material, created_at, created_by FROM verification_keys \
-             WHERE workspace_id = $1 AND removed_at IS NULL ORDER BY created_at",
-            &[&workspace.as_uuid()],
-        )
-        .await?;
-    rows.iter()
-        .map(|row| {
-            let algorithm: String = row.get(2);
-            Ok(VerificationKey {
-                id: VerificationKeyId(row.get(0)),
-                kid: row.get(1),
-                algorithm: KeyAlgorithm::parse(&algorithm).ok_or_else(|| {
-                    ApiError::Internal(anyhow::anyhow!("stored algorithm {algorithm}"))
-                })?,
-                material: row.get(3),
-                created_at: row.get(4),
-                created_by: row.get(5),
-            })
-        })
-        .collect()
-}
-
-/// Registers a key after checking it parses for its algorithm.
-pub async fn add_key(
-    pool: &Pool,
-    workspace: WorkspaceId,
-    kid: &str,
-    algorithm: KeyAlgorithm,
-    material: &[u8],
-    actor: &str,
-) -> ApiResult<VerificationKey> {
-    let kid_ok = (1..=64).contains(&kid.len())
-        && kid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if !kid_ok {
-        return Err(ApiError::invalid(
-            "kid",
-            "must be 1-64 letters, digits, `.`, `_` or `-`",
-        ));
-    }
-    algorithm
-        .decoding_key(material)
-        .map_err(|reason| ApiError::invalid("material", reason))?;
-    let id = VerificationKeyId::generate();
-    let mut client = pool.get().await?;
-    let transaction = client.transaction().await?;
-    let row = transaction
-        .query_opt(
-            "INSERT INTO verification_keys (id, workspace_id, kid, algorithm, material, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING created_at",
-            &[
-                &id.as_uuid(),
-                &workspace.as_uuid(),
-                &kid,
-                &algorithm.as_str(),
-                &material,
-                &actor,
-            ],
-        )
-        .await?;
-    let Some(row) = row else {
-        return Err(ApiError::AlreadyExists(format!(
-            "a verification key with kid `{kid}` already exists"
-        )));
-    };
-    let key = VerificationKey {
-        id,
-        kid: kid.to_string(),
-        algorithm,
-        created_at: row.get(0),
-        created_by: actor.to_string(),
-        material: material.to_vec(),
-    };
-    let after =
-        serde_json::json!({"id": id.to_string(), "kid": kid, "algorithm": algorithm.as_str()});
-    audit::record(
-        &transaction,
-        workspace,
-        actor,
-        "WorkspaceService/AddVerificationKey",
-        &id.to_string(),
-        None,
-        Some(&after),
-    )
-    .await?;
-    transaction.commit().await?;
-    Ok(key)
-}
-
-/// Stops accepting tokens signed with the key.
-pub async fn remove_key(
-    pool: &Pool,
-    workspace: WorkspaceId,
-    id: VerificationKeyId,
-    actor: &str,
-) -> ApiResult<()> {
-    let mut client = pool.get().await?;
-    let transaction = client.transaction().await?;
-    let row = transaction
-        .query_opt(
-            "UPDATE verification_keys SET removed_at = now() \
-             WHERE id = $1 AND workspace_id = $2 AND removed_at IS NULL RETURNING kid, algorithm",
-            &[&id.as_uuid(), &workspace.as_uuid()],
-        )
-        .await?;
-    let Some(row) = row else {
-        return Err(ApiError::not_found(format!(
-            "verification key {id} not found"
-        )));
-    };
-    let kid: String = row.get(0);
-    let algorithm: String = row.get(1);
-    let before = serde_json::json!({"id": id.to_string(), "kid": kid, "algorithm": algorithm});
-    audit::record(
-        &transaction,
-        workspace,
-        actor,
-        "WorkspaceService/RemoveVerificationKey",
-        &id.to_string(),
-        Some(&before),
-        None,
-    )
-    .await?;
-    transaction.commit().await?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jsonwebtoken::{EncodingKey, Header, encode};
+    use crate::auth::jwt::KeyAlgorithm;
+    use crate::ids::VerificationKeyId;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
