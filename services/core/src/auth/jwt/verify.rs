@@ -11,6 +11,7 @@ use super::VerificationKey;
 use crate::auth::{Principal, Scopes};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::WorkspaceId;
+use crate::secrets::Keyring;
 
 /// The only audience Switchyard accepts.
 pub const AUDIENCE: &str = "switchyard";
@@ -50,12 +51,13 @@ pub fn claimed_workspace(token: &str) -> ApiResult<WorkspaceId> {
     })
 }
 
-/// Verifies `token` against `keys` (the claimed workspace's); the result
-/// and when it stops being valid.
+/// Verifies `token` against `keys` (the claimed workspace's), opening HS256
+/// secrets with `keyring`; the result and when it stops being valid.
 pub fn verify(
     token: &str,
     workspace: WorkspaceId,
     keys: &[VerificationKey],
+    keyring: Option<&Keyring>,
 ) -> ApiResult<(Principal, DateTime<Utc>)> {
     let refused = |reason: &str| ApiError::Unauthenticated(format!("token refused: {reason}"));
     let header = jsonwebtoken::decode_header(token)
@@ -77,7 +79,7 @@ pub fn verify(
     validation.leeway = LEEWAY_SECS;
     let mut last_error = String::from("bad signature");
     for key in candidates {
-        let decoding = match key.algorithm.decoding_key(&key.material) {
+        let decoding = match key.decoding_key(keyring) {
             Ok(decoding) => decoding,
             Err(reason) => {
                 last_error = reason;
@@ -139,19 +141,31 @@ fn principal_of(claims: Claims, workspace: WorkspaceId) -> ApiResult<(Principal,
 mod tests {
     use super::*;
     use crate::auth::jwt::KeyAlgorithm;
+    use crate::auth::jwt::sealing;
+    use crate::auth::jwt::store::Material;
     use crate::ids::VerificationKeyId;
+    use crate::secrets::keyring::generate_key;
     use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    use secrecy::SecretSlice;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
-    fn key(kid: &str, material: &[u8]) -> VerificationKey {
+    fn keyring() -> Keyring {
+        Keyring::single("k1", &generate_key()).expect("keyring")
+    }
+
+    /// An HS256 key of `workspace`, its secret sealed under `keyring`.
+    fn key(keyring: &Keyring, workspace: WorkspaceId, kid: &str, secret: &[u8]) -> VerificationKey {
+        let id = VerificationKeyId::generate();
+        let sealed = sealing::seal(keyring, workspace, id, secret).expect("sealed");
         VerificationKey {
-            id: VerificationKeyId::generate(),
+            id,
+            workspace,
             kid: kid.to_string(),
             algorithm: KeyAlgorithm::Hs256,
             created_at: Utc::now(),
             created_by: String::new(),
-            material: material.to_vec(),
+            material: Material::Sealed(sealed),
         }
     }
 
@@ -179,13 +193,24 @@ mod tests {
         .expect("encodes")
     }
 
+    fn reason(result: ApiResult<(Principal, DateTime<Utc>)>) -> String {
+        match result {
+            Ok((principal, _)) => format!("accepted as {}", principal.actor),
+            Err(error) => {
+                assert_eq!(error.code(), tonic::Code::Unauthenticated, "{error}");
+                error.to_string()
+            }
+        }
+    }
+
     #[test]
     fn accepts_a_valid_token() {
-        let workspace = WorkspaceId::generate();
+        let (keyring, workspace) = (keyring(), WorkspaceId::generate());
         let jwt = token(workspace, serde_json::json!({}));
         assert!(looks_like_jwt(&jwt));
         assert_eq!(claimed_workspace(&jwt).ok(), Some(workspace));
-        let (principal, expires) = verify(&jwt, workspace, &[key("k1", SECRET)]).expect("valid");
+        let keys = [key(&keyring, workspace, "k1", SECRET)];
+        let (principal, expires) = verify(&jwt, workspace, &keys, Some(&keyring)).expect("valid");
         assert_eq!(principal.actor, "jwt:billing-service");
         assert_eq!(principal.scopes.to_string(), "emit read");
         assert!(expires > Utc::now());
@@ -193,8 +218,8 @@ mod tests {
 
     #[test]
     fn refuses_bad_claims() {
-        let workspace = WorkspaceId::generate();
-        let keys = [key("k1", SECRET)];
+        let (keyring, workspace) = (keyring(), WorkspaceId::generate());
+        let keys = [key(&keyring, workspace, "k1", SECRET)];
         let now = Utc::now().timestamp();
         let cases = [
             (serde_json::json!({"exp": now - 120}), "expired"),
@@ -206,20 +231,28 @@ mod tests {
         ];
         for (claims, expected) in cases {
             let jwt = token(workspace, claims.clone());
-            let error = verify(&jwt, workspace, &keys).expect_err("refused");
+            let error = reason(verify(&jwt, workspace, &keys, Some(&keyring)));
             assert!(
-                error.to_string().contains(expected),
+                error.contains(expected),
                 "{claims}: {error} should mention {expected}"
             );
         }
-        let other = key("k1", b"another-secret-another-secret-0000");
+        let other = key(
+            &keyring,
+            workspace,
+            "k1",
+            b"another-secret-another-secret-0000",
+        );
         let jwt = token(workspace, serde_json::json!({}));
-        assert!(verify(&jwt, workspace, &[other]).is_err());
+        assert_eq!(
+            reason(verify(&jwt, workspace, &[other], Some(&keyring))),
+            "token refused: bad signature"
+        );
     }
 
     #[test]
     fn refuses_alg_none() {
-        let workspace = WorkspaceId::generate();
+        let (keyring, workspace) = (keyring(), WorkspaceId::generate());
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let payload = URL_SAFE_NO_PAD.encode(
             serde_json::json!({"sub":"x","ws":workspace.to_string(),"scope":"admin",
@@ -227,6 +260,47 @@ mod tests {
             .to_string(),
         );
         let jwt = format!("{header}.{payload}.");
-        assert!(verify(&jwt, workspace, &[key("k1", SECRET)]).is_err());
+        let keys = [key(&keyring, workspace, "k1", SECRET)];
+        assert!(reason(verify(&jwt, workspace, &keys, Some(&keyring))).contains("not supported"));
+    }
+
+    #[test]
+    fn hs256_secrets_open_only_with_the_keyring_and_for_their_own_key() {
+        let (keyring, workspace) = (keyring(), WorkspaceId::generate());
+        let jwt = token(workspace, serde_json::json!({}));
+        let sealed = key(&keyring, workspace, "k1", SECRET);
+
+        // Without a keyring, an HS256 token is refused with the reason.
+        let refused = reason(verify(&jwt, workspace, std::slice::from_ref(&sealed), None));
+        assert!(refused.contains("no master key is configured"), "{refused}");
+
+        // A keyring without the master key it was sealed under.
+        let stranger = Keyring::single("k9", &generate_key()).expect("keyring");
+        let refused = reason(verify(
+            &jwt,
+            workspace,
+            std::slice::from_ref(&sealed),
+            Some(&stranger),
+        ));
+        assert_eq!(refused, "token refused: the key's secret cannot be opened");
+
+        // The ciphertext of one key copied onto another does not open.
+        let mut moved = key(
+            &keyring,
+            workspace,
+            "k1",
+            b"another-secret-another-secret-0000",
+        );
+        moved.material = sealed.material.clone();
+        let refused = reason(verify(&jwt, workspace, &[moved], Some(&keyring)));
+        assert_eq!(refused, "token refused: the key's secret cannot be opened");
+
+        // A secret left in plain text by an earlier version still verifies.
+        let legacy = VerificationKey {
+            material: Material::Plaintext(SecretSlice::from(SECRET.to_vec())),
+            ..sealed
+        };
+        let accepted = reason(verify(&jwt, workspace, &[legacy], Some(&keyring)));
+        assert_eq!(accepted, "accepted as jwt:billing-service");
     }
 }
