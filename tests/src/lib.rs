@@ -1,9 +1,11 @@
 //! The end-to-end harness: the four real services on ephemeral ports in this
 //! process (each its own gRPC server, as in production), a fresh Postgres
 //! database and Redis key prefix per test, a workspace with its API key, and
-//! helpers to wire a local webhook receiver and wait for outcomes.
+//! helpers to wire a local webhook receiver and wait for outcomes;
+//! [`tokens`] signs machine tokens.
 
 pub mod otlp;
+pub mod tokens;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -172,8 +172,10 @@ pub enum TracingMode {
     Off,
 }
 
-/// The master keys that encrypt connection credentials (see
-/// `crate::secrets`). Required by the router and the delivery service.
+/// The master keys that encrypt connection credentials and HS256
+/// verification secrets (see `crate::secrets`). Required by the router and
+/// the delivery service; a registry or ingest without them refuses HS256
+/// machine tokens (and the registry new HS256 keys).
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct SecretsConfig {

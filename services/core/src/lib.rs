@@ -15,7 +15,8 @@
 //!   delivery engine (consumer), and the job format.
 //! - [`signature`]: Standard Webhooks signing secrets and signatures.
 //! - [`secrets`]: connection credentials encrypted at rest (AES-256-GCM
-//!   under master keys from the configuration) and their rotation.
+//!   under master keys from the configuration) and their rotation; HS256
+//!   verification secrets are sealed with the same keyring (`auth::jwt`).
 //! - [`destination`]: which network addresses outbound requests may reach.
 //! - [`policy`]: a connection's delivery policy (retries, timeouts, rate
 //!   limit, concurrency cap, circuit breaker) as stored.

@@ -56,7 +56,7 @@ impl DeliveryApp {
         check_postgres(&pool).await?;
         let redis = queue::connect(&config.redis_url).await?;
         let engine = Engine::build(config, redis.clone()).await?;
-        let auth = Authenticator::new(pool.clone(), config);
+        let auth = Authenticator::new(pool.clone(), config)?;
         let api = DeliveryApi::new(
             pool,
             redis,

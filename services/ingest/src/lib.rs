@@ -75,7 +75,7 @@ impl IngestApp {
             None
         };
         let state = IngestState {
-            auth: Authenticator::new(pool.clone(), config),
+            auth: Authenticator::new(pool.clone(), config)?,
             pool,
             registry: RegistryServiceClient::new(core_grpc::lazy_channel(
                 &config.registry_endpoint,

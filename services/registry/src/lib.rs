@@ -20,6 +20,10 @@
 //!   milliseconds of a change committed anywhere, and stops caching heads
 //!   while that connection is down.
 //! - `store` is the Postgres access (`event_types`, `event_type_versions`).
+//! - `workspaces` implements `switchyard.v1.WorkspaceService`: tenants,
+//!   API keys, JWT verification keys and the audit log. `legacy_secrets`
+//!   seals, once the registry is up, the HS256 verification secrets earlier
+//!   versions stored in plain text.
 //!
 //! Listings page as every `List*` RPC does (`switchyard_core::paging`): the
 //! token is the previous page's last event type name, parsed as a name on
@@ -30,6 +34,7 @@ pub mod canonical;
 pub mod compat;
 mod grpc;
 mod heads;
+mod legacy_secrets;
 mod notify;
 pub mod schema;
 mod service;
@@ -82,7 +87,7 @@ impl RegistryApp {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let pool = switchyard_core::db::pool(&config.database_url, config.database_pool_size)
             .context("creating the registry's Postgres pool")?;
-        let auth = Authenticator::new(pool.clone(), config);
+        let auth = Authenticator::new(pool.clone(), config)?;
         let heads = Arc::new(HeadCache::default());
         let registry = Registry::new(
             Store::new(pool),
@@ -99,14 +104,16 @@ impl RegistryApp {
         })
     }
 
-    /// Serves RegistryService, health and reflection on `listener` until
-    /// `shutdown` trips, with the change listener running beside it.
+    /// Serves RegistryService, WorkspaceService, health and reflection on
+    /// `listener` until `shutdown` trips, with the change listener and the
+    /// sealing of plain-text HS256 secrets running beside it.
     pub async fn run(self, listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
         let changes = tokio::spawn(notify::listen(
             self.database_url,
             self.heads,
             shutdown.clone(),
         ));
+        let sealing = tokio::spawn(legacy_secrets::seal(self.auth.clone(), shutdown.clone()));
         let registry = RegistryServiceServer::new(RegistryGrpc::new(self.registry));
         let workspaces = WorkspaceServiceServer::new(WorkspaceGrpc::new(self.auth.clone()));
         let routes = Routes::new(Authorized::new(registry, self.auth.clone()))
@@ -114,6 +121,7 @@ impl RegistryApp {
         let served =
             switchyard_core::grpc::serve(routes, SERVICE_NAMES, listener, self.tls, shutdown).await;
         changes.abort();
+        sealing.abort();
         served
     }
 }

@@ -2,7 +2,9 @@
 //! credentials — API keys and JWT verification keys — and its audit log
 //! (admin scope). The work is in `switchyard_core::auth` and
 //! `switchyard_core::audit`; this file converts messages and picks the
-//! caller's workspace from the principal the access layer attached.
+//! caller's workspace from the principal the access layer attached. HS256
+//! secrets are sealed with the authenticator's master keyring (refused
+//! without one) and, like every key, never returned.
 
 use std::time::Duration;
 
@@ -268,6 +270,7 @@ impl WorkspaceGrpc {
         };
         let key = jwt::add_key(
             self.auth.pool(),
+            self.auth.keyring(),
             caller.workspace,
             &request.kid,
             algorithm,

@@ -112,7 +112,7 @@ impl RouterApp {
         let pool = db::pool(&config.database_url, config.database_pool_size)?;
         let redis = queue::connect(&config.redis_url).await?;
         let state = RouterState {
-            auth: Authenticator::new(pool.clone(), config),
+            auth: Authenticator::new(pool.clone(), config)?,
             pool,
             redis,
             keys: QueueKeys::new(&config.redis_prefix),

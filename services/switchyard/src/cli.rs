@@ -94,9 +94,10 @@ pub enum WorkspaceCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Re-encrypt every stored credential under the active key
-    /// (secrets.active_key), a batch per transaction; safe while services
-    /// run. Also encrypts credentials left in plain text by older versions.
+    /// Re-encrypt every stored credential (connection credentials and HS256
+    /// verification secrets) under the active key (secrets.active_key), a
+    /// batch per transaction; safe while services run. Also encrypts
+    /// credentials left in plain text by older versions.
     Rotate {
         /// Values re-encrypted per transaction.
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..=10_000))]

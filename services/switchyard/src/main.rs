@@ -29,7 +29,9 @@ async fn main() -> anyhow::Result<()> {
         } => admin::create_workspace(&load()?, &slug).await,
         Command::Keys {
             command: KeysCommand::Rotate { batch_size },
-        } => admin::rotate_keys(&load()?, batch_size).await,
+        } => admin::rotate_keys(&load()?, batch_size, &mut std::io::stdout())
+            .await
+            .map(|_| ()),
         Command::Keys {
             command: KeysCommand::Generate,
         } => {

@@ -12,17 +12,9 @@ use switchyard_client::proto;
 use switchyard_client::proto::delivery_service_client::DeliveryServiceClient;
 use switchyard_client::proto::ingest_service_client::IngestServiceClient;
 use switchyard_client::proto::workspace_service_client::WorkspaceServiceClient;
+use switchyard_tests::tokens::{authorized, claims};
 use switchyard_tests::{LEAD_CREATED, TestStack};
 use tonic::Code;
-
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii"),
-    );
-    request
-}
 
 struct Signer {
     header: Header,
@@ -33,14 +25,6 @@ impl Signer {
     fn sign(&self, claims: &serde_json::Value) -> String {
         encode(&self.header, claims, &self.key).expect("signs")
     }
-}
-
-fn claims(workspace: &str, scope: &str, sub: &str) -> serde_json::Value {
-    let now = chrono::Utc::now().timestamp();
-    serde_json::json!({
-        "sub": sub, "ws": workspace, "scope": scope, "aud": "switchyard",
-        "iat": now, "exp": now + 300,
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -11,6 +11,7 @@ mod credentials;
 mod deprecated_emit;
 mod end_to_end;
 mod health;
+mod machine_token_secrets;
 mod machine_tokens;
 mod quotas;
 mod routing_throughput;

@@ -1,5 +1,6 @@
 //! Turns a bearer token into a caller: an API key (looked up by its keyed
-//! hash), a machine token (verified against its workspace's keys), the
+//! hash), a machine token (verified against its workspace's keys, HS256
+//! secrets opened with the master keyring when the service has one), the
 //! operator token or the internal token. Verified workspace credentials are
 //! cached for at most [`KEY_CACHE_TTL`] (never past their expiry), so a
 //! revoked key stops working within that time without a database round
@@ -20,6 +21,7 @@ use super::{Operator, Principal, Scopes, jwt};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::ids::WorkspaceId;
+use crate::secrets::Keyring;
 
 /// How long a verified credential is trusted without asking Postgres again.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
@@ -42,19 +44,24 @@ pub struct Authenticator {
     hasher: KeyHasher,
     internal_token_hash: Option<Vec<u8>>,
     operator_token_hash: Option<Vec<u8>>,
+    /// Opens HS256 verification secrets; without one, HS256 tokens are
+    /// refused (API keys and public-key tokens still work).
+    keyring: Option<Keyring>,
     cache: Cache,
 }
 
 impl Authenticator {
-    pub fn new(pool: Pool, config: &Config) -> Self {
+    /// An error only for a malformed master key in `config.secrets`.
+    pub fn new(pool: Pool, config: &Config) -> anyhow::Result<Self> {
         let hash = |token: &secrecy::SecretString| legacy_hash(token.expose_secret());
-        Self {
+        Ok(Self {
             pool,
             hasher: KeyHasher::new(config.api_key_pepper.as_ref()),
             internal_token_hash: config.internal_token.as_ref().map(hash),
             operator_token_hash: config.operator_token.as_ref().map(hash),
+            keyring: Keyring::optional_from_config(&config.secrets)?,
             cache: Arc::default(),
-        }
+        })
     }
 
     pub fn pool(&self) -> &Pool {
@@ -63,6 +70,11 @@ impl Authenticator {
 
     pub fn hasher(&self) -> &KeyHasher {
         &self.hasher
+    }
+
+    /// The master keyring, when the configuration has one.
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.keyring.as_ref()
     }
 
     /// Authenticates `token` for an RPC needing `access`.
@@ -116,7 +128,7 @@ impl Authenticator {
         let (principal, expires_at) = if jwt::looks_like_jwt(token) {
             let workspace = jwt::claimed_workspace(token)?;
             let keys = jwt::active_keys(&self.pool, workspace).await?;
-            jwt::verify(token, workspace, &keys)?
+            jwt::verify(token, workspace, &keys, self.keyring.as_ref())?
         } else {
             self.api_key(token).await?
         };

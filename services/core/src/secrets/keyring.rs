@@ -21,7 +21,7 @@ use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 use crate::config::SecretsConfig;
 
@@ -85,7 +85,7 @@ impl Keyring {
             bail!(
                 "no master key configured: set SWITCHYARD_SECRETS__KEYS__<ID> (or secrets.keys.<id> in the \
                  config file) to the base64 of 32 random bytes, e.g. `openssl rand -base64 32`; \
-                 connection credentials are encrypted with it"
+                 connection credentials and HS256 verification secrets are encrypted with it"
             );
         }
         let mut ciphers = BTreeMap::new();
@@ -120,6 +120,16 @@ impl Keyring {
         })
     }
 
+    /// The keyring of the configuration, or `None` when it names no key: for
+    /// services that work without one (they refuse HS256 machine tokens
+    /// then). A malformed key is an error all the same.
+    pub fn optional_from_config(config: &SecretsConfig) -> anyhow::Result<Option<Self>> {
+        if config.keys.is_empty() {
+            return Ok(None);
+        }
+        Self::from_config(config).map(Some)
+    }
+
     /// A keyring of one key, for tests and tools.
     pub fn single(id: &str, key_base64: &str) -> anyhow::Result<Self> {
         let mut config = SecretsConfig::default();
@@ -140,6 +150,15 @@ impl Keyring {
 
     /// Seals `plaintext` under the active key, bound to `associated_data`.
     pub fn seal(&self, plaintext: &str, associated_data: &[u8]) -> Result<Sealed, SecretError> {
+        self.seal_bytes(plaintext.as_bytes(), associated_data)
+    }
+
+    /// Seals bytes that need not be text (an HS256 secret), as [`Keyring::seal`].
+    pub fn seal_bytes(
+        &self,
+        plaintext: &[u8],
+        associated_data: &[u8],
+    ) -> Result<Sealed, SecretError> {
         let cipher = self
             .ciphers
             .get(&self.active)
@@ -150,7 +169,7 @@ impl Keyring {
             .encrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
-                    msg: plaintext.as_bytes(),
+                    msg: plaintext,
                     aad: associated_data,
                 },
             )
@@ -171,6 +190,18 @@ impl Keyring {
         sealed: &Sealed,
         associated_data: &[u8],
     ) -> Result<SecretString, SecretError> {
+        let bytes = self.open_bytes(sealed, associated_data)?;
+        std::str::from_utf8(bytes.expose_secret())
+            .map(SecretString::from)
+            .map_err(|_| SecretError::NotText)
+    }
+
+    /// Opens a value of any bytes, as [`Keyring::open`].
+    pub fn open_bytes(
+        &self,
+        sealed: &Sealed,
+        associated_data: &[u8],
+    ) -> Result<SecretSlice<u8>, SecretError> {
         let cipher = self
             .ciphers
             .get(&sealed.key_id)
@@ -179,7 +210,7 @@ impl Keyring {
             return Err(SecretError::Corrupt(sealed.key_id.clone()));
         }
         let (nonce, encrypted) = sealed.ciphertext.split_at(NONCE_BYTES);
-        let plaintext = cipher
+        cipher
             .decrypt(
                 Nonce::from_slice(nonce),
                 Payload {
@@ -187,10 +218,8 @@ impl Keyring {
                     aad: associated_data,
                 },
             )
-            .map_err(|_| SecretError::Corrupt(sealed.key_id.clone()))?;
-        String::from_utf8(plaintext)
-            .map(SecretString::from)
-            .map_err(|_| SecretError::NotText)
+            .map(SecretSlice::from)
+            .map_err(|_| SecretError::Corrupt(sealed.key_id.clone()))
     }
 }
 
@@ -253,6 +282,23 @@ mod tests {
     }
 
     #[test]
+    fn seals_bytes_that_are_not_text() {
+        let keyring = Keyring::single("k1", &generate_key()).expect("keyring");
+        let secret = [0xff_u8, 0x00, 0xfe, 0x80, 0x41];
+        let sealed = keyring.seal_bytes(&secret, b"vk_1").expect("seal");
+        let opened = keyring.open_bytes(&sealed, b"vk_1").expect("opens");
+        assert_eq!(opened.expose_secret(), &secret[..]);
+        assert_eq!(
+            keyring.open(&sealed, b"vk_1").err(),
+            Some(SecretError::NotText)
+        );
+        assert_eq!(
+            keyring.open_bytes(&sealed, b"vk_2").err(),
+            Some(SecretError::Corrupt("k1".to_string()))
+        );
+    }
+
+    #[test]
     fn opens_under_any_known_key_and_seals_under_the_active_one() {
         let (old, new) = (generate_key(), generate_key());
         let before = Keyring::from_config(&config(&[("k1", &old)], None)).expect("k1");
@@ -286,6 +332,17 @@ mod tests {
         let two = config(&[("k1", &key), ("k2", &key)], None);
         assert!(Keyring::from_config(&two).is_err());
         assert!(Keyring::from_config(&config(&[("k1", &key)], Some("k9"))).is_err());
+        assert!(
+            Keyring::optional_from_config(&SecretsConfig::default())
+                .expect("no key is not an error")
+                .is_none()
+        );
+        assert!(Keyring::optional_from_config(&config(&[("k1", "c2hvcnQ=")], None)).is_err());
+        assert!(
+            Keyring::optional_from_config(&config(&[("k1", &key)], None))
+                .expect("one key")
+                .is_some()
+        );
     }
 
     #[test]

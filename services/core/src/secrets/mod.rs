@@ -15,6 +15,9 @@
 //!   encrypting rows left in plain text by earlier versions, and
 //!   re-encrypting everything under the active key (`switchyard keys
 //!   rotate`) in small transactions while services run.
+//!
+//! The keyring also seals workspaces' HS256 verification secrets; their
+//! table and passes are in `crate::auth::jwt::sealing`.
 
 pub mod field;
 pub mod keyring;

@@ -2,4 +2,5 @@
 //! was its own binary; linking them once keeps the build small and fast.
 
 mod pool_settings;
+mod verification_secrets;
 mod workspace;

@@ -37,7 +37,7 @@ async fn keys_are_keyed_hashes_with_scopes_expiry_revocation_and_rotation() {
         .await
         .expect("created");
     assert!(admin_key.starts_with("sy_live_"));
-    let auth = Authenticator::new(pool.clone(), &config);
+    let auth = Authenticator::new(pool.clone(), &config).expect("authenticator");
     let principal = auth.principal(&admin_key).await.expect("valid");
     assert_eq!(principal.workspace, workspace);
     assert!(principal.scopes.allows(Scope::Admin));
@@ -56,7 +56,7 @@ async fn keys_are_keyed_hashes_with_scopes_expiry_revocation_and_rotation() {
         api_key_pepper: Some(SecretString::from("another pepper")),
         ..config.clone()
     };
-    let stranger = Authenticator::new(pool.clone(), &other_pepper);
+    let stranger = Authenticator::new(pool.clone(), &other_pepper).expect("authenticator");
     assert_eq!(
         code_of(&stranger, Access::Workspace(Scope::Read), &admin_key).await,
         Code::Unauthenticated
@@ -102,7 +102,7 @@ async fn keys_are_keyed_hashes_with_scopes_expiry_revocation_and_rotation() {
         )
         .await
         .expect("expire");
-    let fresh = Authenticator::new(pool.clone(), &config);
+    let fresh = Authenticator::new(pool.clone(), &config).expect("authenticator");
     assert_eq!(
         code_of(&fresh, Access::Workspace(Scope::Emit), &emit_key).await,
         Code::Unauthenticated
@@ -144,7 +144,7 @@ async fn keys_are_keyed_hashes_with_scopes_expiry_revocation_and_rotation() {
     assert_eq!(twin.scopes, record.scopes);
     assert_eq!(twin.name, "dashboard");
     assert!(previous.expires_at.is_some_and(|at| at > Utc::now()));
-    let after = Authenticator::new(pool.clone(), &config);
+    let after = Authenticator::new(pool.clone(), &config).expect("authenticator");
     assert_eq!(
         code_of(&after, Access::Workspace(Scope::Read), &twin_key).await,
         Code::Ok
@@ -159,7 +159,7 @@ async fn keys_are_keyed_hashes_with_scopes_expiry_revocation_and_rotation() {
     keys::revoke_key(&pool, workspace, twin.id, "test")
         .await
         .expect("revoked");
-    let after = Authenticator::new(pool.clone(), &config);
+    let after = Authenticator::new(pool.clone(), &config).expect("authenticator");
     assert_eq!(
         code_of(&after, Access::Workspace(Scope::Read), &twin_key).await,
         Code::Unauthenticated
@@ -225,7 +225,7 @@ async fn keys_from_before_keyed_hashing_keep_working() {
         )
         .await
         .expect("legacy key");
-    let auth = Authenticator::new(pool.clone(), &config);
+    let auth = Authenticator::new(pool.clone(), &config).expect("authenticator");
     let principal = auth.principal(&old_key).await.expect("still valid");
     assert_eq!(principal.workspace, workspace);
     assert!(principal.scopes.allows(Scope::Admin));

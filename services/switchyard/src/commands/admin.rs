@@ -1,12 +1,14 @@
 //! `migrate`, `serve`, `workspace create`, `keys rotate` and `receive`.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use switchyard_core::auth::{self, jwt};
 use switchyard_core::config::Config;
 use switchyard_core::secrets::{Keyring, store};
-use switchyard_core::{auth, db, shutdown, standalone};
+use switchyard_core::{db, shutdown, standalone};
 
 use crate::receiver::{self, Behaviour, Receiver};
 use crate::stack::{self, ServiceKind, Stack};
@@ -34,38 +36,80 @@ pub async fn create_workspace(config: &Config, slug: &str) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Re-encrypts every stored credential under the active key and prints
-/// what it did.
-pub async fn rotate_keys(config: &Config, batch_size: i64) -> anyhow::Result<()> {
+/// What `switchyard keys rotate` did, per table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyRotation {
+    pub connections: store::Rotation,
+    pub verification_secrets: jwt::sealing::Rotation,
+}
+
+impl KeyRotation {
+    /// Values under a key other than the active one at the end.
+    pub fn under_other_keys(&self) -> u64 {
+        self.connections.under_other_keys + self.verification_secrets.under_other_keys
+    }
+}
+
+/// Re-encrypts every stored credential — connection credentials and HS256
+/// verification secrets — under the active key, and writes what it did to
+/// `out`.
+pub async fn rotate_keys(
+    config: &Config,
+    batch_size: i64,
+    out: &mut impl Write,
+) -> anyhow::Result<KeyRotation> {
     let keyring = Keyring::from_config(&config.secrets)?;
     db::migrate(&config.database_url).await?;
     let pool = db::pool(&config.database_url, 2)?;
     let active = keyring.active_key_id();
-    let report = store::rotate(&pool, &keyring, batch_size)
-        .await
-        .context("rotating to the active key")?;
-    println!(
+    let report = KeyRotation {
+        connections: store::rotate(&pool, &keyring, batch_size)
+            .await
+            .context("re-encrypting connection credentials under the active key")?,
+        verification_secrets: jwt::sealing::rotate(&pool, &keyring, batch_size)
+            .await
+            .context("re-encrypting HS256 verification secrets under the active key")?,
+    };
+    let (connections, verification) = (&report.connections, &report.verification_secrets);
+    writeln!(
+        out,
         "plain-text connections encrypted: {}",
-        report.plaintext_encrypted
-    );
-    println!(
-        "values re-encrypted under key {active}: {}",
-        report.reencrypted
-    );
-    println!(
+        connections.plaintext_encrypted
+    )?;
+    writeln!(
+        out,
+        "plain-text HS256 verification secrets encrypted: {}",
+        verification.plaintext_encrypted
+    )?;
+    writeln!(
+        out,
+        "connection values re-encrypted under key {active}: {}",
+        connections.reencrypted
+    )?;
+    writeln!(
+        out,
+        "HS256 verification secrets re-encrypted under key {active}: {}",
+        verification.reencrypted
+    )?;
+    writeln!(
+        out,
         "expired previous signing secrets removed: {}",
-        report.expired_removed
-    );
-    println!(
+        connections.expired_removed
+    )?;
+    writeln!(
+        out,
         "values under key {active}: {}; under other keys: {}",
-        report.under_active_key, report.under_other_keys
-    );
-    if report.under_other_keys > 0 {
-        println!(
-            "some values were written under another key meanwhile: give every service              secrets.active_key = {active}, then run this again"
-        );
+        connections.under_active_key + verification.under_active_key,
+        report.under_other_keys()
+    )?;
+    if report.under_other_keys() > 0 {
+        writeln!(
+            out,
+            "some values were written under another key meanwhile: give every service \
+             secrets.active_key = {active}, then run this again"
+        )?;
     }
-    Ok(())
+    Ok(report)
 }
 
 /// All four services in this process, with `/metrics` on the configured
