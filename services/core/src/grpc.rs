@@ -117,9 +117,9 @@ mod tests {
             ca: Some("ca.pem".into()),
             ..TlsConfig::default()
         };
-        let error = lazy_channel("http://127.0.0.1:50051", &tls)
-            .err()
-            .expect("refused");
+        let Err(error) = lazy_channel("http://127.0.0.1:50051", &tls) else {
+            panic!("a plaintext endpoint was accepted");
+        };
         assert!(
             error.to_string().contains("give the endpoint as https://"),
             "{error}"
@@ -129,9 +129,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_https_endpoint_needs_the_ca() {
-        let error = lazy_channel("https://127.0.0.1:50051", &TlsConfig::default())
-            .err()
-            .expect("refused");
+        let Err(error) = lazy_channel("https://127.0.0.1:50051", &TlsConfig::default()) else {
+            panic!("an https endpoint without a CA was accepted");
+        };
         assert!(error.to_string().contains("set tls.ca"), "{error}");
     }
 }
