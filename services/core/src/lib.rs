@@ -26,6 +26,7 @@
 //!   workspace row's lock).
 //! - [`requeue`]: re-enqueueing unfinished deliveries from Postgres.
 //! - [`names`]: parsing of event type names.
+//! - [`notify`]: cache invalidation across replicas through `LISTEN`/`NOTIFY`.
 //! - [`paging`]: page sizes and tokens of `List*` RPCs.
 //! - [`standalone`]: the `main` of a service run as its own process.
 //! - [`telemetry`]: logs, traces (OpenTelemetry) and Prometheus metrics.
@@ -42,6 +43,7 @@ pub mod grpc;
 pub mod ids;
 pub mod limits;
 pub mod names;
+pub mod notify;
 pub mod paging;
 pub mod policy;
 pub mod queue;

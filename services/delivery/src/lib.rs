@@ -73,6 +73,7 @@ impl DeliveryApp {
     /// stops reading jobs and waits for in-flight attempts before returning.
     pub async fn run(self, listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
         let auth = self.grpc.auth().clone();
+        let credentials = tokio::spawn(auth.clone().listen(shutdown.clone()));
         let routes = Routes::new(Authorized::new(DeliveryServiceServer::new(self.grpc), auth));
         let server = switchyard_core::grpc::serve(
             routes,
@@ -82,7 +83,9 @@ impl DeliveryApp {
             shutdown.clone(),
         );
         let engine = self.engine.run(shutdown);
-        tokio::try_join!(server, engine)?;
+        let outcome = tokio::try_join!(server, engine);
+        credentials.abort();
+        outcome?;
         Ok(())
     }
 }

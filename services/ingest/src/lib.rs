@@ -99,6 +99,7 @@ impl IngestApp {
     /// Serves `IngestService` and runs the outbox forwarder until `shutdown`.
     pub async fn run(self, listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
         let forwarder = tokio::spawn(outbox::run(self.state.clone(), shutdown.clone()));
+        let credentials = tokio::spawn(self.state.auth.clone().listen(shutdown.clone()));
         let served = core_grpc::serve(
             grpc::routes(self.state),
             SERVICE_NAMES,
@@ -107,6 +108,7 @@ impl IngestApp {
             shutdown,
         )
         .await;
+        credentials.abort();
         if let Err(error) = forwarder.await {
             tracing::warn!(%error, "outbox forwarder ended abnormally");
         }

@@ -114,6 +114,7 @@ impl RegistryApp {
             shutdown.clone(),
         ));
         let sealing = tokio::spawn(legacy_secrets::seal(self.auth.clone(), shutdown.clone()));
+        let credentials = tokio::spawn(self.auth.clone().listen(shutdown.clone()));
         let registry = RegistryServiceServer::new(RegistryGrpc::new(self.registry));
         let workspaces = WorkspaceServiceServer::new(WorkspaceGrpc::new(self.auth.clone()));
         let routes = Routes::new(Authorized::new(registry, self.auth.clone()))
@@ -122,6 +123,7 @@ impl RegistryApp {
             switchyard_core::grpc::serve(routes, SERVICE_NAMES, listener, self.tls, shutdown).await;
         changes.abort();
         sealing.abort();
+        credentials.abort();
         served
     }
 }

@@ -162,6 +162,7 @@ impl RouterApp {
             self.database_url.clone(),
             shutdown.clone(),
         ));
+        let credentials = tokio::spawn(self.state.auth.clone().listen(shutdown.clone()));
         let repair = tokio::spawn(routing::repair::run(
             self.state.pool.clone(),
             self.state.redis.clone(),
@@ -177,6 +178,7 @@ impl RouterApp {
             shutdown,
         )
         .await;
+        credentials.abort();
         if served.is_err() {
             // Not stopped by the signal: the helpers would wait for it.
             listen.abort();

@@ -14,6 +14,7 @@ mod health;
 mod machine_token_secrets;
 mod machine_tokens;
 mod quotas;
+mod revocation;
 mod routing_throughput;
 mod rules;
 mod rules_cli;

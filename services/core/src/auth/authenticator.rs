@@ -2,13 +2,11 @@
 //! hash), a machine token (verified against its workspace's keys, HS256
 //! secrets opened with the master keyring when the service has one), the
 //! operator token or the internal token. Verified workspace credentials are
-//! cached for at most [`KEY_CACHE_TTL`] (never past their expiry), so a
-//! revoked key stops working within that time without a database round
-//! trip per call.
+//! cached ([`super::cache`]): dropped at the commit of a change to their
+//! workspace's credentials while [`Authenticator::listen`] runs, and after
+//! at most [`super::cache::KEY_CACHE_TTL`] otherwise.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -16,17 +14,15 @@ use deadpool_postgres::Pool;
 use secrecy::ExposeSecret;
 
 use super::access::Access;
+use super::cache::{self, CredentialCache};
 use super::keys::{KeyHasher, legacy_hash};
 use super::{Operator, Principal, Scopes, jwt};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::ids::WorkspaceId;
+use crate::notify;
 use crate::secrets::Keyring;
-
-/// How long a verified credential is trusted without asking Postgres again.
-pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
-/// Entries kept before expired ones are swept.
-const CACHE_SWEEP_AT: usize = 10_000;
+use crate::shutdown::Signal;
 
 /// Who is calling, once authenticated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,8 +31,6 @@ pub enum Caller {
     Operator(Operator),
     Internal,
 }
-
-type Cache = Arc<Mutex<HashMap<Vec<u8>, (Principal, Instant)>>>;
 
 #[derive(Clone)]
 pub struct Authenticator {
@@ -47,7 +41,9 @@ pub struct Authenticator {
     /// Opens HS256 verification secrets; without one, HS256 tokens are
     /// refused (API keys and public-key tokens still work).
     keyring: Option<Keyring>,
-    cache: Cache,
+    cache: Arc<CredentialCache>,
+    /// Where [`Authenticator::listen`] connects.
+    database_url: String,
 }
 
 impl Authenticator {
@@ -61,7 +57,15 @@ impl Authenticator {
             operator_token_hash: config.operator_token.as_ref().map(hash),
             keyring: Keyring::optional_from_config(&config.secrets)?,
             cache: Arc::default(),
+            database_url: config.database_url.clone(),
         })
+    }
+
+    /// Keeps the credential cache in step with revocations made by any
+    /// replica, until `shutdown` trips; run it beside the service.
+    pub async fn listen(self, shutdown: Signal) {
+        let database_url = self.database_url.clone();
+        notify::listen(cache::channel(), database_url, &*self.cache, shutdown).await;
     }
 
     pub fn pool(&self) -> &Pool {
@@ -122,9 +126,10 @@ impl Authenticator {
     /// The workspace principal of an API key or machine token.
     pub async fn principal(&self, token: &str) -> Result<Principal, ApiError> {
         let cache_key = legacy_hash(token);
-        if let Some(principal) = self.cached(&cache_key) {
+        if let Some(principal) = self.cache.get(&cache_key) {
             return Ok(principal);
         }
+        let ticket = self.cache.ticket();
         let (principal, expires_at) = if jwt::looks_like_jwt(token) {
             let workspace = jwt::claimed_workspace(token)?;
             let keys = jwt::active_keys(&self.pool, workspace).await?;
@@ -132,7 +137,8 @@ impl Authenticator {
         } else {
             self.api_key(token).await?
         };
-        self.remember(cache_key, principal.clone(), expires_at);
+        self.cache
+            .insert(ticket, cache_key, principal.clone(), expires_at);
         Ok(principal)
     }
 
@@ -171,24 +177,6 @@ impl Authenticator {
         };
         let expires_at: Option<DateTime<Utc>> = row.get("expires_at");
         Ok((principal, expires_at.unwrap_or(DateTime::<Utc>::MAX_UTC)))
-    }
-
-    fn cached(&self, key: &[u8]) -> Option<Principal> {
-        let cache = self.cache.lock().ok()?;
-        let (principal, until) = cache.get(key)?;
-        (Instant::now() < *until).then(|| principal.clone())
-    }
-
-    fn remember(&self, key: Vec<u8>, principal: Principal, expires_at: DateTime<Utc>) {
-        let left = (expires_at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-        let until = Instant::now() + left.min(KEY_CACHE_TTL);
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() > CACHE_SWEEP_AT {
-                let now = Instant::now();
-                cache.retain(|_, (_, until)| *until > now);
-            }
-            cache.insert(key, (principal, until));
-        }
     }
 }
 

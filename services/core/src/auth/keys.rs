@@ -346,6 +346,7 @@ pub async fn revoke_key(
         &after,
     )
     .await?;
+    super::cache::publish_change(&transaction, workspace).await?;
     transaction.commit().await?;
     Ok(after)
 }
@@ -402,6 +403,8 @@ pub async fn rotate_key(
         &previous,
     )
     .await?;
+    // The old key's cached trust must not outlast its new expiry.
+    super::cache::publish_change(&transaction, workspace).await?;
     transaction.commit().await?;
     Ok((record, key, previous))
 }

@@ -6,8 +6,8 @@
 //! - [`access`] is the one table saying which credential and scope each RPC
 //!   needs; a method missing from it is refused.
 //! - [`layer::Authorized`] wraps each gRPC service: it looks the method up,
-//!   lets the [`Authenticator`] turn the token into a [`Principal`] (cached
-//!   for a short while), checks the scope, and hands the principal to the
+//!   lets the [`Authenticator`] turn the token into a [`Principal`] (cached,
+//!   [`cache`], until a change to the workspace's credentials), checks the scope, and hands the principal to the
 //!   handler in the request's extensions ([`principal`]). Handlers never
 //!   parse credentials; they use the principal's workspace in every query,
 //!   so another workspace's resource is simply not found.
@@ -15,6 +15,7 @@
 
 pub mod access;
 mod authenticator;
+pub mod cache;
 pub mod header;
 pub mod jwt;
 pub mod keys;
@@ -23,7 +24,8 @@ pub mod layer;
 use std::fmt;
 
 pub use access::Access;
-pub use authenticator::{Authenticator, KEY_CACHE_TTL};
+pub use authenticator::Authenticator;
+pub use cache::KEY_CACHE_TTL;
 pub use header::{bearer_metadata, bearer_token, parse_bearer};
 pub use keys::{KeyHasher, create_workspace, generate_api_key};
 

@@ -251,6 +251,7 @@ pub async fn remove_key(
         None,
     )
     .await?;
+    crate::auth::cache::publish_change(&transaction, workspace).await?;
     transaction.commit().await?;
     Ok(())
 }
