@@ -11,6 +11,8 @@
 //! it was paused. The breaker lives in Redis (`switchyard_core::limits`),
 //! written by every delivery replica.
 
+use std::collections::BTreeMap;
+
 use switchyard_core::auth::Principal;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::ConnectionId;
@@ -109,9 +111,10 @@ pub async fn update(
         )
         .await?;
     let row = row.ok_or_else(|| ApiError::not_found(format!("connection {id} not found")))?;
-    if let Some(credentials) = &credentials {
+    if let Some(credentials) = credentials {
         let keyring = &state.keyring;
-        secrets::store::replace_headers(&transaction, keyring, workspace, id, credentials).await?;
+        let credentials = unmask(&transaction, keyring, id, credentials).await?;
+        secrets::store::replace_headers(&transaction, keyring, workspace, id, &credentials).await?;
     }
     let record = connections::record_from_row(&row)?;
     let (before, after) = (Some(before.audit_json()), Some(record.audit_json()));
@@ -145,4 +148,31 @@ pub async fn breaker(state: &RouterState, id: ConnectionId) -> Option<BreakerSna
             None
         }
     }
+}
+
+/// Credential headers sent back as the [`connections::MASK`] the API shows
+/// them with keep their stored value, so a read-modify-write of a
+/// connection never overwrites a credential with the mask. A mask for a
+/// header with nothing stored is refused.
+async fn unmask(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    keyring: &secrets::Keyring,
+    id: ConnectionId,
+    mut credentials: BTreeMap<String, String>,
+) -> ApiResult<BTreeMap<String, String>> {
+    for (name, value) in &mut credentials {
+        if value != connections::MASK {
+            continue;
+        }
+        let field = secrets::SecretField::Header(name.clone());
+        let stored = secrets::store::read(transaction, keyring, id, &field).await?;
+        let Some(stored) = stored else {
+            return Err(ApiError::invalid(
+                &format!("webhook.headers[{name}]"),
+                "is the mask `********` but no value is stored for this header: send the value",
+            ));
+        };
+        *value = secrecy::ExposeSecret::expose_secret(&stored).to_string();
+    }
+    Ok(credentials)
 }

@@ -1,6 +1,7 @@
 //! Connection credentials through the four real services: signing-secret
 //! rotation (both signatures during the grace period, the new one alone
-//! after it, other workspaces refused), credentials sealed at rest,
+//! after it, other workspaces refused), credentials sealed at rest, masked
+//! on read and kept when a masked value is written back,
 //! plain-text rows of earlier versions sealed by the router at start and
 //! still delivered, and re-encryption under a new master key while the
 //! services keep delivering.
@@ -271,6 +272,66 @@ async fn credentials_are_sealed_at_rest_and_masked_on_read() -> anyhow::Result<(
         Some("********")
     );
     assert_eq!(headers.get("X-Team").map(String::as_str), Some("growth"));
+    stack.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_connection_read_back_masked_and_written_again_keeps_its_credentials()
+-> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let (receiver, connection) = connect(&stack).await?;
+    let mut router = stack.client.router.clone();
+    let read = router
+        .get_connection(proto::GetConnectionRequest {
+            id: connection.id.clone(),
+        })
+        .await?
+        .into_inner()
+        .connection
+        .expect("connection");
+    let mut webhook = read.webhook.expect("webhook");
+    webhook
+        .headers
+        .insert("X-Team".to_string(), "sales".to_string());
+    let update = |webhook: proto::WebhookConfig| proto::UpdateConnectionRequest {
+        id: connection.id.clone(),
+        webhook: Some(webhook),
+        ..Default::default()
+    };
+
+    // A mask for a header that has no stored value is refused, and
+    // nothing changes.
+    let mut unknown = webhook.clone();
+    unknown
+        .headers
+        .insert("X-Api-Key".to_string(), "********".to_string());
+    let status = router
+        .update_connection(update(unknown))
+        .await
+        .expect_err("a mask with nothing behind it");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("webhook.headers[X-Api-Key]"),
+        "{}",
+        status.message()
+    );
+
+    // The masked Authorization goes back as read: its value is kept.
+    let updated = router
+        .update_connection(update(webhook))
+        .await?
+        .into_inner()
+        .connection
+        .expect("connection");
+    let headers = updated.webhook.expect("webhook").headers;
+    assert_eq!(headers.get("X-Team").map(String::as_str), Some("sales"));
+    assert_eq!(
+        headers.get("Authorization").map(String::as_str),
+        Some("********")
+    );
+    let webhook = deliver(&stack, &receiver, 1).await?;
+    assert_eq!(webhook.header("authorization"), Some(TOKEN));
+    assert_eq!(webhook.header("x-team"), Some("sales"));
     stack.stop().await
 }
 
