@@ -168,7 +168,7 @@ async fn unmask(
         let stored = secrets::store::read(transaction, keyring, id, &field).await?;
         let Some(stored) = stored else {
             return Err(ApiError::invalid(
-                &format!("webhook.headers[{name}]"),
+                format!("webhook.headers[{name}]"),
                 "is the mask `********` but no value is stored for this header: send the value",
             ));
         };
