@@ -63,6 +63,13 @@ pub enum ClaimOutcome {
 
 /// Claims every delivery of `requests` that is due (or whose lease
 /// expired) and whose connection is not paused, leasing each for `lease`.
+///
+/// The claim must stay a synchronous commit: it is the point after which a
+/// request can go out, and the router writes deliveries without waiting for
+/// their WAL flush (`switchyard_router::routing::route`). Flushing the claim
+/// makes the delivery durable before anything is sent, so a Postgres crash
+/// can never leave a sent webhook whose delivery is re-created under another
+/// `webhook-id`.
 /// Outcomes come back in request order; a delivery asked twice is claimed
 /// at most once.
 ///
