@@ -5,10 +5,12 @@
 //!   [`check`], the rewrite of [`rewrite`], and a run against a sample event.
 //! - [`eval`] runs programs against one event: [`EventScope`] binds `event`
 //!   once (as [`value`] builds it) and gives each rule its [`Outcome`];
-//!   [`json`] writes a mapping's result as the body.
+//!   [`body`] evaluates a mapping's literals entry by entry and [`json`]
+//!   writes the result as the body.
 //! - [`budget`] holds the limits, static and at run time, that keep a hostile
 //!   rule from stalling the router.
 
+pub mod body;
 pub mod budget;
 pub mod check;
 pub mod compile;

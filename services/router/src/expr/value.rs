@@ -1,6 +1,9 @@
 //! The `event` variable: an event as a CEL map, built once per event and
 //! shared by every rule evaluated against it. Strings borrow from the
-//! payload instead of being copied.
+//! payload instead of being copied. Its fields are also bound one by one, as
+//! [`field_variable`] names them, for the rewritten `event.<field>` (see
+//! [`super::rewrite`]); the map itself is only built for an expression that
+//! uses `event` otherwise.
 //!
 //! JSON numbers become `int` when they are integers that fit an `int64`,
 //! `uint` when only a `uint64` holds them, and `double` otherwise: so
@@ -31,24 +34,53 @@ pub struct EventFields<'a> {
 /// The fields `event` has; anything else is refused when a rule is saved.
 pub const EVENT_FIELDS: &[&str] = &["type", "id", "payload", "received_at", "schema_version"];
 
+/// The variable each field of `event` is bound to; `@` keeps the names out
+/// of reach of expressions.
+const FIELD_VARIABLES: [(&str, &str); 5] = [
+    ("type", "@event.type"),
+    ("id", "@event.id"),
+    ("payload", "@event.payload"),
+    ("received_at", "@event.received_at"),
+    ("schema_version", "@event.schema_version"),
+];
+
+/// The variable `event.<field>` is rewritten to, for a field `event` has.
+pub fn field_variable(field: &str) -> Option<&'static str> {
+    FIELD_VARIABLES
+        .iter()
+        .find(|(name, _)| *name == field)
+        .map(|(_, variable)| *variable)
+}
+
+/// The fields of `event`, each with its [`field_variable`].
+pub fn field_values<'v>(
+    fields: &EventFields<'v>,
+) -> impl Iterator<Item = (&'static str, Box<dyn Val + 'v>)> {
+    let payload = json_value(fields.payload);
+    let values: [Box<dyn Val + 'v>; 5] = [
+        Box::new(CelString::from(fields.event_type)),
+        Box::new(CelString::from(fields.id)),
+        payload,
+        Box::new(CelTimestamp::from(fields.received_at.fixed_offset())),
+        Box::new(CelInt::from(fields.schema_version)),
+    ];
+    FIELD_VARIABLES
+        .into_iter()
+        .map(|(_, variable)| variable)
+        .zip(values)
+}
+
 fn key(name: &str) -> CelMapKey<'_> {
     CelMapKey::String(CelString::from(name))
 }
 
 /// `event` as a CEL value borrowing from `fields`.
 pub fn event_value<'v>(fields: &EventFields<'v>) -> Box<dyn Val + 'v> {
-    let mut map: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = HashMap::with_capacity(5);
-    map.insert(key("type"), Box::new(CelString::from(fields.event_type)));
-    map.insert(key("id"), Box::new(CelString::from(fields.id)));
-    map.insert(key("payload"), json_value(fields.payload));
-    map.insert(
-        key("received_at"),
-        Box::new(CelTimestamp::from(fields.received_at.fixed_offset())),
-    );
-    map.insert(
-        key("schema_version"),
-        Box::new(CelInt::from(fields.schema_version)),
-    );
+    let map: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = FIELD_VARIABLES
+        .iter()
+        .map(|(name, _)| key(name))
+        .zip(field_values(fields).map(|(_, value)| value))
+        .collect();
     Box::new(CelMap::from(map))
 }
 
