@@ -15,7 +15,7 @@ use cel::{Context, Env, ExecutionError, Value as CelValue};
 use super::budget::{self, CHARGE_FUNCTION};
 use super::compile::Program;
 use super::value::{EventFields, event_value, field_values};
-use super::{body, json};
+use super::{body, json, paths};
 
 static ENVIRONMENT: LazyLock<Arc<Env>> = LazyLock::new(|| {
     let mut env = Env::stdlib();
@@ -96,23 +96,29 @@ fn describe(error: &ExecutionError) -> String {
 }
 
 /// `event` bound for one event: its fields, as the rewritten expressions
-/// read them (see [`super::rewrite`]), and `event` itself for the few
-/// expressions that need it, in a scope of their own.
+/// read them (see [`super::rewrite`]; the payload's paths are answered by
+/// [`super::paths`]), and `event` itself for the few expressions that need
+/// it, in a scope of their own.
 pub struct EventScope<'v> {
-    event: EventFields<'v>,
+    event: &'v EventFields<'v>,
     context: Context<'v, 'v>,
 }
 
 impl<'v> EventScope<'v> {
-    pub fn new(event: &EventFields<'v>) -> Self {
+    pub fn new(event: &'v EventFields<'v>) -> Self {
         let mut context = Context::with_env(Arc::clone(environment()));
         for (variable, value) in field_values(event) {
             context.add_variable_as_val(variable, value);
         }
-        Self {
-            event: *event,
-            context,
-        }
+        context.set_variable_resolver(event);
+        Self { event, context }
+    }
+
+    /// `context` with `event` itself bound.
+    fn with_event<'s>(&'s self) -> Context<'s, 'v> {
+        let mut context = self.context.new_inner_scope();
+        context.add_variable_as_val("event", event_value(self.event));
+        context
     }
 
     /// Runs `evaluate` in the context `program` needs.
@@ -122,13 +128,26 @@ impl<'v> EventScope<'v> {
         evaluate: impl FnOnce(&Context<'_, 'v>) -> Result<R, ExecutionError>,
     ) -> Result<R, EvalError> {
         let result = if program.needs_event {
-            let mut context = self.context.new_inner_scope();
-            context.add_variable_as_val("event", event_value(&self.event));
-            evaluate(&context)
+            evaluate(&self.with_event())
         } else {
             evaluate(&self.context)
         };
-        result.map_err(|error| EvalError::Runtime(describe(&error)))
+        result.map_err(|error| EvalError::Runtime(self.describe(&error)))
+    }
+
+    /// Readable text for an evaluation error. A payload path that led
+    /// nowhere is run again the way it reads, for the error that gives (see
+    /// [`super::paths`]).
+    fn describe(&self, error: &ExecutionError) -> String {
+        if let ExecutionError::UndeclaredReference(name) = error
+            && let Some((segments, has)) = paths::parse(name)
+        {
+            let tree = paths::tree(&segments, has);
+            if let Err(error) = CelValue::resolve_val(&tree, &self.with_event()) {
+                return describe(&error);
+            }
+        }
+        describe(error)
     }
 
     fn run<R>(

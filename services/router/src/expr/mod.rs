@@ -16,6 +16,7 @@ pub mod check;
 pub mod compile;
 pub mod eval;
 pub mod json;
+pub mod paths;
 pub mod rewrite;
 #[cfg(test)]
 mod sample;

@@ -14,11 +14,15 @@
 //!   Whatever still names `event` itself (`has(event.payload)`,
 //!   `event[name]`, `event` as a value) gets it bound too, see
 //!   [`mentions_event`].
+//! - every path into the payload (`event.payload.a["b"]`, and `has()` of
+//!   one) turned into one variable that [`super::paths`] answers from the
+//!   JSON; that runs first, so the selections above are what is left.
 
 use cel::common::ast::{CallExpr, EntryExpr, Expr, IdedExpr, LiteralValue, operators};
 use cel::common::types::CelString;
 
 use super::budget::CHARGE_FUNCTION;
+use super::paths;
 use super::value::field_variable;
 
 /// The name of the event variable, see the module doc.
@@ -26,6 +30,18 @@ const EVENT: &str = "event";
 
 /// Rewrites `node` in place.
 pub fn instrument(node: &mut IdedExpr) {
+    if let Some(path) = payload_path(node) {
+        node.expr = Expr::Ident(paths::variable(&path, false));
+        return;
+    }
+    if let Expr::Select(select) = &node.expr
+        && select.test
+        && let Some(mut path) = payload_path(&select.operand)
+    {
+        path.push(select.field.clone());
+        node.expr = Expr::Ident(paths::variable(&path, true));
+        return;
+    }
     match &mut node.expr {
         Expr::Select(select) if !select.test && is_event(&select.operand) => {
             // `check` refuses any other field of `event` and shadowing it.
@@ -70,6 +86,35 @@ pub fn instrument(node: &mut IdedExpr) {
             instrument(&mut comprehension.result);
         }
         Expr::Struct(_) | Expr::Literal(_) | Expr::Ident(_) | Expr::Unspecified => {}
+    }
+}
+
+/// The keys of the payload path `node` reads, if it is one: `event.payload`
+/// followed by fields or string literal indexes (see [`paths`]).
+fn payload_path(node: &IdedExpr) -> Option<Vec<String>> {
+    match &node.expr {
+        Expr::Select(select) if !select.test && is_event(&select.operand) => {
+            (select.field == "payload").then(Vec::new)
+        }
+        Expr::Select(select) if !select.test => {
+            let mut path = payload_path(&select.operand)?;
+            path.push(select.field.clone());
+            Some(path)
+        }
+        Expr::Call(call_expr)
+            if call_expr.func_name == operators::INDEX && call_expr.target.is_none() =>
+        {
+            let [operand, key] = call_expr.args.as_slice() else {
+                return None;
+            };
+            let Expr::Literal(LiteralValue::String(key)) = &key.expr else {
+                return None;
+            };
+            let mut path = payload_path(operand)?;
+            path.push(key.inner().to_string());
+            Some(path)
+        }
+        _ => None,
     }
 }
 

@@ -35,13 +35,14 @@ pub struct EventFields<'a> {
 pub const EVENT_FIELDS: &[&str] = &["type", "id", "payload", "received_at", "schema_version"];
 
 /// The variable each field of `event` is bound to; `@` keeps the names out
-/// of reach of expressions.
+/// of reach of expressions. The payload's is answered by
+/// [`super::paths`], not bound.
 const FIELD_VARIABLES: [(&str, &str); 5] = [
     ("type", "@event.type"),
     ("id", "@event.id"),
-    ("payload", "@event.payload"),
     ("received_at", "@event.received_at"),
     ("schema_version", "@event.schema_version"),
+    ("payload", "@payload"),
 ];
 
 /// The variable `event.<field>` is rewritten to, for a field `event` has.
@@ -52,15 +53,13 @@ pub fn field_variable(field: &str) -> Option<&'static str> {
         .map(|(_, variable)| *variable)
 }
 
-/// The fields of `event`, each with its [`field_variable`].
+/// The fields of `event` but the payload, each with its [`field_variable`].
 pub fn field_values<'v>(
     fields: &EventFields<'v>,
 ) -> impl Iterator<Item = (&'static str, Box<dyn Val + 'v>)> {
-    let payload = json_value(fields.payload);
-    let values: [Box<dyn Val + 'v>; 5] = [
+    let values: [Box<dyn Val + 'v>; 4] = [
         Box::new(CelString::from(fields.event_type)),
         Box::new(CelString::from(fields.id)),
-        payload,
         Box::new(CelTimestamp::from(fields.received_at.fixed_offset())),
         Box::new(CelInt::from(fields.schema_version)),
     ];
@@ -79,7 +78,11 @@ pub fn event_value<'v>(fields: &EventFields<'v>) -> Box<dyn Val + 'v> {
     let map: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = FIELD_VARIABLES
         .iter()
         .map(|(name, _)| key(name))
-        .zip(field_values(fields).map(|(_, value)| value))
+        .zip(
+            field_values(fields)
+                .map(|(_, value)| value)
+                .chain([json_value(fields.payload)]),
+        )
         .collect();
     Box::new(CelMap::from(map))
 }
