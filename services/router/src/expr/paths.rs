@@ -65,13 +65,25 @@ pub fn parse(name: &str) -> Option<(Vec<String>, bool)> {
 fn walk<'j>(payload: &'j Json, mut rest: &str) -> Option<&'j Json> {
     let mut value = payload;
     while let Some(after_dot) = rest.strip_prefix('.') {
-        let end = segment_end(after_dot);
-        let raw = &after_dot[..end];
         let object = value.as_object()?;
-        value = if raw.contains('\\') {
-            object.get(&unescape(raw))?
-        } else {
-            object.get(raw)?
+        // Most keys have neither `.` nor `\`: one scan finds the segment's end.
+        let stop = after_dot
+            .bytes()
+            .position(|byte| matches!(byte, b'.' | b'\\'));
+        let end = match stop {
+            Some(stop) if after_dot.as_bytes()[stop] == b'\\' => {
+                let end = segment_end(after_dot);
+                value = object.get(&unescape(&after_dot[..end]))?;
+                end
+            }
+            Some(stop) => {
+                value = object.get(&after_dot[..stop])?;
+                stop
+            }
+            None => {
+                value = object.get(after_dot)?;
+                after_dot.len()
+            }
         };
         rest = &after_dot[end..];
     }
