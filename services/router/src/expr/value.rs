@@ -1,9 +1,12 @@
-//! The `event` variable: an event as a CEL map, built once per event and
-//! shared by every rule evaluated against it. Strings borrow from the
-//! payload instead of being copied. Its fields are also bound one by one, as
-//! [`field_variable`] names them, for the rewritten `event.<field>` (see
-//! [`super::rewrite`]); the map itself is only built for an expression that
-//! uses `event` otherwise.
+//! The `event` variable and what expressions read of it. Strings borrow
+//! from the event and its payload instead of being copied.
+//!
+//! An [`super::eval::EventScope`] binds the fields of `event` but the payload
+//! once per event, each as the variable [`field_variable`] names; payload
+//! paths are read from the JSON as needed (see [`super::paths`], which
+//! converts the values it reads with [`json_value`]). `event` itself, as a
+//! CEL map ([`event_value`]), is only built for an expression that uses it
+//! otherwise than through its fields.
 //!
 //! JSON numbers become `int` when they are integers that fit an `int64`,
 //! `uint` when only a `uint64` holds them, and `double` otherwise: so
