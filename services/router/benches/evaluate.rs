@@ -1,6 +1,6 @@
 //! Condition + mapping evaluation for one event: a 1 KiB payload against 10
 //! rules, each with a condition and a mapping, as routing runs them (the
-//! `event` value built once per event, compiled programs reused).
+//! event bound once per event, compiled programs reused).
 //!
 //! `cargo bench -p switchyard-router --bench evaluate`; criterion reports
 //! the time per event and, with the throughput set to one element, events

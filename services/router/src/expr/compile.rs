@@ -38,6 +38,8 @@ pub struct Program {
     pub role: Role,
     pub source: String,
     pub(super) tree: IdedExpr,
+    /// Whether `tree` names `event` itself, beyond the rewritten fields.
+    pub(super) needs_event: bool,
 }
 
 /// Why an expression was refused: `reason` starts with `line:col: `.
@@ -160,6 +162,7 @@ fn compile_here(role: Role, source: &str) -> Result<Option<Arc<Program>>, Compil
     let program = Program {
         role,
         source: source.to_string(),
+        needs_event: rewrite::mentions_event(&tree),
         tree,
     };
     sample_check(&program).map_err(|reason| refuse(root.0, root.1, reason))?;

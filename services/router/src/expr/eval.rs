@@ -14,8 +14,8 @@ use cel::{Context, Env, ExecutionError, Value as CelValue};
 
 use super::budget::{self, CHARGE_FUNCTION};
 use super::compile::Program;
-use super::json;
-use super::value::{EventFields, event_value};
+use super::value::{EventFields, event_value, field_values};
+use super::{body, json, paths};
 
 static ENVIRONMENT: LazyLock<Arc<Env>> = LazyLock::new(|| {
     let mut env = Env::stdlib();
@@ -95,16 +95,59 @@ fn describe(error: &ExecutionError) -> String {
     }
 }
 
-/// `event` bound for one event.
+/// `event` bound for one event: its fields, as the rewritten expressions
+/// read them (see [`super::rewrite`]; the payload's paths are answered by
+/// [`super::paths`]), and `event` itself for the few expressions that need
+/// it, in a scope of their own.
 pub struct EventScope<'v> {
+    event: &'v EventFields<'v>,
     context: Context<'v, 'v>,
 }
 
 impl<'v> EventScope<'v> {
-    pub fn new(event: &EventFields<'v>) -> Self {
+    pub fn new(event: &'v EventFields<'v>) -> Self {
         let mut context = Context::with_env(Arc::clone(environment()));
-        context.add_variable_as_val("event", event_value(event));
-        Self { context }
+        for (variable, value) in field_values(event) {
+            context.add_variable_as_val(variable, value);
+        }
+        context.set_variable_resolver(event);
+        Self { event, context }
+    }
+
+    /// `context` with `event` itself bound.
+    fn with_event<'s>(&'s self) -> Context<'s, 'v> {
+        let mut context = self.context.new_inner_scope();
+        context.add_variable_as_val("event", event_value(self.event));
+        context
+    }
+
+    /// Runs `evaluate` in the context `program` needs.
+    fn in_context<R>(
+        &self,
+        program: &Program,
+        evaluate: impl FnOnce(&Context<'_, 'v>) -> Result<R, ExecutionError>,
+    ) -> Result<R, EvalError> {
+        let result = if program.needs_event {
+            evaluate(&self.with_event())
+        } else {
+            evaluate(&self.context)
+        };
+        result.map_err(|error| EvalError::Runtime(self.describe(&error)))
+    }
+
+    /// Readable text for an evaluation error. A payload path that led
+    /// nowhere is run again the way it reads, for the error that gives (see
+    /// [`super::paths`]).
+    fn describe(&self, error: &ExecutionError) -> String {
+        if let ExecutionError::UndeclaredReference(name) = error
+            && let Some((segments, has)) = paths::parse(name)
+        {
+            let tree = paths::tree(&segments, has);
+            if let Err(error) = CelValue::resolve_val(&tree, &self.with_event()) {
+                return describe(&error);
+            }
+        }
+        describe(error)
     }
 
     fn run<R>(
@@ -113,9 +156,10 @@ impl<'v> EventScope<'v> {
         use_result: impl FnOnce(&dyn Val) -> Result<R, EvalError>,
     ) -> Result<R, EvalError> {
         budget::with_budget(|| {
-            let value = CelValue::resolve_val(&program.tree, &self.context)
-                .map_err(|error| EvalError::Runtime(describe(&error)))?;
-            use_result(value.as_ref())
+            self.in_context(program, |context| {
+                CelValue::resolve_val(&program.tree, context)
+                    .map(|value| use_result(value.as_ref()))
+            })?
         })
     }
 
@@ -133,10 +177,13 @@ impl<'v> EventScope<'v> {
         })
     }
 
-    /// The mapped body as JSON text.
+    /// The mapped body as JSON text (see [`body`] for how literals run).
     pub fn mapping(&self, program: &Program) -> Result<String, EvalError> {
-        self.run(program, |value| {
-            json::to_json_text(value).map_err(EvalError::WrongKind)
+        budget::with_budget(|| {
+            self.in_context(program, |context| {
+                body::evaluate(&program.tree, context)
+                    .map(|shape| json::write_json_text(&shape).map_err(EvalError::WrongKind))
+            })?
         })
     }
 

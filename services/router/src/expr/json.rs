@@ -21,9 +21,16 @@ use serde::{Serialize, Serializer};
 /// Largest body a mapping may build.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Serialises a CEL value as JSON text.
-pub fn to_json_text(value: &dyn Val) -> Result<String, String> {
-    let text = serde_json::to_string(&AsJson(value)).map_err(|error| error.to_string())?;
+/// Room a body usually fits in, so writing it rarely grows the buffer.
+const INITIAL_BODY_BYTES: usize = 256;
+
+/// Writes `body` (an [`AsJson`], or a [`super::body::Shape`] made of them)
+/// as JSON text, within [`MAX_BODY_BYTES`].
+pub fn write_json_text(body: &impl Serialize) -> Result<String, String> {
+    let mut bytes = Vec::with_capacity(INITIAL_BODY_BYTES);
+    serde_json::to_writer(&mut bytes, body).map_err(|error| error.to_string())?;
+    // serde_json writes UTF-8 only; the check is one pass over the bytes.
+    let text = String::from_utf8(bytes).map_err(|error| error.to_string())?;
     if text.len() > MAX_BODY_BYTES {
         return Err(format!(
             "the mapped body is {} bytes, more than the limit of {MAX_BODY_BYTES}",
@@ -33,7 +40,8 @@ pub fn to_json_text(value: &dyn Val) -> Result<String, String> {
     Ok(text)
 }
 
-struct AsJson<'a, 'v>(&'a (dyn Val + 'v));
+/// A CEL value serialised as JSON; see the module doc.
+pub struct AsJson<'a, 'v>(pub &'a (dyn Val + 'v));
 
 fn downcast<'a, 'v, T: cel::common::value::FromVal<'a, 'v>, E: serde::ser::Error>(
     value: &'a (dyn Val + 'v),

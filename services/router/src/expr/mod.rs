@@ -3,17 +3,20 @@
 //! - [`compile`] turns source text into a [`Program`] when a rule is saved
 //!   (or loaded into the rule cache): size limit, parse, the static checks of
 //!   [`check`], the rewrite of [`rewrite`], and a run against a sample event.
-//! - [`eval`] runs programs against one event: [`EventScope`] binds `event`
-//!   once (as [`value`] builds it) and gives each rule its [`Outcome`];
-//!   [`json`] writes a mapping's result as the body.
+//! - [`eval`] runs programs against one event: [`EventScope`] binds the
+//!   event once (see [`value`]; [`paths`] reads the payload as needed) and
+//!   gives each rule its [`Outcome`]; [`body`] evaluates a mapping's
+//!   literals entry by entry and [`json`] writes the result as the body.
 //! - [`budget`] holds the limits, static and at run time, that keep a hostile
 //!   rule from stalling the router.
 
+pub mod body;
 pub mod budget;
 pub mod check;
 pub mod compile;
 pub mod eval;
 pub mod json;
+pub mod paths;
 pub mod rewrite;
 #[cfg(test)]
 mod sample;

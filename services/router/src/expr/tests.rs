@@ -390,3 +390,170 @@ fn empty_expressions_compile_to_nothing() {
     assert!(compile(Role::Condition, "  ").expect("ok").is_none());
     assert!(compile_rule("", "").expect("ok").is_trivial());
 }
+
+#[test]
+fn event_itself_is_bound_where_an_expression_names_it() {
+    let cases: &[(&str, bool)] = &[
+        ("has(event.payload)", true),
+        ("has(event.payload.email) && has(event.type)", true),
+        (r#"event["type"] == "lead.created""#, true),
+        (r#""payload" in event && size(event) == 5"#, true),
+        ("event.?payload.hasValue()", true),
+        (
+            "event.payload.tags.exists(t, event.id == 'evt_1' && t == 'vip')",
+            true,
+        ),
+        ("event.payload == event['payload']", true),
+    ];
+    for (source, expected) in cases {
+        assert_eq!(condition(source), Ok(*expected), "{source}");
+    }
+    assert_eq!(
+        mapping(r#"{"t": event["type"], "n": event.schema_version}"#),
+        Ok(json!({"t": "lead.created", "n": 2}))
+    );
+}
+
+/// The body as the interpreter's built value serialises, for comparison.
+fn mapping_as_built(source: &str) -> Result<String, String> {
+    let program = compile(Role::Mapping, source)
+        .map_err(|e| e.to_string())?
+        .expect("not empty");
+    let payload = payload();
+    let fields = EventFields {
+        event_type: "lead.created",
+        id: "evt_1",
+        payload: &payload,
+        received_at: Utc::now(),
+        schema_version: 2,
+    };
+    let mut context = cel::Context::with_env(std::sync::Arc::clone(eval::environment()));
+    for (variable, value) in value::field_values(&fields) {
+        context.add_variable_as_val(variable, value);
+    }
+    context.add_variable_as_val("event", value::event_value(&fields));
+    context.set_variable_resolver(&fields);
+    budget::with_budget(|| {
+        let value = cel::Value::resolve_val(&program.tree, &context)
+            .map_err(|error| format!("runtime: {error}"))?;
+        json::write_json_text(&json::AsJson(value.as_ref()))
+    })
+}
+
+#[test]
+fn literal_mappings_write_what_the_built_value_writes() {
+    let sources = [
+        r#"{"b": 1, "a": [1, {"z": 2, "y": event.payload.tags}], "c": {}, "d": []}"#,
+        r#"{"a": 1, ?"b": optional.none(), ?"c": optional.of(2)}"#,
+        r#"{1: "one", "x": {"k": event.payload.company}}"#,
+        r#"[event.payload.amount, [], {"k": null}, [?optional.none(), 1]]"#,
+        r#"{"x": event.payload.items.map(i, {"s": i.sku, "q": i.qty})}"#,
+        r#"{"B": 1, "a": 2, "_": 3, "é": 4, "": 5}"#,
+    ];
+    for source in sources {
+        let expected = mapping_as_built(source).expect(source);
+        let body = mapping(source).expect(source);
+        assert_eq!(
+            body,
+            serde_json::from_str::<Json>(&expected).expect("JSON"),
+            "{source}"
+        );
+        let program = compile(Role::Mapping, source).expect("ok").expect("ok");
+        let text = with_event(|scope| scope.mapping(&program)).expect(source);
+        assert_eq!(text, expected, "{source}: the same text, keys sorted");
+    }
+}
+
+#[test]
+fn literal_mappings_fail_as_the_built_value_fails() {
+    // The first failing entry in source order, even if an entry sorted
+    // before it has no JSON form.
+    let cases = [
+        (
+            r#"{"a": double("nan"), "b": event.payload.missing}"#,
+            "no such key: missing",
+        ),
+        (
+            r#"{"b": event.payload.missing, "a": event.payload.nope}"#,
+            "no such key: missing",
+        ),
+        (
+            r#"[double("nan"), [event.payload.nope]]"#,
+            "no such key: nope",
+        ),
+    ];
+    for (source, expected) in cases {
+        assert_eq!(mapping(source), Err(expected.to_string()), "{source}");
+    }
+    // A repeated key, as the interpreter says.
+    let source = r#"{"a": 1, "a": 2}"#;
+    let built = mapping_as_built(source).expect_err(source);
+    let error = mapping(source).expect_err(source);
+    assert_eq!(built, format!("runtime: {error}"));
+    let error = mapping(r#"{"a": {"b": double("inf")}}"#).expect_err("inf");
+    assert!(error.contains("no JSON form"), "{error}");
+}
+
+#[test]
+fn payload_paths_read_the_json_as_the_map_would() {
+    let payload = json!({
+        "a.b": {"c\\d": 1, "": "empty"},
+        "n": null,
+        "list": [{"k": "v"}],
+        "s": "text",
+        "big": 18446744073709551615u64,
+        "x": 1.5
+    });
+    let fields = EventFields {
+        event_type: "t.t",
+        id: "evt",
+        payload: &payload,
+        received_at: Utc::now(),
+        schema_version: 1,
+    };
+    let scope = EventScope::new(&fields);
+    let run = |source: &str| {
+        let program = compile(Role::Condition, source)
+            .expect(source)
+            .expect(source);
+        scope
+            .condition(&program)
+            .map_err(|e| e.message().to_string())
+    };
+    let holds = [
+        r#"event.payload["a.b"]["c\\d"] == 1"#,
+        r#"event.payload["a.b"][""] == "empty""#,
+        r#"has(event.payload["a.b"].c) == false"#,
+        r#"has(event.payload.n) && event.payload.n == null"#,
+        r#"event.payload.list[0].k == "v" && event.payload["list"][0]["k"] == "v""#,
+        "event.payload.big == 18446744073709551615u && event.payload.x > 1",
+        "event.payload.big - 1u == 18446744073709551614u && event.payload.x + 0.5 == 2.0",
+        r#"event.payload.s.startsWith("te") && size(event.payload) == 6"#,
+        r#"event.payload.?missing.orValue(1) == 1"#,
+    ];
+    for source in holds {
+        assert_eq!(run(source), Ok(true), "{source}");
+    }
+    // Paths that lead nowhere fail as indexing the built map fails.
+    let fails = [
+        ("event.payload.missing == 1", "no such key: missing"),
+        ("event.payload['a.b'].nope == 1", "no such key: nope"),
+        ("has(event.payload.missing.k)", "no such key: missing"),
+    ];
+    for (source, expected) in fails {
+        assert_eq!(run(source), Err(expected.to_string()), "{source}");
+    }
+    // As the interpreter reports indexing a string, null or list by name.
+    for source in [
+        "event.payload.s.k == 1",
+        "has(event.payload.s.k)",
+        "event.payload.n.k == 1",
+        "has(event.payload.list.k)",
+    ] {
+        let error = run(source).expect_err(source);
+        assert!(
+            !error.contains('@') && !error.to_lowercase().contains("undeclared"),
+            "{source}: {error}"
+        );
+    }
+}

@@ -1,6 +1,12 @@
-//! The `event` variable: an event as a CEL map, built once per event and
-//! shared by every rule evaluated against it. Strings borrow from the
-//! payload instead of being copied.
+//! The `event` variable and what expressions read of it. Strings borrow
+//! from the event and its payload instead of being copied.
+//!
+//! An [`super::eval::EventScope`] binds the fields of `event` but the payload
+//! once per event, each as the variable [`field_variable`] names; payload
+//! paths are read from the JSON as needed (see [`super::paths`], which
+//! converts the values it reads with [`json_value`]). `event` itself, as a
+//! CEL map ([`event_value`]), is only built for an expression that uses it
+//! otherwise than through its fields.
 //!
 //! JSON numbers become `int` when they are integers that fit an `int64`,
 //! `uint` when only a `uint64` holds them, and `double` otherwise: so
@@ -31,24 +37,56 @@ pub struct EventFields<'a> {
 /// The fields `event` has; anything else is refused when a rule is saved.
 pub const EVENT_FIELDS: &[&str] = &["type", "id", "payload", "received_at", "schema_version"];
 
+/// The variable each field of `event` is bound to; `@` keeps the names out
+/// of reach of expressions. The payload's is answered by
+/// [`super::paths`], not bound.
+const FIELD_VARIABLES: [(&str, &str); 5] = [
+    ("type", "@event.type"),
+    ("id", "@event.id"),
+    ("received_at", "@event.received_at"),
+    ("schema_version", "@event.schema_version"),
+    ("payload", "@payload"),
+];
+
+/// The variable `event.<field>` is rewritten to, for a field `event` has.
+pub fn field_variable(field: &str) -> Option<&'static str> {
+    FIELD_VARIABLES
+        .iter()
+        .find(|(name, _)| *name == field)
+        .map(|(_, variable)| *variable)
+}
+
+/// The fields of `event` but the payload, each with its [`field_variable`].
+pub fn field_values<'v>(
+    fields: &EventFields<'v>,
+) -> impl Iterator<Item = (&'static str, Box<dyn Val + 'v>)> {
+    let values: [Box<dyn Val + 'v>; 4] = [
+        Box::new(CelString::from(fields.event_type)),
+        Box::new(CelString::from(fields.id)),
+        Box::new(CelTimestamp::from(fields.received_at.fixed_offset())),
+        Box::new(CelInt::from(fields.schema_version)),
+    ];
+    FIELD_VARIABLES
+        .into_iter()
+        .map(|(_, variable)| variable)
+        .zip(values)
+}
+
 fn key(name: &str) -> CelMapKey<'_> {
     CelMapKey::String(CelString::from(name))
 }
 
 /// `event` as a CEL value borrowing from `fields`.
 pub fn event_value<'v>(fields: &EventFields<'v>) -> Box<dyn Val + 'v> {
-    let mut map: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = HashMap::with_capacity(5);
-    map.insert(key("type"), Box::new(CelString::from(fields.event_type)));
-    map.insert(key("id"), Box::new(CelString::from(fields.id)));
-    map.insert(key("payload"), json_value(fields.payload));
-    map.insert(
-        key("received_at"),
-        Box::new(CelTimestamp::from(fields.received_at.fixed_offset())),
-    );
-    map.insert(
-        key("schema_version"),
-        Box::new(CelInt::from(fields.schema_version)),
-    );
+    let map: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = FIELD_VARIABLES
+        .iter()
+        .map(|(name, _)| key(name))
+        .zip(
+            field_values(fields)
+                .map(|(_, value)| value)
+                .chain([json_value(fields.payload)]),
+        )
+        .collect();
     Box::new(CelMap::from(map))
 }
 
