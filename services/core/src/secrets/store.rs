@@ -338,16 +338,25 @@ pub async fn rotate(pool: &Pool, keyring: &Keyring, batch: i64) -> anyhow::Resul
         }
         transaction.commit().await.context("committing a batch")?;
     }
+    (report.under_active_key, report.under_other_keys) =
+        count_by_key(pool, "connection_secrets", active).await?;
+    Ok(report)
+}
+
+/// How many sealed values of `table` (a table with a `key_id` column) are
+/// under the `active` key, and how many under another one.
+pub async fn count_by_key(pool: &Pool, table: &str, active: &str) -> anyhow::Result<(u64, u64)> {
     let client = pool.get().await.context("connecting to Postgres")?;
     let row = client
         .query_one(
-            "SELECT count(*) FILTER (WHERE key_id = $1), count(*) FILTER (WHERE key_id <> $1) \
-             FROM connection_secrets",
+            &format!(
+                "SELECT count(*) FILTER (WHERE key_id = $1), count(*) FILTER (WHERE key_id <> $1) \
+                 FROM {table}"
+            ),
             &[&active],
         )
         .await
-        .context("counting values by key")?;
-    report.under_active_key = u64::try_from(row.get::<_, i64>(0)).unwrap_or_default();
-    report.under_other_keys = u64::try_from(row.get::<_, i64>(1)).unwrap_or_default();
-    Ok(report)
+        .with_context(|| format!("counting {table} by key"))?;
+    let count = |index| u64::try_from(row.get::<_, i64>(index)).unwrap_or_default();
+    Ok((count(0), count(1)))
 }

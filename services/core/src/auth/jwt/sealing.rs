@@ -172,17 +172,8 @@ pub async fn rotate(pool: &Pool, keyring: &Keyring, batch: i64) -> anyhow::Resul
         }
         transaction.commit().await.context("committing a batch")?;
     }
-    let client = pool.get().await.context("connecting to Postgres")?;
-    let row = client
-        .query_one(
-            "SELECT count(*) FILTER (WHERE key_id = $1), count(*) FILTER (WHERE key_id <> $1) \
-             FROM verification_keys",
-            &[&active],
-        )
-        .await
-        .context("counting HS256 secrets by key")?;
-    report.under_active_key = u64::try_from(row.get::<_, i64>(0)).unwrap_or_default();
-    report.under_other_keys = u64::try_from(row.get::<_, i64>(1)).unwrap_or_default();
+    (report.under_active_key, report.under_other_keys) =
+        crate::secrets::store::count_by_key(pool, "verification_keys", active).await?;
     Ok(report)
 }
 
