@@ -229,6 +229,21 @@ impl Client {
         Ok(self.ingest.clone().emit_event(request).await?.into_inner())
     }
 
+    /// Emits up to 1,000 events in one call; one result per event, in
+    /// order: its id, or why that event alone was refused.
+    pub async fn emit_events(
+        &self,
+        events: Vec<proto::EmitEventRequest>,
+    ) -> Result<Vec<proto::EmitEventsResult>, Status> {
+        Ok(self
+            .ingest
+            .clone()
+            .emit_events(proto::EmitEventsRequest { events })
+            .await?
+            .into_inner()
+            .results)
+    }
+
     /// Creates a webhook connection; the response holds its signing secret,
     /// the only time it is shown.
     pub async fn create_webhook(

@@ -203,6 +203,14 @@ pub struct IngestConfig {
     /// before the forwarder takes it over.
     #[serde(with = "humantime_serde")]
     pub outbox_grace: Duration,
+    /// Emit calls waiting for their commit at most; past it new calls are
+    /// refused at once with `RESOURCE_EXHAUSTED` and a retry delay
+    /// (backpressure) instead of queueing into timeouts.
+    pub max_pending_commits: usize,
+    /// Groups of committed events waiting for the router at most; past it
+    /// new emits are refused the same way, so a slow router slows the
+    /// front door instead of growing an unrouted backlog.
+    pub max_pending_routes: usize,
 }
 
 impl Default for IngestConfig {
@@ -211,6 +219,8 @@ impl Default for IngestConfig {
             max_payload_bytes: 256 * 1024,
             outbox_poll_interval: Duration::from_millis(500),
             outbox_grace: Duration::from_secs(5),
+            max_pending_commits: 4096,
+            max_pending_routes: 4096,
         }
     }
 }

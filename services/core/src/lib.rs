@@ -7,6 +7,8 @@
 //! - [`auth`]: API keys, machine tokens (JWT), scopes, the access table
 //!   and the service wrapper that authenticates every RPC.
 //! - [`audit`]: the audit log of admin changes.
+//! - [`batch`]: group commit: concurrent callers' items gathered into one
+//!   round trip (ingest's event inserts, the engine's claims and records).
 //! - [`error`]: the one error type services return and its single mapping to
 //!   gRPC status codes.
 //! - [`grpc`]: serving a tonic router with health and reflection, and lazily
@@ -35,6 +37,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod batch;
 pub mod config;
 pub mod db;
 pub mod destination;

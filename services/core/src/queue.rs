@@ -11,6 +11,12 @@
 //!
 //! Jobs are hints: Postgres holds each delivery's truth, and the consumer
 //! claims a delivery there before sending, so a duplicate job is harmless.
+//!
+//! [`Producer`] is the one writer of jobs: the router's enqueue, replays,
+//! requeues (resume, recovery), the engine's retries and the bench preload
+//! all go through it, so the stream's entry layout is written in one place
+//! ([`Producer::add_ready`], [`Producer::add_delayed`]; the engine's
+//! promotion script is the one exception, since it runs inside Redis).
 
 use anyhow::Context;
 use redis::aio::ConnectionManager;
@@ -74,6 +80,100 @@ impl DeliveryJob {
     pub fn to_json(&self) -> String {
         // Serialising two strings and an integer cannot fail.
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Jobs to write in one round trip: ready ones to the stream, delayed ones
+/// to the sorted set at their due time (Unix milliseconds).
+#[derive(Clone, Debug, Default)]
+pub struct JobBatch {
+    pub ready: Vec<DeliveryJob>,
+    pub delayed: Vec<(DeliveryJob, i64)>,
+}
+
+impl JobBatch {
+    pub fn is_empty(&self) -> bool {
+        self.ready.is_empty() && self.delayed.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ready.len() + self.delayed.len()
+    }
+}
+
+/// Most commands in one pipelined round trip, so a huge batch neither
+/// builds one huge request nor blocks Redis for long.
+const CHUNK: usize = 1000;
+
+/// Writes jobs to the stream and the delayed set; cheap to clone.
+#[derive(Clone)]
+pub struct Producer {
+    redis: ConnectionManager,
+    keys: QueueKeys,
+}
+
+impl Producer {
+    pub fn new(redis: ConnectionManager, keys: QueueKeys) -> Self {
+        Self { redis, keys }
+    }
+
+    pub fn keys(&self) -> &QueueKeys {
+        &self.keys
+    }
+
+    /// Appends ready jobs to the stream, in order, one pipelined round trip
+    /// per thousand.
+    pub async fn ready(&self, jobs: &[DeliveryJob]) -> redis::RedisResult<()> {
+        for chunk in jobs.chunks(CHUNK) {
+            let mut pipe = redis::pipe();
+            for job in chunk {
+                Self::add_ready(&self.keys, &mut pipe, &job.to_json());
+            }
+            pipe.query_async::<()>(&mut self.redis.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes a batch: ready jobs first, then delayed ones, a round trip per
+    /// thousand jobs.
+    pub async fn send(&self, batch: &JobBatch) -> redis::RedisResult<()> {
+        self.ready(&batch.ready).await?;
+        for chunk in batch.delayed.chunks(CHUNK) {
+            let mut pipe = redis::pipe();
+            let jobs: Vec<(i64, String)> = chunk
+                .iter()
+                .map(|(job, due)| (*due, job.to_json()))
+                .collect();
+            let entries: Vec<(i64, &str)> =
+                jobs.iter().map(|(due, job)| (*due, job.as_str())).collect();
+            Self::add_delayed(&self.keys, &mut pipe, &entries);
+            pipe.query_async::<()>(&mut self.redis.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Adds the `XADD` of one serialized job to `pipe` (for callers that
+    /// write jobs inside their own `MULTI`).
+    pub fn add_ready(keys: &QueueKeys, pipe: &mut redis::Pipeline, job_json: &str) {
+        pipe.cmd("XADD")
+            .arg(&keys.stream)
+            .arg("*")
+            .arg(JOB_FIELD)
+            .arg(job_json)
+            .ignore();
+    }
+
+    /// Adds one `ZADD` of serialized jobs at their due times (Unix ms) to
+    /// `pipe`; nothing when `entries` is empty.
+    pub fn add_delayed(keys: &QueueKeys, pipe: &mut redis::Pipeline, entries: &[(i64, &str)]) {
+        if entries.is_empty() {
+            return;
+        }
+        pipe.cmd("ZADD").arg(&keys.delayed);
+        for (due, job) in entries {
+            pipe.arg(*due).arg(*job);
+        }
+        pipe.ignore();
     }
 }
 

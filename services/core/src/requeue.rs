@@ -15,11 +15,10 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
-use redis::aio::ConnectionManager;
 use uuid::Uuid;
 
 use crate::ids::{ConnectionId, DeliveryId, WorkspaceId};
-use crate::queue::{DeliveryJob, JOB_FIELD, QueueKeys};
+use crate::queue::{DeliveryJob, JobBatch, Producer};
 
 /// Deliveries read (and enqueued) per round trip.
 const PAGE: i64 = 1000;
@@ -38,12 +37,7 @@ pub enum Scope {
 }
 
 /// Enqueues the deliveries of `scope`; returns how many.
-pub async fn requeue(
-    pool: &Pool,
-    redis: &ConnectionManager,
-    keys: &QueueKeys,
-    scope: Scope,
-) -> anyhow::Result<u64> {
+pub async fn requeue(pool: &Pool, producer: &Producer, scope: Scope) -> anyhow::Result<u64> {
     let client = pool.get().await.context("connecting to Postgres")?;
     let mut after = Uuid::nil();
     let mut total = 0u64;
@@ -81,38 +75,31 @@ pub async fn requeue(
             return Ok(total);
         };
         after = last.get(0);
-        let mut pipe = redis::pipe();
+        let mut batch = JobBatch::default();
         for row in &rows {
             let job = DeliveryJob::new(
                 WorkspaceId(row.get(1)).to_string(),
                 DeliveryId(row.get(0)).to_string(),
-            )
-            .to_json();
+            );
             let status: String = row.get(2);
             let due_now: bool = row.get(3);
             let next_attempt_at: DateTime<Utc> = row.get(4);
             let lease_expires_at: Option<DateTime<Utc>> = row.get(5);
             if status == "delivering" {
                 let expiry = lease_expires_at.unwrap_or(next_attempt_at);
-                pipe.zadd(
-                    &keys.delayed,
-                    &job,
-                    expiry.timestamp_millis() + LEASE_SLACK_MS,
-                )
-                .ignore();
+                batch
+                    .delayed
+                    .push((job, expiry.timestamp_millis() + LEASE_SLACK_MS));
             } else if due_now {
-                pipe.cmd("XADD")
-                    .arg(&keys.stream)
-                    .arg("*")
-                    .arg(JOB_FIELD)
-                    .arg(&job)
-                    .ignore();
+                batch.ready.push(job);
             } else {
-                pipe.zadd(&keys.delayed, &job, next_attempt_at.timestamp_millis())
-                    .ignore();
+                batch
+                    .delayed
+                    .push((job, next_attempt_at.timestamp_millis()));
             }
         }
-        pipe.query_async::<()>(&mut redis.clone())
+        producer
+            .send(&batch)
             .await
             .context("enqueueing deliveries")?;
         total += rows.len() as u64;

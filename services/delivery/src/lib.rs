@@ -27,7 +27,7 @@ use deadpool_postgres::Pool;
 use switchyard_core::auth::Authenticator;
 use switchyard_core::auth::layer::Authorized;
 use switchyard_core::config::Config;
-use switchyard_core::queue::QueueKeys;
+use switchyard_core::queue::{Producer, QueueKeys};
 use switchyard_core::shutdown::Signal;
 use switchyard_core::{db, queue};
 use switchyard_proto::v1::delivery_service_server::DeliveryServiceServer;
@@ -59,8 +59,7 @@ impl DeliveryApp {
         let auth = Authenticator::new(pool.clone(), config)?;
         let api = DeliveryApi::new(
             pool,
-            redis,
-            QueueKeys::new(&config.redis_prefix),
+            Producer::new(redis, QueueKeys::new(&config.redis_prefix)),
             config.telemetry.clone(),
         );
         let grpc = DeliveryGrpc::new(auth, api);

@@ -22,4 +22,11 @@ impl IngestService for IngestState {
     ) -> Result<Response<pb::EmitEventResponse>, Status> {
         Ok(Response::new(emit::emit_event(self, request).await?))
     }
+
+    async fn emit_events(
+        &self,
+        request: Request<pb::EmitEventsRequest>,
+    ) -> Result<Response<pb::EmitEventsResponse>, Status> {
+        Ok(Response::new(emit::emit_events(self, request).await?))
+    }
 }

@@ -1,19 +1,29 @@
 //! Ingest: the one front door for applications.
 //!
-//! - [`grpc`] adapts `IngestService`.
-//! - [`emit`] is the path of one event: authenticate, check size (the
-//!   workspace's `max_payload_bytes`), the workspace's ingest rate (shared
-//!   by every replica through Redis) and JSON, answer a repeated
-//!   idempotency key with the first event, ask the
-//!   registry to validate, commit the event, answer, then hand the event to
-//!   the router in the background.
-//! - [`outbox`] is the forwarder: the events table is the outbox, and any
-//!   event the router has not marked routed (router down, process crashed
-//!   after answering) is sent again, with backoff, until it is.
+//! - [`grpc`] adapts `IngestService` (`EmitEvent`, `EmitEvents`).
+//! - [`emit`] is the path of a call: authenticate, check each event
+//!   ([`candidate`]: name, size against the workspace's
+//!   `max_payload_bytes`, JSON object, idempotency key), refuse while the
+//!   pipeline is behind (backpressure), take the workspace's ingest rate
+//!   (shared by every replica through Redis), then hand the events to
+//!   [`commit`] and answer once they are durable.
+//! - [`commit`] is the group commit: concurrent calls' events are
+//!   validated by the registry ([`validation`]) a batch per caller
+//!   credential and stored in one statement and one commit, idempotency
+//!   keys answered exactly within and across batches.
+//! - [`forward`] hands committed events to the router, many per call.
+//! - [`outbox`] is the forwarder of last resort: the events table is the
+//!   outbox, and any event the router has not marked routed (router down,
+//!   process crashed after answering) is sent again, with backoff, until
+//!   it is.
 
+pub mod candidate;
+pub mod commit;
 pub mod emit;
+pub mod forward;
 pub mod grpc;
 pub mod outbox;
+pub mod validation;
 
 use std::sync::Arc;
 
@@ -22,13 +32,15 @@ use switchyard_core::auth::Authenticator;
 use switchyard_core::config::{Config, IngestConfig};
 use switchyard_core::quota::{IngestRateLimiter, Quotas};
 use switchyard_core::shutdown::Signal;
-use switchyard_core::telemetry::propagation::TracedChannel;
 use switchyard_core::{db, grpc as core_grpc, queue};
 use switchyard_proto::internal::v1::routing_service_client::RoutingServiceClient;
 use switchyard_proto::v1::registry_service_client::RegistryServiceClient;
 use tokio::net::TcpListener;
-use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::ServerTlsConfig;
+
+use crate::commit::{CommitStats, Committer};
+use crate::forward::{EventRouter, Forwarder, GrpcRouter};
+use crate::validation::{GrpcValidator, PayloadValidator};
 
 pub const SERVICE_NAMES: &[&str] = &["switchyard.v1.IngestService"];
 
@@ -37,16 +49,18 @@ pub const SERVICE_NAMES: &[&str] = &["switchyard.v1.IngestService"];
 pub struct IngestState {
     pub pool: Pool,
     pub auth: Authenticator,
-    pub registry: RegistryServiceClient<TracedChannel>,
-    pub routing: RoutingServiceClient<TracedChannel>,
-    /// `Bearer <internal token>` for calls to the router.
-    pub internal_auth: MetadataValue<Ascii>,
+    pub committer: Committer,
+    pub forwarder: Forwarder,
+    /// The router, for the outbox.
+    pub router: Arc<dyn EventRouter>,
     pub limits: Arc<IngestConfig>,
     /// Per-workspace payload size and ingest rate.
     pub quotas: Quotas,
     /// `None` when no workspace has an ingest rate (ingest then needs no
     /// Redis).
     pub rate: Option<IngestRateLimiter>,
+    /// Commits and the events they carried, since start.
+    pub stats: Arc<CommitStats>,
 }
 
 pub struct IngestApp {
@@ -59,6 +73,15 @@ impl IngestApp {
     /// some workspace has an ingest rate, the Redis connection. Does not
     /// migrate.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let (validator, router) = Self::remote_seams(config)?;
+        Self::build_with(config, validator, router).await
+    }
+
+    /// The registry and the router over gRPC, at the configured endpoints.
+    #[allow(clippy::type_complexity)]
+    pub fn remote_seams(
+        config: &Config,
+    ) -> anyhow::Result<(Arc<dyn PayloadValidator>, Arc<dyn EventRouter>)> {
         use secrecy::ExposeSecret;
 
         let token = config.require_internal_token()?;
@@ -66,6 +89,27 @@ impl IngestApp {
             switchyard_core::auth::bearer_metadata(token.expose_secret()).map_err(|_| {
                 anyhow::anyhow!("internal_token contains characters not allowed in metadata")
             })?;
+        let validator = GrpcValidator::new(RegistryServiceClient::new(core_grpc::lazy_channel(
+            &config.registry_endpoint,
+            &config.tls,
+        )?));
+        let router = GrpcRouter::new(
+            RoutingServiceClient::new(core_grpc::lazy_channel(
+                &config.router_endpoint,
+                &config.tls,
+            )?),
+            internal_auth,
+        );
+        Ok((Arc::new(validator), Arc::new(router)))
+    }
+
+    /// As [`Self::build`], with the registry and the router reached through
+    /// the given seams (a process hosting them can call them directly).
+    pub async fn build_with(
+        config: &Config,
+        validator: Arc<dyn PayloadValidator>,
+        router: Arc<dyn EventRouter>,
+    ) -> anyhow::Result<Self> {
         let pool = db::pool(&config.database_url, config.database_pool_size)?;
         let quotas = Quotas::from_config(config)?;
         let rate = if quotas.any_ingest_rate() {
@@ -74,26 +118,32 @@ impl IngestApp {
         } else {
             None
         };
+        let stats = Arc::new(CommitStats::default());
         let state = IngestState {
             auth: Authenticator::new(pool.clone(), config)?,
+            committer: Committer::spawn(
+                pool.clone(),
+                validator,
+                config.ingest.outbox_grace,
+                Arc::clone(&stats),
+            ),
+            forwarder: Forwarder::spawn(Arc::clone(&router)),
+            router,
             pool,
-            registry: RegistryServiceClient::new(core_grpc::lazy_channel(
-                &config.registry_endpoint,
-                &config.tls,
-            )?),
-            routing: RoutingServiceClient::new(core_grpc::lazy_channel(
-                &config.router_endpoint,
-                &config.tls,
-            )?),
-            internal_auth,
             limits: Arc::new(config.ingest.clone()),
             quotas,
             rate,
+            stats,
         };
         Ok(Self {
             state,
             tls: config.tls.server()?,
         })
+    }
+
+    /// Commit counters (tests assert that concurrent emits share commits).
+    pub fn stats(&self) -> Arc<CommitStats> {
+        Arc::clone(&self.state.stats)
     }
 
     /// Serves `IngestService` and runs the outbox forwarder until `shutdown`.

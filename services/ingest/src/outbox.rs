@@ -1,22 +1,21 @@
 //! The outbox forwarder. Every poll it claims up to a batch of events the
 //! router has not marked routed and whose `next_route_at` has come, pushes
 //! `next_route_at` out with exponential backoff (capped at a minute) so a
-//! second ingest replica skips them, and forwards them concurrently. The
-//! router marks an event routed in the same statement that creates its
-//! deliveries, so a success needs no write here.
+//! second ingest replica skips them, and forwards them in `RouteEvents`
+//! calls of up to a thousand. A full batch is followed at once by the next,
+//! so a backlog left by a router outage drains at routing speed, not at one
+//! batch per poll. The router marks an event routed in the same statement
+//! that creates its deliveries, so a success needs no write here.
 
-use futures::StreamExt;
 use switchyard_core::ids::{EventId, WorkspaceId};
 use switchyard_core::shutdown::Signal;
 
-use switchyard_core::telemetry::propagation;
-use tracing::Instrument;
-
 use crate::IngestState;
-use crate::emit::forward;
+use crate::commit::Committed;
+use crate::forward::{MAX_CALL_EVENTS, forward};
 
-const BATCH: i64 = 100;
-const CONCURRENCY: usize = 16;
+/// Events claimed per pass.
+const BATCH: i64 = 1000;
 
 pub async fn run(state: IngestState, shutdown: Signal) {
     let mut ticker = tokio::time::interval(state.limits.outbox_poll_interval);
@@ -26,16 +25,32 @@ pub async fn run(state: IngestState, shutdown: Signal) {
             () = shutdown.clone().wait() => return,
             _ = ticker.tick() => {}
         }
-        match forward_due(&state).await {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "outbox forwarded events"),
-            Err(error) => tracing::warn!(error = format!("{error:#}"), "outbox poll failed"),
+        loop {
+            match forward_due(&state).await {
+                Ok((claimed, forwarded)) => {
+                    if forwarded > 0 {
+                        tracing::info!(forwarded, "outbox forwarded events");
+                    }
+                    // A full batch that went through: there may be more.
+                    if claimed < BATCH as usize || forwarded < claimed {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(error = format!("{error:#}"), "outbox poll failed");
+                    break;
+                }
+            }
+            if shutdown.is_tripped() {
+                return;
+            }
         }
     }
 }
 
-/// Claims and forwards one batch; returns how many were forwarded.
-pub async fn forward_due(state: &IngestState) -> anyhow::Result<usize> {
+/// Claims and forwards one batch; returns how many were claimed and how
+/// many forwarded.
+pub async fn forward_due(state: &IngestState) -> anyhow::Result<(usize, usize)> {
     let client = state.pool.get().await?;
     let rows = client
         .query(
@@ -44,25 +59,23 @@ pub async fn forward_due(state: &IngestState) -> anyhow::Result<usize> {
              WHERE id IN ( \
                  SELECT id FROM events WHERE routed_at IS NULL AND next_route_at <= now() \
                  ORDER BY next_route_at LIMIT $1 FOR UPDATE SKIP LOCKED \
-             ) RETURNING id, workspace_id, traceparent",
+             ) RETURNING id, workspace_id",
             &[&BATCH],
         )
         .await?;
     drop(client);
-    let due: Vec<(WorkspaceId, EventId, Option<String>)> = rows
+    let due: Vec<Committed> = rows
         .iter()
-        .map(|row| (WorkspaceId(row.get(1)), EventId(row.get(0)), row.get(2)))
-        .collect();
-    let forwarded = futures::stream::iter(due)
-        .map(|(workspace, event, traceparent)| {
-            // A late forward still belongs to the emit's trace.
-            let span = tracing::info_span!("outbox.forward", switchyard.event_id = %event);
-            propagation::set_parent_from_traceparent(&span, traceparent.as_deref());
-            async move { forward(state, workspace, event).await }.instrument(span)
+        .map(|row| Committed {
+            workspace: WorkspaceId(row.get(1)),
+            event: EventId(row.get(0)),
         })
-        .buffer_unordered(CONCURRENCY)
-        .filter(|ok| std::future::ready(*ok))
-        .count()
-        .await;
-    Ok(forwarded)
+        .collect();
+    let mut forwarded = 0;
+    for chunk in due.chunks(MAX_CALL_EVENTS) {
+        if forward(state.router.as_ref(), chunk).await {
+            forwarded += chunk.len();
+        }
+    }
+    Ok((due.len(), forwarded))
 }

@@ -19,6 +19,8 @@
 //!   keeps a `LISTEN` connection so every replica forgets a head within
 //!   milliseconds of a change committed anywhere, and stops caching heads
 //!   while that connection is down.
+//! - [`local`] offers validation to ingest running in the same process,
+//!   with the gRPC answers and without the loopback call.
 //! - `store` is the Postgres access (`event_types`, `event_type_versions`).
 //! - `workspaces` implements `switchyard.v1.WorkspaceService`: tenants,
 //!   API keys, JWT verification keys and the audit log. `legacy_secrets`
@@ -35,6 +37,7 @@ pub mod compat;
 mod grpc;
 mod heads;
 mod legacy_secrets;
+pub mod local;
 mod notify;
 pub mod schema;
 mod service;
@@ -63,7 +66,8 @@ use crate::service::Registry;
 use crate::store::Store;
 use crate::workspaces::WorkspaceGrpc;
 
-pub use crate::service::{MAX_BATCH_BYTES, MAX_BATCH_PAYLOADS};
+pub use crate::local::LocalValidation;
+pub use crate::service::{MAX_BATCH_BYTES, MAX_BATCH_PAYLOADS, PayloadToValidate};
 
 /// The gRPC services this crate serves, as reported by health checks.
 pub const SERVICE_NAMES: &[&str] = &[
@@ -102,6 +106,11 @@ impl RegistryApp {
             database_url: config.database_url.clone(),
             tls: config.tls.server()?,
         })
+    }
+
+    /// Validation for ingest hosted in the same process.
+    pub fn local_validation(&self) -> LocalValidation {
+        LocalValidation::new(self.registry.clone())
     }
 
     /// Serves RegistryService, WorkspaceService, health and reflection on

@@ -127,7 +127,7 @@ pub async fn update(
             workspace,
             connection: id,
         };
-        requeued = requeue::requeue(&state.pool, &state.redis, &state.keys, scope)
+        requeued = requeue::requeue(&state.pool, &state.producer, scope)
             .await
             .map_err(ApiError::Internal)?;
         tracing::info!(requeued, from = %previous, "connection resumed");

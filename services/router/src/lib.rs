@@ -12,10 +12,11 @@
 //! - [`expr`] compiles and evaluates rule conditions and mappings (CEL).
 //! - [`cache`] keeps compiled rules per (workspace, event type), refreshed
 //!   across replicas by Postgres LISTEN/NOTIFY.
-//! - [`routing`] turns one event into deliveries: one statement inserts every
-//!   delivery (unique per event and rule, so routing twice creates nothing
-//!   new) and marks the event routed; one pipelined Redis round trip then
-//!   enqueues a job per new pending delivery. If the process dies in
+//! - [`routing`] turns batches of events into deliveries: one statement
+//!   inserts every delivery of the batch (unique per event and rule, so
+//!   routing twice creates nothing new) and marks the events routed; one
+//!   pipelined Redis round trip then enqueues a job per new pending
+//!   delivery. If the process dies in
 //!   between, the repair loop enqueues the orphaned deliveries.
 //! - [`dryrun`] answers `TestRule` and `TestEvent` without storing anything.
 //! - [`audit`] writes every connection and rule change to the audit log.
@@ -41,7 +42,7 @@ use redis::aio::ConnectionManager;
 use switchyard_core::auth::Authenticator;
 use switchyard_core::config::Config;
 use switchyard_core::destination::DestinationPolicy;
-use switchyard_core::queue::QueueKeys;
+use switchyard_core::queue::{Producer, QueueKeys};
 use switchyard_core::quota::Quotas;
 use switchyard_core::secrets::{self, Keyring};
 use switchyard_core::shutdown::Signal;
@@ -87,6 +88,8 @@ pub struct RouterState {
     pub pool: Pool,
     pub redis: ConnectionManager,
     pub keys: QueueKeys,
+    /// Writes delivery jobs (the queue's one producer).
+    pub producer: Producer,
     pub auth: Authenticator,
     pub destinations: DestinationPolicy,
     pub cache: Arc<RuleCache>,
@@ -111,11 +114,13 @@ impl RouterApp {
         let keyring = Keyring::from_config(&config.secrets)?;
         let pool = db::pool(&config.database_url, config.database_pool_size)?;
         let redis = queue::connect(&config.redis_url).await?;
+        let keys = QueueKeys::new(&config.redis_prefix);
         let state = RouterState {
+            producer: Producer::new(redis.clone(), keys.clone()),
             auth: Authenticator::new(pool.clone(), config)?,
             pool,
             redis,
-            keys: QueueKeys::new(&config.redis_prefix),
+            keys,
             destinations: DestinationPolicy::from_config(config),
             cache: Arc::new(RuleCache::default()),
             faults: Arc::new(Faults::default()),
@@ -165,8 +170,7 @@ impl RouterApp {
         let credentials = tokio::spawn(self.state.auth.clone().listen(shutdown.clone()));
         let repair = tokio::spawn(routing::repair::run(
             self.state.pool.clone(),
-            self.state.redis.clone(),
-            self.state.keys.clone(),
+            self.state.producer.clone(),
             self.repair,
             shutdown.clone(),
         ));

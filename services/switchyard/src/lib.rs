@@ -2,8 +2,9 @@
 //! tests.
 //!
 //! - [`stack`] runs any subset of the four services in one process, each on
-//!   its own listener and talking to the others over gRPC, as separate
-//!   deployments would.
+//!   its own listener, as separate deployments would; ingest reaches a
+//!   registry and router of the same process through [`local`]'s direct
+//!   calls, and everything else over gRPC.
 //! - [`receiver`] is a small webhook receiver that records every request and
 //!   verifies its Standard Webhooks signature (`switchyard receive`, the demo,
 //!   and the tests).
@@ -15,5 +16,6 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod dev_keys;
+pub mod local;
 pub mod receiver;
 pub mod stack;

@@ -1,6 +1,8 @@
 //! Running services in one process. Each service gets its own listener
 //! (port 0 picks a free one) and reaches the others through the endpoints in
-//! its config, which [`Stack::start`] points at the bound addresses. A
+//! its config, which [`Stack::start`] points at the bound addresses, except
+//! that ingest calls a registry and router hosted by the same stack
+//! directly (see [`crate::local`]). A
 //! service left out at start can be started later on the address reserved
 //! for it, which is how tests take the router down and bring it back.
 //! With `tls.cert` set every listener serves TLS, so the endpoints become
@@ -19,6 +21,8 @@ use switchyard_core::shutdown::{self, Signal, Trigger};
 use switchyard_core::telemetry::metrics;
 use switchyard_core::telemetry::traces::Service as TelemetryService;
 use switchyard_core::{db, grpc};
+
+use crate::local::LocalServices;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -84,25 +88,66 @@ impl FromStr for ServiceKind {
     }
 }
 
-/// Builds and runs one service on `listener` until `shutdown`.
+/// Builds and runs one service on `listener` until `shutdown`, on its own
+/// (every other service reached over gRPC).
 pub async fn run_service(
     kind: ServiceKind,
     config: &Config,
     listener: TcpListener,
     shutdown: Signal,
 ) -> anyhow::Result<()> {
+    run_hosted(kind, config, listener, shutdown, None).await
+}
+
+/// What a service of a stack shares with the others: the in-process seams,
+/// and which services this process hosts.
+#[derive(Clone)]
+struct Hosted {
+    local: LocalServices,
+    registry: bool,
+    router: bool,
+}
+
+/// [`run_service`], inside a stack: a registry or router fills its slot
+/// while it runs; ingest calls the ones this stack hosts directly.
+async fn run_hosted(
+    kind: ServiceKind,
+    config: &Config,
+    listener: TcpListener,
+    shutdown: Signal,
+    hosted: Option<Hosted>,
+) -> anyhow::Result<()> {
     match kind {
         ServiceKind::Registry => {
             let app = switchyard_registry::RegistryApp::build(config).await?;
-            app.run(listener, shutdown).await
+            let Some(hosted) = hosted else {
+                return app.run(listener, shutdown).await;
+            };
+            let slot = hosted.local.registry.0;
+            slot.fill(app.local_validation());
+            let served = app.run(listener, shutdown).await;
+            slot.empty();
+            served
         }
         ServiceKind::Ingest => {
-            let app = switchyard_ingest::IngestApp::build(config).await?;
+            let app = match hosted {
+                Some(hosted) if hosted.registry || hosted.router => {
+                    ingest_with(config, &hosted).await?
+                }
+                _ => switchyard_ingest::IngestApp::build(config).await?,
+            };
             app.run(listener, shutdown).await
         }
         ServiceKind::Router => {
             let app = switchyard_router::RouterApp::build(config).await?;
-            app.run(listener, shutdown).await
+            let Some(hosted) = hosted else {
+                return app.run(listener, shutdown).await;
+            };
+            let slot = hosted.local.router.0;
+            slot.fill(app.state().clone());
+            let served = app.run(listener, shutdown).await;
+            slot.empty();
+            served
         }
         ServiceKind::Delivery => {
             let app = switchyard_delivery::DeliveryApp::build(config).await?;
@@ -110,6 +155,32 @@ pub async fn run_service(
         }
     }
     .with_context(|| format!("{kind} service"))
+}
+
+/// Ingest calling the registry and router of this process directly where
+/// the stack hosts them, over gRPC otherwise.
+async fn ingest_with(
+    config: &Config,
+    hosted: &Hosted,
+) -> anyhow::Result<switchyard_ingest::IngestApp> {
+    use std::sync::Arc;
+    use switchyard_ingest::IngestApp;
+    use switchyard_ingest::forward::EventRouter;
+    use switchyard_ingest::validation::PayloadValidator;
+
+    // The gRPC seams, built as a standalone ingest builds them.
+    let remote = IngestApp::remote_seams(config)?;
+    let validator: Arc<dyn PayloadValidator> = if hosted.registry {
+        Arc::new(hosted.local.registry.clone())
+    } else {
+        remote.0
+    };
+    let router: Arc<dyn EventRouter> = if hosted.router {
+        Arc::new(hosted.local.router.clone())
+    } else {
+        remote.1
+    };
+    IngestApp::build_with(config, validator, router).await
 }
 
 /// A running service: its stop switch and its task.
@@ -122,6 +193,9 @@ struct Running {
 pub struct Stack {
     config: Config,
     running: HashMap<ServiceKind, Running>,
+    /// The services this stack was asked to host, now or later.
+    hosts: Vec<ServiceKind>,
+    local: LocalServices,
     /// Stops the `/metrics` endpoint, when one runs.
     metrics: Option<(SocketAddr, Trigger)>,
 }
@@ -174,6 +248,8 @@ impl Stack {
         let mut stack = Self {
             config,
             running: HashMap::new(),
+            hosts: services.to_vec(),
+            local: LocalServices::default(),
             metrics,
         };
         for (kind, listener) in listeners {
@@ -186,7 +262,18 @@ impl Stack {
         let config = self.config.clone();
         let (trigger, signal) = shutdown::channel();
         tracing::info!(service = %kind, addr = %kind.addr(&config), "service starting");
-        let task = tokio::spawn(async move { run_service(kind, &config, listener, signal).await });
+        if !self.hosts.contains(&kind) {
+            self.hosts.push(kind);
+        }
+        let hosted = Hosted {
+            local: self.local.clone(),
+            registry: self.hosts.contains(&ServiceKind::Registry),
+            router: self.hosts.contains(&ServiceKind::Router),
+        };
+        let task =
+            tokio::spawn(
+                async move { run_hosted(kind, &config, listener, signal, Some(hosted)).await },
+            );
         self.running.insert(kind, Running { trigger, task });
     }
 

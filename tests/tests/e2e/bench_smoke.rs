@@ -1,17 +1,19 @@
 //! `switchyard bench` on a handful of events (the real benchmark is run by
 //! hand, see the command's docs): through ingest and the router, and with
-//! `--preload` (the delivery engine alone). Every event reaches every
-//! healthy receiver once, signed, with an attempt recorded.
+//! `--preload` (the delivery engine alone), and through `EmitEvents`
+//! (`--batch`). Every event reaches every healthy receiver once, signed,
+//! with an attempt recorded.
 
 use switchyard::commands::bench::{self, BenchArgs};
 use switchyard_core::testkit::{TestDatabase, TestRedis};
 use switchyard_tests::test_config;
 
-fn args(preload: bool) -> BenchArgs {
+fn args(preload: bool, batch: usize) -> BenchArgs {
     BenchArgs {
         rate: 20.0,
         duration_secs: 1,
         concurrency: 4,
+        batch,
         payload_bytes: 256,
         fanout: 2,
         failing: 0,
@@ -25,10 +27,10 @@ fn args(preload: bool) -> BenchArgs {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_bench_reports_every_delivery_once() -> anyhow::Result<()> {
-    for preload in [false, true] {
+    for (preload, batch) in [(false, 1), (true, 1), (false, 10)] {
         let database = TestDatabase::create().await?;
         let redis = TestRedis::new();
-        let report = bench::run(&args(preload), test_config(&database, &redis)).await?;
+        let report = bench::run(&args(preload, batch), test_config(&database, &redis)).await?;
         let accepted = report["accepted"].as_u64().unwrap_or(0);
         assert!(accepted >= 10, "{report}");
         assert_eq!(report["expected_deliveries"].as_u64(), Some(accepted * 2));
@@ -40,6 +42,7 @@ async fn the_bench_reports_every_delivery_once() -> anyhow::Result<()> {
             Some(accepted as i64 * 2)
         );
         assert!(report["latency_ms"]["p99"].as_f64().is_some());
+        assert_eq!(report["emit_errors"].as_u64(), Some(0), "{report}");
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ const TABLE: &[(&str, &str, Access)] = {
     use Scope::{Admin, Emit, Read};
     &[
         ("switchyard.v1.IngestService", "EmitEvent", Workspace(Emit)),
+        ("switchyard.v1.IngestService", "EmitEvents", Workspace(Emit)),
         // Registry: schemas are read by `read`, changed by `admin`; payload
         // validation is what an emitting front end may need.
         (
@@ -199,6 +200,11 @@ const TABLE: &[(&str, &str, Access)] = {
         (
             "switchyard.internal.v1.RoutingService",
             "RouteEvent",
+            Internal,
+        ),
+        (
+            "switchyard.internal.v1.RoutingService",
+            "RouteEvents",
             Internal,
         ),
     ]

@@ -23,17 +23,19 @@ use crate::error::ApiResult;
 use crate::ids::WorkspaceId;
 
 /// KEYS: the TAT key. ARGV: 1 interval (µs, may be fractional), 2
-/// tolerance (µs: `burst - 1` intervals). Returns `{admitted, wait_us}`.
+/// tolerance (µs: `burst - 1` intervals), 3 events taken at once (all or
+/// none). Returns `{admitted, wait_us}`.
 const GCRA: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
+local count = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
-local wait = tat - tolerance - now
+local wait = tat + (count - 1) * interval - tolerance - now
 if wait > 0 then return {0, math.ceil(wait)} end
-local next_tat = tat + interval
+local next_tat = tat + count * interval
 redis.call('SET', KEYS[1], string.format('%.0f', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1000)
 return {1, 0}
 ";
@@ -75,6 +77,17 @@ impl IngestRateLimiter {
         workspace: WorkspaceId,
         limits: &WorkspaceLimits,
     ) -> redis::RedisResult<RateDecision> {
+        self.decide_many(workspace, limits, 1).await
+    }
+
+    /// Takes `count` events at once (all or none), or says how long to
+    /// wait until they would all be admitted.
+    pub async fn decide_many(
+        &self,
+        workspace: WorkspaceId,
+        limits: &WorkspaceLimits,
+        count: usize,
+    ) -> redis::RedisResult<RateDecision> {
         if limits.ingest_rate <= 0.0 {
             return Ok(RateDecision::Admitted);
         }
@@ -86,6 +99,7 @@ impl IngestRateLimiter {
             .key(self.key(workspace))
             .arg(interval_us)
             .arg(tolerance_us)
+            .arg(count.max(1))
             .invoke_async(&mut self.redis.clone())
             .await?;
         if admitted == 1 {
@@ -99,7 +113,31 @@ impl IngestRateLimiter {
     /// `ResourceExhausted` carrying `RetryInfo` and a `QuotaFailure`; an
     /// unreachable Redis admits (see the module docs).
     pub async fn check(&self, workspace: WorkspaceId, limits: &WorkspaceLimits) -> ApiResult<()> {
-        match self.decide(workspace, limits).await {
+        self.check_many(workspace, limits, 1).await
+    }
+
+    /// [`Self::check`] for `count` events of one call (`EmitEvents`): all
+    /// are admitted or none. More events than the burst can never pass
+    /// at once, and are refused without a retry delay.
+    pub async fn check_many(
+        &self,
+        workspace: WorkspaceId,
+        limits: &WorkspaceLimits,
+        count: usize,
+    ) -> ApiResult<()> {
+        if limits.ingest_rate > 0.0 && count > limits.ingest_burst as usize {
+            return Err(super::exceeded(
+                workspace,
+                "ingest_burst",
+                i64::from(limits.ingest_burst),
+                format!(
+                    "a call of {count} events is more than workspace {workspace}'s ingest burst of {}; send smaller batches",
+                    limits.ingest_burst
+                ),
+                None,
+            ));
+        }
+        match self.decide_many(workspace, limits, count).await {
             Ok(RateDecision::Admitted) => Ok(()),
             Ok(RateDecision::RetryAfter(wait)) => Err(super::exceeded(
                 workspace,

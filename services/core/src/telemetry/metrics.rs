@@ -23,6 +23,11 @@ use crate::shutdown::Signal;
 pub mod names {
     pub const EVENTS_ACCEPTED: &str = "switchyard_events_accepted_total";
     pub const EVENTS_REJECTED: &str = "switchyard_events_rejected_total";
+    /// Ingest's durable commits, and the events each carried.
+    pub const INGEST_COMMITS: &str = "switchyard_ingest_commits_total";
+    pub const INGEST_COMMIT_EVENTS: &str = "switchyard_ingest_commit_events";
+    /// Emits refused because the pipeline fell behind.
+    pub const INGEST_BACKPRESSURE: &str = "switchyard_ingest_backpressure_total";
     pub const VALIDATION_SECONDS: &str = "switchyard_validation_duration_seconds";
     pub const ROUTING_SECONDS: &str = "switchyard_routing_duration_seconds";
     pub const DELIVERIES: &str = "switchyard_deliveries_total";

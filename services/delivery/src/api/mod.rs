@@ -14,30 +14,23 @@ mod messages;
 mod replay;
 
 use deadpool_postgres::Pool;
-use redis::aio::ConnectionManager;
 use switchyard_core::config::TelemetryConfig;
-use switchyard_core::queue::QueueKeys;
+use switchyard_core::queue::Producer;
 
 #[derive(Clone)]
 pub struct DeliveryApi {
     pool: Pool,
-    redis: ConnectionManager,
-    keys: QueueKeys,
+    /// Puts retried and replayed deliveries' jobs on the stream.
+    producer: Producer,
     /// Builds deliveries' trace links.
     telemetry: TelemetryConfig,
 }
 
 impl DeliveryApi {
-    pub fn new(
-        pool: Pool,
-        redis: ConnectionManager,
-        keys: QueueKeys,
-        telemetry: TelemetryConfig,
-    ) -> Self {
+    pub fn new(pool: Pool, producer: Producer, telemetry: TelemetryConfig) -> Self {
         Self {
             pool,
-            redis,
-            keys,
+            producer,
             telemetry,
         }
     }

@@ -9,7 +9,7 @@ use switchyard_core::audit;
 use switchyard_core::auth::Principal;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
-use switchyard_core::queue::{DeliveryJob, JOB_FIELD};
+use switchyard_core::queue::DeliveryJob;
 use switchyard_proto::v1::{
     ReplayDeadLettersRequest, ReplayDeadLettersResponse, RetryDeliveryRequest,
     RetryDeliveryResponse,
@@ -20,9 +20,6 @@ use super::list::timestamp;
 use super::messages::delivery_message;
 use crate::store::history;
 use crate::store::replay::{self, ConnectionCheck, RetryOutcome};
-
-/// Jobs per pipelined round trip.
-const ENQUEUE_CHUNK: usize = 1000;
 
 impl DeliveryApi {
     pub async fn retry(
@@ -127,23 +124,14 @@ impl DeliveryApi {
         .await
     }
 
-    /// XADDs a job per delivery, in order, a chunk per round trip.
+    /// Puts a job per delivery on the stream, in order.
     async fn enqueue(&self, workspace: WorkspaceId, deliveries: &[DeliveryId]) {
-        for chunk in deliveries.chunks(ENQUEUE_CHUNK) {
-            let mut pipe = redis::pipe();
-            for delivery in chunk {
-                let job = DeliveryJob::new(workspace.to_string(), delivery.to_string());
-                pipe.cmd("XADD")
-                    .arg(&self.keys.stream)
-                    .arg("*")
-                    .arg(JOB_FIELD)
-                    .arg(job.to_json())
-                    .ignore();
-            }
-            if let Err(error) = pipe.query_async::<()>(&mut self.redis.clone()).await {
-                tracing::warn!(%error, "enqueueing failed; the sweeper will re-queue the deliveries");
-                return;
-            }
+        let jobs: Vec<DeliveryJob> = deliveries
+            .iter()
+            .map(|delivery| DeliveryJob::new(workspace.to_string(), delivery.to_string()))
+            .collect();
+        if let Err(error) = self.producer.ready(&jobs).await {
+            tracing::warn!(%error, "enqueueing failed; the sweeper will re-queue the deliveries");
         }
     }
 }

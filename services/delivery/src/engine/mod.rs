@@ -17,7 +17,7 @@
 //!   [`retry`] says *whether* to try again, [`schedule`] says *when* —
 //!   record it, and only then acknowledge the job (a retry or a held-back
 //!   job is parked in the delayed set in the same `MULTI`).
-//! - [`writers`] batch those round trips ([`batch`]: group commit), so
+//! - [`writers`] batch those round trips (`switchyard_core::batch`: group commit), so
 //!   claims, records and acknowledgements cost one statement per batch,
 //!   not per job.
 //! - [`scheduler`] moves due jobs from the delayed set back to the stream
@@ -40,7 +40,6 @@
 //! drains in-flight attempts at shutdown.
 
 pub mod attempt;
-pub mod batch;
 pub mod consumer;
 pub mod credentials;
 pub mod dispatch;

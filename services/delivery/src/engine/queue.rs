@@ -17,7 +17,7 @@ use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply,
 };
 use redis::{RedisError, RedisResult, Script};
-use switchyard_core::queue::{CONSUMER_GROUP, JOB_FIELD, QueueKeys};
+use switchyard_core::queue::{CONSUMER_GROUP, JOB_FIELD, Producer, QueueKeys};
 
 /// How long one `XREADGROUP` waits for new entries.
 pub const READ_BLOCK: Duration = Duration::from_secs(1);
@@ -101,16 +101,6 @@ impl JobQueue {
             reader,
             promote: Script::new(PROMOTE_DUE),
         })
-    }
-
-    /// The stream and delayed-set keys.
-    pub fn keys(&self) -> &QueueKeys {
-        &self.keys
-    }
-
-    /// The shared connection for ordinary commands.
-    pub fn commands(&self) -> &ConnectionManager {
-        &self.commands
     }
 
     /// This process's name within the consumer group.
@@ -220,13 +210,7 @@ impl JobQueue {
             .iter()
             .filter_map(|ack| ack.park.as_ref().map(|(job, due)| (*due, job.as_str())))
             .collect();
-        if !parked.is_empty() {
-            pipe.cmd("ZADD").arg(&self.keys.delayed);
-            for (due, job) in parked {
-                pipe.arg(due).arg(job);
-            }
-            pipe.ignore();
-        }
+        Producer::add_delayed(&self.keys, &mut pipe, &parked);
         let ids: Vec<&str> = acks.iter().map(|ack| ack.entry_id.as_str()).collect();
         pipe.cmd("XACK")
             .arg(&self.keys.stream)
@@ -260,14 +244,14 @@ impl JobQueue {
         }
         let mut pipe = redis::pipe();
         for job in jobs {
-            pipe.cmd("XADD")
-                .arg(&self.keys.stream)
-                .arg("*")
-                .arg(JOB_FIELD)
-                .arg(job)
-                .ignore();
+            Producer::add_ready(&self.keys, &mut pipe, job);
         }
         pipe.query_async(&mut self.commands.clone()).await
+    }
+
+    /// The queue's producer over this queue's connection.
+    pub fn producer(&self) -> Producer {
+        Producer::new(self.commands.clone(), self.keys.clone())
     }
 }
 

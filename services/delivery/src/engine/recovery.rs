@@ -62,14 +62,7 @@ impl Recovery {
         let inner = Arc::clone(&self.inner);
         tokio::spawn(async move {
             let queue = &inner.queue;
-            match requeue::requeue(
-                &inner.pool,
-                queue.commands(),
-                queue.keys(),
-                Scope::Everything,
-            )
-            .await
-            {
+            match requeue::requeue(&inner.pool, &queue.producer(), Scope::Everything).await {
                 Ok(count) => {
                     tracing::info!(count, "re-enqueued unfinished deliveries from Postgres")
                 }

@@ -1,4 +1,4 @@
-//! The engine's batched round trips (see [`super::batch`]): claims,
+//! The engine's batched round trips (see `switchyard_core::batch`): claims,
 //! attempt records and released claims each become one Postgres statement
 //! per batch, acknowledgements (and parked jobs) one Redis `MULTI`.
 
@@ -7,9 +7,9 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use switchyard_core::ids::{DeliveryId, WorkspaceId};
 
-use super::batch::Batcher;
 use super::queue::{Ack, JobQueue};
 use crate::store::jobs::{self, AttemptRecord, ClaimOutcome, Release};
+use switchyard_core::batch::Batcher;
 
 /// Items per batch at most.
 const MAX_BATCH: usize = 256;

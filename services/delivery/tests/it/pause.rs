@@ -56,9 +56,13 @@ async fn a_paused_connection_accumulates_then_drains_in_creation_order() {
         workspace: env.workspace,
         connection: paused,
     };
-    let requeued = requeue::requeue(&env.pool, &redis, &env.keys, scope)
-        .await
-        .expect("requeue");
+    let requeued = requeue::requeue(
+        &env.pool,
+        &switchyard_core::queue::Producer::new(redis, env.keys.clone()),
+        scope,
+    )
+    .await
+    .expect("requeue");
     assert_eq!(requeued, 24);
 
     env.wait_for_all(&held, "succeeded").await;

@@ -3,7 +3,7 @@
 //! (`convert.rs`). Errors are [`ApiError`](switchyard_core::ApiError)s turned
 //! into `Status` by core's single mapping, never built here.
 
-mod convert;
+pub(crate) mod convert;
 
 use switchyard_proto::v1::registry_service_server::RegistryService;
 use switchyard_proto::v1::{

@@ -8,7 +8,7 @@
 //! - [`connection_rpcs`]: `GetConnection` (with the circuit breakers), the
 //!   connection controls (`UpdateConnection`, `PauseConnection`,
 //!   `ResumeConnection`) and `RotateSigningSecret`.
-//! - this file: the connection handlers, `RouteEvent`, and the trait impls
+//! - this file: the connection handlers, `RouteEvent(s)`, and the trait impls
 //!   that delegate to them.
 
 mod connection_rpcs;
@@ -124,6 +124,53 @@ impl RouterState {
             delivery_count: outcome.delivery_count,
             created_count: u32::try_from(outcome.created.len()).unwrap_or(u32::MAX),
         })
+    }
+
+    async fn route_events(
+        &self,
+        request: Request<internal::RouteEventsRequest>,
+    ) -> ApiResult<internal::RouteEventsResponse> {
+        self.auth
+            .internal_token(switchyard_core::auth::bearer_token(request.metadata())?)?;
+        let events = request.into_inner().events;
+        if events.len() > routing::MAX_BATCH_EVENTS {
+            return Err(ApiError::invalid(
+                "events",
+                format!(
+                    "holds {} events, more than the limit of {}",
+                    events.len(),
+                    routing::MAX_BATCH_EVENTS
+                ),
+            ));
+        }
+        let references = events
+            .iter()
+            .enumerate()
+            .map(|(index, event)| {
+                Ok(routing::EventRef {
+                    workspace: WorkspaceId::parse(&event.workspace_id).map_err(|reason| {
+                        ApiError::invalid(format!("events[{index}].workspace_id"), reason)
+                    })?,
+                    event: EventId::parse(&event.event_id).map_err(|reason| {
+                        ApiError::invalid(format!("events[{index}].event_id"), reason)
+                    })?,
+                })
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        let outcomes = routing::route_events(self, &references).await?;
+        let mut response = internal::RouteEventsResponse::default();
+        for (reference, outcome) in references.iter().zip(outcomes) {
+            match outcome {
+                Some(outcome) => {
+                    response.routed_count += 1;
+                    response.created_count = response
+                        .created_count
+                        .saturating_add(u32::try_from(outcome.created.len()).unwrap_or(u32::MAX));
+                }
+                None => response.missing_event_ids.push(reference.event.to_string()),
+            }
+        }
+        Ok(response)
     }
 }
 
@@ -275,6 +322,15 @@ impl RoutingService for RouterState {
     ) -> Result<Response<internal::RouteEventResponse>, Status> {
         Ok(Response::new(
             RouterState::route_event(self, request).await?,
+        ))
+    }
+
+    async fn route_events(
+        &self,
+        request: Request<internal::RouteEventsRequest>,
+    ) -> Result<Response<internal::RouteEventsResponse>, Status> {
+        Ok(Response::new(
+            RouterState::route_events(self, request).await?,
         ))
     }
 }

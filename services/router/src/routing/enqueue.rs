@@ -1,49 +1,43 @@
-//! Putting delivery jobs on the Redis stream: one pipelined round trip for
-//! any number of jobs, then `enqueued_at` stamped on their deliveries so the
-//! repair loop leaves them alone. Each job gets an `enqueue` span (a child
-//! of the routing span, or of the trace stored with the delivery) and
-//! carries that span's `traceparent`, so every attempt joins the trace.
+//! Putting delivery jobs on the Redis stream through the one
+//! [`Producer`]: one pipelined round trip for any number of jobs, then
+//! `enqueued_at` stamped on their deliveries so the repair loop leaves them
+//! alone. Each job gets an `enqueue` span (a child of its event's `Route`
+//! span, or of the trace stored with the delivery) and carries that span's
+//! `traceparent`, so every attempt joins the trace.
 
 use deadpool_postgres::Pool;
-use redis::aio::ConnectionManager;
 use switchyard_core::error::ApiResult;
 use switchyard_core::ids::{DeliveryId, WorkspaceId};
-use switchyard_core::queue::{DeliveryJob, JOB_FIELD, QueueKeys};
+use switchyard_core::queue::{DeliveryJob, Producer};
 use switchyard_core::telemetry::propagation;
 use uuid::Uuid;
 
 use super::route::RELAXED_COMMIT;
 
 /// A delivery to enqueue, and the trace it belongs to when not the current
-/// one (the repair loop has no span of its own).
+/// one.
 pub struct Job {
     pub workspace: WorkspaceId,
     pub delivery: DeliveryId,
     pub traceparent: Option<String>,
 }
 
-/// One pipelined round trip: an XADD per delivery.
-pub async fn push(redis: &ConnectionManager, keys: &QueueKeys, jobs: &[Job]) -> ApiResult<()> {
+/// One pipelined round trip (per thousand jobs): an XADD per delivery.
+pub async fn push(producer: &Producer, jobs: &[Job]) -> ApiResult<()> {
     if jobs.is_empty() {
         return Ok(());
     }
-    let mut pipeline = redis::pipe();
-    for job in jobs {
-        let span = tracing::info_span!("enqueue", switchyard.delivery_id = %job.delivery);
-        propagation::set_parent_from_traceparent(&span, job.traceparent.as_deref());
-        let traceparent = span.in_scope(propagation::current_traceparent);
-        let job = DeliveryJob::new(job.workspace.to_string(), job.delivery.to_string())
-            .with_traceparent(traceparent);
-        pipeline
-            .cmd("XADD")
-            .arg(&keys.stream)
-            .arg("*")
-            .arg(JOB_FIELD)
-            .arg(job.to_json())
-            .ignore();
-    }
-    let mut connection = redis.clone();
-    pipeline.query_async::<()>(&mut connection).await?;
+    let jobs: Vec<DeliveryJob> = jobs
+        .iter()
+        .map(|job| {
+            let span = tracing::info_span!("enqueue", switchyard.delivery_id = %job.delivery);
+            propagation::set_parent_from_traceparent(&span, job.traceparent.as_deref());
+            let traceparent = span.in_scope(propagation::current_traceparent);
+            DeliveryJob::new(job.workspace.to_string(), job.delivery.to_string())
+                .with_traceparent(traceparent)
+        })
+        .collect();
+    producer.ready(&jobs).await?;
     Ok(())
 }
 

@@ -10,10 +10,9 @@
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
-use redis::aio::ConnectionManager;
 use switchyard_core::error::ApiResult;
 use switchyard_core::ids::{DeliveryId, WorkspaceId};
-use switchyard_core::queue::QueueKeys;
+use switchyard_core::queue::Producer;
 use switchyard_core::shutdown::Signal;
 use uuid::Uuid;
 
@@ -44,8 +43,7 @@ impl Default for RepairSettings {
 /// One pass; returns how many deliveries were enqueued.
 pub async fn repair_once(
     pool: &Pool,
-    redis: &ConnectionManager,
-    keys: &QueueKeys,
+    producer: &Producer,
     settings: &RepairSettings,
 ) -> ApiResult<usize> {
     let mut client = pool.get().await?;
@@ -70,7 +68,7 @@ pub async fn repair_once(
             traceparent: row.get("traceparent"),
         })
         .collect();
-    enqueue::push(redis, keys, &jobs).await?;
+    enqueue::push(producer, &jobs).await?;
     let ids: Vec<Uuid> = jobs.iter().map(|job| job.delivery.as_uuid()).collect();
     transaction
         .execute(
@@ -84,13 +82,7 @@ pub async fn repair_once(
 }
 
 /// Repairs every `settings.interval` until `shutdown`.
-pub async fn run(
-    pool: Pool,
-    redis: ConnectionManager,
-    keys: QueueKeys,
-    settings: RepairSettings,
-    shutdown: Signal,
-) {
+pub async fn run(pool: Pool, producer: Producer, settings: RepairSettings, shutdown: Signal) {
     let mut ticker = tokio::time::interval(settings.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -98,7 +90,7 @@ pub async fn run(
             _ = ticker.tick() => {}
             () = shutdown.clone().wait() => return,
         }
-        if let Err(error) = repair_once(&pool, &redis, &keys, &settings).await {
+        if let Err(error) = repair_once(&pool, &producer, &settings).await {
             tracing::warn!(error = %error, "repairing lost jobs failed; retrying next pass");
         }
     }

@@ -1,17 +1,24 @@
-//! `RouteEvent`: one stored event in, its deliveries out.
+//! Routing: stored events in, their deliveries out, many events per round
+//! trip. `RouteEvent` is a batch of one.
 //!
-//! 1. Read the event and the compiled rules of its type (rule cache).
-//! 2. Evaluate every rule (on the blocking pool unless no rule has an
-//!    expression): matched, not matched, or failed.
-//! 3. One statement inserts a delivery per matched rule (`pending`, with its
-//!    mapped body) and per failed rule (`failed`, with the error), `ON
-//!    CONFLICT (event_id, rule_id) DO NOTHING`, and marks the event routed.
-//!    A repeat call therefore creates nothing and enqueues nothing. The
-//!    transaction does not wait for its WAL flush ([`RELAXED_COMMIT`]).
+//! 1. One query reads every event of the batch (with the trace it was
+//!    emitted in), and the compiled rules of each (workspace, type) come
+//!    from the rule cache.
+//! 2. Every rule runs against every event (on the blocking pool, in one
+//!    task, unless no rule has an expression): matched, not matched, or
+//!    failed. Each event gets a `Route` span in its own trace, with a
+//!    `rule` span per rule.
+//! 3. One statement inserts a delivery per matched rule (`pending`, with
+//!    its mapped body) and per failed rule (`failed`, with the error) for
+//!    all the events, `ON CONFLICT (event_id, rule_id) DO NOTHING`, and
+//!    marks the events routed. Routing again therefore creates nothing and
+//!    enqueues nothing. The transaction does not wait for its WAL flush
+//!    ([`RELAXED_COMMIT`]).
 //! 4. One pipelined Redis round trip enqueues a job per pending delivery
-//!    created now, then `enqueued_at` is stamped on them. If the process dies
-//!    in between, the repair loop (see [`super::repair`]) enqueues them.
+//!    created now, then `enqueued_at` is stamped on them. If the process
+//!    dies in between, the repair loop (see [`super::repair`]) enqueues them.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -37,7 +44,14 @@ use crate::expr::{EventFields, EventScope, Outcome};
 /// later in the same WAL. The emit that accepted the event was durable.
 pub(crate) const RELAXED_COMMIT: &str = "SET LOCAL synchronous_commit TO off";
 
-#[derive(Debug, PartialEq, Eq)]
+/// Most events one `RouteEvents` call may carry.
+pub const MAX_BATCH_EVENTS: usize = 1000;
+
+/// Tries of the routing transaction when Postgres picks it as a deadlock
+/// victim (two batches routing the same events in another order).
+const DEADLOCK_TRIES: usize = 3;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteOutcome {
     /// Deliveries the event has after this call.
     pub delivery_count: u32,
@@ -47,13 +61,21 @@ pub struct RouteOutcome {
     pub pending: Vec<DeliveryId>,
 }
 
-/// The stored event, owned so it can move to the blocking pool.
+/// One event to route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventRef {
+    pub workspace: WorkspaceId,
+    pub event: EventId,
+}
+
+/// A stored event, owned so it can move to the blocking pool.
 struct StoredEvent {
-    id: EventId,
+    reference: EventRef,
     event_type: String,
     payload: serde_json::Value,
     received_at: DateTime<Utc>,
     schema_version: i32,
+    traceparent: Option<String>,
 }
 
 /// Runs every rule against the event.
@@ -70,34 +92,61 @@ pub(crate) fn outcomes(rules: &RuleSet, event: &EventFields<'_>) -> Vec<Outcome>
         .collect()
 }
 
-async fn evaluate(rules: &RuleSet, event: StoredEvent) -> ApiResult<Vec<Outcome>> {
-    let trivial = rules.iter().all(|rule| {
+fn is_trivial(rules: &RuleSet) -> bool {
+    rules.iter().all(|rule| {
         rule.program
             .as_ref()
             .is_ok_and(|program| program.is_trivial())
-    });
-    if trivial {
-        return Ok(vec![Outcome::Matched { body: None }; rules.len()]);
+    })
+}
+
+/// The outcomes of each event's rules, in order.
+async fn evaluate(
+    events: Arc<Vec<StoredEvent>>,
+    rules: Arc<Vec<RuleSet>>,
+) -> ApiResult<Vec<Vec<Outcome>>> {
+    if rules.iter().all(is_trivial) {
+        return Ok(rules
+            .iter()
+            .map(|set| vec![Outcome::Matched { body: None }; set.len()])
+            .collect());
     }
-    let rules = Arc::clone(rules);
     tokio::task::spawn_blocking(move || {
-        let id = event.id.to_string();
-        let fields = EventFields {
-            event_type: &event.event_type,
-            id: &id,
-            payload: &event.payload,
-            received_at: event.received_at,
-            schema_version: i64::from(event.schema_version),
-        };
-        outcomes(&rules, &fields)
+        events
+            .iter()
+            .zip(rules.iter())
+            .map(|(event, rules)| {
+                if is_trivial(rules) {
+                    return vec![Outcome::Matched { body: None }; rules.len()];
+                }
+                let id = event.reference.event.to_string();
+                let fields = EventFields {
+                    event_type: &event.event_type,
+                    id: &id,
+                    payload: &event.payload,
+                    received_at: event.received_at,
+                    schema_version: i64::from(event.schema_version),
+                };
+                outcomes(rules, &fields)
+            })
+            .collect()
     })
     .await
     .map_err(|error| ApiError::Internal(anyhow::anyhow!("rule evaluation panicked: {error}")))
 }
 
-/// One span per rule under the routing span: matched or not, the mapped
-/// body's size, or the error.
-fn trace_outcomes(rules: &RuleSet, outcomes: &[Outcome]) {
+/// The event's `Route` span, in the trace the event was emitted in, with a
+/// `rule` span per rule: matched or not, the mapped body's size, or the
+/// error.
+fn trace_event(event: &StoredEvent, rules: &RuleSet, outcomes: &[Outcome]) -> tracing::Span {
+    let route = tracing::info_span!(
+        "Route",
+        switchyard.workspace = %event.reference.workspace,
+        switchyard.event_id = %event.reference.event,
+        switchyard.rules = rules.len(),
+    );
+    propagation::set_parent_from_traceparent(&route, event.traceparent.as_deref());
+    let _entered = route.enter();
     for (rule, outcome) in rules.iter().zip(outcomes) {
         let span = tracing::info_span!(
             "rule",
@@ -126,115 +175,231 @@ fn trace_outcomes(rules: &RuleSet, outcomes: &[Outcome]) {
             }
         }
     }
+    drop(_entered);
+    route
 }
 
-#[tracing::instrument(
-    name = "Route",
-    skip_all,
-    fields(switchyard.workspace = %workspace, switchyard.event_id = %event, switchyard.rules = tracing::field::Empty)
-)]
+/// `RouteEvent`: routes one event; `NotFound` when it does not exist.
 pub async fn route_event(
     state: &RouterState,
     workspace: WorkspaceId,
     event: EventId,
 ) -> ApiResult<RouteOutcome> {
-    let mut client = state.pool.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT event_type, payload, received_at, schema_version FROM events \
-             WHERE workspace_id = $1 AND id = $2",
-            &[&workspace.as_uuid(), &event.as_uuid()],
-        )
+    route_events(state, &[EventRef { workspace, event }])
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("event {event} not found")))?;
-    let stored = StoredEvent {
-        id: event,
-        event_type: row.get("event_type"),
-        payload: row.get("payload"),
-        received_at: row.get("received_at"),
-        schema_version: row.get("schema_version"),
-    };
-    let rules = state
-        .cache
-        .rules_for(&state.pool, workspace, &stored.event_type)
-        .await?;
-    let started = std::time::Instant::now();
-    let outcomes = evaluate(&rules, stored).await?;
-    metrics::histogram!(names::ROUTING_SECONDS).record(started.elapsed().as_secs_f64());
-    tracing::Span::current().record("switchyard.rules", rules.len());
-    trace_outcomes(&rules, &outcomes);
-    let traceparent = propagation::current_traceparent();
+        .pop()
+        .flatten()
+        .ok_or_else(|| ApiError::not_found(format!("event {event} not found")))
+}
 
-    let mut ids = Vec::new();
-    let mut rule_ids = Vec::new();
-    let mut connection_ids = Vec::new();
-    let mut statuses = Vec::new();
-    let mut errors = Vec::new();
-    let mut bodies: Vec<Option<String>> = Vec::new();
-    for (rule, outcome) in rules.iter().zip(outcomes) {
-        let (status, error, body) = match outcome {
-            Outcome::NotMatched => continue,
-            Outcome::Matched { body } => ("pending", String::new(), body),
-            Outcome::Failed { error } => {
-                tracing::info!(rule = %rule.record.id, %error, "rule failed on this event");
-                ("failed", error, None)
-            }
-        };
-        ids.push(DeliveryId::generate().as_uuid());
-        rule_ids.push(rule.record.id.as_uuid());
-        connection_ids.push(rule.record.connection_id.as_uuid());
-        statuses.push(status);
-        errors.push(error);
-        bodies.push(body);
+/// Reads the batch's events; an event of another workspace than the one
+/// named is treated as missing.
+async fn load(
+    client: &deadpool_postgres::Object,
+    references: &[EventRef],
+) -> ApiResult<HashMap<EventId, StoredEvent>> {
+    let ids: Vec<Uuid> = references.iter().map(|r| r.event.as_uuid()).collect();
+    let rows = client
+        .query(
+            "SELECT id, workspace_id, event_type, payload, received_at, schema_version, traceparent \
+             FROM events WHERE id = ANY($1)",
+            &[&ids],
+        )
+        .await?;
+    let wanted: HashMap<EventId, WorkspaceId> =
+        references.iter().map(|r| (r.event, r.workspace)).collect();
+    let mut events = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let event = EventId(row.get("id"));
+        let workspace = WorkspaceId(row.get("workspace_id"));
+        if wanted.get(&event) != Some(&workspace) {
+            continue;
+        }
+        events.insert(
+            event,
+            StoredEvent {
+                reference: EventRef { workspace, event },
+                event_type: row.get("event_type"),
+                payload: row.get("payload"),
+                received_at: row.get("received_at"),
+                schema_version: row.get("schema_version"),
+                traceparent: row.get("traceparent"),
+            },
+        );
     }
+    Ok(events)
+}
+
+/// The delivery rows of a batch, column by column (for `unnest`).
+#[derive(Default)]
+struct DeliveryRows {
+    ids: Vec<Uuid>,
+    workspaces: Vec<Uuid>,
+    events: Vec<Uuid>,
+    rules: Vec<Uuid>,
+    connections: Vec<Uuid>,
+    statuses: Vec<&'static str>,
+    errors: Vec<String>,
+    bodies: Vec<Option<String>>,
+    traceparents: Vec<Option<String>>,
+}
+
+/// What the routing statement returns.
+struct Written {
+    existing: HashMap<Uuid, i64>,
+    /// (delivery, event, pending)
+    created: Vec<(Uuid, Uuid, bool)>,
+}
+
+async fn write(
+    client: &mut deadpool_postgres::Object,
+    rows: &DeliveryRows,
+    routed: &[Uuid],
+) -> Result<Written, tokio_postgres::Error> {
     let transaction = client.transaction().await?;
     transaction.batch_execute(RELAXED_COMMIT).await?;
-    let row = transaction
-        .query_one(
+    // Events in id order, so two batches lock rows in the same order.
+    let existing = transaction
+        .query(
+            "SELECT event_id, count(*) FROM deliveries WHERE event_id = ANY($1) GROUP BY event_id",
+            &[&routed],
+        )
+        .await?;
+    let created = transaction
+        .query(
             "WITH inserted AS ( \
                  INSERT INTO deliveries (id, workspace_id, event_id, rule_id, connection_id, \
                                          status, last_error, body, traceparent) \
-                 SELECT d.id, $1, $2, d.rule_id, d.connection_id, d.status, d.last_error, d.body::jsonb, $9 \
-                 FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[]) \
-                      AS d (id, rule_id, connection_id, status, last_error, body) \
+                 SELECT d.id, d.workspace_id, d.event_id, d.rule_id, d.connection_id, d.status, \
+                        d.last_error, d.body::jsonb, d.traceparent \
+                 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], \
+                             $6::text[], $7::text[], $8::text[], $9::text[]) \
+                      AS d (id, workspace_id, event_id, rule_id, connection_id, status, \
+                            last_error, body, traceparent) \
                  ON CONFLICT (event_id, rule_id) DO NOTHING \
-                 RETURNING id, status \
+                 RETURNING id, event_id, status \
              ), routed AS ( \
-                 UPDATE events SET routed_at = now() \
-                 WHERE workspace_id = $1 AND id = $2 AND routed_at IS NULL \
+                 UPDATE events SET routed_at = now() WHERE id = ANY($10) AND routed_at IS NULL \
              ) \
-             SELECT (SELECT count(*) FROM deliveries WHERE workspace_id = $1 AND event_id = $2) AS existing, \
-                    ARRAY(SELECT id FROM inserted ORDER BY id) AS created, \
-                    ARRAY(SELECT id FROM inserted WHERE status = 'pending' ORDER BY id) AS pending",
+             SELECT id, event_id, status = 'pending' FROM inserted ORDER BY id",
             &[
-                &workspace.as_uuid(),
-                &event.as_uuid(),
-                &ids,
-                &rule_ids,
-                &connection_ids,
-                &statuses,
-                &errors,
-                &bodies,
-                &traceparent,
+                &rows.ids,
+                &rows.workspaces,
+                &rows.events,
+                &rows.rules,
+                &rows.connections,
+                &rows.statuses,
+                &rows.errors,
+                &rows.bodies,
+                &rows.traceparents,
+                &routed,
             ],
         )
         .await?;
     transaction.commit().await?;
-    drop(client);
-    let existing: i64 = row.get("existing");
-    let created: Vec<Uuid> = row.get("created");
-    let pending: Vec<Uuid> = row.get("pending");
-    let pending: Vec<DeliveryId> = pending.into_iter().map(DeliveryId).collect();
-
-    if !pending.is_empty() {
-        let jobs: Vec<_> = pending
+    Ok(Written {
+        existing: existing
             .iter()
-            .map(|id| enqueue::Job {
-                workspace,
-                delivery: *id,
-                traceparent: None,
+            .map(|row| (row.get::<_, Uuid>(0), row.get::<_, i64>(1)))
+            .collect(),
+        created: created
+            .iter()
+            .map(|row| (row.get(0), row.get(1), row.get(2)))
+            .collect(),
+    })
+}
+
+/// `RouteEvents`: one outcome per requested event, in order (`None`: no
+/// such event in that workspace).
+#[tracing::instrument(name = "RouteBatch", skip_all, fields(switchyard.events = references.len()))]
+pub async fn route_events(
+    state: &RouterState,
+    references: &[EventRef],
+) -> ApiResult<Vec<Option<RouteOutcome>>> {
+    if references.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut client = state.pool.get().await?;
+    let mut found = load(&client, references).await?;
+    // Each event once, in id order (the lock order of the statement).
+    let mut events: Vec<StoredEvent> = found.drain().map(|(_, event)| event).collect();
+    events.sort_by_key(|event| event.reference.event.as_uuid());
+    let mut rule_sets = Vec::with_capacity(events.len());
+    for event in &events {
+        let rules = state
+            .cache
+            .rules_for(&state.pool, event.reference.workspace, &event.event_type)
+            .await?;
+        rule_sets.push(rules);
+    }
+
+    let started = std::time::Instant::now();
+    let events = Arc::new(events);
+    let rule_sets = Arc::new(rule_sets);
+    let outcomes = evaluate(Arc::clone(&events), Arc::clone(&rule_sets)).await?;
+    metrics::histogram!(names::ROUTING_SECONDS).record(started.elapsed().as_secs_f64());
+
+    let mut rows = DeliveryRows::default();
+    let mut traces: HashMap<Uuid, Option<String>> = HashMap::with_capacity(events.len());
+    for ((event, rules), outcomes) in events.iter().zip(rule_sets.iter()).zip(outcomes) {
+        let span = trace_event(event, rules, &outcomes);
+        let traceparent = span.in_scope(propagation::current_traceparent);
+        traces.insert(event.reference.event.as_uuid(), traceparent.clone());
+        for (rule, outcome) in rules.iter().zip(outcomes) {
+            let (status, error, body) = match outcome {
+                Outcome::NotMatched => continue,
+                Outcome::Matched { body } => ("pending", String::new(), body),
+                Outcome::Failed { error } => {
+                    tracing::info!(rule = %rule.record.id, event = %event.reference.event, %error, "rule failed on this event");
+                    ("failed", error, None)
+                }
+            };
+            rows.ids.push(DeliveryId::generate().as_uuid());
+            rows.workspaces.push(event.reference.workspace.as_uuid());
+            rows.events.push(event.reference.event.as_uuid());
+            rows.rules.push(rule.record.id.as_uuid());
+            rows.connections.push(rule.record.connection_id.as_uuid());
+            rows.statuses.push(status);
+            rows.errors.push(error);
+            rows.bodies.push(body);
+            rows.traceparents.push(traceparent.clone());
+        }
+    }
+    let routed: Vec<Uuid> = events.iter().map(|e| e.reference.event.as_uuid()).collect();
+    let mut tries = 0;
+    let written = loop {
+        tries += 1;
+        match write(&mut client, &rows, &routed).await {
+            Ok(written) => break written,
+            Err(error)
+                if tries < DEADLOCK_TRIES
+                    && error.code()
+                        == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED) =>
+            {
+                tracing::debug!("routing batch chosen as deadlock victim; trying again");
+            }
+            Err(error) => return Err(error.into()),
+        }
+    };
+    drop(client);
+
+    let workspaces: HashMap<Uuid, WorkspaceId> = events
+        .iter()
+        .map(|e| (e.reference.event.as_uuid(), e.reference.workspace))
+        .collect();
+    let pending: Vec<enqueue::Job> = written
+        .created
+        .iter()
+        .filter(|(_, _, pending)| *pending)
+        .filter_map(|(delivery, event, _)| {
+            Some(enqueue::Job {
+                workspace: *workspaces.get(event)?,
+                delivery: DeliveryId(*delivery),
+                traceparent: traces.get(event).cloned().flatten(),
             })
-            .collect();
+        })
+        .collect();
+    if !pending.is_empty() {
         // The deliveries are committed, so the caller has nothing to retry:
         // a lost enqueue is repaired by the repair loop.
         let enqueued = async {
@@ -243,20 +408,47 @@ pub async fn route_event(
                     "injected enqueue failure".to_string(),
                 ));
             }
-            enqueue::push(&state.redis, &state.keys, &jobs).await?;
-            enqueue::mark_enqueued(&state.pool, &pending).await
+            enqueue::push(&state.producer, &pending).await?;
+            let ids: Vec<DeliveryId> = pending.iter().map(|job| job.delivery).collect();
+            enqueue::mark_enqueued(&state.pool, &ids).await
         }
         .await;
         if let Err(error) = enqueued {
             tracing::warn!(error = %error, count = pending.len(), "enqueue failed; the repair loop will enqueue");
         }
     }
-    let created: Vec<DeliveryId> = created.into_iter().map(DeliveryId).collect();
-    let total = existing + i64::try_from(created.len()).unwrap_or(i64::MAX);
-    tracing::debug!(created = created.len(), total, "event routed");
-    Ok(RouteOutcome {
-        delivery_count: u32::try_from(total).unwrap_or(u32::MAX),
-        created,
-        pending,
-    })
+
+    let mut per_event: HashMap<Uuid, RouteOutcome> = events
+        .iter()
+        .map(|event| {
+            let id = event.reference.event.as_uuid();
+            let existing = written.existing.get(&id).copied().unwrap_or(0);
+            (
+                id,
+                RouteOutcome {
+                    delivery_count: u32::try_from(existing).unwrap_or(u32::MAX),
+                    created: Vec::new(),
+                    pending: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    for (delivery, event, pending) in &written.created {
+        if let Some(outcome) = per_event.get_mut(event) {
+            outcome.delivery_count = outcome.delivery_count.saturating_add(1);
+            outcome.created.push(DeliveryId(*delivery));
+            if *pending {
+                outcome.pending.push(DeliveryId(*delivery));
+            }
+        }
+    }
+    tracing::debug!(
+        events = events.len(),
+        created = written.created.len(),
+        "events routed"
+    );
+    Ok(references
+        .iter()
+        .map(|reference| per_event.get(&reference.event.as_uuid()).cloned())
+        .collect())
 }

@@ -191,10 +191,9 @@ async fn a_failing_rule_fails_its_own_delivery_only() {
         grace: std::time::Duration::ZERO,
         ..RepairSettings::default()
     };
-    let repaired =
-        routing::repair::repair_once(&harness.pool, &router.state.redis, &harness.keys, &settings)
-            .await
-            .expect("repair");
+    let repaired = routing::repair::repair_once(&harness.pool, &router.state.producer, &settings)
+        .await
+        .expect("repair");
     assert_eq!(repaired, 0);
 }
 
@@ -234,7 +233,7 @@ async fn a_crash_between_commit_and_enqueue_is_repaired_once() {
     // be between its commit and its enqueue).
     let patient = RepairSettings::default();
     assert_eq!(
-        routing::repair::repair_once(&harness.pool, &router.state.redis, &harness.keys, &patient)
+        routing::repair::repair_once(&harness.pool, &router.state.producer, &patient)
             .await
             .expect("repair"),
         0
@@ -244,17 +243,15 @@ async fn a_crash_between_commit_and_enqueue_is_repaired_once() {
         grace: std::time::Duration::ZERO,
         ..RepairSettings::default()
     };
-    let repaired =
-        routing::repair::repair_once(&harness.pool, &router.state.redis, &harness.keys, &settings)
-            .await
-            .expect("repair");
+    let repaired = routing::repair::repair_once(&harness.pool, &router.state.producer, &settings)
+        .await
+        .expect("repair");
     assert_eq!(repaired, 3);
     assert_eq!(harness.stream_length().await, 3);
     assert!(harness.deliveries(event).await.values().all(|d| d.enqueued));
-    let twice =
-        routing::repair::repair_once(&harness.pool, &router.state.redis, &harness.keys, &settings)
-            .await
-            .expect("repair");
+    let twice = routing::repair::repair_once(&harness.pool, &router.state.producer, &settings)
+        .await
+        .expect("repair");
     assert_eq!(twice, 0, "each job is enqueued once");
     assert_eq!(harness.stream_length().await, 3);
 }

@@ -56,6 +56,9 @@ pub struct BenchArgs {
     /// `EmitEvent` calls in flight at once.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
+    /// Events per call: more than 1 emits through `EmitEvents`.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
     /// Size of each event's JSON payload.
     #[arg(long, default_value_t = 1024)]
     pub payload_bytes: usize,
@@ -190,6 +193,7 @@ pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
         duration: Duration::from_secs(args.duration_secs),
         concurrency: args.concurrency,
         payload_bytes: args.payload_bytes,
+        batch: args.batch,
     };
     let emit_offset = started.elapsed();
     let emitted = match (&target.records, args.preload) {
@@ -283,6 +287,7 @@ fn build_report(
             "rate": args.rate,
             "duration_secs": args.duration_secs,
             "concurrency": args.concurrency,
+            "batch": args.batch,
             "payload_bytes": args.payload_bytes,
             "fanout": args.fanout,
             "failing": args.failing,
@@ -293,6 +298,7 @@ fn build_report(
         "accepted": emitted.accepted,
         "emit_errors": emitted.errors,
         "first_emit_error": emitted.first_error,
+        "emit_refused_by_code": emitted.refused_by_code,
         "accepted_per_sec": round2(emitted.accepted as f64 / window),
         "emit_latency_ms": latency_summary(emitted.latencies_us.clone()),
         "expected_deliveries": expected,

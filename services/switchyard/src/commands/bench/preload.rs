@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use deadpool_postgres::Pool;
 use switchyard_core::ids::{ConnectionId, DeliveryId, EventId, RuleId, WorkspaceId};
-use switchyard_core::queue::{DeliveryJob, JOB_FIELD, QueueKeys};
+use switchyard_core::queue::{DeliveryJob, Producer, QueueKeys};
 
 use super::emitter::{EmitPlan, Emitted};
 use super::receivers::unix_micros;
@@ -117,17 +117,12 @@ impl Preloader {
             )
             .await
             .context("writing events and deliveries")?;
-        let mut pipe = redis::pipe();
-        for delivery in &delivery_ids {
-            let job = DeliveryJob::new(self.workspace.to_string(), delivery.to_string());
-            pipe.cmd("XADD")
-                .arg(&self.keys.stream)
-                .arg("*")
-                .arg(JOB_FIELD)
-                .arg(job.to_json())
-                .ignore();
-        }
-        pipe.query_async::<()>(&mut self.redis.clone())
+        let jobs: Vec<DeliveryJob> = delivery_ids
+            .iter()
+            .map(|delivery| DeliveryJob::new(self.workspace.to_string(), delivery.to_string()))
+            .collect();
+        Producer::new(self.redis.clone(), self.keys.clone())
+            .ready(&jobs)
             .await
             .context("enqueueing jobs")?;
         Ok(())

@@ -1,16 +1,20 @@
-//! Group commit: concurrent attempts hand their claims, records, releases
-//! and acknowledgements to a [`Batcher`], whose loop sends whatever has
-//! gathered as one statement (or one Redis `MULTI`). Under light load a
+//! Group commit: concurrent callers hand their items (ingest's events, the
+//! delivery engine's claims, records, releases and acknowledgements) to a
+//! [`Batcher`], whose loop sends whatever has gathered as one statement
+//! (or one Redis `MULTI`, or one RPC). Under light load a
 //! batch is a single item and goes at once — nothing waits for a timer;
 //! under heavy load items pile up while the previous batches are in flight
 //! and the next one carries them all, so round trips per delivery fall as
 //! load rises.
 //!
 //! At most `parallel` batches are in flight at once. A failed batch fails
-//! each of its items with the same message.
+//! each of its items with the same message. [`Batcher::backlog`] counts the
+//! items handed in and not yet answered, so a caller can refuse new work
+//! (backpressure) instead of queueing without bound.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -20,6 +24,7 @@ type Reply<O> = oneshot::Sender<Result<O, String>>;
 pub struct Batcher<I, O> {
     sender: mpsc::UnboundedSender<(I, Reply<O>)>,
     name: &'static str,
+    backlog: Arc<AtomicUsize>,
 }
 
 impl<I, O> Clone for Batcher<I, O> {
@@ -27,6 +32,7 @@ impl<I, O> Clone for Batcher<I, O> {
         Self {
             sender: self.sender.clone(),
             name: self.name,
+            backlog: Arc::clone(&self.backlog),
         }
     }
 }
@@ -51,12 +57,25 @@ where
             parallel.max(1),
             Arc::new(flush),
         ));
-        Self { sender, name }
+        Self {
+            sender,
+            name,
+            backlog: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Items handed to [`Self::call`] and not answered yet (queued or in a
+    /// batch in flight).
+    pub fn backlog(&self) -> usize {
+        self.backlog.load(Ordering::Relaxed)
     }
 
     /// Adds `item` to the next batch and waits for its output.
     pub async fn call(&self, item: I) -> anyhow::Result<O> {
         let (reply, answer) = oneshot::channel();
+        self.backlog.fetch_add(1, Ordering::Relaxed);
+        // Counted down however the call ends, cancellation included.
+        let _answered = Countdown(&self.backlog);
         self.sender
             .send((item, reply))
             .map_err(|_| anyhow::anyhow!("the {} batcher stopped", self.name))?;
@@ -65,6 +84,14 @@ where
             Ok(Err(message)) => Err(anyhow::anyhow!(message)),
             Err(_) => Err(anyhow::anyhow!("the {} batch was dropped", self.name)),
         }
+    }
+}
+
+struct Countdown<'a>(&'a AtomicUsize);
+
+impl Drop for Countdown<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

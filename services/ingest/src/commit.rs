@@ -1,0 +1,443 @@
+//! Group commit: every emit, single or batch, hands its checked events to
+//! one [`Batcher`]; each flush takes whatever gathered meanwhile and
+//!
+//! 1. answers events whose idempotency key is already stored with the
+//!    first event (one query for the whole batch; no validation, as before),
+//! 2. validates the rest, one registry call per caller credential (a
+//!    batch mixes workspaces; each is checked with its own caller's key),
+//! 3. keeps, of several valid events with the same key, the first, and
+//!    answers the others as its duplicates,
+//! 4. inserts every remaining event in one statement — one durable commit
+//!    for the batch — and answers each caller with its own ids; an event
+//!    whose key a concurrent batch stored first is answered as that
+//!    event's duplicate.
+//!
+//! A failed insert fails every event of the batch and stores none (one
+//! statement). Answers go out only after the commit, so an answered event
+//! is durable. Callers' events are then handed to the router (see
+//! [`crate::forward`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::future::join_all;
+use switchyard_core::batch::Batcher;
+use switchyard_core::error::{ApiError, ApiResult};
+use switchyard_core::ids::{EventId, WorkspaceId};
+use switchyard_proto::v1 as pb;
+use tonic::metadata::{Ascii, MetadataValue};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::candidate::Candidate;
+use crate::validation::{self, Caller, PayloadCheck, PayloadValidator};
+
+/// Submissions per flush at most (a submission is one call's events).
+const MAX_BATCH: usize = 512;
+/// Flushes in flight at once: while they wait for their commit, the next
+/// batch gathers.
+const PARALLEL: usize = 4;
+
+/// One call's events, with the credentials to validate them with.
+pub struct Submission {
+    pub authorization: Option<MetadataValue<Ascii>>,
+    pub candidates: Vec<Candidate>,
+    /// The call's span: the flush's registry call joins the first
+    /// submission's trace, and every span records its batch's size.
+    pub span: tracing::Span,
+}
+
+/// One answer per candidate, in order.
+pub type Answers = Vec<ApiResult<pb::EmitEventResponse>>;
+
+/// What a committed event needs to be routed.
+#[derive(Clone, Copy, Debug)]
+pub struct Committed {
+    pub workspace: WorkspaceId,
+    pub event: EventId,
+}
+
+#[derive(Clone)]
+pub struct Committer {
+    batcher: Batcher<Submission, Answers>,
+}
+
+/// Counters of the flushes so far, shared with whoever wants them (the
+/// tests assert on them; the same figures go to metrics).
+#[derive(Debug, Default)]
+pub struct CommitStats {
+    pub commits: std::sync::atomic::AtomicU64,
+    pub events: std::sync::atomic::AtomicU64,
+}
+
+/// The settings a flush needs.
+struct Flusher {
+    pool: deadpool_postgres::Pool,
+    validator: Arc<dyn PayloadValidator>,
+    /// Seconds the outbox leaves a new event to its live forward.
+    outbox_grace_seconds: f64,
+    stats: Arc<CommitStats>,
+}
+
+impl Committer {
+    pub fn spawn(
+        pool: deadpool_postgres::Pool,
+        validator: Arc<dyn PayloadValidator>,
+        outbox_grace: std::time::Duration,
+        stats: Arc<CommitStats>,
+    ) -> Self {
+        let flusher = Arc::new(Flusher {
+            pool,
+            validator,
+            outbox_grace_seconds: outbox_grace.as_secs_f64(),
+            stats,
+        });
+        let batcher = Batcher::spawn("emit", MAX_BATCH, PARALLEL, move |submissions| {
+            let flusher = Arc::clone(&flusher);
+            async move { Ok(flusher.flush(submissions).await) }
+        });
+        Self { batcher }
+    }
+
+    /// Submissions handed in and not answered yet.
+    pub fn backlog(&self) -> usize {
+        self.batcher.backlog()
+    }
+
+    /// Validates and commits one call's events; one answer per candidate.
+    pub async fn submit(&self, submission: Submission) -> ApiResult<Answers> {
+        self.batcher
+            .call(submission)
+            .await
+            .map_err(|error| ApiError::Internal(error.context("emit batch")))
+    }
+}
+
+/// Where a candidate sits: (submission, index within it).
+type Slot = (usize, usize);
+
+impl Flusher {
+    #[tracing::instrument(name = "ingest.commit", skip_all, fields(switchyard.submissions = submissions.len(), switchyard.events = tracing::field::Empty))]
+    async fn flush(&self, submissions: Vec<Submission>) -> Vec<Answers> {
+        let total: usize = submissions.iter().map(|s| s.candidates.len()).sum();
+        tracing::Span::current().record("switchyard.events", total);
+        for submission in &submissions {
+            submission.span.record("switchyard.commit_batch", total);
+        }
+        let mut answers: Vec<Vec<Option<ApiResult<pb::EmitEventResponse>>>> = submissions
+            .iter()
+            .map(|s| s.candidates.iter().map(|_| None).collect())
+            .collect();
+        let slots: Vec<Slot> = submissions
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| (0..s.candidates.len()).map(move |j| (i, j)))
+            .collect();
+        let candidate = |(i, j): Slot| &submissions[i].candidates[j];
+
+        // 1. Keys already stored.
+        let keyed: Vec<Slot> = slots
+            .iter()
+            .copied()
+            .filter(|slot| candidate(*slot).idempotency_key.is_some())
+            .collect();
+        match self.stored_keys(&keyed, &candidate).await {
+            Ok(found) => {
+                for (slot, response) in found {
+                    answers[slot.0][slot.1] = Some(Ok(response));
+                }
+            }
+            Err(error) => return fail_all(&submissions, &error),
+        }
+
+        // 2. Validation, one call per credential.
+        let mut by_credential: HashMap<(WorkspaceId, Option<&[u8]>), Vec<Slot>> = HashMap::new();
+        for slot in slots.iter().copied() {
+            if answers[slot.0][slot.1].is_none() {
+                let credential = submissions[slot.0]
+                    .authorization
+                    .as_ref()
+                    .map(|v| v.as_bytes());
+                by_credential
+                    .entry((candidate(slot).workspace, credential))
+                    .or_default()
+                    .push(slot);
+            }
+        }
+        let groups: Vec<Vec<Slot>> = by_credential.into_values().collect();
+        let validations = join_all(groups.iter().map(|group| {
+            let first = &submissions[group[0].0];
+            let checks: Vec<PayloadCheck<'_>> = group
+                .iter()
+                .map(|slot| {
+                    let c = candidate(*slot);
+                    PayloadCheck {
+                        event_type: &c.event_type,
+                        schema_version: c.schema_version,
+                        payload_json: &c.payload_json,
+                    }
+                })
+                .collect();
+            let caller = Caller {
+                workspace: candidate(group[0]).workspace,
+                authorization: first.authorization.as_ref(),
+            };
+            async move { validation::validate(self.validator.as_ref(), caller, &checks).await }
+                .instrument(first.span.clone())
+        }))
+        .await;
+        let mut valid: Vec<(Slot, u32, bool)> = Vec::new();
+        for (group, validation) in groups.iter().zip(validations) {
+            match validation {
+                Ok(results) => {
+                    for (slot, result) in group.iter().zip(results) {
+                        match result {
+                            Ok(validated) => {
+                                valid.push((*slot, validated.schema_version, validated.deprecated));
+                            }
+                            Err(error) => answers[slot.0][slot.1] = Some(Err(error)),
+                        }
+                    }
+                }
+                Err(error) => {
+                    for slot in group {
+                        answers[slot.0][slot.1] = Some(Err(replicate(&error)));
+                    }
+                }
+            }
+        }
+        valid.sort_by_key(|(slot, _, _)| *slot);
+
+        // 3. The first valid event of each key wins.
+        let mut winners: Vec<(Slot, u32, bool, EventId)> = Vec::new();
+        let mut first_of_key: HashMap<(WorkspaceId, &str), usize> = HashMap::new();
+        let mut followers: Vec<(Slot, usize, bool)> = Vec::new();
+        for (slot, version, deprecated) in valid {
+            let c = candidate(slot);
+            if let Some(key) = c.idempotency_key.as_deref() {
+                if let Some(winner) = first_of_key.get(&(c.workspace, key)) {
+                    followers.push((slot, *winner, deprecated));
+                    continue;
+                }
+                first_of_key.insert((c.workspace, key), winners.len());
+            }
+            winners.push((slot, version, deprecated, EventId::generate()));
+        }
+
+        // 4. One statement, one commit.
+        let inserted = match self.insert(&winners, &candidate).await {
+            Ok(inserted) => inserted,
+            Err(error) => {
+                for (slot, ..) in &winners {
+                    answers[slot.0][slot.1] = Some(Err(replicate(&error)));
+                }
+                for (slot, ..) in &followers {
+                    answers[slot.0][slot.1] = Some(Err(replicate(&error)));
+                }
+                return finish(answers);
+            }
+        };
+        self.count(inserted.len());
+        let mut lost_races: Vec<Slot> = Vec::new();
+        for (slot, version, deprecated, id) in &winners {
+            if inserted.contains(&id.as_uuid()) {
+                answers[slot.0][slot.1] = Some(Ok(pb::EmitEventResponse {
+                    event_id: id.to_string(),
+                    duplicate: false,
+                    schema_version: *version,
+                    deprecated: *deprecated,
+                }));
+            } else {
+                lost_races.push(*slot);
+            }
+        }
+        if !lost_races.is_empty() {
+            match self.stored_keys(&lost_races, &candidate).await {
+                Ok(found) => {
+                    for (slot, response) in found {
+                        answers[slot.0][slot.1] = Some(Ok(response));
+                    }
+                }
+                Err(error) => {
+                    for slot in &lost_races {
+                        answers[slot.0][slot.1] = Some(Err(replicate(&error)));
+                    }
+                }
+            }
+        }
+        for (slot, winner, deprecated) in followers {
+            let winner_slot = winners[winner].0;
+            let answer = match &answers[winner_slot.0][winner_slot.1] {
+                Some(Ok(first)) => Ok(pb::EmitEventResponse {
+                    duplicate: true,
+                    deprecated,
+                    ..first.clone()
+                }),
+                Some(Err(error)) => Err(replicate(error)),
+                None => Err(ApiError::Internal(anyhow::anyhow!(
+                    "the first event of an idempotency key went unanswered"
+                ))),
+            };
+            answers[slot.0][slot.1] = Some(answer);
+        }
+        finish(answers)
+    }
+
+    fn count(&self, events: usize) {
+        use std::sync::atomic::Ordering;
+        self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .events
+            .fetch_add(events as u64, Ordering::Relaxed);
+        metrics::counter!(switchyard_core::telemetry::metrics::names::INGEST_COMMITS).increment(1);
+        metrics::histogram!(switchyard_core::telemetry::metrics::names::INGEST_COMMIT_EVENTS)
+            .record(events as f64);
+    }
+
+    /// The stored events of the candidates' keys, as duplicate answers.
+    async fn stored_keys<'a>(
+        &self,
+        slots: &[Slot],
+        candidate: &impl Fn(Slot) -> &'a Candidate,
+    ) -> ApiResult<Vec<(Slot, pb::EmitEventResponse)>> {
+        if slots.is_empty() {
+            return Ok(Vec::new());
+        }
+        let workspaces: Vec<Uuid> = slots
+            .iter()
+            .map(|slot| candidate(*slot).workspace.as_uuid())
+            .collect();
+        let keys: Vec<&str> = slots
+            .iter()
+            .map(|slot| {
+                candidate(*slot)
+                    .idempotency_key
+                    .as_deref()
+                    .unwrap_or_default()
+            })
+            .collect();
+        let positions: Vec<i32> = (0..slots.len())
+            .map(|i| i32::try_from(i).unwrap_or(i32::MAX))
+            .collect();
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT k.position, e.id, e.schema_version \
+                 FROM unnest($1::uuid[], $2::text[], $3::int4[]) AS k (workspace_id, key, position) \
+                 JOIN events e ON e.workspace_id = k.workspace_id AND e.idempotency_key = k.key",
+                &[&workspaces, &keys, &positions],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let position = usize::try_from(row.get::<_, i32>(0)).ok()?;
+                Some((
+                    *slots.get(position)?,
+                    pb::EmitEventResponse {
+                        event_id: EventId(row.get(1)).to_string(),
+                        duplicate: true,
+                        schema_version: u32::try_from(row.get::<_, i32>(2)).unwrap_or(0),
+                        deprecated: false,
+                    },
+                ))
+            })
+            .collect())
+    }
+
+    /// Inserts the winners in one statement; returns the ids stored (a key
+    /// stored meanwhile by another batch leaves its event out).
+    async fn insert<'a>(
+        &self,
+        winners: &[(Slot, u32, bool, EventId)],
+        candidate: &impl Fn(Slot) -> &'a Candidate,
+    ) -> ApiResult<std::collections::HashSet<Uuid>> {
+        if winners.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut ids = Vec::with_capacity(winners.len());
+        let mut workspaces = Vec::with_capacity(winners.len());
+        let mut types = Vec::with_capacity(winners.len());
+        let mut versions = Vec::with_capacity(winners.len());
+        let mut payloads = Vec::with_capacity(winners.len());
+        let mut keys = Vec::with_capacity(winners.len());
+        let mut traceparents = Vec::with_capacity(winners.len());
+        for (slot, version, _, id) in winners {
+            let c = candidate(*slot);
+            ids.push(id.as_uuid());
+            workspaces.push(c.workspace.as_uuid());
+            types.push(c.event_type.as_str());
+            versions.push(
+                i32::try_from(*version)
+                    .map_err(|_| anyhow::anyhow!("schema version out of range"))?,
+            );
+            payloads.push(c.payload_json.as_str());
+            keys.push(c.idempotency_key.as_deref());
+            traceparents.push(c.traceparent.as_deref());
+        }
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "INSERT INTO events (id, workspace_id, event_type, schema_version, payload, \
+                                     idempotency_key, next_route_at, traceparent) \
+                 SELECT e.id, e.workspace_id, e.event_type, e.schema_version, e.payload::jsonb, \
+                        e.idempotency_key, now() + $8 * interval '1 second', e.traceparent \
+                 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int4[], $5::text[], \
+                             $6::text[], $7::text[]) \
+                      AS e (id, workspace_id, event_type, schema_version, payload, \
+                            idempotency_key, traceparent) \
+                 ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING id",
+                &[
+                    &ids,
+                    &workspaces,
+                    &types,
+                    &versions,
+                    &payloads,
+                    &keys,
+                    &traceparents,
+                    &self.outbox_grace_seconds,
+                ],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+}
+
+/// Every answer filled in (a gap is our bug, answered as such).
+fn finish(answers: Vec<Vec<Option<ApiResult<pb::EmitEventResponse>>>>) -> Vec<Answers> {
+    answers
+        .into_iter()
+        .map(|answers| {
+            answers
+                .into_iter()
+                .map(|answer| {
+                    answer.unwrap_or_else(|| {
+                        Err(ApiError::Internal(anyhow::anyhow!(
+                            "an event of the batch went unanswered"
+                        )))
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn fail_all(submissions: &[Submission], error: &ApiError) -> Vec<Answers> {
+    submissions
+        .iter()
+        .map(|s| s.candidates.iter().map(|_| Err(replicate(error))).collect())
+        .collect()
+}
+
+/// The same error for another event of the batch. Our own failures are
+/// logged once here and answered opaquely to each caller.
+pub fn replicate(error: &ApiError) -> ApiError {
+    match error {
+        ApiError::Unavailable(message) => ApiError::Unavailable(message.clone()),
+        ApiError::Internal(inner) => ApiError::Internal(anyhow::anyhow!("{inner:#}")),
+        other => ApiError::Upstream(tonic::Status::from(ApiError::Upstream(tonic::Status::new(
+            other.code(),
+            other.to_string(),
+        )))),
+    }
+}
