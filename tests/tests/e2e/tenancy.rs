@@ -218,6 +218,29 @@ async fn every_rpc_isolates_workspaces_and_enforces_scopes() -> anyhow::Result<(
             Foreign::NotFound,
         ),
         (
+            "/switchyard.v1.IngestService/EmitEvents",
+            proto::EmitEventsRequest {
+                events: vec![proto::EmitEventRequest {
+                    event_type: lead.clone(),
+                    payload_json: payload.clone(),
+                    ..Default::default()
+                }],
+            }
+            .encode_to_vec(),
+            // A's event type is unknown in B: the event is refused alone.
+            Foreign::Nothing(|bytes| {
+                let response: proto::EmitEventsResponse = empty(bytes);
+                response.results.len() == 1
+                    && response.results.iter().all(|result| {
+                        matches!(
+                            &result.outcome,
+                            Some(proto::emit_events_result::Outcome::Error(error))
+                                if error.code == Code::NotFound as i32
+                        )
+                    })
+            }),
+        ),
+        (
             "/switchyard.v1.RegistryService/RegisterSchema",
             proto::RegisterSchemaRequest {
                 event_type: "globex.thing".to_string(),
@@ -575,6 +598,17 @@ async fn every_rpc_isolates_workspaces_and_enforces_scopes() -> anyhow::Result<(
             internal::RouteEventRequest {
                 workspace_id: stack.workspace.to_string(),
                 event_id: emitted.event_id.clone(),
+            }
+            .encode_to_vec(),
+            Foreign::Denied,
+        ),
+        (
+            "/switchyard.internal.v1.RoutingService/RouteEvents",
+            internal::RouteEventsRequest {
+                events: vec![internal::RouteEventRequest {
+                    workspace_id: stack.workspace.to_string(),
+                    event_id: emitted.event_id.clone(),
+                }],
             }
             .encode_to_vec(),
             Foreign::Denied,
