@@ -7,5 +7,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 ./scripts/services.sh
+# A debug build, as the tests make: it compiles much faster than a release
+# build (and shares the test command's build cache), and one event needs no
+# more speed. Deployments build release (README, deploy/Dockerfile).
 cargo build --locked -p switchyard
 exec ./target/debug/switchyard demo "$@"

@@ -20,6 +20,16 @@ use crate::tls::TlsConfig;
 
 use crate::shutdown::Signal;
 
+/// The largest request a server that takes payloads decodes (tonic's
+/// default is 4 MiB). It stays well above the largest payload a workspace
+/// may be allowed ([`crate::quota::config::MAX_PAYLOAD_CEILING`]), so an oversized
+/// payload reaches the handler and gets the documented `InvalidArgument`
+/// naming `payload_json` and the limit; only a request beyond this is
+/// refused unread (`OutOfRange`).
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+
+const _: () = assert!(MAX_REQUEST_BYTES > 2 * crate::quota::config::MAX_PAYLOAD_CEILING);
+
 /// Binds `addr` (port 0 picks a free one) and reports the bound address.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)> {
     let listener = TcpListener::bind(addr)
@@ -30,7 +40,9 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)>
 }
 
 /// Serves `routes` plus health and reflection on `listener` until `shutdown`
-/// trips; in-flight calls finish first. With `tls`, every connection must
+/// trips; in-flight calls finish first. Logs `listening` here, once the
+/// service is built and about to answer, so a service that fails to build
+/// never claims it listened. With `tls`, every connection must
 /// complete a TLS handshake (and present a client certificate, when `tls`
 /// names a client CA) before any call.
 pub async fn serve(
@@ -52,12 +64,14 @@ pub async fn serve(
         .build_v1()
         .context("building the reflection service")?;
 
+    let addr = listener.local_addr().context("reading the bound address")?;
     let mut server = Server::builder();
     if let Some(tls) = tls {
         server = server
             .tls_config(tls)
             .context("configuring TLS (check tls.cert, tls.key and tls.client_ca)")?;
     }
+    tracing::info!(%addr, services = ?service_names, "listening");
     server
         .trace_fn(crate::telemetry::propagation::server_span)
         .tcp_nodelay(true)

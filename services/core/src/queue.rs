@@ -8,6 +8,9 @@
 //! - `<prefix>:{dlv}:delayed` — a sorted set of jobs waiting for a retry,
 //!   scored by due time (Unix milliseconds); a Lua script moves due ones to
 //!   the stream atomically.
+//! - `<prefix>:{dlv}:keyrings` — a hash of the master-key fingerprints of
+//!   every live router and delivery process (`crate::secrets::claim`), so
+//!   a second deployment on the same prefix refuses to start.
 //!
 //! Jobs are hints: Postgres holds each delivery's truth, and the consumer
 //! claims a delivery there before sending, so a duplicate job is harmless.

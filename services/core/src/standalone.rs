@@ -2,7 +2,9 @@
 //! environment, logs and traces under that service's name, `/metrics` on
 //! the configured port plus the service's offset (registry 0 … delivery 3,
 //! so four processes on one host don't collide: 9464-9467 by default), and
-//! a graceful stop on Ctrl-C or SIGTERM.
+//! a graceful stop on Ctrl-C or SIGTERM. Settings a lone service needs are
+//! checked before it binds anything, and `listening` is logged by
+//! `grpc::serve` once the service is built.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,6 +22,7 @@ where
     Fut: Future<Output = anyhow::Result<()>>,
 {
     let config = Config::load()?;
+    check_standalone(service, &config)?;
     let telemetry = telemetry::init(config.log_format, "info", &config.telemetry, &[service])?;
     let (listener, addr) = crate::grpc::bind(listen_addr(service, &config)).await?;
     let (trigger, signal) = shutdown::channel();
@@ -33,10 +36,24 @@ where
         tracing::info!("shutting down");
         trigger.trip();
     });
-    tracing::info!(service = service.service_name(), %addr, "listening");
+    tracing::info!(service = service.service_name(), %addr, "starting");
     let result = run(config, listener, signal).await;
     telemetry.shutdown();
     result
+}
+
+/// What a service run on its own needs beyond what every configuration
+/// validates, checked before anything starts: ingest calls the router's
+/// internal RPCs and the router answers them, both with the shared token;
+/// router and delivery seal and open credentials with the master keys.
+fn check_standalone(service: Service, config: &Config) -> anyhow::Result<()> {
+    if matches!(service, Service::Ingest | Service::Router) {
+        config.require_internal_token()?;
+    }
+    if matches!(service, Service::Router | Service::Delivery) {
+        crate::secrets::Keyring::from_config(&config.secrets)?;
+    }
+    Ok(())
 }
 
 /// The configured listen address of `service`.

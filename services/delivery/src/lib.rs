@@ -28,6 +28,7 @@ use switchyard_core::auth::Authenticator;
 use switchyard_core::auth::layer::Authorized;
 use switchyard_core::config::Config;
 use switchyard_core::queue::{Producer, QueueKeys};
+use switchyard_core::secrets::{Keyring, KeyringClaim};
 use switchyard_core::shutdown::Signal;
 use switchyard_core::{db, queue};
 use switchyard_proto::v1::delivery_service_server::DeliveryServiceServer;
@@ -46,6 +47,8 @@ pub struct DeliveryApp {
     grpc: DeliveryGrpc,
     engine: Engine,
     tls: Option<tonic::transport::ServerTlsConfig>,
+    /// This process's keyring, announced on the Redis prefix while it runs.
+    claim: KeyringClaim,
 }
 
 impl DeliveryApp {
@@ -55,6 +58,12 @@ impl DeliveryApp {
         let pool = db::pool(&config.database_url, config.database_pool_size)?;
         check_postgres(&pool).await?;
         let redis = queue::connect(&config.redis_url).await?;
+        // Before the engine joins the consumer group: a process of another
+        // deployment must not take a single job.
+        let keyring = Keyring::from_config(&config.secrets)?;
+        let claim =
+            KeyringClaim::acquire(redis.clone(), &config.redis_prefix, &keyring, "delivery")
+                .await?;
         let engine = Engine::build(config, redis.clone()).await?;
         let auth = Authenticator::new(pool.clone(), config)?;
         let api = DeliveryApi::new(
@@ -64,7 +73,12 @@ impl DeliveryApp {
         );
         let grpc = DeliveryGrpc::new(auth, api);
         let tls = config.tls.server()?;
-        Ok(Self { grpc, engine, tls })
+        Ok(Self {
+            grpc,
+            engine,
+            tls,
+            claim,
+        })
     }
 
     /// Serves `DeliveryService` (plus health and reflection) on `listener`
@@ -73,6 +87,7 @@ impl DeliveryApp {
     pub async fn run(self, listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
         let auth = self.grpc.auth().clone();
         let credentials = tokio::spawn(auth.clone().listen(shutdown.clone()));
+        let claim = tokio::spawn(self.claim.hold(shutdown.clone()));
         let routes = Routes::new(Authorized::new(DeliveryServiceServer::new(self.grpc), auth));
         let server = switchyard_core::grpc::serve(
             routes,
@@ -84,8 +99,13 @@ impl DeliveryApp {
         let engine = self.engine.run(shutdown);
         let outcome = tokio::try_join!(server, engine);
         credentials.abort();
+        if outcome.is_err() {
+            claim.abort();
+        }
         outcome?;
-        Ok(())
+        claim
+            .await
+            .map_err(|error| anyhow::anyhow!("keyring claim panicked: {error}"))
     }
 }
 

@@ -11,7 +11,9 @@ use crate::{IngestState, emit};
 /// `IngestService`, behind the access table's authentication.
 pub fn routes(state: IngestState) -> Routes {
     let auth = state.auth.clone();
-    Routes::new(Authorized::new(IngestServiceServer::new(state), auth))
+    let server = IngestServiceServer::new(state)
+        .max_decoding_message_size(switchyard_core::grpc::MAX_REQUEST_BYTES);
+    Routes::new(Authorized::new(server, auth))
 }
 
 #[tonic::async_trait]

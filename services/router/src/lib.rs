@@ -105,6 +105,8 @@ pub struct RouterApp {
     tls: Option<ServerTlsConfig>,
     database_url: String,
     repair: RepairSettings,
+    /// This process's keyring, announced on the Redis prefix while it runs.
+    claim: secrets::KeyringClaim,
 }
 
 impl RouterApp {
@@ -115,6 +117,9 @@ impl RouterApp {
         let pool = db::pool(&config.database_url, config.database_pool_size)?;
         let redis = queue::connect(&config.redis_url).await?;
         let keys = QueueKeys::new(&config.redis_prefix);
+        let claim =
+            secrets::KeyringClaim::acquire(redis.clone(), &config.redis_prefix, &keyring, "router")
+                .await?;
         let state = RouterState {
             producer: Producer::new(redis.clone(), keys.clone()),
             auth: Authenticator::new(pool.clone(), config)?,
@@ -132,6 +137,7 @@ impl RouterApp {
             tls: config.tls.server()?,
             database_url: config.database_url.clone(),
             repair: RepairSettings::default(),
+            claim,
         })
     }
 
@@ -168,6 +174,7 @@ impl RouterApp {
             shutdown.clone(),
         ));
         let credentials = tokio::spawn(self.state.auth.clone().listen(shutdown.clone()));
+        let claim = tokio::spawn(self.claim.hold(shutdown.clone()));
         let repair = tokio::spawn(routing::repair::run(
             self.state.pool.clone(),
             self.state.producer.clone(),
@@ -187,9 +194,11 @@ impl RouterApp {
             // Not stopped by the signal: the helpers would wait for it.
             listen.abort();
             repair.abort();
+            claim.abort();
             return served;
         }
-        let (listened, repaired) = tokio::join!(listen, repair);
+        let (listened, repaired, claimed) = tokio::join!(listen, repair, claim);
+        claimed.map_err(|error| anyhow::anyhow!("keyring claim panicked: {error}"))?;
         listened.map_err(|error| anyhow::anyhow!("rule cache listener panicked: {error}"))?;
         repaired.map_err(|error| anyhow::anyhow!("repair loop panicked: {error}"))?;
         Ok(())

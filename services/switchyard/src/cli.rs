@@ -62,7 +62,9 @@ pub enum Command {
     /// Emit an event.
     Emit {
         event_type: String,
-        /// The payload, a JSON object.
+        /// The payload: a JSON object, `@FILE` to read it from a file, or
+        /// `-` to read it from standard input (as curl and grpcurl do; a
+        /// large payload does not fit on a command line).
         payload: String,
         #[arg(long)]
         idempotency_key: Option<String>,

@@ -1,4 +1,11 @@
 //! `switchyard`: runs the services and the admin and client subcommands.
+//!
+//! A failed command prints one line, `error: <what failed>: <why>`, and
+//! exits 1, whatever `RUST_BACKTRACE` says: a refused call or a missing
+//! setting is the user's to fix, and a backtrace under it reads like a
+//! crash. Bugs panic, and a panic still prints its backtrace.
+
+use std::process::ExitCode;
 
 use clap::Parser;
 use switchyard::cli::{Cli, Command, KeysCommand, WorkspaceCommand};
@@ -8,8 +15,17 @@ use switchyard_core::config::Config;
 use switchyard_core::telemetry;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Migrate => admin::migrate(&load()?).await,
         Command::Serve {
@@ -53,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
             payload,
             idempotency_key,
         } => {
+            let payload = client::read_payload(&payload, std::io::stdin().lock())?;
             client::emit(
                 &client::client_from_env()?,
                 event_type,

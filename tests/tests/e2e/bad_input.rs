@@ -271,3 +271,31 @@ async fn connections_refuse_private_destinations_and_never_show_their_secret_aga
     );
     stack.stop().await
 }
+
+/// Above tonic's default decode limit (4 MiB), a payload still reaches the
+/// size check and gets the documented error, not `OutOfRange`.
+#[tokio::test]
+async fn a_five_megabyte_payload_is_refused_naming_payload_json_and_the_limit() -> anyhow::Result<()>
+{
+    let stack = TestStack::start().await?;
+    stack.register_lead_schema().await?;
+    let payload = serde_json::json!({"id": "huge", "email": "ada@example.com", "source": "x".repeat(5_000_000)});
+    let size = payload.to_string().len();
+    let status = stack
+        .client
+        .emit(LEAD_CREATED, &payload)
+        .await
+        .expect_err("over the payload limit");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let details = status.get_error_details();
+    let violation = &details.bad_request().expect("BadRequest").field_violations[0];
+    assert_eq!(violation.field, "payload_json");
+    assert_eq!(
+        violation.description,
+        format!(
+            "is {size} bytes, more than this workspace's limit of 262144 bytes (max_payload_bytes)"
+        )
+    );
+    assert_eq!(stack.count("SELECT count(*) FROM events").await?, 0);
+    stack.stop().await
+}

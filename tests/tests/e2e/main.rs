@@ -21,3 +21,4 @@ mod rules_cli;
 mod schema_cli;
 mod tenancy;
 mod tls;
+mod two_stacks;

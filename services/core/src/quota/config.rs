@@ -26,8 +26,11 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::ids::WorkspaceId;
 
-/// The largest `max_payload_bytes` allowed: gRPC servers refuse messages
-/// over 4 MiB, and the request's other fields need room too.
+/// The largest `max_payload_bytes` allowed: ingest passes the payload on to
+/// the registry and the router, whose servers decode messages of up to
+/// 4 MiB, and the request's other fields need room too. (Ingest itself
+/// decodes up to `grpc::MAX_REQUEST_BYTES`, so a payload over the limit is
+/// read and refused with the limit named.)
 pub const MAX_PAYLOAD_CEILING: usize = 4 * 1024 * 1024 - 64 * 1024;
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]

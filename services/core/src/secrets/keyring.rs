@@ -66,6 +66,22 @@ pub enum SecretError {
 pub struct Keyring {
     active: String,
     ciphers: Arc<BTreeMap<String, Aes256Gcm>>,
+    /// Per key id, [`fingerprint`] of the key.
+    fingerprints: Arc<BTreeMap<String, String>>,
+}
+
+/// What an HMAC-SHA256 under a key is taken of to fingerprint it.
+const FINGERPRINT_INPUT: &[u8] = b"switchyard master key fingerprint v1";
+
+/// Tells whether two processes hold the same key without revealing it: the
+/// first 16 bytes, in hex, of an HMAC-SHA256 of a constant under the key
+/// (recovering the key from it is as hard as breaking HMAC).
+fn fingerprint(key: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts a key of any length");
+    mac.update(FINGERPRINT_INPUT);
+    hex::encode(&mac.finalize().into_bytes()[..16])
 }
 
 impl fmt::Debug for Keyring {
@@ -89,6 +105,7 @@ impl Keyring {
             );
         }
         let mut ciphers = BTreeMap::new();
+        let mut fingerprints = BTreeMap::new();
         for (id, encoded) in &config.keys {
             check_key_id(id)?;
             let bytes = STANDARD
@@ -101,6 +118,7 @@ impl Keyring {
             let cipher = Aes256Gcm::new_from_slice(&bytes)
                 .map_err(|_| anyhow::anyhow!("secrets.keys.{id} is not an AES-256 key"))?;
             ciphers.insert(id.clone(), cipher);
+            fingerprints.insert(id.clone(), fingerprint(&bytes));
         }
         let active = match &config.active_key {
             Some(active) => active.trim().to_ascii_lowercase(),
@@ -117,6 +135,7 @@ impl Keyring {
         Ok(Self {
             active,
             ciphers: Arc::new(ciphers),
+            fingerprints: Arc::new(fingerprints),
         })
     }
 
@@ -142,6 +161,12 @@ impl Keyring {
     /// The id of the key new values are sealed under.
     pub fn active_key_id(&self) -> &str {
         &self.active
+    }
+
+    /// Each key's id and fingerprint (see [`fingerprint`]): safe to store
+    /// and compare where the keys themselves must never go.
+    pub fn fingerprints(&self) -> &BTreeMap<String, String> {
+        &self.fingerprints
     }
 
     pub fn knows(&self, key_id: &str) -> bool {
@@ -247,6 +272,21 @@ fn check_key_id(id: &str) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fingerprint_tells_keys_apart_without_showing_them() -> anyhow::Result<()> {
+        let key = generate_key();
+        let first = Keyring::single("k1", &key)?;
+        let again = Keyring::single("k1", &key)?;
+        let other = Keyring::single("k1", &generate_key())?;
+        let fingerprint = &first.fingerprints()["k1"];
+        assert_eq!(fingerprint.len(), 32);
+        assert_eq!(fingerprint, &again.fingerprints()["k1"]);
+        assert_ne!(fingerprint, &other.fingerprints()["k1"]);
+        let key_hex = hex::encode(STANDARD.decode(&key)?);
+        assert!(!key_hex.contains(fingerprint.as_str()) && !key.contains(fingerprint.as_str()));
+        Ok(())
+    }
 
     fn config(keys: &[(&str, &str)], active: Option<&str>) -> SecretsConfig {
         SecretsConfig {

@@ -16,12 +16,18 @@
 //!   re-encrypting everything under the active key (`switchyard keys
 //!   rotate`) in small transactions while services run.
 //!
+//! - [`claim`]: one keyring per database and Redis prefix: router and
+//!   delivery announce their keys' fingerprints in Redis and refuse to start
+//!   beside a live process whose keys cannot open theirs.
+//!
 //! The keyring also seals workspaces' HS256 verification secrets; their
 //! table and passes are in `crate::auth::jwt::sealing`.
 
+pub mod claim;
 pub mod field;
 pub mod keyring;
 pub mod store;
 
+pub use claim::KeyringClaim;
 pub use field::{SecretField, is_credential_header};
 pub use keyring::{Keyring, Sealed, SecretError};

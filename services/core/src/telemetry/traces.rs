@@ -56,6 +56,10 @@ impl Service {
             Self::Router => 2,
             Self::Delivery => 3,
         };
+        // Port 0 asks for any free port, for each process alike.
+        if base.port() == 0 {
+            return base;
+        }
         std::net::SocketAddr::new(base.ip(), base.port().saturating_add(offset))
     }
 

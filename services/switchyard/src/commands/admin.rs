@@ -115,10 +115,8 @@ pub async fn rotate_keys(
 /// All four services in this process, with `/metrics` on the configured
 /// address.
 pub async fn serve_all(config: Config) -> anyhow::Result<()> {
+    // Each service logs `listening` once it is built (`grpc::serve`).
     let mut stack = Stack::start(config, &ServiceKind::ALL).await?;
-    for kind in ServiceKind::ALL {
-        tracing::info!(service = %kind, addr = %stack.addr(kind), "listening");
-    }
     tokio::select! {
         () = shutdown::os_signal() => tracing::info!("shutting down"),
         result = stack.any_stopped() => {

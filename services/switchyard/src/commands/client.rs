@@ -4,6 +4,7 @@
 //! `SWITCHYARD_CLIENT_KEY` (see `switchyard_client::Tls::from_env`).
 
 use std::collections::HashMap;
+use std::io::Read;
 
 use anyhow::{Context, bail};
 use switchyard_client::{Client, Endpoints, Tls, proto};
@@ -20,6 +21,24 @@ pub fn client_from_env() -> anyhow::Result<Client> {
         &key,
         tls.as_ref(),
     )?)
+}
+
+/// The payload argument of `emit`: `@FILE` reads the file, `-` reads
+/// `stdin`, anything else is the JSON itself. A JSON object starts with `{`,
+/// so neither form can be mistaken for a payload.
+pub fn read_payload(argument: &str, mut stdin: impl Read) -> anyhow::Result<String> {
+    if argument == "-" {
+        let mut payload = String::new();
+        stdin
+            .read_to_string(&mut payload)
+            .context("reading the payload from standard input")?;
+        return Ok(payload);
+    }
+    match argument.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the payload from {path}")),
+        None => Ok(argument.to_string()),
+    }
 }
 
 fn status_error(status: tonic::Status) -> anyhow::Error {
@@ -163,7 +182,11 @@ pub fn describe_delivery_with_attempts(response: &proto::GetDeliveryResponse) ->
             text.push_str(&format!("  last error: {}\n", delivery.last_error));
         }
         match (delivery.trace_id.as_str(), delivery.trace_url.as_str()) {
-            ("", _) => {}
+            // Say why, rather than leave the reader looking for the line.
+            ("", _) => text.push_str(
+                "  trace: none (the services export traces only with an OTLP endpoint: \
+                 OTEL_EXPORTER_OTLP_ENDPOINT)\n",
+            ),
             (trace_id, "") => text.push_str(&format!("  trace: {trace_id}\n")),
             (_, url) => text.push_str(&format!("  trace: {url}\n")),
         }
@@ -188,4 +211,30 @@ pub fn describe_delivery_with_attempts(response: &proto::GetDeliveryResponse) ->
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payload_comes_from_the_argument_a_file_or_stdin() -> anyhow::Result<()> {
+        let literal = read_payload(r#"{"id":"lead_1"}"#, std::io::empty())?;
+        assert_eq!(literal, r#"{"id":"lead_1"}"#);
+        let piped = read_payload("-", r#"{"from":"stdin"}"#.as_bytes())?;
+        assert_eq!(piped, r#"{"from":"stdin"}"#);
+        let path = std::env::temp_dir().join(format!("sy-payload-{}.json", std::process::id()));
+        std::fs::write(&path, r#"{"from":"file"}"#)?;
+        let from_file = read_payload(&format!("@{}", path.display()), std::io::empty());
+        std::fs::remove_file(&path)?;
+        assert_eq!(from_file?, r#"{"from":"file"}"#);
+        let Err(missing) = read_payload("@/nonexistent/payload.json", std::io::empty()) else {
+            panic!("a missing file was read");
+        };
+        assert_eq!(
+            format!("{missing:#}").split(": ").next(),
+            Some("reading the payload from /nonexistent/payload.json")
+        );
+        Ok(())
+    }
 }

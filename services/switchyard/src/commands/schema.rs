@@ -28,7 +28,7 @@ mod manage;
 pub enum SchemaCommand {
     /// Register FILE for EVENT_TYPE, or every `<event_type>.json` in --dir.
     /// Unchanged schemas keep their version; prints what changed per type.
-    #[command(alias = "register")]
+    #[command(visible_alias = "register")]
     Push {
         #[command(flatten)]
         target: SchemaTarget,

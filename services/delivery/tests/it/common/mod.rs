@@ -31,6 +31,9 @@ pub struct TestEnv {
     pub workspace: WorkspaceId,
     pub api_key: String,
     pub keys: QueueKeys,
+    /// The deployment's master key: every replica a test starts shares it,
+    /// as a deployment's do (one with other keys refuses to start).
+    pub secrets: switchyard_core::config::SecretsConfig,
 }
 
 /// A delivery and the rows around it.
@@ -114,6 +117,7 @@ impl TestEnv {
             workspace,
             api_key,
             keys,
+            secrets: switchyard_core::testkit::secrets_config(),
         }
     }
 
@@ -125,7 +129,7 @@ impl TestEnv {
             redis_url: self.redis.url.clone(),
             redis_prefix: self.redis.prefix.clone(),
             allowed_destination_networks: vec!["127.0.0.1/32".parse().expect("network")],
-            secrets: switchyard_core::testkit::secrets_config(),
+            secrets: self.secrets.clone(),
             ..Config::default()
         };
         config.delivery.retry_schedule = vec![
