@@ -61,13 +61,21 @@ pub enum Command {
     },
     /// Emit an event.
     Emit {
-        event_type: String,
+        #[arg(required_unless_present = "file")]
+        event_type: Option<String>,
         /// The payload: a JSON object, `@FILE` to read it from a file, or
         /// `-` to read it from standard input (as curl and grpcurl do; a
         /// large payload does not fit on a command line).
-        payload: String,
-        #[arg(long)]
+        #[arg(required_unless_present = "file")]
+        payload: Option<String>,
+        #[arg(long, conflicts_with = "file")]
         idempotency_key: Option<String>,
+        /// Emit many events instead: an NDJSON file (`-` for standard
+        /// input), one `{"event_type": …, "payload": {…}}` per line
+        /// (optionally `idempotency_key`, `schema_version`), sent through
+        /// `EmitEvents` a thousand at a time; prints a line per event.
+        #[arg(long, conflicts_with_all = ["event_type", "payload"])]
+        file: Option<String>,
     },
     /// Manage connections.
     Connections {

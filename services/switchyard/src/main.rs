@@ -65,10 +65,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             switchyard::commands::schema::run(&client::client_from_env()?, command).await
         }
         Command::Emit {
+            file: Some(file), ..
+        } => switchyard::commands::emit_file::emit(&client::client_from_env()?, &file).await,
+        Command::Emit {
             event_type,
             payload,
             idempotency_key,
+            file: None,
         } => {
+            let (Some(event_type), Some(payload)) = (event_type, payload) else {
+                anyhow::bail!("emit needs an event type and a payload, or --file");
+            };
             let payload = client::read_payload(&payload, std::io::stdin().lock())?;
             client::emit(
                 &client::client_from_env()?,

@@ -139,6 +139,48 @@ async fn emit_reads_the_payload_from_a_file_or_stdin_and_errors_are_one_line() -
         ]
     );
 
+    // --file: many events through EmitEvents, a line of output each.
+    let ndjson = dir.join("events.ndjson");
+    std::fs::write(
+        &ndjson,
+        concat!(
+            r#"{"event_type":"lead.created","payload":{"id":"batch-1"}}"#,
+            "\n",
+            r#"{"event_type":"lead.created","payload":{"note":"no id"}}"#,
+            "\n\n",
+            r#"{"event_type":"lead.created","payload":{"id":"again"},"idempotency_key":"piped"}"#,
+            "\n",
+        ),
+    )?;
+    let batch = client(&["emit", "--file", ndjson.to_str().expect("utf-8")]).output()?;
+    assert_eq!(batch.status.code(), Some(1), "{batch:?}");
+    let lines: Vec<String> = stdout(&batch).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[0].starts_with("1: evt_"), "{lines:?}");
+    assert!(
+        lines[1].starts_with("2: InvalidArgument: ") && lines[1].contains("id"),
+        "{lines:?}"
+    );
+    let first_piped = stdout(&piped)
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        lines[2],
+        format!("4: {first_piped} (duplicate of an earlier emit)"),
+        "{lines:?}"
+    );
+    assert_eq!(stderr(&batch), "error: 1 of 3 events refused\n");
+    let batched: i64 = client_db
+        .query_one(
+            "SELECT count(*) FROM events WHERE payload->>'id' = 'batch-1'",
+            &[],
+        )
+        .await?
+        .get(0);
+    assert_eq!(batched, 1);
+
     // Failures, with RUST_BACKTRACE=1: one line each, exit code 1.
     let missing = client(&["emit", "lead.created", "@/nonexistent/lead.json"]).output()?;
     assert_eq!(missing.status.code(), Some(1));
