@@ -76,7 +76,11 @@ impl Registry {
     /// One result per payload, in order. Errors that concern one payload
     /// (unknown type, bad JSON) are that payload's result; our own failures
     /// fail the call, since they would fail every payload alike.
-    #[tracing::instrument(skip_all, fields(workspace = %workspace, payloads = payloads.len()))]
+    #[tracing::instrument(
+        name = "ValidatePayloads",
+        skip_all,
+        fields(switchyard.workspace = %workspace, switchyard.payloads = payloads.len())
+    )]
     pub async fn validate_payloads(
         &self,
         workspace: WorkspaceId,
@@ -103,6 +107,7 @@ impl Registry {
                 ),
             ));
         }
+        let started = std::time::Instant::now();
         let mut results = Vec::with_capacity(payloads.len());
         for payload in payloads {
             let result = self
@@ -118,6 +123,8 @@ impl Registry {
             }
             results.push(result);
         }
+        // One sample per call: the time a batch of payloads took.
+        metrics::histogram!(names::VALIDATION_SECONDS).record(started.elapsed().as_secs_f64());
         Ok(results)
     }
 
