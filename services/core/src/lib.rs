@@ -8,7 +8,8 @@
 //!   and the service wrapper that authenticates every RPC.
 //! - [`audit`]: the audit log of admin changes.
 //! - [`error`]: the one error type services return and its single mapping to
-//!   gRPC status codes.
+//!   gRPC status codes; [`outage`] tells a dependency outage (answered
+//!   `UNAVAILABLE` with retry information) from a bug.
 //! - [`grpc`]: serving a tonic router with health and reflection, and lazily
 //!   connected channels to the other services.
 //! - [`queue`]: the Redis key layout shared by the router (producer) and the
@@ -44,6 +45,7 @@ pub mod ids;
 pub mod limits;
 pub mod names;
 pub mod notify;
+pub mod outage;
 pub mod paging;
 pub mod policy;
 pub mod queue;
