@@ -11,7 +11,8 @@
 //!   gRPC status codes; [`outage`] tells a dependency outage (answered
 //!   `UNAVAILABLE` with retry information) from a bug.
 //! - [`grpc`]: serving a tonic router with health and reflection, and lazily
-//!   connected channels to the other services.
+//!   connected channels to the other services; [`readiness`] has health
+//!   follow Postgres.
 //! - [`queue`]: the Redis key layout shared by the router (producer) and the
 //!   delivery engine (consumer), and the job format.
 //! - [`signature`]: Standard Webhooks signing secrets and signatures.
@@ -50,6 +51,7 @@ pub mod paging;
 pub mod policy;
 pub mod queue;
 pub mod quota;
+pub mod readiness;
 pub mod requeue;
 pub mod secrets;
 pub mod shutdown;
