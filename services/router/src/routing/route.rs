@@ -138,7 +138,7 @@ pub async fn route_event(
     workspace: WorkspaceId,
     event: EventId,
 ) -> ApiResult<RouteOutcome> {
-    let mut client = state.pool.get().await?;
+    let client = state.pool.get().await?;
     let row = client
         .query_opt(
             "SELECT event_type, payload, received_at, schema_version FROM events \
@@ -154,6 +154,10 @@ pub async fn route_event(
         received_at: row.get("received_at"),
         schema_version: row.get("schema_version"),
     };
+    // A cold rule cache takes a connection of its own: holding this one
+    // meanwhile would let concurrent routes exhaust the pool and wait on
+    // each other until its timeout (seen after a restart under load).
+    drop(client);
     let rules = state
         .cache
         .rules_for(&state.pool, workspace, &stored.event_type)
@@ -187,6 +191,7 @@ pub async fn route_event(
         errors.push(error);
         bodies.push(body);
     }
+    let mut client = state.pool.get().await?;
     let transaction = client.transaction().await?;
     transaction.batch_execute(RELAXED_COMMIT).await?;
     let row = transaction
