@@ -3,6 +3,9 @@
 # Order of preference for each: one already running; the installed server
 # started on a private data directory under .data/ (ignored by git); the
 # system package installed with apt-get (only when run as root).
+# Also makes sure the server binaries (initdb, pg_ctl, redis-server) and a
+# `postgres` user exist even when servers already answer: the chaos test
+# starts a Postgres and a Redis of its own and restarts them.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -96,5 +99,24 @@ start_redis() {
   wait_for_port "$redis_port" redis
 }
 
+# The chaos test (services/switchyard/tests/chaos) runs these itself.
+ensure_server_binaries() {
+  if [ -z "$(pg_bin_dir)" ]; then
+    if [ "$(id -u)" -eq 0 ]; then apt_install postgresql; else
+      say "initdb/pg_ctl not found: the chaos test will fail (install postgresql)"
+    fi
+  fi
+  if ! command -v redis-server >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then apt_install redis-server; else
+      say "redis-server not found: the chaos test will fail (install redis-server)"
+    fi
+  fi
+  if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+    mkdir -p "$data"
+    useradd --system --home-dir "$data" postgres
+  fi
+}
+
 start_postgres
 start_redis
+ensure_server_binaries

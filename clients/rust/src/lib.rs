@@ -17,6 +17,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Calls refused by an outage (`UNAVAILABLE`, or `RESOURCE_EXHAUSTED` with
+//! a `google.rpc.RetryInfo`) are retried with backoff and jitter, waiting at
+//! least as long as the server asks; see [`RetryPolicy`] for the defaults and
+//! [`Client::with_retry`] to change them. Emits are retried under one
+//! idempotency key (made up when the request has none), so a retried emit is
+//! stored once; reads are retried too; other calls are made once.
+//!
 //! Against a deployment serving TLS, give the CA its certificates chain to
 //! (and, when it requires mutual TLS, a client certificate) with [`Tls`]
 //! and use `https://` endpoints:
@@ -37,6 +44,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod retry;
 mod tls;
 
 use std::collections::HashMap;
@@ -52,6 +60,8 @@ use proto::delivery_service_client::DeliveryServiceClient;
 use proto::ingest_service_client::IngestServiceClient;
 use proto::registry_service_client::RegistryServiceClient;
 use proto::router_service_client::RouterServiceClient;
+use retry::Idempotency;
+pub use retry::RetryPolicy;
 pub use switchyard_proto::v1 as proto;
 pub use tls::Tls;
 
@@ -114,13 +124,15 @@ impl Interceptor for ApiKeyInterceptor {
 
 pub type AuthedChannel = InterceptedService<Channel, ApiKeyInterceptor>;
 
-/// The four service clients, authenticated. Cheap to clone.
+/// The four service clients, authenticated, and how the helpers retry.
+/// Cheap to clone. (The generated clients make every call once.)
 #[derive(Clone)]
 pub struct Client {
     pub registry: RegistryServiceClient<AuthedChannel>,
     pub ingest: IngestServiceClient<AuthedChannel>,
     pub router: RouterServiceClient<AuthedChannel>,
     pub delivery: DeliveryServiceClient<AuthedChannel>,
+    retry: RetryPolicy,
 }
 
 impl Client {
@@ -183,7 +195,20 @@ impl Client {
             ingest: IngestServiceClient::new(channel(&endpoints.ingest)?),
             router: RouterServiceClient::new(channel(&endpoints.router)?),
             delivery: DeliveryServiceClient::new(channel(&endpoints.delivery)?),
+            retry: RetryPolicy::default(),
         })
+    }
+
+    /// The same client retrying by `policy` ([`RetryPolicy::never`] turns
+    /// retrying off).
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// How this client retries.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
     }
 
     /// Registers `schema` as the next version of `event_type`.
@@ -207,8 +232,8 @@ impl Client {
             .into_inner())
     }
 
-    /// Emits an event against the latest schema version, without an
-    /// idempotency key.
+    /// Emits an event against the latest schema version (under an
+    /// idempotency key of the SDK's making, so retries store it once).
     pub async fn emit(
         &self,
         event_type: &str,
@@ -222,26 +247,46 @@ impl Client {
         .await
     }
 
+    /// Emits an event, retrying outages (see [`RetryPolicy`]) under the
+    /// request's idempotency key; without one, a fresh key is made up for
+    /// this call, so every attempt is the same event and it is stored once.
+    /// (A retried emit that the server had stored answers `duplicate`.)
     pub async fn emit_event(
         &self,
-        request: proto::EmitEventRequest,
+        mut request: proto::EmitEventRequest,
     ) -> Result<proto::EmitEventResponse, Status> {
-        Ok(self.ingest.clone().emit_event(request).await?.into_inner())
+        if request.idempotency_key.is_empty() {
+            request.idempotency_key = generate_idempotency_key();
+        }
+        retry::run(&self.retry, Idempotency::Idempotent, || {
+            let mut ingest = self.ingest.clone();
+            let request = request.clone();
+            async move { Ok(ingest.emit_event(request).await?.into_inner()) }
+        })
+        .await
     }
 
     /// Emits up to 1,000 events in one call; one result per event, in
-    /// order: its id, or why that event alone was refused.
+    /// order: its id, or why that event alone was refused. A call refused
+    /// whole by an outage is retried like [`Client::emit_event`]; events
+    /// without an idempotency key get one first, so a retried call stores
+    /// each event once (events it had stored answer `duplicate`).
     pub async fn emit_events(
         &self,
-        events: Vec<proto::EmitEventRequest>,
+        mut events: Vec<proto::EmitEventRequest>,
     ) -> Result<Vec<proto::EmitEventsResult>, Status> {
-        Ok(self
-            .ingest
-            .clone()
-            .emit_events(proto::EmitEventsRequest { events })
-            .await?
-            .into_inner()
-            .results)
+        for event in &mut events {
+            if event.idempotency_key.is_empty() {
+                event.idempotency_key = generate_idempotency_key();
+            }
+        }
+        let request = proto::EmitEventsRequest { events };
+        retry::run(&self.retry, Idempotency::Idempotent, || {
+            let mut ingest = self.ingest.clone();
+            let request = request.clone();
+            async move { Ok(ingest.emit_events(request).await?.into_inner().results) }
+        })
+        .await
     }
 
     /// Creates a webhook connection; the response holds its signing secret,
@@ -340,25 +385,36 @@ impl Client {
             page_size: 500,
             ..Default::default()
         };
-        Ok(self
-            .delivery
-            .clone()
-            .list_deliveries(request)
-            .await?
-            .into_inner()
-            .deliveries)
+        retry::run(&self.retry, Idempotency::Idempotent, || {
+            let mut delivery = self.delivery.clone();
+            let request = request.clone();
+            async move {
+                Ok(delivery
+                    .list_deliveries(request)
+                    .await?
+                    .into_inner()
+                    .deliveries)
+            }
+        })
+        .await
     }
 
     /// One delivery with its attempts.
     pub async fn get_delivery(&self, id: &str) -> Result<proto::GetDeliveryResponse, Status> {
         let request = proto::GetDeliveryRequest { id: id.to_string() };
-        Ok(self
-            .delivery
-            .clone()
-            .get_delivery(request)
-            .await?
-            .into_inner())
+        retry::run(&self.retry, Idempotency::Idempotent, || {
+            let mut delivery = self.delivery.clone();
+            let request = request.clone();
+            async move { Ok(delivery.get_delivery(request).await?.into_inner()) }
+        })
+        .await
     }
+}
+
+/// An idempotency key for an emit whose caller gave none: random, so two
+/// emits never share one, and marked as the SDK's.
+fn generate_idempotency_key() -> String {
+    format!("sdk_{}", uuid::Uuid::new_v4().simple())
 }
 
 #[cfg(test)]
@@ -379,6 +435,13 @@ mod tests {
             panic!("http:// endpoints were accepted with TLS");
         };
         assert!(reason.contains("https://"), "{reason}");
+    }
+
+    #[test]
+    fn generated_idempotency_keys_are_unique() {
+        let first = generate_idempotency_key();
+        assert!(first.starts_with("sdk_"), "{first}");
+        assert_ne!(first, generate_idempotency_key());
     }
 
     #[tokio::test]

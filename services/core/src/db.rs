@@ -4,14 +4,24 @@
 use std::str::FromStr;
 
 use anyhow::Context;
-use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::time::Duration;
+
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 mod embedded {
     refinery::embed_migrations!("../../migrations");
 }
 
-/// A pool of connections to `database_url`.
+/// Longest wait for a free connection of a busy pool.
+const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest time to open (or check) a connection: an unreachable server
+/// fails calls after this instead of holding them.
+const POOL_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pool of connections to `database_url`. Taking a connection fails
+/// (as an outage, see [`crate::outage`]) rather than waiting forever when
+/// Postgres is unreachable or every connection stays busy.
 pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
     pool_with_settings(database_url, max_size, &[])
 }
@@ -34,7 +44,12 @@ pub fn pool_with_settings(
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    let mut builder = Pool::builder(manager).max_size(max_size);
+    let mut builder = Pool::builder(manager)
+        .max_size(max_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(POOL_WAIT_TIMEOUT))
+        .create_timeout(Some(POOL_CONNECT_TIMEOUT))
+        .recycle_timeout(Some(POOL_CONNECT_TIMEOUT));
     if !settings.is_empty() {
         let statement: String = settings
             .iter()

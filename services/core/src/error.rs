@@ -4,11 +4,25 @@
 //! for exhausted quotas, `google.rpc.QuotaFailure` and, when waiting helps,
 //! `google.rpc.RetryInfo`); our own failures become an opaque `Internal`
 //! and are logged in full.
+//!
+//! An outage is not a bug: when Postgres, Redis or another Switchyard
+//! service is unreachable (see [`crate::outage`] for what counts), the call
+//! is answered `Unavailable` with a `google.rpc.RetryInfo` of
+//! [`OUTAGE_RETRY_DELAY`], which gRPC clients and our SDKs retry. That holds
+//! for errors converted here and for outages found anywhere in the context
+//! chain of an `Internal` error, so handlers need no special care.
 
 use std::time::Duration;
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, PreconditionViolation, QuotaViolation, StatusExt};
+
+use crate::outage::{self, Dependency};
+
+/// How long clients are asked to wait before retrying a call refused
+/// during an outage: a restarting Postgres or Redis is usually back within
+/// a few seconds, and the SDKs back off further on each attempt.
+pub const OUTAGE_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -39,6 +53,8 @@ pub enum ApiError {
     Unauthenticated(String),
     #[error("{0}")]
     PermissionDenied(String),
+    /// A dependency is unreachable; retrying later helps. Answered with a
+    /// `google.rpc.RetryInfo` of [`OUTAGE_RETRY_DELAY`].
     #[error("{0}")]
     Unavailable(String),
     /// A workspace quota is used up (see `crate::quota::exceeded`); each
@@ -69,8 +85,28 @@ impl ApiError {
         Self::NotFound(what.into())
     }
 
+    /// A status of another Switchyard service: a transport failure (it is
+    /// unreachable, or the call timed out or was cut) becomes
+    /// [`ApiError::Unavailable`] naming `service`; any other status is
+    /// passed on as is.
+    pub fn upstream(service: &str, status: Status) -> Self {
+        match status.code() {
+            Code::Unavailable | Code::DeadlineExceeded | Code::Unknown | Code::Cancelled => {
+                tracing::warn!(error = %status, service, "service unreachable");
+                Self::Unavailable(format!("{service} is unreachable; retry later"))
+            }
+            _ => Self::Upstream(status),
+        }
+    }
+
+    fn outage(dependency: Dependency, error: &dyn std::fmt::Debug) -> Self {
+        tracing::warn!(error = ?error, "{dependency} is unreachable");
+        Self::Unavailable(format!("{dependency} is unreachable; retry later"))
+    }
+
     pub fn code(&self) -> Code {
         match self {
+            Self::Internal(error) if outage::find(error).is_some() => Code::Unavailable,
             Self::InvalidArgument { .. } | Self::Violations { .. } => Code::InvalidArgument,
             Self::NotFound(_) => Code::NotFound,
             Self::AlreadyExists(_) => Code::AlreadyExists,
@@ -87,18 +123,27 @@ impl ApiError {
 
 impl From<tokio_postgres::Error> for ApiError {
     fn from(error: tokio_postgres::Error) -> Self {
+        if outage::postgres(&error) {
+            return Self::outage(Dependency::Postgres, &error);
+        }
         Self::Internal(anyhow::Error::new(error).context("postgres"))
     }
 }
 
 impl From<deadpool_postgres::PoolError> for ApiError {
     fn from(error: deadpool_postgres::PoolError) -> Self {
+        if outage::pool(&error) {
+            return Self::outage(Dependency::Postgres, &error);
+        }
         Self::Internal(anyhow::Error::new(error).context("postgres pool"))
     }
 }
 
 impl From<redis::RedisError> for ApiError {
     fn from(error: redis::RedisError) -> Self {
+        if outage::redis(&error) {
+            return Self::outage(Dependency::Redis, &error);
+        }
         Self::Internal(anyhow::Error::new(error).context("redis"))
     }
 }
@@ -138,14 +183,33 @@ impl From<ApiError> for Status {
                 }
                 Status::with_error_details(Code::ResourceExhausted, summary, details)
             }
+            ApiError::Unavailable(message) => unavailable(message),
+            ApiError::Upstream(status) if status.code() == Code::Unavailable => {
+                if status.get_details_retry_info().is_some() {
+                    status
+                } else {
+                    unavailable(status.message().to_string())
+                }
+            }
             ApiError::Upstream(status) => status,
             ApiError::Internal(error) => {
+                // A handler's context around a dependency's failure: still an outage.
+                if let Some(dependency) = outage::find(&error) {
+                    tracing::warn!(error = format!("{error:#}"), "{dependency} is unreachable");
+                    return unavailable(format!("{dependency} is unreachable; retry later"));
+                }
                 tracing::error!(error = format!("{error:#}"), "internal error");
                 Status::internal("internal error; the server log has the details")
             }
             other => Status::new(other.code(), other.to_string()),
         }
     }
+}
+
+fn unavailable(message: String) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_retry_info(Some(OUTAGE_RETRY_DELAY));
+    Status::with_error_details(Code::Unavailable, message, details)
 }
 
 /// The result type of service handlers.
@@ -203,6 +267,98 @@ mod tests {
         assert_eq!(retry.retry_delay, Some(Duration::from_millis(250)));
         let failure = details.quota_failure().expect("quota failure");
         assert_eq!(failure.violations[0].subject, "workspace:ws_1");
+    }
+
+    fn assert_unavailable_with_retry_info(status: &Status) {
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        let details = status.get_error_details();
+        let retry = details.retry_info().expect("retry info");
+        assert_eq!(retry.retry_delay, Some(OUTAGE_RETRY_DELAY));
+    }
+
+    /// A loopback port nothing listens on (bound, then released).
+    fn closed_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    }
+
+    #[test]
+    fn a_pool_timeout_is_unavailable_with_retry_info() {
+        let error = deadpool_postgres::PoolError::Timeout(deadpool_postgres::TimeoutType::Wait);
+        let error = ApiError::from(error);
+        assert_eq!(error.code(), Code::Unavailable);
+        let status = Status::from(error);
+        assert_unavailable_with_retry_info(&status);
+        assert_eq!(status.message(), "the database is unreachable; retry later");
+    }
+
+    #[tokio::test]
+    async fn a_refused_postgres_connection_is_unavailable_with_retry_info() {
+        let url = format!("postgres://postgres@127.0.0.1:{}/x", closed_port());
+        let pool = crate::db::pool(&url, 1).expect("pool");
+        let Err(error) = pool.get().await else {
+            panic!("connected to a closed port");
+        };
+        assert_unavailable_with_retry_info(&Status::from(ApiError::from(error)));
+
+        // The same failure inside a handler's `anyhow` context.
+        let Err(error) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await else {
+            panic!("connected to a closed port");
+        };
+        let wrapped = ApiError::Internal(anyhow::Error::new(error).context("loading rules"));
+        assert_eq!(wrapped.code(), Code::Unavailable);
+        assert_unavailable_with_retry_info(&Status::from(wrapped));
+    }
+
+    #[tokio::test]
+    async fn a_redis_io_error_is_unavailable_with_retry_info() {
+        let url = format!("redis://127.0.0.1:{}", closed_port());
+        let client = redis::Client::open(url).expect("client");
+        let Err(error) = client.get_multiplexed_async_connection().await else {
+            panic!("connected to a closed port");
+        };
+        let status = Status::from(ApiError::from(error));
+        assert_unavailable_with_retry_info(&status);
+        assert_eq!(
+            status.message(),
+            "the queue (Redis) is unreachable; retry later"
+        );
+
+        let dropped =
+            redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert_unavailable_with_retry_info(&Status::from(ApiError::from(dropped)));
+    }
+
+    #[test]
+    fn an_unreachable_service_is_unavailable_with_retry_info() {
+        let cut = ApiError::upstream("the schema registry", Status::unknown("h2 protocol error"));
+        let status = Status::from(cut);
+        assert_unavailable_with_retry_info(&status);
+        assert_eq!(
+            status.message(),
+            "the schema registry is unreachable; retry later"
+        );
+
+        // Its own answers pass through; its outages gain retry information.
+        let answer = ApiError::upstream("the schema registry", Status::not_found("no such type"));
+        assert_eq!(Status::from(answer).code(), Code::NotFound);
+        let outage = ApiError::upstream("the router", Status::unavailable("tcp connect error"));
+        assert_unavailable_with_retry_info(&Status::from(outage));
+        let passed = Status::from(ApiError::Upstream(Status::unavailable("restarting")));
+        assert_unavailable_with_retry_info(&passed);
+    }
+
+    #[test]
+    fn a_bug_stays_internal() {
+        let wrong_type =
+            redis::RedisError::from((redis::ErrorKind::UnexpectedReturnType, "expected a stream"));
+        let status = Status::from(ApiError::from(wrong_type));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(status.get_error_details().retry_info().is_none());
+
+        let bug = ApiError::Internal(anyhow::anyhow!("row without id").context("routing"));
+        assert_eq!(bug.code(), Code::Internal);
+        assert_eq!(Status::from(bug).code(), Code::Internal);
     }
 
     #[test]

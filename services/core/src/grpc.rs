@@ -1,6 +1,6 @@
 //! gRPC plumbing every service shares: serving a service's routes next to
-//! `grpc.health.v1` and server reflection (so `buf curl` and grpcurl work
-//! without proto files), one span per call continuing the caller's trace,
+//! `grpc.health.v1` (following Postgres, see [`crate::readiness`]) and
+//! server reflection (so `buf curl` and grpcurl work without proto files), one span per call continuing the caller's trace,
 //! and lazily connected, trace-propagating channels to other services.
 //! Both sides take their TLS settings from [`crate::tls`]: a listener
 //! serves TLS (and checks client certificates) when given settings, a
@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+use deadpool_postgres::Pool;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
@@ -42,12 +43,14 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)>
 /// Serves `routes` plus health and reflection on `listener` until `shutdown`
 /// trips; in-flight calls finish first. Logs `listening` here, once the
 /// service is built and about to answer, so a service that fails to build
-/// never claims it listened. With `tls`, every connection must
+/// never claims it listened. Health reports `service_names` as serving
+/// while `database` answers. With `tls`, every connection must
 /// complete a TLS handshake (and present a client certificate, when `tls`
 /// names a client CA) before any call.
 pub async fn serve(
     routes: Routes,
     service_names: &[&str],
+    database: &Pool,
     listener: TcpListener,
     tls: Option<ServerTlsConfig>,
     shutdown: Signal,
@@ -58,6 +61,12 @@ pub async fn serve(
             .set_service_status(*name, tonic_health::ServingStatus::Serving)
             .await;
     }
+    let health = tokio::spawn(crate::readiness::follow_postgres(
+        database.clone(),
+        health_reporter,
+        service_names.iter().map(|name| name.to_string()).collect(),
+        shutdown.clone(),
+    ));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(switchyard_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -72,7 +81,7 @@ pub async fn serve(
             .context("configuring TLS (check tls.cert, tls.key and tls.client_ca)")?;
     }
     tracing::info!(%addr, services = ?service_names, "listening");
-    server
+    let served = server
         .trace_fn(crate::telemetry::propagation::server_span)
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
@@ -81,7 +90,9 @@ pub async fn serve(
         .add_service(reflection)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.wait())
         .await
-        .context("serving gRPC")
+        .context("serving gRPC");
+    health.abort();
+    served
 }
 
 /// A channel to another service that connects on first use and reconnects

@@ -10,9 +10,11 @@
 //! - [`batch`]: group commit: concurrent callers' items gathered into one
 //!   round trip (ingest's event inserts, the engine's claims and records).
 //! - [`error`]: the one error type services return and its single mapping to
-//!   gRPC status codes.
+//!   gRPC status codes; [`outage`] tells a dependency outage (answered
+//!   `UNAVAILABLE` with retry information) from a bug.
 //! - [`grpc`]: serving a tonic router with health and reflection, and lazily
-//!   connected channels to the other services.
+//!   connected channels to the other services; [`readiness`] has health
+//!   follow Postgres.
 //! - [`queue`]: the Redis key layout shared by the router (producer) and the
 //!   delivery engine (consumer), and the job format.
 //! - [`signature`]: Standard Webhooks signing secrets and signatures.
@@ -47,10 +49,12 @@ pub mod ids;
 pub mod limits;
 pub mod names;
 pub mod notify;
+pub mod outage;
 pub mod paging;
 pub mod policy;
 pub mod queue;
 pub mod quota;
+pub mod readiness;
 pub mod requeue;
 pub mod secrets;
 pub mod shutdown;

@@ -88,10 +88,12 @@ impl DeliveryApp {
         let auth = self.grpc.auth().clone();
         let credentials = tokio::spawn(auth.clone().listen(shutdown.clone()));
         let claim = tokio::spawn(self.claim.hold(shutdown.clone()));
+        let pool = auth.pool().clone();
         let routes = Routes::new(Authorized::new(DeliveryServiceServer::new(self.grpc), auth));
         let server = switchyard_core::grpc::serve(
             routes,
             SERVICE_NAMES,
+            &pool,
             listener,
             self.tls,
             shutdown.clone(),

@@ -429,15 +429,16 @@ fn fail_all(submissions: &[Submission], error: &ApiError) -> Vec<Answers> {
         .collect()
 }
 
-/// The same error for another event of the batch. Our own failures are
-/// logged once here and answered opaquely to each caller.
+/// The same error for another event of the batch. An outage stays an
+/// outage (`Unavailable`, which callers retry); our own failures are logged
+/// once here and answered opaquely to each caller.
 pub fn replicate(error: &ApiError) -> ApiError {
     match error {
         ApiError::Unavailable(message) => ApiError::Unavailable(message.clone()),
+        _ if error.code() == tonic::Code::Unavailable => ApiError::Unavailable(
+            "a dependency of ingest is unreachable; nothing was stored, retry later".to_string(),
+        ),
         ApiError::Internal(inner) => ApiError::Internal(anyhow::anyhow!("{inner:#}")),
-        other => ApiError::Upstream(tonic::Status::from(ApiError::Upstream(tonic::Status::new(
-            other.code(),
-            other.to_string(),
-        )))),
+        other => ApiError::Upstream(tonic::Status::new(other.code(), other.to_string())),
     }
 }

@@ -285,12 +285,14 @@ fn item_error(error: ApiError) -> pb::EmitEventsError {
             None,
         ),
         ApiError::ResourceExhausted { retry_after, .. } => (Vec::new(), *retry_after),
+        _ if code == tonic::Code::Unavailable => {
+            (Vec::new(), Some(switchyard_core::error::OUTAGE_RETRY_DELAY))
+        }
         _ => (Vec::new(), None),
     };
-    let message = match &error {
-        ApiError::Internal(_) => tonic::Status::from(error).message().to_string(),
-        _ => error.to_string(),
-    };
+    // What the caller would read in EmitEvent's status (opaque for our
+    // own failures).
+    let message = tonic::Status::from(error).message().to_string();
     pb::EmitEventsError {
         code: code as i32,
         message,

@@ -80,7 +80,7 @@ impl EventRouter for GrpcRouter {
             .clone()
             .route_events(request)
             .await
-            .map_err(switchyard_core::error::ApiError::Upstream)?
+            .map_err(|status| switchyard_core::error::ApiError::upstream("the router", status))?
             .into_inner();
         Ok(Routed {
             events: response.routed_count,

@@ -150,9 +150,11 @@ impl IngestApp {
     pub async fn run(self, listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
         let forwarder = tokio::spawn(outbox::run(self.state.clone(), shutdown.clone()));
         let credentials = tokio::spawn(self.state.auth.clone().listen(shutdown.clone()));
+        let pool = self.state.pool.clone();
         let served = core_grpc::serve(
             grpc::routes(self.state),
             SERVICE_NAMES,
+            &pool,
             listener,
             self.tls,
             shutdown,

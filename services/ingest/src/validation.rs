@@ -204,17 +204,10 @@ fn is_unreachable(code: Code) -> bool {
     )
 }
 
+/// A failed registry call: unreachable is `Unavailable` (the event was not
+/// stored), any other status is passed on.
 pub fn registry_error(status: Status) -> ApiError {
-    match status.code() {
-        code if is_unreachable(code) => {
-            tracing::warn!(error = %status, "schema registry unreachable");
-            ApiError::Unavailable(
-                "the schema registry is unreachable; the event was not stored, retry later"
-                    .to_string(),
-            )
-        }
-        _ => ApiError::Upstream(status),
-    }
+    ApiError::upstream("the schema registry", status)
 }
 
 pub fn violations_error(

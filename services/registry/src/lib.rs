@@ -126,10 +126,18 @@ impl RegistryApp {
         let credentials = tokio::spawn(self.auth.clone().listen(shutdown.clone()));
         let registry = RegistryServiceServer::new(RegistryGrpc::new(self.registry));
         let workspaces = WorkspaceServiceServer::new(WorkspaceGrpc::new(self.auth.clone()));
+        let pool = self.auth.pool().clone();
         let routes = Routes::new(Authorized::new(registry, self.auth.clone()))
             .add_service(Authorized::new(workspaces, self.auth));
-        let served =
-            switchyard_core::grpc::serve(routes, SERVICE_NAMES, listener, self.tls, shutdown).await;
+        let served = switchyard_core::grpc::serve(
+            routes,
+            SERVICE_NAMES,
+            &pool,
+            listener,
+            self.tls,
+            shutdown,
+        )
+        .await;
         changes.abort();
         sealing.abort();
         credentials.abort();

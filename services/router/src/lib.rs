@@ -181,9 +181,11 @@ impl RouterApp {
             self.repair,
             shutdown.clone(),
         ));
+        let pool = self.state.pool.clone();
         let served = core_grpc::serve(
             grpc::routes(self.state),
             SERVICE_NAMES,
+            &pool,
             listener,
             self.tls,
             shutdown,

@@ -5,9 +5,10 @@
 //! retry delay it announces.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use switchyard_client::{Client, proto};
+use switchyard_client::{Client, RetryPolicy, proto};
 use switchyard_core::ids::WorkspaceId;
 use switchyard_core::quota::QuotaOverride;
 use switchyard_tests::{LEAD_CREATED, Service, TestStack, lead_schema};
@@ -245,10 +246,12 @@ async fn the_ingest_rate_refuses_with_a_retry_delay_and_recovers_after_it() -> a
         .register_schema(LEAD_CREATED, &lead_schema(), "")
         .await?;
 
-    stack.client.emit(LEAD_CREATED, &lead("r1")).await?;
-    stack.client.emit(LEAD_CREATED, &lead("r2")).await?;
-    let refused = stack
-        .client
+    // The SDK waits out a refusal with RetryInfo by itself (below): this
+    // client shows the server's answer.
+    let once = stack.client.clone().with_retry(RetryPolicy::never());
+    once.emit(LEAD_CREATED, &lead("r1")).await?;
+    once.emit(LEAD_CREATED, &lead("r2")).await?;
+    let refused = once
         .emit(LEAD_CREATED, &lead("r3"))
         .await
         .expect_err("the third event of a burst of two at 1/s");
@@ -275,7 +278,27 @@ async fn the_ingest_rate_refuses_with_a_retry_delay_and_recovers_after_it() -> a
     }
 
     tokio::time::sleep(delay).await;
-    stack.client.emit(LEAD_CREATED, &lead("r3")).await?;
+    once.emit(LEAD_CREATED, &lead("r3")).await?;
+
+    // The default client is refused too, waits the delay and is let in.
+    let refusals = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&refusals);
+    let retrying = stack.client.clone().with_retry(RetryPolicy {
+        on_retry: Some(Arc::new(move |status: &Status, wait: Duration| {
+            seen.lock().expect("lock").push((status.code(), wait));
+        })),
+        ..RetryPolicy::default()
+    });
+    retrying.emit(LEAD_CREATED, &lead("r4")).await?;
+    let refusals = refusals.lock().expect("lock").clone();
+    assert!(
+        !refusals.is_empty(),
+        "r4 came right after r3: refused first"
+    );
+    for (code, wait) in refusals {
+        assert_eq!(code, Code::ResourceExhausted);
+        assert!(wait > Duration::ZERO, "{wait:?}");
+    }
     assert_eq!(
         stack
             .count(&format!(
@@ -283,7 +306,7 @@ async fn the_ingest_rate_refuses_with_a_retry_delay_and_recovers_after_it() -> a
                 stack.workspace.as_uuid()
             ))
             .await?,
-        3
+        4
     );
     stack.stop().await
 }

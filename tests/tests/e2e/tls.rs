@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use switchyard::receiver::Behaviour;
-use switchyard_client::{Client, Endpoints, Tls, proto};
+use switchyard_client::{Client, Endpoints, RetryPolicy, Tls, proto};
 use switchyard_tests::{LEAD_CREATED, Service, TestStack};
 use tonic::Code;
 
@@ -89,7 +89,10 @@ async fn the_sdk_emits_and_reads_over_tls_and_plaintext_is_refused() -> anyhow::
     );
 
     // The same listeners, spoken to in plaintext.
-    let plain = Client::connect_lazy(&plaintext(&endpoints), &stack.api_key)?;
+    // Retrying a refused handshake only makes the test wait: look at the
+    // first refusal.
+    let plain = Client::connect_lazy(&plaintext(&endpoints), &stack.api_key)?
+        .with_retry(RetryPolicy::never());
     let refused = plain
         .emit(LEAD_CREATED, &lead("plain_1"))
         .await
@@ -101,7 +104,8 @@ async fn the_sdk_emits_and_reads_over_tls_and_plaintext_is_refused() -> anyhow::
         &endpoints,
         &stack.api_key,
         &Tls::from_files(&stranger.ca(), None)?,
-    )?;
+    )?
+    .with_retry(RetryPolicy::never());
     let refused = untrusting
         .emit(LEAD_CREATED, &lead("untrusted_1"))
         .await
@@ -153,7 +157,8 @@ async fn mutual_tls_delivers_end_to_end_and_refuses_clients_without_a_trusted_ce
         &endpoints,
         &stack.api_key,
         &Tls::from_files(&pki.ca(), None)?,
-    )?;
+    )?
+    .with_retry(RetryPolicy::never());
     let refused = anonymous
         .emit(LEAD_CREATED, &lead("anonymous_1"))
         .await
@@ -166,7 +171,8 @@ async fn mutual_tls_delivers_end_to_end_and_refuses_clients_without_a_trusted_ce
         &endpoints,
         &stack.api_key,
         &Tls::from_files(&pki.ca(), Some((&forged.cert, &forged.key)))?,
-    )?;
+    )?
+    .with_retry(RetryPolicy::never());
     let refused = impostor
         .list_deliveries(&emitted.event_id)
         .await

@@ -319,8 +319,14 @@ pub async fn route_events(
     if references.is_empty() {
         return Ok(Vec::new());
     }
-    let mut client = state.pool.get().await?;
-    let mut found = load(&client, references).await?;
+    let mut found = {
+        let client = state.pool.get().await?;
+        load(&client, references).await?
+    };
+    // The connection went back before the rule lookups: a cold rule cache
+    // takes one of its own, and holding ours meanwhile would let concurrent
+    // routes exhaust the pool and wait on each other (seen after a restart
+    // under load).
     // Each event once, in id order (the lock order of the statement).
     let mut events: Vec<StoredEvent> = found.drain().map(|(_, event)| event).collect();
     events.sort_by_key(|event| event.reference.event.as_uuid());
@@ -366,6 +372,7 @@ pub async fn route_events(
         }
     }
     let routed: Vec<Uuid> = events.iter().map(|e| e.reference.event.as_uuid()).collect();
+    let mut client = state.pool.get().await?;
     let mut tries = 0;
     let written = loop {
         tries += 1;
