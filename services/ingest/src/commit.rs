@@ -1,16 +1,20 @@
 //! Group commit: every emit, single or batch, hands its checked events to
 //! one [`Batcher`]; each flush takes whatever gathered meanwhile and
 //!
-//! 1. answers events whose idempotency key is already stored with the
-//!    first event (one query for the whole batch; no validation, as before),
-//! 2. validates the rest, one registry call per caller credential (a
+//! 1. validates every event, one registry call per caller credential (a
 //!    batch mixes workspaces; each is checked with its own caller's key),
+//! 2. answers a refused event whose idempotency key is already stored with
+//!    the first event (a repeat is answered whatever its payload, as a
+//!    lookup before validation would; the query runs only when such
+//!    events exist),
 //! 3. keeps, of several valid events with the same key, the first, and
 //!    answers the others as its duplicates,
 //! 4. inserts every remaining event in one statement — one durable commit
 //!    for the batch — and answers each caller with its own ids; an event
-//!    whose key a concurrent batch stored first is answered as that
-//!    event's duplicate.
+//!    whose key is already stored (an earlier or concurrent batch) is
+//!    answered as that event's duplicate, found in one more query.
+//!
+//! The common case — new events, keyed or not — costs one statement.
 //!
 //! A failed insert fails every event of the batch and stores none (one
 //! statement). Answers go out only after the commit, so an answered event
@@ -135,22 +139,7 @@ impl Flusher {
             .collect();
         let candidate = |(i, j): Slot| &submissions[i].candidates[j];
 
-        // 1. Keys already stored.
-        let keyed: Vec<Slot> = slots
-            .iter()
-            .copied()
-            .filter(|slot| candidate(*slot).idempotency_key.is_some())
-            .collect();
-        match self.stored_keys(&keyed, &candidate).await {
-            Ok(found) => {
-                for (slot, response) in found {
-                    answers[slot.0][slot.1] = Some(Ok(response));
-                }
-            }
-            Err(error) => return fail_all(&submissions, &error),
-        }
-
-        // 2. Validation, one call per credential.
+        // 1. Validation, one call per caller credential.
         let mut by_credential: HashMap<(WorkspaceId, Option<&[u8]>), Vec<Slot>> = HashMap::new();
         for slot in slots.iter().copied() {
             if answers[slot.0][slot.1].is_none() {
@@ -207,6 +196,22 @@ impl Flusher {
             }
         }
         valid.sort_by_key(|(slot, _, _)| *slot);
+
+        // 2. A refused event whose key is already stored is a repeat: it is
+        // answered with the first event, as if it had not been validated.
+        let refused_keyed: Vec<Slot> = slots
+            .iter()
+            .copied()
+            .filter(|slot| {
+                candidate(*slot).idempotency_key.is_some()
+                    && matches!(answers[slot.0][slot.1], Some(Err(_)))
+            })
+            .collect();
+        if let Ok(found) = self.stored_keys(&refused_keyed, &candidate).await {
+            for (slot, response) in found {
+                answers[slot.0][slot.1] = Some(Ok(response));
+            }
+        }
 
         // 3. The first valid event of each key wins.
         let mut winners: Vec<(Slot, u32, bool, EventId)> = Vec::new();
@@ -419,13 +424,6 @@ fn finish(answers: Vec<Vec<Option<ApiResult<pb::EmitEventResponse>>>>) -> Vec<An
                 })
                 .collect()
         })
-        .collect()
-}
-
-fn fail_all(submissions: &[Submission], error: &ApiError) -> Vec<Answers> {
-    submissions
-        .iter()
-        .map(|s| s.candidates.iter().map(|_| Err(replicate(error))).collect())
         .collect()
 }
 

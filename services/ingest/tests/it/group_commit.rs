@@ -102,6 +102,21 @@ async fn a_key_repeated_inside_one_batch_and_across_batches_stores_one_event() {
         .expect("accepted");
     assert!(later.duplicate);
     assert_eq!(later.event_id, first.event_id);
+    // A repeat is answered with the first event even when its own payload
+    // would not validate.
+    let invalid_repeat = harness
+        .client
+        .emit_event(lead(json!({"email": 5}), "key-2"))
+        .await
+        .expect("answered as a repeat");
+    assert!(invalid_repeat.duplicate);
+    assert_eq!(invalid_repeat.event_id, first.event_id);
+    let fresh_invalid = harness
+        .client
+        .emit_event(lead(json!({"email": 5}), "key-3"))
+        .await
+        .expect_err("a new key is validated");
+    assert_eq!(fresh_invalid.code(), Code::InvalidArgument);
     let stored: String = harness
         .pool
         .get()
