@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The performance table: builds the release binary, runs each scenario of
-# `switchyard bench` on a fresh database and Redis prefix of its own (so no
-# run inherits another's backlog), and prints a Markdown table.
+# `switchyard bench` (each on a fresh database and Redis prefix of its own,
+# which the bench creates and drops, so no run inherits another's backlog),
+# and prints Markdown tables.
 #
 #   ./scripts/bench.sh                 # every row, 20 s each (the 60 s row: BENCH_LONG_SECS)
 #   BENCH_SECS=10 ./scripts/bench.sh   # shorter runs
@@ -15,19 +16,14 @@ cargo build --release --quiet -p switchyard
 bin=./target/release/switchyard
 secs="${BENCH_SECS:-20}"
 long="${BENCH_LONG_SECS:-60}"
-admin="${SWITCHYARD_BENCH_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
 run() { # name, bench arguments...
   local name="$1"; shift
-  local db="sy_bench_$(date +%s%N)"
-  psql "$admin" -qc "CREATE DATABASE $db" >/dev/null
-  SWITCHYARD_DATABASE_URL="${admin%/*}/$db" SWITCHYARD_REDIS_PREFIX="$db" \
-    "$bin" bench "$@" >"$out/$name.json" 2>"$out/$name.log" || {
+  echo "==> bench $name: $*" >&2
+  "$bin" bench "$@" >"$out/$name.json" 2>"$out/$name.log" || {
       echo "bench $name failed:" >&2; tail -20 "$out/$name.log" >&2; }
-  psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
-  redis-cli --scan --pattern "$db:*" | xargs -r redis-cli del >/dev/null
 }
 
 run emit64 --duration-secs "$secs" --fanout 0 --concurrency 64
@@ -35,6 +31,12 @@ run batch100 --duration-secs "$secs" --fanout 0 --concurrency 8 --batch 100
 run fanout3 --duration-secs "$long" --fanout 3 --concurrency 64
 run rate1000 --duration-secs "$secs" --fanout 3 --rate 1000 --concurrency 64
 run preload --duration-secs "$secs" --fanout 3 --preload --rate 0
+if [ -z "${BENCH_SKIP_BAD_APPLE:-}" ]; then
+  for rate in 200 1000; do
+    run "slow$rate" --compare-bad-apple --duration-secs 15 --fanout 3 --rate "$rate" --slow 1 --slow-delay-ms 2000 --concurrency 64
+    run "failing$rate" --compare-bad-apple --duration-secs 15 --fanout 3 --rate "$rate" --failing 1 --concurrency 64
+  done
+fi
 
 python3 - "$out" <<'PY'
 import json, sys, os
@@ -61,4 +63,17 @@ for name, title, unit, rate, notes in rows:
     lost = r["expected_deliveries"] - r["delivered"]
     refused = ", ".join(f"{k} {v}" for k, v in (r.get("emit_refused_by_code") or {}).items()) or "0"
     print(f"| {title} | {rate(r):,.0f} {unit} | {notes(r)} | {r['duplicates']} | {r['signature_failures']} | {refused} | {lost} |")
+
+bad = [(f"{kind}{rate}", kind, rate) for rate in (200, 1000) for kind in ("slow", "failing")]
+if any(load(name) for name, _, _ in bad):
+    print()
+    print("| one bad destination beside 3 healthy | healthy p50 / p99 alone | with the bad one | p99 ratio |")
+    print("| --- | --- | --- | --- |")
+    for name, kind, rate in bad:
+        r = load(name)
+        if r is None:
+            continue
+        what = "answers after 2 s" if kind == "slow" else "answers 500"
+        h, b = r["healthy"]["latency_ms"], r["bad_apple"]["latency_ms"]
+        print(f"| {rate} events/s, one {what} | {h['p50']} / {h['p99']} ms | {b['p50']} / {b['p99']} ms | {r['p99_ratio']} |")
 PY

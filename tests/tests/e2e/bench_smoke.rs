@@ -22,6 +22,8 @@ fn args(preload: bool, batch: usize) -> BenchArgs {
         drain_secs: 20,
         external: false,
         preload,
+        keep: false,
+        compare_bad_apple: false,
     }
 }
 
@@ -43,6 +45,12 @@ async fn the_bench_reports_every_delivery_once() -> anyhow::Result<()> {
         );
         assert!(report["latency_ms"]["p99"].as_f64().is_some());
         assert_eq!(report["emit_errors"].as_u64(), Some(0), "{report}");
+        assert_eq!(
+            report["clean_start"]["clean"].as_bool(),
+            Some(true),
+            "{report}"
+        );
+        assert!(report.get("kept").is_none(), "{report}");
     }
     Ok(())
 }

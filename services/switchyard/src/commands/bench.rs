@@ -15,11 +15,18 @@
 //! jobs are written straight to Postgres and Redis ([`preload`]) instead of
 //! going through ingest and the router.
 //!
+//! In-process runs use a database and Redis prefix of their own
+//! ([`fresh`]), dropped afterwards unless `--keep`, and report whether the
+//! run started clean. `--compare-bad-apple` runs the scenario without its
+//! failing and slow receivers, then with them, and reports the ratio of the
+//! healthy deliveries' latency percentiles.
+//!
 //! - [`receivers`]: the receivers and what they count.
 //! - [`emitter`]: the emitting tasks and their pacing.
 //! - [`report`]: percentiles and the per-second series.
 
 mod emitter;
+mod fresh;
 mod preload;
 mod receivers;
 mod report;
@@ -83,6 +90,15 @@ pub struct BenchArgs {
     /// (the delivery engine alone), instead of emitting through ingest.
     #[arg(long)]
     pub preload: bool,
+    /// Keep the run's own database and Redis prefix (named in the report)
+    /// instead of dropping them.
+    #[arg(long)]
+    pub keep: bool,
+    /// Run the scenario twice, first without its `--failing`/`--slow`
+    /// receivers, then with them, and report the healthy deliveries'
+    /// latency ratio.
+    #[arg(long, conflicts_with_all = ["external", "preload"])]
+    pub compare_bad_apple: bool,
 }
 
 /// Runs the bench and prints its report on stdout.
@@ -93,11 +109,48 @@ pub async fn main(args: BenchArgs) -> anyhow::Result<()> {
     let services = crate::stack::ServiceKind::ALL.map(crate::stack::ServiceKind::telemetry);
     let telemetry =
         switchyard_core::telemetry::init(config.log_format, "warn", &config.telemetry, &services)?;
-    let mut report = run(&args, config).await?;
+    let mut report = if args.compare_bad_apple {
+        compare_bad_apple(&args, config).await?
+    } else {
+        run(&args, config).await?
+    };
     report["tracing"] = json!(telemetry.tracing_enabled());
     println!("{}", serde_json::to_string_pretty(&report)?);
     telemetry.shutdown();
     Ok(())
+}
+
+/// The same scenario without and with its bad receivers, back to back,
+/// each on a fresh database: the healthy deliveries' p50/p99 and their
+/// ratios.
+async fn compare_bad_apple(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
+    let healthy_only = BenchArgs {
+        failing: 0,
+        slow: 0,
+        compare_bad_apple: false,
+        ..args.clone()
+    };
+    let with_bad = BenchArgs {
+        compare_bad_apple: false,
+        ..args.clone()
+    };
+    let healthy = run(&healthy_only, config.clone()).await?;
+    let bad = run(&with_bad, config).await?;
+    let ratio = |p: &str| {
+        let base = healthy["latency_ms"][p].as_f64().unwrap_or(0.0);
+        let worse = bad["latency_ms"][p].as_f64().unwrap_or(0.0);
+        if base > 0.0 {
+            round2(worse / base)
+        } else {
+            0.0
+        }
+    };
+    Ok(json!({
+        "p50_ratio": ratio("p50"),
+        "p99_ratio": ratio("p99"),
+        "healthy": healthy,
+        "bad_apple": bad,
+    }))
 }
 
 /// The services under test: started here, or reached from the environment.
@@ -107,6 +160,8 @@ struct Target {
     /// The workspace and pool, to count recorded attempts (in-process only).
     records: Option<(WorkspaceId, deadpool_postgres::Pool)>,
     config: Config,
+    /// The run's own database and prefix (in-process only).
+    fresh: Option<fresh::Fresh>,
 }
 
 async fn target(args: &BenchArgs, mut config: Config) -> anyhow::Result<Target> {
@@ -117,8 +172,10 @@ async fn target(args: &BenchArgs, mut config: Config) -> anyhow::Result<Target> 
             stack: None,
             records: None,
             config,
+            fresh: None,
         });
     }
+    let fresh = fresh::Fresh::create(&mut config).await?;
     let loopback = "127.0.0.1/32".parse().context("loopback network")?;
     if !config.allowed_destination_networks.contains(&loopback) {
         config.allowed_destination_networks.push(loopback);
@@ -143,6 +200,7 @@ async fn target(args: &BenchArgs, mut config: Config) -> anyhow::Result<Target> 
         stack: Some(stack),
         records: Some((workspace, pool)),
         config,
+        fresh: Some(fresh),
     })
 }
 
@@ -195,6 +253,10 @@ pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
         payload_bytes: args.payload_bytes,
         batch: args.batch,
     };
+    let clean_start = match &target.records {
+        Some((_, pool)) => Some(fresh::clean_start(pool, &target.config).await?),
+        None => None,
+    };
     let emit_offset = started.elapsed();
     let emitted = match (&target.records, args.preload) {
         (Some((workspace, pool)), true) => {
@@ -232,7 +294,7 @@ pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
         Some((workspace, pool)) => Some(recorded_attempts(pool, *workspace, requests).await?),
         None => None,
     };
-    let report = build_report(
+    let mut report = build_report(
         args,
         &emitted,
         &mut tallies,
@@ -241,8 +303,19 @@ pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
         emit_end,
         attempts_recorded,
     );
+    report["clean_start"] = json!(clean_start);
     if let Some(stack) = target.stack {
         stack.stop().await?;
+    }
+    if let Some((_, pool)) = target.records {
+        pool.close();
+    }
+    if let Some(fresh) = target.fresh {
+        if args.keep {
+            report["kept"] = json!({"database": fresh.database, "redis_prefix": fresh.prefix});
+        } else {
+            fresh.remove().await?;
+        }
     }
     Ok(report)
 }

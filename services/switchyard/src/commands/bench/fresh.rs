@@ -1,0 +1,112 @@
+//! The bench's own database and Redis prefix, so no run inherits another's
+//! backlog (deliveries still retrying to a failing receiver of the previous
+//! run, open breakers, parked jobs): a database `switchyard_bench_<n>` is
+//! created on the configured server (migrated when the services start) and
+//! the prefix becomes `<prefix>:bench_<n>`; both are dropped after the run
+//! unless `--keep`. [`clean_start`] checks, before the first emit, that the
+//! queue and the history are empty.
+
+use anyhow::Context;
+use serde_json::{Value, json};
+use switchyard_core::config::Config;
+use switchyard_core::queue::QueueKeys;
+use tokio_postgres::NoTls;
+
+pub struct Fresh {
+    admin_url: String,
+    pub database: String,
+    redis_url: String,
+    pub prefix: String,
+}
+
+impl Fresh {
+    /// Creates the database and points `config` at it and at a new prefix.
+    pub async fn create(config: &mut Config) -> anyhow::Result<Self> {
+        let mut url = url::Url::parse(&config.database_url).context("database_url is not a URL")?;
+        let suffix = format!(
+            "{:x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        );
+        let database = format!("switchyard_bench_{suffix}");
+        url.set_path("/postgres");
+        let admin_url = url.to_string();
+        admin(&admin_url, &format!("CREATE DATABASE \"{database}\""))
+            .await
+            .with_context(|| format!("creating the bench database {database}"))?;
+        url.set_path(&format!("/{database}"));
+        config.database_url = url.to_string();
+        let prefix = format!("{}:bench_{suffix}", config.redis_prefix);
+        config.redis_prefix = prefix.clone();
+        Ok(Self {
+            admin_url,
+            database,
+            redis_url: config.redis_url.clone(),
+            prefix,
+        })
+    }
+
+    /// Drops the database and every key under the prefix.
+    pub async fn remove(self) -> anyhow::Result<()> {
+        admin(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.database),
+        )
+        .await
+        .context("dropping the bench database")?;
+        let mut redis = redis::Client::open(self.redis_url.as_str())?
+            .get_multiplexed_async_connection()
+            .await
+            .context("connecting to Redis")?;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.prefix))
+            .query_async(&mut redis)
+            .await?;
+        if !keys.is_empty() {
+            redis::cmd("DEL")
+                .arg(keys)
+                .query_async::<()>(&mut redis)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+async fn admin(url: &str, statement: &str) -> anyhow::Result<()> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .context("connecting to Postgres")?;
+    tokio::spawn(connection);
+    client.batch_execute(statement).await?;
+    Ok(())
+}
+
+/// What waits before the first emit: all zero on a clean start.
+pub async fn clean_start(pool: &deadpool_postgres::Pool, config: &Config) -> anyhow::Result<Value> {
+    let client = pool.get().await.context("connecting to Postgres")?;
+    let deliveries: i64 = client
+        .query_one("SELECT count(*) FROM deliveries", &[])
+        .await?
+        .get(0);
+    let keys = QueueKeys::new(&config.redis_prefix);
+    let mut redis = redis::Client::open(config.redis_url.as_str())?
+        .get_multiplexed_async_connection()
+        .await
+        .context("connecting to Redis")?;
+    let stream: u64 = redis::cmd("XLEN")
+        .arg(&keys.stream)
+        .query_async(&mut redis)
+        .await?;
+    let delayed: u64 = redis::cmd("ZCARD")
+        .arg(&keys.delayed)
+        .query_async(&mut redis)
+        .await?;
+    Ok(json!({
+        "clean": deliveries == 0 && stream == 0 && delayed == 0,
+        "deliveries": deliveries,
+        "stream_jobs": stream,
+        "delayed_jobs": delayed,
+    }))
+}
