@@ -60,6 +60,12 @@ pub struct DeliveryJob {
     /// (retries included) joins the event's trace. Absent when untraced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// The delivery's connection (`con_…`), when the producer knew it: the
+    /// engine checks its in-process cap for that connection before
+    /// claiming anything in Postgres, so a connection over its cap costs
+    /// its waiting jobs no round trip. Absent in older jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<String>,
 }
 
 impl DeliveryJob {
@@ -71,7 +77,14 @@ impl DeliveryJob {
             workspace_id,
             delivery_id,
             traceparent: None,
+            connection_id: None,
         }
+    }
+
+    /// The same job, naming its delivery's connection.
+    pub fn with_connection(mut self, connection_id: Option<String>) -> Self {
+        self.connection_id = connection_id;
+        self
     }
 
     /// The same job, carrying `traceparent`.

@@ -4,6 +4,7 @@
 mod pki;
 
 mod audit;
+mod bad_apple;
 mod bad_input;
 mod bench_smoke;
 mod connection_controls;

@@ -153,6 +153,20 @@ impl Attempter {
     }
 
     async fn handle(&self, job: &Job) -> anyhow::Result<After> {
+        // A connection already at this process's cap: park the job at once,
+        // without claiming (and releasing) it in Postgres, so a hanging
+        // destination's backlog costs the healthy ones no statements.
+        if let Some(connection) = job.connection
+            && let Some(wait) = self.inner.gate.local_wait(connection)
+        {
+            observe::held(
+                &Span::current(),
+                &connection.to_string(),
+                HoldReason::LocalCap,
+                wait,
+            );
+            return Ok(After::ParkUntil(due_after(wait)));
+        }
         let request = (job.workspace, job.delivery);
         match self.inner.writers.claims.call(request).await? {
             ClaimOutcome::Claimed(claimed) => {

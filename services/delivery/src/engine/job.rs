@@ -2,7 +2,7 @@
 //! written is kept (with its `traceparent`), so a job parked for later goes
 //! back into Redis as it came.
 
-use switchyard_core::ids::{DeliveryId, WorkspaceId};
+use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
 use switchyard_core::queue::DeliveryJob;
 
 use super::queue::StreamEntry;
@@ -11,6 +11,9 @@ use super::queue::StreamEntry;
 pub struct Job {
     pub workspace: WorkspaceId,
     pub delivery: DeliveryId,
+    /// The delivery's connection, when the job names it (a hint: the claim
+    /// reads the connection from Postgres).
+    pub connection: Option<ConnectionId>,
     raw: DeliveryJob,
 }
 
@@ -19,6 +22,7 @@ impl Job {
         Self {
             workspace,
             delivery,
+            connection: None,
             raw: DeliveryJob::new(workspace.to_string(), delivery.to_string()),
         }
     }
@@ -49,6 +53,10 @@ impl Job {
                 .map_err(|reason| format!("workspace_id {reason}"))?,
             delivery: DeliveryId::parse(&raw.delivery_id)
                 .map_err(|reason| format!("delivery_id {reason}"))?,
+            connection: raw
+                .connection_id
+                .as_deref()
+                .and_then(|id| ConnectionId::parse(id).ok()),
             raw,
         })
     }

@@ -7,7 +7,7 @@
 
 use deadpool_postgres::Pool;
 use switchyard_core::error::ApiResult;
-use switchyard_core::ids::{DeliveryId, WorkspaceId};
+use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
 use switchyard_core::queue::{DeliveryJob, Producer};
 use switchyard_core::telemetry::propagation;
 use uuid::Uuid;
@@ -19,6 +19,7 @@ use super::route::RELAXED_COMMIT;
 pub struct Job {
     pub workspace: WorkspaceId,
     pub delivery: DeliveryId,
+    pub connection: ConnectionId,
     pub traceparent: Option<String>,
 }
 
@@ -35,6 +36,7 @@ pub async fn push(producer: &Producer, jobs: &[Job]) -> ApiResult<()> {
             let traceparent = span.in_scope(propagation::current_traceparent);
             DeliveryJob::new(job.workspace.to_string(), job.delivery.to_string())
                 .with_traceparent(traceparent)
+                .with_connection(Some(job.connection.to_string()))
         })
         .collect();
     producer.ready(&jobs).await?;

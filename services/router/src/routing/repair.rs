@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use switchyard_core::error::ApiResult;
-use switchyard_core::ids::{DeliveryId, WorkspaceId};
+use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
 use switchyard_core::queue::Producer;
 use switchyard_core::shutdown::Signal;
 use uuid::Uuid;
@@ -50,7 +50,7 @@ pub async fn repair_once(
     let transaction = client.transaction().await?;
     let rows = transaction
         .query(
-            "SELECT id, workspace_id, traceparent FROM deliveries \
+            "SELECT id, workspace_id, connection_id, traceparent FROM deliveries \
              WHERE status = 'pending' AND enqueued_at IS NULL \
                AND created_at < now() - make_interval(secs => $1) \
              ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
@@ -65,6 +65,7 @@ pub async fn repair_once(
         .map(|row| enqueue::Job {
             workspace: WorkspaceId(row.get("workspace_id")),
             delivery: DeliveryId(row.get("id")),
+            connection: ConnectionId(row.get("connection_id")),
             traceparent: row.get("traceparent"),
         })
         .collect();

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use switchyard_core::error::{ApiError, ApiResult};
-use switchyard_core::ids::{DeliveryId, EventId, WorkspaceId};
+use switchyard_core::ids::{ConnectionId, DeliveryId, EventId, WorkspaceId};
 use uuid::Uuid;
 
 use switchyard_core::telemetry::metrics::names;
@@ -390,6 +390,12 @@ pub async fn route_events(
     };
     drop(client);
 
+    let connections: HashMap<Uuid, Uuid> = rows
+        .ids
+        .iter()
+        .copied()
+        .zip(rows.connections.iter().copied())
+        .collect();
     let workspaces: HashMap<Uuid, WorkspaceId> = events
         .iter()
         .map(|e| (e.reference.event.as_uuid(), e.reference.workspace))
@@ -402,6 +408,7 @@ pub async fn route_events(
             Some(enqueue::Job {
                 workspace: *workspaces.get(event)?,
                 delivery: DeliveryId(*delivery),
+                connection: ConnectionId(*connections.get(delivery)?),
                 traceparent: traces.get(event).cloned().flatten(),
             })
         })

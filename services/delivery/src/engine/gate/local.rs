@@ -37,8 +37,12 @@ impl LocalSlots {
         })
     }
 
+    /// Attempts to one connection this process runs at most.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
     /// Attempts in flight to `connection` now.
-    #[cfg(test)]
     pub fn in_flight(&self, connection: ConnectionId) -> usize {
         self.taken
             .lock()

@@ -150,6 +150,15 @@ impl Gate {
         }
     }
 
+    /// How long a job of `connection` must wait when this process already
+    /// runs its cap of attempts to it; `None` while a slot is free. Checked
+    /// before the claim, so a saturated connection's jobs are parked
+    /// without a Postgres round trip ([`Self::admit`] checks again).
+    pub fn local_wait(&self, connection: ConnectionId) -> Option<Duration> {
+        (self.inner.local.in_flight(connection) >= self.inner.local.cap())
+            .then(|| jittered(LOCAL_WAIT))
+    }
+
     /// Lets the attempt start now, or says how long it must wait.
     #[tracing::instrument(skip_all, fields(connection_id = %connection))]
     pub async fn admit(
