@@ -211,6 +211,9 @@ pub struct IngestConfig {
     /// new emits are refused the same way, so a slow router slows the
     /// front door instead of growing an unrouted backlog.
     pub max_pending_routes: usize,
+    /// Group commits in flight at once (each holds a pooled connection);
+    /// while they wait for their commit, the next batch gathers.
+    pub commit_parallelism: usize,
 }
 
 impl Default for IngestConfig {
@@ -221,6 +224,7 @@ impl Default for IngestConfig {
             outbox_grace: Duration::from_secs(5),
             max_pending_commits: 4096,
             max_pending_routes: 4096,
+            commit_parallelism: 4,
         }
     }
 }

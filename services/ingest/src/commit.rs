@@ -17,7 +17,8 @@
 //! The common case — new events, keyed or not — costs one statement.
 //!
 //! A failed insert fails every event of the batch and stores none (one
-//! statement). Answers go out only after the commit, so an answered event
+//! statement, which also puts each new event in the outbox,
+//! `events_unrouted`). Answers go out only after the commit, so an answered event
 //! is durable. Callers' events are then handed to the router (see
 //! [`crate::forward`]).
 
@@ -38,9 +39,6 @@ use crate::validation::{self, Caller, PayloadCheck, PayloadValidator};
 
 /// Submissions per flush at most (a submission is one call's events).
 const MAX_BATCH: usize = 512;
-/// Flushes in flight at once: while they wait for their commit, the next
-/// batch gathers.
-const PARALLEL: usize = 4;
 
 /// One call's events, with the credentials to validate them with.
 pub struct Submission {
@@ -88,6 +86,7 @@ impl Committer {
         pool: deadpool_postgres::Pool,
         validator: Arc<dyn PayloadValidator>,
         outbox_grace: std::time::Duration,
+        parallel: usize,
         stats: Arc<CommitStats>,
     ) -> Self {
         let flusher = Arc::new(Flusher {
@@ -96,7 +95,7 @@ impl Committer {
             outbox_grace_seconds: outbox_grace.as_secs_f64(),
             stats,
         });
-        let batcher = Batcher::spawn("emit", MAX_BATCH, PARALLEL, move |submissions| {
+        let batcher = Batcher::spawn("emit", MAX_BATCH, parallel, move |submissions| {
             let flusher = Arc::clone(&flusher);
             async move { Ok(flusher.flush(submissions).await) }
         });
@@ -123,6 +122,7 @@ type Slot = (usize, usize);
 impl Flusher {
     #[tracing::instrument(name = "ingest.commit", skip_all, fields(switchyard.submissions = submissions.len(), switchyard.events = tracing::field::Empty))]
     async fn flush(&self, submissions: Vec<Submission>) -> Vec<Answers> {
+        let flush_started = std::time::Instant::now();
         let total: usize = submissions.iter().map(|s| s.candidates.len()).sum();
         tracing::Span::current().record("switchyard.events", total);
         for submission in &submissions {
@@ -230,6 +230,7 @@ impl Flusher {
         }
 
         // 4. One statement, one commit.
+        let validated_at = std::time::Instant::now();
         let inserted = match self.insert(&winners, &candidate).await {
             Ok(inserted) => inserted,
             Err(error) => {
@@ -243,6 +244,12 @@ impl Flusher {
             }
         };
         self.count(inserted.len());
+        tracing::debug!(
+            events = total,
+            validate_us = u64::try_from((validated_at - flush_started).as_micros()).unwrap_or(0),
+            insert_us = u64::try_from(validated_at.elapsed().as_micros()).unwrap_or(0),
+            "events committed"
+        );
         let mut lost_races: Vec<Slot> = Vec::new();
         for (slot, version, deprecated, id) in &winners {
             if inserted.contains(&id.as_uuid()) {
@@ -383,15 +390,21 @@ impl Flusher {
         let client = self.pool.get().await?;
         let rows = client
             .query(
-                "INSERT INTO events (id, workspace_id, event_type, schema_version, payload, \
-                                     idempotency_key, next_route_at, traceparent) \
-                 SELECT e.id, e.workspace_id, e.event_type, e.schema_version, e.payload::jsonb, \
-                        e.idempotency_key, now() + $8 * interval '1 second', e.traceparent \
-                 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int4[], $5::text[], \
-                             $6::text[], $7::text[]) \
-                      AS e (id, workspace_id, event_type, schema_version, payload, \
-                            idempotency_key, traceparent) \
-                 ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING id",
+                "WITH stored AS ( \
+                     INSERT INTO events (id, workspace_id, event_type, schema_version, payload, \
+                                         idempotency_key, traceparent) \
+                     SELECT e.id, e.workspace_id, e.event_type, e.schema_version, e.payload::jsonb, \
+                            e.idempotency_key, e.traceparent \
+                     FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int4[], $5::text[], \
+                                 $6::text[], $7::text[]) \
+                          AS e (id, workspace_id, event_type, schema_version, payload, \
+                                idempotency_key, traceparent) \
+                     ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING id, workspace_id \
+                 ), outbox AS ( \
+                     INSERT INTO events_unrouted (event_id, workspace_id, next_route_at) \
+                     SELECT id, workspace_id, now() + $8 * interval '1 second' FROM stored \
+                 ) \
+                 SELECT id FROM stored",
                 &[
                     &ids,
                     &workspaces,

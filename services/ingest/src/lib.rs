@@ -125,6 +125,7 @@ impl IngestApp {
                 pool.clone(),
                 validator,
                 config.ingest.outbox_grace,
+                config.ingest.commit_parallelism,
                 Arc::clone(&stats),
             ),
             forwarder: Forwarder::spawn(Arc::clone(&router)),

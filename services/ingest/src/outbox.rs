@@ -1,11 +1,12 @@
 //! The outbox forwarder. Every poll it claims up to a batch of events the
-//! router has not marked routed and whose `next_route_at` has come, pushes
+//! router has not routed yet (their rows in `events_unrouted`, which ingest
+//! writes with each event and the router deletes) whose `next_route_at` has come, pushes
 //! `next_route_at` out with exponential backoff (capped at a minute) so a
 //! second ingest replica skips them, and forwards them in `RouteEvents`
 //! calls of up to a thousand. A full batch is followed at once by the next,
 //! so a backlog left by a router outage drains at routing speed, not at one
-//! batch per poll. The router marks an event routed in the same statement
-//! that creates its deliveries, so a success needs no write here.
+//! batch per poll. The router deletes an event's outbox row in the
+//! statement that creates its deliveries, so a success needs no write here.
 
 use switchyard_core::ids::{EventId, WorkspaceId};
 use switchyard_core::shutdown::Signal;
@@ -54,12 +55,12 @@ pub async fn forward_due(state: &IngestState) -> anyhow::Result<(usize, usize)> 
     let client = state.pool.get().await?;
     let rows = client
         .query(
-            "UPDATE events SET route_attempts = route_attempts + 1, \
+            "UPDATE events_unrouted SET route_attempts = route_attempts + 1, \
                  next_route_at = now() + least(power(2, route_attempts), 60) * interval '1 second' \
-             WHERE id IN ( \
-                 SELECT id FROM events WHERE routed_at IS NULL AND next_route_at <= now() \
+             WHERE event_id IN ( \
+                 SELECT event_id FROM events_unrouted WHERE next_route_at <= now() \
                  ORDER BY next_route_at LIMIT $1 FOR UPDATE SKIP LOCKED \
-             ) RETURNING id, workspace_id",
+             ) RETURNING event_id, workspace_id",
             &[&BATCH],
         )
         .await?;

@@ -178,9 +178,7 @@ async fn an_event_emitted_while_the_router_is_down_is_delivered_once_it_is_back(
     // Stored, answered, and waiting in the outbox while the router is away.
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(
-        stack
-            .count("SELECT count(*) FROM events WHERE routed_at IS NULL")
-            .await?,
+        stack.count("SELECT count(*) FROM events_unrouted").await?,
         1
     );
     assert_eq!(stack.count("SELECT count(*) FROM deliveries").await?, 0);
@@ -195,9 +193,7 @@ async fn an_event_emitted_while_the_router_is_down_is_delivered_once_it_is_back(
         Some(proto::DeliveryStatus::Succeeded as i32)
     );
     assert_eq!(
-        stack
-            .count("SELECT count(*) FROM events WHERE routed_at IS NULL")
-            .await?,
+        stack.count("SELECT count(*) FROM events_unrouted").await?,
         0
     );
     stack.stop().await

@@ -147,7 +147,10 @@ async fn mutual_tls_delivers_end_to_end_and_refuses_clients_without_a_trusted_ce
     assert_eq!(delivery.connection_id, connection.id);
     assert_eq!(
         stack
-            .count("SELECT count(*) FROM events WHERE routed_at IS NOT NULL")
+            .count(
+                "SELECT count(*) FROM events e \
+                 WHERE NOT EXISTS (SELECT 1 FROM events_unrouted u WHERE u.event_id = e.id)",
+            )
             .await?,
         1
     );

@@ -11,7 +11,7 @@
 //! 3. One statement inserts a delivery per matched rule (`pending`, with
 //!    its mapped body) and per failed rule (`failed`, with the error) for
 //!    all the events, `ON CONFLICT (event_id, rule_id) DO NOTHING`, and
-//!    marks the events routed. Routing again therefore creates nothing and
+//!    marks the events routed (deletes their outbox rows). Routing again therefore creates nothing and
 //!    enqueues nothing. The transaction does not wait for its WAL flush
 //!    ([`RELAXED_COMMIT`]).
 //! 4. One pipelined Redis round trip enqueues a job per pending delivery
@@ -37,7 +37,7 @@ use crate::expr::{EventFields, EventScope, Outcome};
 /// The routing transaction commits without waiting for its WAL flush.
 ///
 /// Losing it in a Postgres crash loses nothing: the event stays unrouted
-/// (`routed_at` is written in the same statement) and the ingest outbox
+/// (its `events_unrouted` row is deleted in the same statement) and the ingest outbox
 /// forwards it again, while a job already on the stream for a lost delivery
 /// finds no row to claim and is dropped. Nothing can act on a delivery
 /// before it is durable, since the engine's claim is a synchronous commit
@@ -279,7 +279,7 @@ async fn write(
                  ON CONFLICT (event_id, rule_id) DO NOTHING \
                  RETURNING id, event_id, status \
              ), routed AS ( \
-                 UPDATE events SET routed_at = now() WHERE id = ANY($10) AND routed_at IS NULL \
+                 DELETE FROM events_unrouted WHERE event_id = ANY($10) \
              ) \
              SELECT id, event_id, status = 'pending' FROM inserted ORDER BY id",
             &[

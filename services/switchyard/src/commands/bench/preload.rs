@@ -96,8 +96,8 @@ impl Preloader {
         client
             .execute(
                 "WITH events_in AS ( \
-                    INSERT INTO events (id, workspace_id, event_type, schema_version, payload, routed_at) \
-                    SELECT e.id, $1, $2, 1, e.payload, now() \
+                    INSERT INTO events (id, workspace_id, event_type, schema_version, payload) \
+                    SELECT e.id, $1, $2, 1, e.payload \
                     FROM unnest($3::uuid[], $4::jsonb[]) AS e (id, payload) \
                  ) \
                  INSERT INTO deliveries (id, workspace_id, event_id, rule_id, connection_id, enqueued_at) \
