@@ -33,6 +33,8 @@ pub fn is_credential_header(name: &str) -> bool {
 const SIGNING_SECRET: &str = "signing_secret";
 const PREVIOUS_SIGNING_SECRET: &str = "signing_secret.previous";
 const HEADER_PREFIX: &str = "header.";
+const TOKEN: &str = "token";
+const API_KEY: &str = "api_key";
 
 /// One secret of a connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +46,10 @@ pub enum SecretField {
     PreviousSigningSecret,
     /// The value of a credential header, by the header's name as given.
     Header(String),
+    /// An API's bearer token (HubSpot's private-app token).
+    Token,
+    /// An API key (Mailchimp's, with its data-centre suffix).
+    ApiKey,
 }
 
 impl SecretField {
@@ -53,6 +59,8 @@ impl SecretField {
             Self::SigningSecret => SIGNING_SECRET.to_string(),
             Self::PreviousSigningSecret => PREVIOUS_SIGNING_SECRET.to_string(),
             Self::Header(name) => format!("{HEADER_PREFIX}{name}"),
+            Self::Token => TOKEN.to_string(),
+            Self::ApiKey => API_KEY.to_string(),
         }
     }
 
@@ -62,6 +70,8 @@ impl SecretField {
         match stored {
             SIGNING_SECRET => Some(Self::SigningSecret),
             PREVIOUS_SIGNING_SECRET => Some(Self::PreviousSigningSecret),
+            TOKEN => Some(Self::Token),
+            API_KEY => Some(Self::ApiKey),
             _ => stored
                 .strip_prefix(HEADER_PREFIX)
                 .filter(|name| !name.is_empty())

@@ -119,6 +119,7 @@ pub fn held(span: &Span, connection: &str, reason: HoldReason, wait: Duration) {
 fn error_type(error: &SendError) -> &'static str {
     match error {
         SendError::Invalid(_) => "invalid_settings",
+        SendError::Unsendable(_) => "unsendable_body",
         SendError::Refused(_) => "destination_refused",
         SendError::TimedOut(_) => "timeout",
         SendError::ConnectTimedOut(_) => "connect_timeout",

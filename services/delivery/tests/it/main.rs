@@ -5,6 +5,7 @@ mod common;
 
 mod api;
 mod dead_letters;
+mod destinations;
 mod delivery;
 mod limits;
 mod pause;
