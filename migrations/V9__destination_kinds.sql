@@ -4,10 +4,11 @@
 -- (`switchyard_core::connection`); connections.config keeps its settings,
 -- unchanged for webhooks. Credentials of every kind live sealed in
 -- connection_secrets (the webhook's signing secret and headers as before,
--- HubSpot's `token`, Mailchimp's `api_key`).
+-- HubSpot's `token`, Mailchimp's `api_key`, Salesforce's
+-- `client_secret`).
 ALTER TABLE connections DROP CONSTRAINT IF EXISTS connections_kind_check;
 ALTER TABLE connections
-    ADD CONSTRAINT connections_kind_check CHECK (kind IN ('webhook', 'hubspot', 'mailchimp'));
+    ADD CONSTRAINT connections_kind_check CHECK (kind IN ('webhook', 'hubspot', 'mailchimp', 'salesforce'));
 
 -- `needs_credentials`: the destination rejected the connection's
 -- credentials; like `paused`, its deliveries are not claimed (no attempt

@@ -8,11 +8,13 @@
 //! secret_fields`]) and they are sealed in `connection_secrets`.
 
 mod saas;
+mod salesforce;
 mod webhook;
 
 use serde::{Deserialize, Serialize};
 
-pub use saas::{HubspotConfig, MailchimpConfig};
+pub use saas::{HUBSPOT_BASE_URL, HubspotConfig, MailchimpConfig, mailchimp_data_centre};
+pub use salesforce::{SALESFORCE_API_VERSION, SALESFORCE_LOGIN_URL, SalesforceConfig};
 pub use webhook::{RESERVED_HEADERS, WebhookConfig, is_reserved_header};
 
 /// What a connection delivers to.
@@ -22,10 +24,16 @@ pub enum ConnectionKind {
     Webhook,
     Hubspot,
     Mailchimp,
+    Salesforce,
 }
 
 impl ConnectionKind {
-    pub const ALL: [Self; 3] = [Self::Webhook, Self::Hubspot, Self::Mailchimp];
+    pub const ALL: [Self; 4] = [
+        Self::Webhook,
+        Self::Hubspot,
+        Self::Mailchimp,
+        Self::Salesforce,
+    ];
 
     /// The `connections.kind` text.
     pub fn as_str(self) -> &'static str {
@@ -33,6 +41,7 @@ impl ConnectionKind {
             Self::Webhook => "webhook",
             Self::Hubspot => "hubspot",
             Self::Mailchimp => "mailchimp",
+            Self::Salesforce => "salesforce",
         }
     }
 
@@ -54,6 +63,7 @@ pub enum ConnectionConfig {
     Webhook(WebhookConfig),
     Hubspot(HubspotConfig),
     Mailchimp(MailchimpConfig),
+    Salesforce(SalesforceConfig),
 }
 
 impl ConnectionConfig {
@@ -62,6 +72,7 @@ impl ConnectionConfig {
             Self::Webhook(_) => ConnectionKind::Webhook,
             Self::Hubspot(_) => ConnectionKind::Hubspot,
             Self::Mailchimp(_) => ConnectionKind::Mailchimp,
+            Self::Salesforce(_) => ConnectionKind::Salesforce,
         }
     }
 
@@ -70,8 +81,7 @@ impl ConnectionConfig {
         let kind = ConnectionKind::parse(kind)
             .ok_or_else(|| format!("connection kind `{kind}` is not known to this version"))?;
         let tagged = serde_json::json!({ "kind": kind.as_str(), "config": config });
-        serde_json::from_value(tagged)
-            .map_err(|error| format!("{kind} connection config: {error}"))
+        serde_json::from_value(tagged).map_err(|error| format!("{kind} connection config: {error}"))
     }
 
     /// The `connections.config` JSON of these settings.
@@ -80,6 +90,7 @@ impl ConnectionConfig {
             Self::Webhook(config) => serde_json::to_value(config),
             Self::Hubspot(config) => serde_json::to_value(config),
             Self::Mailchimp(config) => serde_json::to_value(config),
+            Self::Salesforce(config) => serde_json::to_value(config),
         };
         // Plain structs of strings and maps always serialize.
         value.unwrap_or_default()

@@ -35,6 +35,7 @@ const PREVIOUS_SIGNING_SECRET: &str = "signing_secret.previous";
 const HEADER_PREFIX: &str = "header.";
 const TOKEN: &str = "token";
 const API_KEY: &str = "api_key";
+const CLIENT_SECRET: &str = "client_secret";
 
 /// One secret of a connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +51,8 @@ pub enum SecretField {
     Token,
     /// An API key (Mailchimp's, with its data-centre suffix).
     ApiKey,
+    /// An OAuth 2.0 client secret (a Salesforce connected app's).
+    ClientSecret,
 }
 
 impl SecretField {
@@ -61,6 +64,7 @@ impl SecretField {
             Self::Header(name) => format!("{HEADER_PREFIX}{name}"),
             Self::Token => TOKEN.to_string(),
             Self::ApiKey => API_KEY.to_string(),
+            Self::ClientSecret => CLIENT_SECRET.to_string(),
         }
     }
 
@@ -72,6 +76,7 @@ impl SecretField {
             PREVIOUS_SIGNING_SECRET => Some(Self::PreviousSigningSecret),
             TOKEN => Some(Self::Token),
             API_KEY => Some(Self::ApiKey),
+            CLIENT_SECRET => Some(Self::ClientSecret),
             _ => stored
                 .strip_prefix(HEADER_PREFIX)
                 .filter(|name| !name.is_empty())

@@ -6,7 +6,10 @@
 //! 1. [`Destination::build`] turns the rule's mapped body and the opened
 //!    credentials into an [`Outbound`] request (method, URL, headers, body,
 //!    and how the API says "wait");
-//! 2. the shared `Sender` sends it through the SSRF guard;
+//! 2. the shared `Sender` sends it through the SSRF guard
+//!    ([`Destination::deliver`]; a kind that must first obtain a token,
+//!    like Salesforce, overrides it and keeps its tokens in the engine's
+//!    [`TokenCache`]);
 //! 3. [`Destination::classify`] reads the answer into a `RetryAction`:
 //!    success, retry (with the wait the API asked for), fail without retry,
 //!    or credentials rejected — falling back to the connection's
@@ -18,16 +21,22 @@
 
 pub mod hubspot;
 pub mod mailchimp;
+pub mod salesforce;
+mod tokens;
 pub mod webhook;
 
 use switchyard_core::connection::{ConnectionConfig, ConnectionKind};
+use switchyard_core::ids::ConnectionId;
+
+pub use tokens::{CachedToken, TokenCache};
 
 use crate::engine::credentials::Credentials;
-use crate::engine::http::{HttpResponse, Outbound, SendError, SendResult};
+use crate::engine::http::{HttpResponse, Outbound, SendError, SendResult, Sender, Timeouts};
 use crate::engine::retry::{RetryAction, RetryLogic};
 
 /// What building one request needs.
 pub struct Context<'a> {
+    pub connection: ConnectionId,
     /// The delivery id (the webhook's `webhook-id`).
     pub delivery_id: &'a str,
     /// The rule's mapped body, else the event's payload.
@@ -35,9 +44,21 @@ pub struct Context<'a> {
     pub credentials: &'a Credentials,
     /// Add the current span's `traceparent` to the request.
     pub traceparent: bool,
+    /// Tokens a kind's auth flow obtained, per connection.
+    pub tokens: &'a TokenCache,
+}
+
+/// What one delivery sent and got.
+pub struct Sent {
+    /// The last request's method; `None` when nothing could be built.
+    pub method: Option<reqwest::Method>,
+    /// The last request's URL, else the destination's target.
+    pub target: String,
+    pub result: SendResult,
 }
 
 /// One connection kind.
+#[async_trait::async_trait]
 pub trait Destination: Send + Sync {
     fn kind(&self) -> ConnectionKind;
 
@@ -51,6 +72,26 @@ pub trait Destination: Send + Sync {
 
     /// The request for one delivery.
     fn build(&self, context: &Context<'_>) -> Result<Outbound, SendError>;
+
+    /// Sends one delivery: the built request, once.
+    async fn deliver(&self, context: &Context<'_>, sender: &Sender, timeouts: Timeouts) -> Sent {
+        match self.build(context) {
+            Ok(request) => {
+                let (method, target) = (request.method.clone(), request.url.clone());
+                let result = sender.send(request, timeouts).await;
+                Sent {
+                    method: Some(method),
+                    target,
+                    result,
+                }
+            }
+            Err(error) => Sent {
+                method: None,
+                target: self.target(),
+                result: Err(error),
+            },
+        }
+    }
 
     /// What the answer means; `logic` holds the connection's defaults.
     fn classify(&self, result: &SendResult, logic: &RetryLogic) -> RetryAction {
@@ -74,6 +115,7 @@ pub fn for_connection(
         ConnectionConfig::Webhook(config) => Box::new(webhook::Webhook::new(config)),
         ConnectionConfig::Hubspot(config) => Box::new(hubspot::Hubspot::new(config)),
         ConnectionConfig::Mailchimp(config) => Box::new(mailchimp::Mailchimp::new(config)),
+        ConnectionConfig::Salesforce(config) => Box::new(salesforce::Salesforce::new(config)),
     })
 }
 

@@ -35,11 +35,11 @@ use super::http::{SendResult, Sender, Timeouts};
 use super::job::Job;
 use super::observe;
 use super::outcome::{self, Decision, due_after};
-use crate::destinations::{self, Context, Destination};
 use super::policy::{Defaults, EffectivePolicy};
 use super::queue::{Ack, StreamEntry};
 use super::retry::Health;
 use super::writers::Writers;
+use crate::destinations::{self, Context, Destination, TokenCache};
 use crate::store::jobs::{self, AttemptRecord, ClaimOutcome, Claimed, NewStatus, Release};
 
 /// The error recorded when the delivery's connection was deleted.
@@ -76,6 +76,7 @@ struct Inner {
     gate: Gate,
     defaults: Defaults,
     keyring: Keyring,
+    tokens: TokenCache,
 }
 
 impl Attempter {
@@ -95,6 +96,7 @@ impl Attempter {
                 gate,
                 defaults,
                 keyring,
+                tokens: TokenCache::default(),
             }),
         }
     }
@@ -237,10 +239,10 @@ impl Attempter {
         let clock = Instant::now();
         let (target, method, result) = match &destination {
             Ok(destination) => {
-                let (method, result) = self
+                let sent = self
                     .send(job, &claimed, destination.as_ref(), &credentials, &policy)
                     .await;
-                (destination.target(), method, result)
+                (sent.target, sent.method, sent.result)
             }
             Err(error) => (String::new(), None, Err(error.clone())),
         };
@@ -383,8 +385,7 @@ impl Attempter {
         })
     }
 
-    /// Builds the destination's request and sends it; returns its method
-    /// (none when it could not be built) and the outcome.
+    /// Lets the destination build and send the delivery's request.
     async fn send(
         &self,
         job: &Job,
@@ -392,23 +393,22 @@ impl Attempter {
         destination: &dyn Destination,
         credentials: &Credentials,
         policy: &EffectivePolicy,
-    ) -> (Option<reqwest::Method>, SendResult) {
+    ) -> destinations::Sent {
         let delivery_id = job.delivery.to_string();
         let context = Context {
+            connection: claimed.connection,
             delivery_id: &delivery_id,
             payload: &claimed.payload,
             credentials,
             traceparent: policy.send_traceparent,
+            tokens: &self.inner.tokens,
         };
-        let request = match destination.build(&context) {
-            Ok(request) => request,
-            Err(error) => return (None, Err(error)),
-        };
-        let method = request.method.clone();
         let timeouts = Timeouts {
             connect: policy.connect_timeout,
             total: policy.request_timeout,
         };
-        (Some(method), self.inner.sender.send(request, timeouts).await)
+        destination
+            .deliver(&context, &self.inner.sender, timeouts)
+            .await
     }
 }

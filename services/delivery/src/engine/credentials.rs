@@ -30,6 +30,8 @@ pub struct Credentials {
     pub token: Option<SecretString>,
     /// An API key (`api_key`).
     pub api_key: Option<SecretString>,
+    /// An OAuth 2.0 client secret (`client_secret`).
+    pub client_secret: Option<SecretString>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +103,7 @@ fn open_fields(
             }
             SecretField::Token => credentials.token = Some(opened),
             SecretField::ApiKey => credentials.api_key = Some(opened),
+            SecretField::ClientSecret => credentials.client_secret = Some(opened),
         }
     }
     if let Some(current) = current.or_else(|| legacy_signing_secret.cloned()) {

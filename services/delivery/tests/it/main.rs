@@ -5,8 +5,8 @@ mod common;
 
 mod api;
 mod dead_letters;
-mod destinations;
 mod delivery;
+mod destinations;
 mod limits;
 mod pause;
 mod policies;

@@ -7,3 +7,4 @@ mod cache;
 mod dryrun;
 mod routing;
 mod rules_api;
+mod saas_connections;

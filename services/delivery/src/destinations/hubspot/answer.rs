@@ -148,18 +148,27 @@ mod tests {
                     .into()
             }
         );
-        let expired = answered(401, serde_json::json!({"category": "INVALID_AUTHENTICATION"}));
+        let expired = answered(
+            401,
+            serde_json::json!({"category": "INVALID_AUTHENTICATION"}),
+        );
         assert!(matches!(
             classify(&expired, &logic),
             RetryAction::CredentialsRejected { .. }
         ));
         let other_400 = answered(400, serde_json::json!({"category": "OTHER"}));
-        assert!(matches!(classify(&other_400, &logic), RetryAction::Retry { .. }));
+        assert!(matches!(
+            classify(&other_400, &logic),
+            RetryAction::Retry { .. }
+        ));
         let batch = answered(
             207,
             serde_json::json!({"errors": [{"category": "VALIDATION_ERROR", "message": "bad email"}]}),
         );
-        assert!(matches!(classify(&batch, &logic), RetryAction::DontRetry { .. }));
+        assert!(matches!(
+            classify(&batch, &logic),
+            RetryAction::DontRetry { .. }
+        ));
     }
 
     #[test]

@@ -68,7 +68,10 @@ impl Destination for Hubspot {
     }
 
     fn target(&self) -> String {
-        format!("{}{UPSERT_PATH}", self.config.base_url().trim_end_matches('/'))
+        format!(
+            "{}{UPSERT_PATH}",
+            self.config.base_url().trim_end_matches('/')
+        )
     }
 
     fn build(&self, context: &Context<'_>) -> Result<Outbound, SendError> {
@@ -141,7 +144,10 @@ mod tests {
             serde_json::json!("ada@example.com"),
         ] {
             assert!(
-                matches!(hubspot().upsert_body(&payload), Err(SendError::Unsendable(_))),
+                matches!(
+                    hubspot().upsert_body(&payload),
+                    Err(SendError::Unsendable(_))
+                ),
                 "{payload}"
             );
         }

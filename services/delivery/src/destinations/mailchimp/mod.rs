@@ -38,7 +38,10 @@ impl Mailchimp {
     }
 
     /// The member body and its email, from one mapped body.
-    pub fn member(&self, payload: &serde_json::Value) -> Result<(String, serde_json::Value), SendError> {
+    pub fn member(
+        &self,
+        payload: &serde_json::Value,
+    ) -> Result<(String, serde_json::Value), SendError> {
         let fields = payload.as_object().ok_or_else(|| {
             SendError::Unsendable("a Mailchimp member's mapping must build a JSON object".into())
         })?;
@@ -53,7 +56,9 @@ impl Mailchimp {
         let merge_fields = match fields.get("merge_fields") {
             Some(serde_json::Value::Object(merge)) => merge.clone(),
             Some(_) => {
-                return Err(SendError::Unsendable("`merge_fields` is not an object".into()));
+                return Err(SendError::Unsendable(
+                    "`merge_fields` is not an object".into(),
+                ));
             }
             None => fields
                 .iter()
@@ -70,7 +75,11 @@ impl Mailchimp {
     }
 
     fn members_url(&self, base: &str) -> String {
-        format!("{}/3.0/lists/{}/members", base.trim_end_matches('/'), self.config.list_id)
+        format!(
+            "{}/3.0/lists/{}/members",
+            base.trim_end_matches('/'),
+            self.config.list_id
+        )
     }
 }
 
@@ -99,7 +108,8 @@ impl Destination for Mailchimp {
         let (email, body) = self.member(context.payload)?;
         let url = format!("{}/{}", self.members_url(&base), subscriber_hash(&email));
         let mut headers = json_headers(context.traceparent);
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!("switchyard:{api_key}"));
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("switchyard:{api_key}"));
         headers.insert(
             reqwest::header::AUTHORIZATION,
             secret_header(&format!("Basic {basic}"))?,
@@ -158,7 +168,10 @@ mod tests {
         let explicit = mailchimp()
             .member(&serde_json::json!({"email_address": "a@b.c", "merge_fields": {"LNAME": "L"}, "x": 1}))
             .expect("member");
-        assert_eq!(explicit.1["merge_fields"], serde_json::json!({"LNAME": "L"}));
+        assert_eq!(
+            explicit.1["merge_fields"],
+            serde_json::json!({"LNAME": "L"})
+        );
         assert!(matches!(
             mailchimp().member(&serde_json::json!({"FNAME": "Ada"})),
             Err(SendError::Unsendable(_))

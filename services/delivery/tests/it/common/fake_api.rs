@@ -1,7 +1,8 @@
 //! A local stand-in for a SaaS API (HubSpot, Mailchimp): a hyper server on
 //! 127.0.0.1:0 that records each request's method, path and query,
 //! headers and body, and answers from a script of status, headers and JSON
-//! body (the last answer repeats).
+//! body (the last answer repeats) — one script per path prefix when the
+//! API has several endpoints (Salesforce's token and sObject endpoints).
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -61,15 +62,26 @@ pub struct FakeApi {
     /// `http://127.0.0.1:<port>`
     pub base_url: String,
     calls: Arc<Mutex<Vec<Call>>>,
+    routes: Routes,
     server: tokio::task::JoinHandle<()>,
 }
 
+type Routes = Arc<Mutex<Vec<(&'static str, Vec<Answer>)>>>;
+
 impl FakeApi {
     pub async fn start(script: Vec<Answer>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake API");
+        Self::start_routes(vec![("/", script)]).await
+    }
+
+    /// A script per path prefix; the longest matching prefix answers.
+    pub async fn start_routes(routes: Vec<(&'static str, Vec<Answer>)>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake API");
         let port = listener.local_addr().expect("fake API address").port();
         let calls = Arc::new(Mutex::new(Vec::new()));
-        let script = Arc::new(script);
+        let script: Routes = Arc::new(Mutex::new(routes));
+        let routes = Arc::clone(&script);
         let recorded = Arc::clone(&calls);
         let server = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -87,8 +99,17 @@ impl FakeApi {
         Self {
             base_url: format!("http://127.0.0.1:{port}"),
             calls,
+            routes,
             server,
         }
+    }
+
+    /// Adds a script for another path prefix.
+    pub fn add_route(&self, prefix: &'static str, answers: Vec<Answer>) {
+        self.routes
+            .lock()
+            .expect("fake API lock")
+            .push((prefix, answers));
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -121,7 +142,7 @@ impl Drop for FakeApi {
 
 async fn answer(
     calls: Arc<Mutex<Vec<Call>>>,
-    script: Arc<Vec<Answer>>,
+    routes: Routes,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let at = Instant::now();
@@ -131,8 +152,21 @@ async fn answer(
         .await
         .map(|collected| collected.to_bytes())
         .unwrap_or_default();
+    let path = parts.uri.path().to_string();
+    let (prefix, script) = {
+        let routes = routes.lock().expect("fake API lock");
+        routes
+            .iter()
+            .filter(|(prefix, _)| path.starts_with(prefix))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map_or(("/", Vec::new()), |(p, s)| (*p, s.clone()))
+    };
     let index = {
         let mut calls = calls.lock().expect("fake API lock");
+        let before = calls
+            .iter()
+            .filter(|call| call.path_and_query.starts_with(prefix))
+            .count();
         calls.push(Call {
             method: parts.method.to_string(),
             path_and_query: parts
@@ -141,10 +175,11 @@ async fn answer(
                 .map(|p| p.to_string())
                 .unwrap_or_default(),
             headers: parts.headers,
-            body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+            body: serde_json::from_slice(&body)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned().into()),
             at,
         });
-        calls.len() - 1
+        before
     };
     let answer = script
         .get(index)

@@ -5,8 +5,8 @@
 
 pub mod controls;
 pub mod fake_api;
-pub mod saas;
 pub mod receiver;
+pub mod saas;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -45,8 +45,14 @@ async fn upserts_the_contact_by_email_as_documented() {
     let call = &calls[0];
     assert_eq!(call.method, "POST");
     assert_eq!(call.path_and_query, PATH);
-    assert_eq!(call.header("authorization").as_deref(), Some("Bearer pat-na1-11111111"));
-    assert_eq!(call.header("content-type").as_deref(), Some("application/json"));
+    assert_eq!(
+        call.header("authorization").as_deref(),
+        Some("Bearer pat-na1-11111111")
+    );
+    assert_eq!(
+        call.header("content-type").as_deref(),
+        Some("application/json")
+    );
     assert_eq!(
         call.body,
         json!({"inputs": [{"idProperty": "email", "id": "ada@example.com",
@@ -75,7 +81,9 @@ async fn validation_errors_fail_at_once_with_hubspots_message() {
     let connection = hubspot(&env, &api, "pat-na1-2").await;
     let app = env.start(&env.config()).await;
 
-    let delivery = env.deliver_to(connection, &json!({"email": "not-an-email"})).await;
+    let delivery = env
+        .deliver_to(connection, &json!({"email": "not-an-email"}))
+        .await;
     let state = env.wait_for_status(delivery, "dead").await;
     assert_eq!(state.attempt_count, 1);
     assert_eq!(
@@ -84,16 +92,23 @@ async fn validation_errors_fail_at_once_with_hubspots_message() {
     );
     assert_eq!(
         env.attempt_details(delivery).await,
-        [json!({"kind": "hubspot", "method": "POST", "category": "VALIDATION_ERROR",
-                "correlationId": "3f9a-corr"})]
+        [
+            json!({"kind": "hubspot", "method": "POST", "category": "VALIDATION_ERROR",
+                "correlationId": "3f9a-corr"})
+        ]
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(api.calls().len(), 1, "a validation error is not retried");
 
     // A mapping without the contact's email never reaches HubSpot.
-    let unsendable = env.deliver_to(connection, &json!({"firstname": "Ada"})).await;
+    let unsendable = env
+        .deliver_to(connection, &json!({"firstname": "Ada"}))
+        .await;
     let state = env.wait_for_status(unsendable, "dead").await;
-    assert!(state.last_error.contains("no `email` to upsert by"), "{state:?}");
+    assert!(
+        state.last_error.contains("no `email` to upsert by"),
+        "{state:?}"
+    );
     assert_eq!(api.calls().len(), 1);
     app.stop().await;
 }
@@ -122,7 +137,9 @@ async fn rate_limits_are_retried_when_hubspot_says() {
     ];
     let app = env.start(&config).await;
 
-    let delivery = env.deliver_to(connection, &json!({"email": "ada@example.com"})).await;
+    let delivery = env
+        .deliver_to(connection, &json!({"email": "ada@example.com"}))
+        .await;
     let state = env.wait_for_status(delivery, "succeeded").await;
     assert_eq!(state.attempt_count, 2);
     let calls = api.calls();
@@ -155,11 +172,16 @@ async fn a_rejected_token_holds_deliveries_until_it_is_replaced() {
     let connection = hubspot(&env, &api, "pat-expired").await;
     let app = env.start(&env.config()).await;
 
-    let first = env.deliver_to(connection, &json!({"email": "ada@example.com"})).await;
+    let first = env
+        .deliver_to(connection, &json!({"email": "ada@example.com"}))
+        .await;
     api.wait_for(1).await;
     let deadline = tokio::time::Instant::now() + crate::common::PATIENCE;
     while env.connection_state(connection).await.0 != "needs_credentials" {
-        assert!(tokio::time::Instant::now() < deadline, "connection never marked");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "connection never marked"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (_, reason) = env.connection_state(connection).await;
@@ -167,16 +189,26 @@ async fn a_rejected_token_holds_deliveries_until_it_is_replaced() {
         reason,
         "HubSpot rejected the token (HTTP 401): Authentication credentials not found."
     );
-    let second = env.deliver_to(connection, &json!({"email": "bob@example.com"})).await;
+    let second = env
+        .deliver_to(connection, &json!({"email": "bob@example.com"}))
+        .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(api.calls().len(), 1, "nothing is sent while the token is rejected");
+    assert_eq!(
+        api.calls().len(),
+        1,
+        "nothing is sent while the token is rejected"
+    );
     let waiting = env.delivery_state(first).await;
-    assert_eq!((waiting.status.as_str(), waiting.attempt_count), ("retrying", 1));
+    assert_eq!(
+        (waiting.status.as_str(), waiting.attempt_count),
+        ("retrying", 1)
+    );
     assert_eq!(env.delivery_state(second).await.attempt_count, 0);
 
     // What the router's UpdateConnection does with new credentials: seal
     // them, make the connection active, re-enqueue its waiting deliveries.
-    env.seal(connection, (SecretField::Token, "pat-fresh")).await;
+    env.seal(connection, (SecretField::Token, "pat-fresh"))
+        .await;
     env.execute(
         "UPDATE connections SET state = 'active', state_reason = '' WHERE id = $1",
         &[&connection.as_uuid()],
@@ -184,13 +216,25 @@ async fn a_rejected_token_holds_deliveries_until_it_is_replaced() {
     .await;
     env.enqueue(first).await;
     env.enqueue(second).await;
-    assert_eq!(env.wait_for_status(first, "succeeded").await.attempt_count, 2);
-    assert_eq!(env.wait_for_status(second, "succeeded").await.attempt_count, 1);
+    assert_eq!(
+        env.wait_for_status(first, "succeeded").await.attempt_count,
+        2
+    );
+    assert_eq!(
+        env.wait_for_status(second, "succeeded").await.attempt_count,
+        1
+    );
     let calls = api.calls();
     assert_eq!(calls.len(), 3);
-    assert_eq!(calls[0].header("authorization").as_deref(), Some("Bearer pat-expired"));
+    assert_eq!(
+        calls[0].header("authorization").as_deref(),
+        Some("Bearer pat-expired")
+    );
     for call in &calls[1..] {
-        assert_eq!(call.header("authorization").as_deref(), Some("Bearer pat-fresh"));
+        assert_eq!(
+            call.header("authorization").as_deref(),
+            Some("Bearer pat-fresh")
+        );
     }
     app.stop().await;
 }

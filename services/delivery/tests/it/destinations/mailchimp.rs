@@ -46,7 +46,10 @@ async fn puts_the_member_by_its_email_hash_as_documented() {
     );
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("switchyard:{API_KEY}"));
     assert_eq!(call.header("authorization"), Some(format!("Basic {basic}")));
-    assert_eq!(call.header("content-type").as_deref(), Some("application/json"));
+    assert_eq!(
+        call.header("content-type").as_deref(),
+        Some("application/json")
+    );
     assert_eq!(
         call.body,
         json!({"email_address": "Ada@Example.com", "status_if_new": "subscribed",
@@ -81,7 +84,9 @@ async fn member_exists_fails_at_once_and_rate_limits_are_retried() {
     let connection = mailchimp(&env, &api).await;
     let app = env.start(&env.config()).await;
 
-    let exists = env.deliver_to(connection, &json!({"email": "ada@example.com"})).await;
+    let exists = env
+        .deliver_to(connection, &json!({"email": "ada@example.com"}))
+        .await;
     let state = env.wait_for_status(exists, "dead").await;
     assert_eq!(state.attempt_count, 1);
     assert_eq!(
@@ -90,11 +95,15 @@ async fn member_exists_fails_at_once_and_rate_limits_are_retried() {
     );
     assert_eq!(
         env.attempt_details(exists).await,
-        [json!({"kind": "mailchimp", "method": "PUT", "title": "Member Exists",
-                "instance": "b1e2-instance"})]
+        [
+            json!({"kind": "mailchimp", "method": "PUT", "title": "Member Exists",
+                "instance": "b1e2-instance"})
+        ]
     );
 
-    let throttled = env.deliver_to(connection, &json!({"email": "bob@example.com"})).await;
+    let throttled = env
+        .deliver_to(connection, &json!({"email": "bob@example.com"}))
+        .await;
     let state = env.wait_for_status(throttled, "succeeded").await;
     assert_eq!(state.attempt_count, 2);
     let attempts = env.attempts(throttled).await;

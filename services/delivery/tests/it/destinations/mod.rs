@@ -4,3 +4,4 @@
 
 mod hubspot;
 mod mailchimp;
+mod salesforce;
