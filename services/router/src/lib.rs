@@ -30,6 +30,7 @@ pub mod connections_saas;
 pub mod dryrun;
 pub mod expr;
 pub mod grpc;
+pub mod request_preview;
 pub mod routing;
 pub mod rules;
 pub mod signing_rotation;

@@ -9,6 +9,7 @@
 
 mod saas;
 mod salesforce;
+pub mod shape;
 mod webhook;
 
 use serde::{Deserialize, Serialize};

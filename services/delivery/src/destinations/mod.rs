@@ -168,14 +168,3 @@ pub fn secret_header(value: &str) -> Result<reqwest::header::HeaderValue, SendEr
 pub fn answer_json(response: &HttpResponse) -> Option<serde_json::Value> {
     serde_json::from_str(&response.snippet).ok()
 }
-
-/// A JSON object field of the payload as a string (numbers and booleans
-/// written as text), for APIs whose fields are strings.
-pub fn text_of(value: &serde_json::Value) -> Option<String> {
-    match value {
-        serde_json::Value::String(text) => Some(text.clone()),
-        serde_json::Value::Number(number) => Some(number.to_string()),
-        serde_json::Value::Bool(flag) => Some(flag.to_string()),
-        _ => None,
-    }
-}

@@ -85,6 +85,13 @@ pub fn test_rule_message(explanation: Explanation) -> pb::TestRuleResponse {
         body_json: explanation.body_json,
         error: explanation.error,
         reason: explanation.reason,
+        request: explanation.request.map(|preview| pb::RequestPreview {
+            method: preview.method,
+            url: preview.url,
+            headers: preview.headers.into_iter().collect(),
+            body_json: preview.body_json,
+            error: preview.error,
+        }),
     }
 }
 

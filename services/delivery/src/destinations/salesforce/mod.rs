@@ -14,9 +14,10 @@ mod answer;
 mod token;
 
 use secrecy::ExposeSecret;
+use switchyard_core::connection::shape;
 use switchyard_core::connection::{ConnectionKind, SalesforceConfig};
 
-use super::{Context, Destination, Sent, json_headers, secret_header, text_of};
+use super::{Context, Destination, Sent, json_headers, secret_header};
 use crate::engine::http::standard_retry_after;
 use crate::engine::http::{HttpResponse, Outbound, SendError, SendResult, Sender, Timeouts};
 use crate::engine::retry::{RetryAction, RetryLogic};
@@ -30,50 +31,15 @@ impl Salesforce {
         Self { config }
     }
 
-    /// Method, URL and body of the record request under `instance_url`.
-    pub fn record_request(
-        &self,
-        instance_url: &str,
-        payload: &serde_json::Value,
-    ) -> Result<(reqwest::Method, String, serde_json::Value), SendError> {
-        let mut fields = payload.as_object().cloned().ok_or_else(|| {
-            SendError::Unsendable("a Salesforce record's mapping must build a JSON object".into())
-        })?;
-        let base = self.config.sobject_url(instance_url);
-        let Some(external) = &self.config.external_id_field else {
-            let body = serde_json::Value::Object(fields);
-            return Ok((reqwest::Method::POST, format!("{base}/"), body));
-        };
-        let value = fields
-            .remove(external)
-            .as_ref()
-            .and_then(text_of)
-            .filter(|value| !value.is_empty())
-            .ok_or_else(|| {
-                SendError::Unsendable(format!(
-                    "the mapped record has no `{external}` to upsert by"
-                ))
-            })?;
-        let mut url = url::Url::parse(&base)
-            .map_err(|error| SendError::Invalid(format!("instance_url: {error}")))?;
-        url.path_segments_mut()
-            .map_err(|()| SendError::Invalid("instance_url cannot be a base".into()))?
-            .push(external)
-            .push(&value);
-        Ok((
-            reqwest::Method::PATCH,
-            url.to_string(),
-            serde_json::Value::Object(fields),
-        ))
-    }
-
     fn outbound(
         &self,
         context: &Context<'_>,
         access_token: &str,
         instance_url: &str,
     ) -> Result<Outbound, SendError> {
-        let (method, url, body) = self.record_request(instance_url, context.payload)?;
+        let shape = shape::salesforce(&self.config, instance_url, context.payload)?;
+        let method = reqwest::Method::from_bytes(shape.method.as_bytes())
+            .map_err(|error| SendError::Invalid(format!("method: {error}")))?;
         let mut headers = json_headers(context.traceparent);
         headers.insert(
             reqwest::header::AUTHORIZATION,
@@ -81,9 +47,9 @@ impl Salesforce {
         );
         Ok(Outbound {
             method,
-            url,
+            url: shape.url,
             headers,
-            body: serde_json::to_vec(&body)
+            body: serde_json::to_vec(&shape.body)
                 .map_err(|error| SendError::Invalid(format!("body: {error}")))?,
             retry_after: standard_retry_after,
         })
@@ -160,50 +126,5 @@ impl Destination for Salesforce {
 
     fn detail(&self, response: &HttpResponse) -> serde_json::Map<String, serde_json::Value> {
         answer::detail(response)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn salesforce(external: Option<&str>) -> Salesforce {
-        Salesforce::new(SalesforceConfig {
-            client_id: "3MVG9".into(),
-            login_url: None,
-            object: "Lead".into(),
-            external_id_field: external.map(str::to_string),
-            api_version: "v60.0".into(),
-        })
-    }
-
-    #[test]
-    fn creates_or_upserts_by_external_id() {
-        let payload =
-            serde_json::json!({"LastName": "Lovelace", "Company": "AE", "Ext_Id__c": "a/b 1"});
-        let (method, url, body) = salesforce(None)
-            .record_request("https://acme.my.salesforce.com", &payload)
-            .expect("create");
-        assert_eq!(method, reqwest::Method::POST);
-        assert_eq!(
-            url,
-            "https://acme.my.salesforce.com/services/data/v60.0/sobjects/Lead/"
-        );
-        assert_eq!(body, payload);
-        let (method, url, body) = salesforce(Some("Ext_Id__c"))
-            .record_request("https://acme.my.salesforce.com/", &payload)
-            .expect("upsert");
-        assert_eq!(method, reqwest::Method::PATCH);
-        assert_eq!(
-            url,
-            "https://acme.my.salesforce.com/services/data/v60.0/sobjects/Lead/Ext_Id__c/a%2Fb%201"
-        );
-        assert_eq!(
-            body,
-            serde_json::json!({"LastName": "Lovelace", "Company": "AE"})
-        );
-        let missing = salesforce(Some("Ext_Id__c"))
-            .record_request("https://x", &serde_json::json!({"LastName": "L"}));
-        assert!(matches!(missing, Err(SendError::Unsendable(_))));
     }
 }

@@ -77,6 +77,16 @@ pub enum SendError {
 
 pub type SendResult = Result<HttpResponse, SendError>;
 
+impl From<switchyard_core::connection::shape::ShapeError> for SendError {
+    fn from(error: switchyard_core::connection::shape::ShapeError) -> Self {
+        use switchyard_core::connection::shape::ShapeError;
+        match error {
+            ShapeError::Unsendable(reason) => Self::Unsendable(reason),
+            ShapeError::Invalid(reason) => Self::Invalid(reason),
+        }
+    }
+}
+
 /// Reads how long the destination asked us to wait from its headers.
 pub type RetryAfterReader = fn(&reqwest::header::HeaderMap) -> Option<Duration>;
 
