@@ -10,6 +10,7 @@ mod connection_controls;
 mod credentials;
 mod deprecated_emit;
 mod end_to_end;
+mod four_destinations;
 mod health;
 mod machine_token_secrets;
 mod machine_tokens;
