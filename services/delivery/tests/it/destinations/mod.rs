@@ -5,3 +5,4 @@
 mod hubspot;
 mod mailchimp;
 mod salesforce;
+mod throughput;
