@@ -95,6 +95,7 @@ pub async fn validate_hubspot(
     let config = HubspotConfig {
         base_url: base_url("hubspot.base_url", &message.base_url, policy).await?,
         id_property,
+        batch: !message.no_batching,
     };
     Ok(SaasSettings {
         config: ConnectionConfig::Hubspot(config),
@@ -244,6 +245,7 @@ pub fn hubspot_message(config: &HubspotConfig) -> pb::HubspotConfig {
         token: MASK.to_string(),
         id_property: config.id_property.clone(),
         base_url: config.base_url.clone().unwrap_or_default(),
+        no_batching: !config.batch,
     }
 }
 
@@ -298,6 +300,7 @@ mod tests {
             ConnectionConfig::Hubspot(HubspotConfig {
                 base_url: Some("http://127.0.0.1:9".into()),
                 id_property: "email".into(),
+                batch: true,
             })
         );
         assert_eq!(

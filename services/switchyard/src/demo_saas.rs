@@ -21,6 +21,7 @@ pub async fn connect(
                 token: "pat-demo-not-a-real-token".into(),
                 id_property: String::new(),
                 base_url: base_url.into(),
+                no_batching: false,
             }),
             r#"{"email": event.payload.email, "firstname": event.payload.firstName, "lastname": event.payload.lastName, "hs_lead_status": "NEW"}"#,
         ),

@@ -10,7 +10,7 @@ pub const HUBSPOT_BASE_URL: &str = "https://api.hubapi.com";
 /// HubSpot CRM contacts, created or updated by a unique property
 /// (`email` unless set), authenticated by a private-app token (the secret
 /// `token`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HubspotConfig {
     /// Replaces [`HUBSPOT_BASE_URL`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -18,10 +18,18 @@ pub struct HubspotConfig {
     /// The unique contact property the upsert matches on.
     #[serde(default = "default_id_property")]
     pub id_property: String,
+    /// Deliveries to this connection due together share one batch upsert
+    /// (up to 100 inputs); `false` sends one request per delivery.
+    #[serde(default = "default_batch")]
+    pub batch: bool,
 }
 
 fn default_id_property() -> String {
     "email".to_string()
+}
+
+fn default_batch() -> bool {
+    true
 }
 
 impl HubspotConfig {

@@ -185,6 +185,7 @@ mod tests {
         let config = HubspotConfig {
             base_url: Some("http://127.0.0.1:9/".into()),
             id_property: "email".into(),
+            batch: true,
         };
         let shape = hubspot(
             &config,

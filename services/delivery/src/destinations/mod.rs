@@ -8,8 +8,8 @@
 //!    and how the API says "wait");
 //! 2. the shared `Sender` sends it through the SSRF guard
 //!    ([`Destination::deliver`]; a kind that must first obtain a token,
-//!    like Salesforce, overrides it and keeps its tokens in the engine's
-//!    [`TokenCache`]);
+//!    like Salesforce, or batches deliveries, like HubSpot, overrides it and
+//!    keeps its state in the engine's [`Shared`]);
 //! 3. [`Destination::classify`] reads the answer into a `RetryAction`:
 //!    success, retry (with the wait the API asked for), fail without retry,
 //!    or credentials rejected — falling back to the connection's
@@ -44,8 +44,17 @@ pub struct Context<'a> {
     pub credentials: &'a Credentials,
     /// Add the current span's `traceparent` to the request.
     pub traceparent: bool,
-    /// Tokens a kind's auth flow obtained, per connection.
-    pub tokens: &'a TokenCache,
+    /// What kinds keep across attempts (tokens, batchers).
+    pub shared: &'a Shared,
+}
+
+/// What kinds keep across attempts, per connection: the tokens an auth
+/// flow obtained (Salesforce) and the batchers of batching kinds
+/// (HubSpot). One per engine; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Shared {
+    pub tokens: TokenCache,
+    pub hubspot: hubspot::Batches,
 }
 
 /// What one delivery sent and got.

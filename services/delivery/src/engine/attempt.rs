@@ -39,7 +39,7 @@ use super::policy::{Defaults, EffectivePolicy};
 use super::queue::{Ack, StreamEntry};
 use super::retry::Health;
 use super::writers::Writers;
-use crate::destinations::{self, Context, Destination, TokenCache};
+use crate::destinations::{self, Context, Destination, Shared};
 use crate::store::jobs::{self, AttemptRecord, ClaimOutcome, Claimed, NewStatus, Release};
 
 /// The error recorded when the delivery's connection was deleted.
@@ -76,7 +76,7 @@ struct Inner {
     gate: Gate,
     defaults: Defaults,
     keyring: Keyring,
-    tokens: TokenCache,
+    shared: Shared,
 }
 
 impl Attempter {
@@ -96,7 +96,7 @@ impl Attempter {
                 gate,
                 defaults,
                 keyring,
-                tokens: TokenCache::default(),
+                shared: Shared::default(),
             }),
         }
     }
@@ -401,7 +401,7 @@ impl Attempter {
             payload: &claimed.payload,
             credentials,
             traceparent: policy.send_traceparent,
-            tokens: &self.inner.tokens,
+            shared: &self.inner.shared,
         };
         let timeouts = Timeouts {
             connect: policy.connect_timeout,

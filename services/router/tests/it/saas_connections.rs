@@ -65,6 +65,7 @@ async fn saas_connections_are_validated_sealed_and_masked() {
             token: MASK.into(),
             id_property: "email".into(),
             base_url: "http://127.0.0.1:9".into(),
+            no_batching: false,
         })
     );
     assert!(created.signing_secret.is_empty());
@@ -199,6 +200,7 @@ async fn new_credentials_make_a_rejected_connection_active_again() {
             token: MASK.into(),
             id_property: "email".into(),
             base_url: String::new(),
+            no_batching: false,
         }),
         ..Default::default()
     };

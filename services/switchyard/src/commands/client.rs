@@ -113,6 +113,7 @@ pub async fn connections(client: &Client, command: ConnectionCommand) -> anyhow:
                     token: token.unwrap_or_default(),
                     id_property: id_property.unwrap_or_default(),
                     base_url,
+                    no_batching: false,
                 }),
                 ConnectionKindArg::Salesforce => Destination::Salesforce(proto::SalesforceConfig {
                     client_id: client_id.unwrap_or_default(),

@@ -72,6 +72,7 @@ impl Destination for Salesforce {
         let secret = token::client_secret(context)?;
         let fingerprint = token::fingerprint_of(&self.config, secret);
         let cached = context
+            .shared
             .tokens
             .get(context.connection, &fingerprint)
             .ok_or_else(|| SendError::Invalid("no Salesforce token obtained yet".into()))?;
@@ -108,7 +109,7 @@ impl Destination for Salesforce {
             let result = sender.send(request, timeouts).await;
             if !refreshed && answer::session_expired(&result) {
                 tracing::info!("salesforce session expired; refreshing the token once");
-                context.tokens.forget(context.connection);
+                context.shared.tokens.forget(context.connection);
                 refreshed = true;
                 continue;
             }

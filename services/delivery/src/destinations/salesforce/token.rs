@@ -43,7 +43,7 @@ pub async fn obtain(
     };
     let secret = client_secret(context).map_err(|error| failed(Err(error)))?;
     let credentials = fingerprint_of(config, secret);
-    if !refresh && let Some(token) = context.tokens.get(context.connection, &credentials) {
+    if !refresh && let Some(token) = context.shared.tokens.get(context.connection, &credentials) {
         return Ok(token);
     }
     let form = url::form_urlencoded::Serializer::new(String::new())
@@ -91,6 +91,7 @@ pub async fn obtain(
         return Err(failed(result));
     };
     context
+        .shared
         .tokens
         .put(context.connection, credentials, token.clone());
     Ok(token)

@@ -238,3 +238,64 @@ async fn a_rejected_token_holds_deliveries_until_it_is_replaced() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn deliveries_due_together_share_one_batch_upsert() {
+    let env = TestEnv::new().await;
+    let api = FakeApi::start(vec![upserted()]).await;
+    let connection = hubspot(&env, &api, "pat-batch").await;
+    let mut deliveries = Vec::new();
+    for n in 0..30 {
+        // Two deliveries for one contact: never in the same request.
+        let email = if n == 29 {
+            "lead0@example.com".to_string()
+        } else {
+            format!("lead{n}@example.com")
+        };
+        deliveries.push(
+            env.deliver_to(connection, &json!({"email": email, "n": n}))
+                .await,
+        );
+    }
+    let app = env.start(&env.config()).await;
+    for delivery in &deliveries {
+        assert_eq!(
+            env.wait_for_status(*delivery, "succeeded")
+                .await
+                .attempt_count,
+            1
+        );
+    }
+    let calls = api.calls();
+    assert!(
+        calls.len() < 30,
+        "{} requests for 30 deliveries",
+        calls.len()
+    );
+    let mut inputs = 0;
+    for call in &calls {
+        assert_eq!(
+            (call.method.as_str(), call.path_and_query.as_str()),
+            ("POST", PATH)
+        );
+        assert_eq!(
+            call.header("authorization").as_deref(),
+            Some("Bearer pat-batch")
+        );
+        let ids: Vec<&str> = call.body["inputs"]
+            .as_array()
+            .expect("inputs")
+            .iter()
+            .map(|input| input["id"].as_str().expect("id"))
+            .collect();
+        let unique: std::collections::HashSet<&str> = ids.iter().copied().collect();
+        assert_eq!(
+            unique.len(),
+            ids.len(),
+            "a repeated id in one batch: {ids:?}"
+        );
+        inputs += ids.len();
+    }
+    assert_eq!(inputs, 30, "every delivery sent exactly once");
+    app.stop().await;
+}

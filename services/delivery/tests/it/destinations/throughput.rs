@@ -1,7 +1,7 @@
 //! Deliveries per second to one HubSpot connection (a local fake that
-//! answers at once), one request per delivery. A measurement, not a
-//! check: `cargo test -p switchyard-delivery --test it throughput --
-//! --ignored --nocapture`.
+//! answers at once), with batch upserts and with one request per delivery.
+//! A measurement, not a check: `cargo test -p switchyard-delivery --test
+//! it throughput -- --ignored --nocapture --test-threads 1`.
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,17 @@ const DELIVERIES: usize = 2000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement; run explicitly"]
-async fn deliveries_per_second_to_one_hubspot_connection() {
+async fn deliveries_per_second_to_one_hubspot_connection_batched() {
+    measure(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run explicitly"]
+async fn deliveries_per_second_to_one_hubspot_connection_unbatched() {
+    measure(false).await;
+}
+
+async fn measure(batch: bool) {
     let env = TestEnv::new().await;
     let api = FakeApi::start(vec![Answer::json(
         200,
@@ -25,7 +35,7 @@ async fn deliveries_per_second_to_one_hubspot_connection() {
     let connection = env
         .insert_saas_connection(
             "hubspot",
-            json!({"base_url": api.base_url}),
+            json!({"base_url": api.base_url, "batch": batch}),
             (SecretField::Token, "pat-bench"),
         )
         .await;
@@ -58,11 +68,18 @@ async fn deliveries_per_second_to_one_hubspot_connection() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let elapsed = started.elapsed();
+    let calls = api.calls();
     println!(
-        "{DELIVERIES} HubSpot deliveries in {:.2} s: {:.0} deliveries/s (one request each, no batching)",
+        "batching {}: {DELIVERIES} HubSpot deliveries in {:.2} s: {:.0} deliveries/s, {} requests",
+        if batch { "on" } else { "off" },
         elapsed.as_secs_f64(),
-        DELIVERIES as f64 / elapsed.as_secs_f64()
+        DELIVERIES as f64 / elapsed.as_secs_f64(),
+        calls.len()
     );
-    assert_eq!(api.calls().len(), DELIVERIES);
+    let inputs: usize = calls
+        .iter()
+        .map(|call| call.body["inputs"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(inputs, DELIVERIES, "every delivery sent exactly once");
     app.stop().await;
 }
