@@ -82,7 +82,7 @@ async fn saas_connections_are_validated_sealed_and_masked() {
     let config: serde_json::Value = rows[0].get(0);
     assert_eq!(
         config,
-        serde_json::json!({"base_url": "http://127.0.0.1:9", "id_property": "email"})
+        serde_json::json!({"base_url": "http://127.0.0.1:9", "id_property": "email", "batch": true})
     );
     assert_eq!(rows[0].get::<_, String>(1), "token");
     let ciphertext: Vec<u8> = rows[0].get(2);
