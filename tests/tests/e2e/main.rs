@@ -15,6 +15,7 @@ mod health;
 mod machine_token_secrets;
 mod machine_tokens;
 mod quotas;
+mod rejected_credentials;
 mod revocation;
 mod routing_throughput;
 mod rules;
