@@ -315,6 +315,7 @@ impl Attempter {
         observe::finished(
             span,
             &claimed.connection.to_string(),
+            detail.get("method").and_then(|method| method.as_str()),
             &target,
             result.as_ref(),
             &decision.status,
