@@ -41,6 +41,7 @@ pub mod audit;
 pub mod auth;
 pub mod batch;
 pub mod config;
+pub mod connection;
 pub mod db;
 pub mod destination;
 pub mod error;

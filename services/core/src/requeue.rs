@@ -49,7 +49,7 @@ pub async fn requeue(pool: &Pool, producer: &Producer, scope: Scope) -> anyhow::
                             d.next_attempt_at, d.lease_expires_at \
                      FROM deliveries d JOIN connections c ON c.id = d.connection_id \
                      WHERE d.status IN ('pending', 'retrying', 'delivering') AND d.id > $1 \
-                       AND NOT (c.state = 'paused' AND c.deleted_at IS NULL) \
+                       AND NOT (c.state IN ('paused', 'needs_credentials') AND c.deleted_at IS NULL) \
                      ORDER BY d.id LIMIT $2",
                     &[&after, &PAGE],
                 )

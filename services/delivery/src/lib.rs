@@ -18,6 +18,7 @@
 //! committed, so a lost or duplicated job is harmless.
 
 mod api;
+mod destinations;
 mod engine;
 mod grpc;
 mod store;

@@ -8,7 +8,10 @@
 //! a 410 Gone). Whenever a change makes a connection active again, its
 //! pending and retrying deliveries are re-enqueued from Postgres in order
 //! of creation (`switchyard_core::requeue`): their jobs were dropped while
-//! it was paused. The breaker lives in Redis (`switchyard_core::limits`),
+//! it was paused. A connection whose credentials the destination rejected
+//! is `needs_credentials` (set by the delivery engine): its deliveries
+//! wait as if paused, and an update that sets new credentials makes it
+//! active again. The breaker lives in Redis (`switchyard_core::limits`),
 //! written by every delivery replica.
 
 use std::collections::BTreeMap;
@@ -23,16 +26,22 @@ use switchyard_core::secrets;
 
 use crate::RouterState;
 use crate::connections::{self, CONNECTION_COLUMNS, ConnectionRecord, WebhookSettings};
+use crate::connections_saas::SaasSettings;
 
 pub const ACTIVE: &str = "active";
 pub const PAUSED: &str = "paused";
 pub const DISABLED: &str = "disabled";
+/// Set by the delivery engine when the destination rejects the
+/// credentials; new credentials make the connection active again.
+pub const NEEDS_CREDENTIALS: &str = "needs_credentials";
 
 /// What an update changes; `None` keeps the current value.
 #[derive(Clone, Debug, Default)]
 pub struct ConnectionPatch {
     pub name: Option<String>,
     pub webhook: Option<WebhookSettings>,
+    /// A HubSpot or Mailchimp connection's settings (and new credential).
+    pub saas: Option<SaasSettings>,
     pub policy: Option<DeliveryPolicy>,
     /// [`ACTIVE`], [`PAUSED`] or [`DISABLED`].
     pub state: Option<&'static str>,
@@ -59,13 +68,16 @@ pub async fn update(
     patch: ConnectionPatch,
 ) -> ApiResult<Updated> {
     let workspace = by.workspace;
-    let (config, credentials) = match &patch.webhook {
+    let (mut config, credentials) = match &patch.webhook {
         Some(webhook) => {
             let (config, credentials) = connections::stored_config(webhook)?;
             (Some(config), Some(credentials))
         }
         None => (None, None),
     };
+    if let Some(saas) = &patch.saas {
+        config = Some(saas.config.to_stored());
+    }
     let policy = patch.policy.as_ref().map(DeliveryPolicy::to_json);
     let reason = match patch.state {
         Some(PAUSED) => "paused by an operator",
@@ -79,6 +91,25 @@ pub async fn update(
     let mut client = state.pool.get().await?;
     let transaction = client.transaction().await?;
     let before = connections::get_with(&transaction, workspace, id, true).await?;
+    let wanted_kind = match (&patch.webhook, &patch.saas) {
+        (Some(_), _) => Some("webhook"),
+        (None, Some(saas)) => Some(saas.config.kind().as_str()),
+        (None, None) => None,
+    };
+    if let Some(kind) = wanted_kind.filter(|kind| *kind != before.kind) {
+        return Err(ApiError::invalid(
+            kind,
+            format!(
+                "does not apply: the connection is a {} connection",
+                before.kind
+            ),
+        ));
+    }
+    let new_credential = patch.saas.as_ref().and_then(|saas| saas.credential.clone());
+    let mut new_state = patch.state;
+    if new_state.is_none() && new_credential.is_some() && before.state == NEEDS_CREDENTIALS {
+        new_state = Some(ACTIVE);
+    }
     let row = transaction
         .query_opt(
             &format!(
@@ -105,12 +136,24 @@ pub async fn update(
                 &patch.name,
                 &config,
                 &policy,
-                &patch.state,
+                &new_state,
                 &reason,
             ],
         )
         .await?;
     let row = row.ok_or_else(|| ApiError::not_found(format!("connection {id} not found")))?;
+    if let Some((field, secret)) = &new_credential {
+        secrets::store::put(
+            &transaction,
+            &state.keyring,
+            workspace,
+            id,
+            field,
+            secret,
+            None,
+        )
+        .await?;
+    }
     if let Some(credentials) = credentials {
         let keyring = &state.keyring;
         let credentials = unmask(&transaction, keyring, id, credentials).await?;

@@ -1,5 +1,10 @@
 //! Connections: validation of what a user asks for, and their SQL.
 //!
+//! A connection's settings are the shared
+//! `switchyard_core::connection::ConnectionConfig` (its `kind` and
+//! `config` columns); this module validates webhooks, and
+//! [`crate::connections_saas`] the SaaS kinds.
+//!
 //! A webhook connection's URL must be http(s) and reach a permitted address
 //! (checked now by resolving it, and again by the delivery engine at every
 //! connect). Static headers may not shadow the headers Switchyard sets
@@ -19,6 +24,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Pool};
 use serde::{Deserialize, Serialize};
 use switchyard_core::auth::Principal;
+use switchyard_core::connection::{ConnectionConfig, WebhookConfig, is_reserved_header};
 use switchyard_core::destination::DestinationPolicy;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, WorkspaceId};
@@ -33,39 +39,15 @@ const MAX_NAME_LEN: usize = 200;
 const MAX_URL_LEN: usize = 2048;
 const MAX_HEADERS: usize = 50;
 const MAX_HEADER_VALUE_LEN: usize = 4096;
-/// Headers Switchyard sets on every request; a connection cannot override them.
-const RESERVED_HEADERS: &[&str] = &[
-    "content-type",
-    "content-length",
-    "host",
-    "transfer-encoding",
-    "connection",
-    "user-agent",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "traceparent",
-    "tracestate",
-];
 pub const MASK: &str = "********";
 
-/// What a webhook connection stores in `connections.config`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A webhook's URL and headers as the API takes and shows them (credential
+/// header values included; stored sealed, shown masked).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookSettings {
     pub url: String,
     #[serde(default)]
     pub headers: HashMap<String, String>,
-}
-
-/// `connections.config` as stored: credential header values are not in
-/// it, only their names.
-#[derive(Debug, Serialize, Deserialize)]
-struct StoredWebhook {
-    url: String,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-    #[serde(default, rename = "credential_headers")]
-    credential_headers: Vec<String>,
 }
 
 /// What a webhook's settings store: the config (without credential values)
@@ -74,7 +56,7 @@ pub fn stored_config(
     webhook: &WebhookSettings,
 ) -> ApiResult<(serde_json::Value, BTreeMap<String, String>)> {
     let split = store::split_headers(&webhook.headers);
-    let stored = StoredWebhook {
+    let stored = WebhookConfig {
         url: webhook.url.clone(),
         headers: split.plain,
         credential_headers: split.credentials.keys().cloned().collect(),
@@ -90,7 +72,10 @@ pub struct ConnectionRecord {
     pub id: ConnectionId,
     pub name: String,
     pub kind: String,
+    /// The webhook's settings (empty for other kinds).
     pub webhook: WebhookSettings,
+    /// The stored settings of any kind (no credential in them).
+    pub config: ConnectionConfig,
     pub created_at: DateTime<Utc>,
     /// Its delivery policy (see `crate::connection_policy`).
     pub policy: DeliveryPolicy,
@@ -132,15 +117,20 @@ impl ConnectionRecord {
     /// The connection as the audit log keeps it: what the API shows, so
     /// never a signing secret nor a credential header's value.
     pub fn audit_json(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut audit = serde_json::json!({
             "id": self.id.to_string(),
             "name": self.name,
             "kind": self.kind,
-            "webhook": self.masked_webhook(),
             "policy": self.policy.to_json(),
             "state": self.state,
             "state_reason": self.state_reason,
-        })
+        });
+        let settings = match &self.config {
+            ConnectionConfig::Webhook(_) => serde_json::to_value(self.masked_webhook()),
+            other => Ok(other.to_stored()),
+        };
+        audit[self.kind.as_str()] = settings.unwrap_or_default();
+        audit
     }
 }
 
@@ -193,7 +183,7 @@ pub async fn validate_webhook(
         let field = format!("webhook.headers[{name}]");
         let header_name = http::HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| ApiError::invalid(&field, "is not a valid HTTP header name"))?;
-        if RESERVED_HEADERS.contains(&header_name.as_str()) {
+        if is_reserved_header(header_name.as_str()) {
             return Err(ApiError::invalid(
                 &field,
                 "is set by Switchyard and cannot be overridden",
@@ -231,21 +221,16 @@ pub async fn create_webhook(
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
     quota::count::ensure_room(&transaction, workspace, Counted::Connections, limits).await?;
-    let row = transaction
-        .query_one(
-            &format!(
-                "INSERT INTO connections (id, workspace_id, name, kind, config, policy) \
-                 VALUES ($1, $2, $3, 'webhook', $4, $5) RETURNING {CONNECTION_COLUMNS}"
-            ),
-            &[
-                &id.as_uuid(),
-                &workspace.as_uuid(),
-                &name,
-                &config,
-                &policy.to_json(),
-            ],
-        )
-        .await?;
+    let row = insert(
+        &transaction,
+        id,
+        workspace,
+        name,
+        "webhook",
+        &config,
+        policy,
+    )
+    .await?;
     let signing = SecretField::SigningSecret;
     store::put(
         &transaction,
@@ -266,27 +251,63 @@ pub async fn create_webhook(
     Ok((record, secret))
 }
 
+/// Writes the row of a new connection; returns it as [`CONNECTION_COLUMNS`].
+pub async fn insert(
+    client: &impl GenericClient,
+    id: ConnectionId,
+    workspace: WorkspaceId,
+    name: &str,
+    kind: &str,
+    config: &serde_json::Value,
+    policy: &DeliveryPolicy,
+) -> ApiResult<tokio_postgres::Row> {
+    let row = client
+        .query_one(
+            &format!(
+                "INSERT INTO connections (id, workspace_id, name, kind, config, policy) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {CONNECTION_COLUMNS}"
+            ),
+            &[
+                &id.as_uuid(),
+                &workspace.as_uuid(),
+                &name,
+                &kind,
+                config,
+                &policy.to_json(),
+            ],
+        )
+        .await?;
+    Ok(row)
+}
+
 /// A record from a row of [`CONNECTION_COLUMNS`]; credential headers carry
 /// [`MASK`] as their value.
 pub fn record_from_row(row: &tokio_postgres::Row) -> ApiResult<ConnectionRecord> {
+    let kind: String = row.get("kind");
     let config: serde_json::Value = row.get("config");
-    let stored: StoredWebhook = serde_json::from_value(config)
+    let config = ConnectionConfig::from_stored(&kind, &config)
         .map_err(|error| anyhow::anyhow!("connection config is unreadable: {error}"))?;
-    let mut headers: HashMap<String, String> = stored.headers.into_iter().collect();
-    for name in stored.credential_headers {
-        headers.insert(name, MASK.to_string());
-    }
-    let webhook = WebhookSettings {
-        url: stored.url,
-        headers,
+    let webhook = match &config {
+        ConnectionConfig::Webhook(stored) => {
+            let mut headers: HashMap<String, String> = stored.headers.clone().into_iter().collect();
+            for name in &stored.credential_headers {
+                headers.insert(name.clone(), MASK.to_string());
+            }
+            WebhookSettings {
+                url: stored.url.clone(),
+                headers,
+            }
+        }
+        _ => WebhookSettings::default(),
     };
     let policy: serde_json::Value = row.get("policy");
     let policy = DeliveryPolicy::from_json(&policy).map_err(|error| anyhow::anyhow!(error))?;
     Ok(ConnectionRecord {
         id: ConnectionId(row.get("id")),
         name: row.get("name"),
-        kind: row.get("kind"),
+        kind,
         webhook,
+        config,
         created_at: row.get("created_at"),
         policy,
         state: row.get("state"),
@@ -446,6 +467,7 @@ mod tests {
                     ("X-Team".to_string(), "growth".to_string()),
                 ]),
             },
+            config: ConnectionConfig::Webhook(WebhookConfig::default()),
             created_at: Utc::now(),
             policy: DeliveryPolicy::default(),
             state: "active".into(),

@@ -39,6 +39,8 @@ pub struct Explanation {
     pub error: String,
     /// Why it did not match.
     pub reason: String,
+    /// For a saved rule that matched: the request its connection would make.
+    pub request: Option<crate::request_preview::Preview>,
 }
 
 /// The rule `TestRule` runs.
@@ -135,9 +137,11 @@ pub async fn test_rule(
     rule: RuleUnderTest,
     sample: Sample,
 ) -> ApiResult<Explanation> {
+    let mut connection = None;
     let (pattern, program) = match rule {
         RuleUnderTest::Saved(id) => {
             let record = store::get(&state.pool, workspace, id).await?;
+            connection = Some(record.connection_id);
             let pattern = model::parse_pattern(&record.event_type)?;
             // A stored rule that no longer compiles fails, as routing would.
             match expr::compile_rule(&record.condition, &record.mapping) {
@@ -167,7 +171,14 @@ pub async fn test_rule(
         .await?
         .pop()
         .unwrap_or(Outcome::NotMatched);
-    Ok(explain(outcome, &sample))
+    let mut explanation = explain(outcome, &sample);
+    if let Some(connection) = connection.filter(|_| explanation.matched) {
+        let body: Json = serde_json::from_str(&explanation.body_json)
+            .map_err(|error| ApiError::Internal(anyhow::anyhow!("mapped body: {error}")))?;
+        let preview = crate::request_preview::preview(state, workspace, connection, &body).await?;
+        explanation.request = Some(preview);
+    }
+    Ok(explanation)
 }
 
 /// Every rule of the workspace, explained.

@@ -80,6 +80,15 @@ pub async fn rotate(
         .await?;
     let locked = locked.ok_or_else(|| ApiError::not_found(format!("connection {id} not found")))?;
     let before = connections::record_from_row(&locked)?;
+    if before.kind != "webhook" {
+        return Err(ApiError::invalid(
+            "id",
+            format!(
+                "is a {} connection: only webhooks are signed; update its credentials instead",
+                before.kind
+            ),
+        ));
+    }
     // A connection not sealed yet (written by an earlier version) still has
     // its secret in plain text; the rotation seals it and blanks the column.
     let legacy: Option<String> = locked.get("signing_secret");

@@ -120,17 +120,70 @@ pub enum KeysCommand {
 
 pub use crate::commands::schema::SchemaCommand;
 
+/// The kinds `connections create` makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConnectionKindArg {
+    Webhook,
+    Hubspot,
+    Mailchimp,
+    Salesforce,
+}
+
+// Parsed once per run: the size of the `Create` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ConnectionCommand {
-    /// Create a webhook connection; prints its signing secret once.
+    /// Create a connection: a webhook (the default; prints its signing
+    /// secret once), or a HubSpot, Mailchimp or Salesforce connection. Credentials are
+    /// best passed through their environment variables, not the command
+    /// line; they are stored encrypted and never shown again.
     Create {
+        #[arg(value_enum, default_value_t = ConnectionKindArg::Webhook)]
+        kind: ConnectionKindArg,
         #[arg(long)]
         name: String,
-        #[arg(long)]
-        url: String,
-        /// A static header, `Name: value`; repeatable.
+        /// Webhook: the URL the body is POSTed to.
+        #[arg(long, required_if_eq("kind", "webhook"))]
+        url: Option<String>,
+        /// Webhook: a static header, `Name: value`; repeatable.
         #[arg(long = "header")]
         headers: Vec<String>,
+        /// HubSpot: the private-app token.
+        #[arg(long, env = "SWITCHYARD_HUBSPOT_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// HubSpot: the unique contact property to upsert by (default email).
+        #[arg(long)]
+        id_property: Option<String>,
+        /// Mailchimp: the API key (its `-us6` suffix names the data centre).
+        #[arg(long, env = "SWITCHYARD_MAILCHIMP_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        /// Mailchimp: the audience (list) id.
+        #[arg(long)]
+        list_id: Option<String>,
+        /// Mailchimp: status of new members (default subscribed).
+        #[arg(long)]
+        status_if_new: Option<String>,
+        /// Salesforce: the connected app's consumer key.
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Salesforce: the connected app's consumer secret.
+        #[arg(
+            long,
+            env = "SWITCHYARD_SALESFORCE_CLIENT_SECRET",
+            hide_env_values = true
+        )]
+        client_secret: Option<String>,
+        /// Salesforce: the sObject (default Lead).
+        #[arg(long)]
+        object: Option<String>,
+        /// Salesforce: upsert by this external-id field instead of creating.
+        #[arg(long)]
+        external_id_field: Option<String>,
+        /// Replaces the API's base URL (HubSpot, Mailchimp) or login URL
+        /// (Salesforce: My Domain, sandbox, local stand-ins); checked like
+        /// a webhook URL.
+        #[arg(long)]
+        base_url: Option<String>,
     },
     List,
     /// Issue a new signing secret (printed once); the previous one keeps

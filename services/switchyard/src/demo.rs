@@ -1,7 +1,9 @@
-//! `switchyard demo`: starts all four services and a webhook receiver in this
-//! process, creates a workspace, registers a schema, connects the receiver,
-//! adds a rule, emits one valid and one invalid event, and shows the signed
-//! webhook arriving and the delivery's history.
+//! `switchyard demo`: starts all four services, a webhook receiver and
+//! local stand-ins for HubSpot, Mailchimp and Salesforce in this process,
+//! creates a workspace, registers a schema, connects the receiver and the
+//! three APIs (each rule mapping the lead into that API's shape), emits one
+//! valid and one invalid event, and shows what each destination received
+//! and every delivery's history: one `lead.created`, four projections.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,6 +18,7 @@ use switchyard_core::{auth, db, shutdown};
 use crate::commands::client::describe_delivery_with_attempts;
 use crate::receiver::{self, Behaviour, Receiver};
 use crate::stack::{ServiceKind, Stack};
+use crate::standins::StandIns;
 
 const EVENT_TYPE: &str = "lead.created";
 
@@ -111,6 +114,16 @@ pub async fn run(mut config: Config, exit: bool) -> anyhow::Result<()> {
         rule.id, connection.name
     ));
 
+    let standins = StandIns::start(Some(Arc::new(|received| {
+        println!("   {}", crate::demo_saas::describe(received));
+    })))
+    .await?;
+    step(&format!(
+        "local stand-ins (not the real APIs) for HubSpot, Mailchimp and Salesforce at {}",
+        standins.base_url
+    ));
+    let saas = crate::demo_saas::connect(&client, &standins.base_url, EVENT_TYPE).await?;
+
     let invalid = serde_json::json!({"id": "lead_0", "email": "not-an-email", "source": "tv"});
     match client.emit(EVENT_TYPE, &invalid).await {
         Err(status) => step(&format!(
@@ -136,9 +149,13 @@ pub async fn run(mut config: Config, exit: bool) -> anyhow::Result<()> {
     step(&format!("emitted {} -> {}", EVENT_TYPE, emitted.event_id));
 
     receiver.wait_for(1, Duration::from_secs(30)).await?;
-    let delivery = wait_for_delivery(&client, &emitted.event_id).await?;
+    // HubSpot, Mailchimp, and Salesforce's token and record requests.
+    standins.wait_for(4, Duration::from_secs(30)).await?;
+    let deliveries = wait_for_deliveries(&client, &emitted.event_id, 1 + saas.len()).await?;
     step("delivery history:");
-    print!("{}", describe_delivery_with_attempts(&delivery));
+    for delivery in &deliveries {
+        print!("{}", describe_delivery_with_attempts(delivery));
+    }
 
     if exit {
         return stack.stop().await;
@@ -165,29 +182,33 @@ pub async fn run(mut config: Config, exit: bool) -> anyhow::Result<()> {
     stack.stop().await
 }
 
-fn step(text: &str) {
+pub(crate) fn step(text: &str) {
     println!("==> {text}");
 }
 
-/// Polls until the event's delivery is final (succeeded or dead).
-async fn wait_for_delivery(
+/// Polls until the event's `count` deliveries are final (succeeded or dead).
+async fn wait_for_deliveries(
     client: &Client,
     event_id: &str,
-) -> anyhow::Result<proto::GetDeliveryResponse> {
+    count: usize,
+) -> anyhow::Result<Vec<proto::GetDeliveryResponse>> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let final_status = [
+        proto::DeliveryStatus::Succeeded as i32,
+        proto::DeliveryStatus::Dead as i32,
+    ];
     loop {
         let deliveries = client.list_deliveries(event_id).await?;
-        if let Some(delivery) = deliveries.first() {
-            let final_status = [
-                proto::DeliveryStatus::Succeeded as i32,
-                proto::DeliveryStatus::Dead as i32,
-            ];
-            if final_status.contains(&delivery.status) {
-                return Ok(client.get_delivery(&delivery.id).await?);
+        if deliveries.len() >= count && deliveries.iter().all(|d| final_status.contains(&d.status))
+        {
+            let mut answers = Vec::with_capacity(deliveries.len());
+            for delivery in &deliveries {
+                answers.push(client.get_delivery(&delivery.id).await?);
             }
+            return Ok(answers);
         }
         if tokio::time::Instant::now() > deadline {
-            anyhow::bail!("the delivery of {event_id} did not finish within 30 s");
+            anyhow::bail!("the deliveries of {event_id} did not finish within 30 s");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

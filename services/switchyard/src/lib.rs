@@ -15,7 +15,9 @@
 pub mod cli;
 pub mod commands;
 pub mod demo;
+pub mod demo_saas;
 pub mod dev_keys;
 pub mod local;
 pub mod receiver;
 pub mod stack;
+pub mod standins;

@@ -33,6 +33,9 @@ pub fn is_credential_header(name: &str) -> bool {
 const SIGNING_SECRET: &str = "signing_secret";
 const PREVIOUS_SIGNING_SECRET: &str = "signing_secret.previous";
 const HEADER_PREFIX: &str = "header.";
+const TOKEN: &str = "token";
+const API_KEY: &str = "api_key";
+const CLIENT_SECRET: &str = "client_secret";
 
 /// One secret of a connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +47,12 @@ pub enum SecretField {
     PreviousSigningSecret,
     /// The value of a credential header, by the header's name as given.
     Header(String),
+    /// An API's bearer token (HubSpot's private-app token).
+    Token,
+    /// An API key (Mailchimp's, with its data-centre suffix).
+    ApiKey,
+    /// An OAuth 2.0 client secret (a Salesforce connected app's).
+    ClientSecret,
 }
 
 impl SecretField {
@@ -53,6 +62,9 @@ impl SecretField {
             Self::SigningSecret => SIGNING_SECRET.to_string(),
             Self::PreviousSigningSecret => PREVIOUS_SIGNING_SECRET.to_string(),
             Self::Header(name) => format!("{HEADER_PREFIX}{name}"),
+            Self::Token => TOKEN.to_string(),
+            Self::ApiKey => API_KEY.to_string(),
+            Self::ClientSecret => CLIENT_SECRET.to_string(),
         }
     }
 
@@ -62,6 +74,9 @@ impl SecretField {
         match stored {
             SIGNING_SECRET => Some(Self::SigningSecret),
             PREVIOUS_SIGNING_SECRET => Some(Self::PreviousSigningSecret),
+            TOKEN => Some(Self::Token),
+            API_KEY => Some(Self::ApiKey),
+            CLIENT_SECRET => Some(Self::ClientSecret),
             _ => stored
                 .strip_prefix(HEADER_PREFIX)
                 .filter(|name| !name.is_empty())

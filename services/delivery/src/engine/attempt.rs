@@ -12,14 +12,18 @@
 //! acknowledged, so a crash in between leaves an unacknowledged job for the
 //! reclaimer, never a lost outcome; and a retry is parked in the delayed
 //! set in the same `MULTI` as the acknowledgement.
+//!
+//! The path knows no connection kind: the connection's
+//! [`Destination`](crate::destinations::Destination) builds the request and
+//! reads the answer. When it says the credentials were rejected, the
+//! connection is marked as needing new ones and its deliveries are not
+//! claimed until they are replaced.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use deadpool_postgres::Pool;
-use serde::Deserialize;
 use switchyard_core::policy::DeliveryPolicy;
 use switchyard_core::secrets::Keyring;
 use tracing::{Instrument, Span};
@@ -27,7 +31,7 @@ use tracing::{Instrument, Span};
 use super::credentials::{self, Credentials};
 
 use super::gate::{Gate, HoldReason, Verdict};
-use super::http::{SendError, SendResult, Sender, Timeouts, WebhookRequest};
+use super::http::{SendResult, Sender, Timeouts};
 use super::job::Job;
 use super::observe;
 use super::outcome::{self, Decision, due_after};
@@ -35,6 +39,7 @@ use super::policy::{Defaults, EffectivePolicy};
 use super::queue::{Ack, StreamEntry};
 use super::retry::Health;
 use super::writers::Writers;
+use crate::destinations::{self, Context, Destination, Shared};
 use crate::store::jobs::{self, AttemptRecord, ClaimOutcome, Claimed, NewStatus, Release};
 
 /// The error recorded when the delivery's connection was deleted.
@@ -48,28 +53,6 @@ const GATE_ERROR_WAIT: Duration = Duration::from_secs(1);
 const CREDENTIALS_ERROR_WAIT: Duration = Duration::from_secs(30);
 /// Slack after another attempt's lease before its job comes back.
 const LEASE_SLACK: TimeDelta = TimeDelta::seconds(1);
-
-/// The `config` of a webhook connection.
-#[derive(Debug, Deserialize)]
-struct WebhookSettings {
-    url: String,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-}
-
-impl WebhookSettings {
-    fn parse(config: &serde_json::Value) -> Result<Self, SendError> {
-        Self::deserialize(config)
-            .map_err(|error| SendError::Invalid(format!("connection config: {error}")))
-    }
-}
-
-/// The URL of a connection's config, for the attempt row; empty if none.
-fn connection_url(config: &serde_json::Value) -> String {
-    WebhookSettings::parse(config)
-        .map(|settings| settings.url)
-        .unwrap_or_default()
-}
 
 /// What to do with the job once its attempt is over.
 enum After {
@@ -93,6 +76,7 @@ struct Inner {
     gate: Gate,
     defaults: Defaults,
     keyring: Keyring,
+    shared: Shared,
 }
 
 impl Attempter {
@@ -112,6 +96,7 @@ impl Attempter {
                 gate,
                 defaults,
                 keyring,
+                shared: Shared::default(),
             }),
         }
     }
@@ -201,15 +186,19 @@ impl Attempter {
                 error: error.to_string(),
                 health: Health::Neutral,
                 disable_connection: false,
+                needs_credentials: false,
             };
-            let url = connection_url(&claimed.connection_config);
+            let target = destinations::for_connection(&claimed.kind, &claimed.connection_config)
+                .map(|destination| destination.target())
+                .unwrap_or_default();
+            let detail = destinations::attempt_detail(&claimed.kind, None, None, None);
             return self
                 .record(
                     span,
                     job,
                     &claimed,
                     decision,
-                    url,
+                    (target, detail),
                     None,
                     Utc::now(),
                     Duration::ZERO,
@@ -217,7 +206,9 @@ impl Attempter {
                 .await;
         }
 
-        let credentials = match credentials::open(&inner.keyring, &claimed) {
+        let destination = destinations::for_connection(&claimed.kind, &claimed.connection_config);
+        let signed = destination.as_ref().is_ok_and(|d| d.signed());
+        let credentials = match credentials::open(&inner.keyring, &claimed, signed) {
             Ok(credentials) => credentials,
             Err(error) => {
                 tracing::error!(%error, "connection credentials do not open; holding the attempt");
@@ -260,9 +251,27 @@ impl Attempter {
 
         let started_at = Utc::now();
         let clock = Instant::now();
-        let (url, result) = self.send(job, &claimed, &credentials, &policy).await;
+        let (target, method, result) = match &destination {
+            Ok(destination) => {
+                let sent = self
+                    .send(job, &claimed, destination.as_ref(), &credentials, &policy)
+                    .await;
+                (sent.target, sent.method, sent.result)
+            }
+            Err(error) => (String::new(), None, Err(error.clone())),
+        };
         let duration = clock.elapsed();
-        let decision = outcome::decide(claimed.attempt, &result, &policy);
+        let action = match &destination {
+            Ok(destination) => destination.classify(&result, &policy.retry_logic),
+            Err(_) => policy.retry_logic.classify(&result),
+        };
+        let detail = destinations::attempt_detail(
+            &claimed.kind,
+            method.as_ref(),
+            destination.as_deref().ok(),
+            Some(&result),
+        );
+        let decision = outcome::decide_action(claimed.attempt, action, &policy);
         // The slot is freed and the breaker told while the record is written.
         let error = decision.error.clone();
         let finish = inner.gate.finish(ticket, decision.health, &error, &policy);
@@ -271,7 +280,7 @@ impl Attempter {
             job,
             &claimed,
             decision,
-            url,
+            (target, detail),
             Some(result),
             started_at,
             duration,
@@ -312,7 +321,7 @@ impl Attempter {
         job: &Job,
         claimed: &Claimed,
         decision: Decision,
-        url: String,
+        (target, detail): (String, serde_json::Value),
         result: Option<SendResult>,
         started_at: chrono::DateTime<Utc>,
         duration: Duration,
@@ -320,7 +329,8 @@ impl Attempter {
         observe::finished(
             span,
             &claimed.connection.to_string(),
-            &url,
+            detail.get("method").and_then(|method| method.as_str()),
+            &target,
             result.as_ref(),
             &decision.status,
             duration,
@@ -335,7 +345,8 @@ impl Attempter {
             attempt: claimed.attempt,
             started_at,
             duration,
-            url,
+            target,
+            detail,
             status_code,
             error: decision.error.clone(),
             response_snippet,
@@ -361,9 +372,21 @@ impl Attempter {
                 tracing::warn!("the destination answered 410 Gone; connection disabled");
             }
         }
+        if decision.needs_credentials {
+            let marked = jobs::mark_needs_credentials(
+                &self.inner.pool,
+                job.workspace,
+                claimed.connection,
+                &decision.error,
+            )
+            .await?;
+            if marked {
+                tracing::warn!(error = %decision.error, "the destination rejected the credentials; the connection waits for new ones");
+            }
+        }
         Ok(match decision.status {
             NewStatus::Succeeded => {
-                tracing::debug!(?status_code, "webhook delivered");
+                tracing::debug!(?status_code, "delivered");
                 After::Ack
             }
             NewStatus::Retrying { next_attempt_at } => {
@@ -377,41 +400,30 @@ impl Attempter {
         })
     }
 
-    /// Sends the webhook; returns the URL (empty if the settings have
-    /// none) and the outcome.
+    /// Lets the destination build and send the delivery's request.
     async fn send(
         &self,
         job: &Job,
         claimed: &Claimed,
+        destination: &dyn Destination,
         credentials: &Credentials,
         policy: &EffectivePolicy,
-    ) -> (String, SendResult) {
-        let settings = match WebhookSettings::parse(&claimed.connection_config) {
-            Ok(settings) => settings,
-            Err(error) => return (String::new(), Err(error)),
-        };
-        let body = match serde_json::to_vec(&claimed.payload) {
-            Ok(body) => body,
-            Err(error) => {
-                let error = SendError::Invalid(format!("payload: {error}"));
-                return (settings.url, Err(error));
-            }
-        };
-        let webhook_id = job.delivery.to_string();
-        let request = WebhookRequest {
-            url: &settings.url,
-            headers: &settings.headers,
-            credential_headers: &credentials.headers,
-            signing_secrets: &credentials.signing_secrets,
-            webhook_id: &webhook_id,
-            body,
+    ) -> destinations::Sent {
+        let delivery_id = job.delivery.to_string();
+        let context = Context {
+            connection: claimed.connection,
+            delivery_id: &delivery_id,
+            payload: &claimed.payload,
+            credentials,
             traceparent: policy.send_traceparent,
+            shared: &self.inner.shared,
         };
         let timeouts = Timeouts {
             connect: policy.connect_timeout,
             total: policy.request_timeout,
         };
-        let result = self.inner.sender.send(request, timeouts).await;
-        (settings.url, result)
+        destination
+            .deliver(&context, &self.inner.sender, timeouts)
+            .await
     }
 }

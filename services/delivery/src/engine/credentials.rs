@@ -1,7 +1,9 @@
 //! Opening a claimed delivery's credentials just before its request: the
 //! signing secrets (the current one first, then the previous one while its
-//! grace period lasts) and the credential headers, decrypted with the
-//! process's [`Keyring`]. They live in memory as `SecretString`s for the
+//! grace period lasts), the credential headers and an API's token or key,
+//! decrypted with the process's [`Keyring`]. Which of them a kind needs is
+//! the destination's business; a signed kind (the webhook) has no request
+//! without a signing secret. They live in memory as `SecretString`s for the
 //! attempt only and are never logged.
 //!
 //! A connection written before encryption at rest and not sealed yet still
@@ -18,12 +20,18 @@ use switchyard_core::secrets::{Keyring, SecretError, SecretField, store};
 use crate::store::jobs::Claimed;
 
 /// What one attempt needs to sign and authenticate its request.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Credentials {
-    /// Never empty: the current secret first.
+    /// The current secret first; never empty for a signed kind.
     pub signing_secrets: Vec<SecretString>,
     /// Credential headers by name as given.
     pub headers: BTreeMap<String, SecretString>,
+    /// An API's bearer token (`token`).
+    pub token: Option<SecretString>,
+    /// An API key (`api_key`).
+    pub api_key: Option<SecretString>,
+    /// An OAuth 2.0 client secret (`client_secret`).
+    pub client_secret: Option<SecretString>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,17 +46,36 @@ pub enum CredentialsError {
     NoSigningSecret,
 }
 
-/// Opens the credentials of `claimed`'s connection.
-pub fn open(keyring: &Keyring, claimed: &Claimed) -> Result<Credentials, CredentialsError> {
-    open_sealed(
-        keyring,
-        claimed.connection,
-        &claimed.sealed_secrets,
-        claimed.legacy_signing_secret.as_ref(),
-    )
+/// Opens the credentials of `claimed`'s connection; `signed` kinds need a
+/// signing secret.
+pub fn open(
+    keyring: &Keyring,
+    claimed: &Claimed,
+    signed: bool,
+) -> Result<Credentials, CredentialsError> {
+    let connection = claimed.connection;
+    let legacy = claimed.legacy_signing_secret.as_ref();
+    if signed {
+        return open_sealed(keyring, connection, &claimed.sealed_secrets, legacy);
+    }
+    open_fields(keyring, connection, &claimed.sealed_secrets, legacy)
 }
 
+/// Opens every known field; a signing secret is required.
 fn open_sealed(
+    keyring: &Keyring,
+    connection: ConnectionId,
+    sealed: &[(String, switchyard_core::secrets::Sealed)],
+    legacy_signing_secret: Option<&SecretString>,
+) -> Result<Credentials, CredentialsError> {
+    let credentials = open_fields(keyring, connection, sealed, legacy_signing_secret)?;
+    if credentials.signing_secrets.is_empty() {
+        return Err(CredentialsError::NoSigningSecret);
+    }
+    Ok(credentials)
+}
+
+fn open_fields(
     keyring: &Keyring,
     connection: ConnectionId,
     sealed: &[(String, switchyard_core::secrets::Sealed)],
@@ -56,7 +83,7 @@ fn open_sealed(
 ) -> Result<Credentials, CredentialsError> {
     let mut current = None;
     let mut previous = None;
-    let mut headers = BTreeMap::new();
+    let mut credentials = Credentials::default();
     for (field, value) in sealed {
         // A field a newer version added is not this version's business.
         let Some(kind) = SecretField::parse(field) else {
@@ -72,18 +99,17 @@ fn open_sealed(
             SecretField::SigningSecret => current = Some(opened),
             SecretField::PreviousSigningSecret => previous = Some(opened),
             SecretField::Header(name) => {
-                headers.insert(name, opened);
+                credentials.headers.insert(name, opened);
             }
+            SecretField::Token => credentials.token = Some(opened),
+            SecretField::ApiKey => credentials.api_key = Some(opened),
+            SecretField::ClientSecret => credentials.client_secret = Some(opened),
         }
     }
-    let current = current
-        .or_else(|| legacy_signing_secret.cloned())
-        .ok_or(CredentialsError::NoSigningSecret)?;
-    let signing_secrets = std::iter::once(current).chain(previous).collect();
-    Ok(Credentials {
-        signing_secrets,
-        headers,
-    })
+    if let Some(current) = current.or_else(|| legacy_signing_secret.cloned()) {
+        credentials.signing_secrets = std::iter::once(current).chain(previous).collect();
+    }
+    Ok(credentials)
 }
 
 #[cfg(test)]

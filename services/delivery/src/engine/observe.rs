@@ -6,8 +6,10 @@
 //! `traceparent` stored with the delivery — so every attempt, a retry hours
 //! later included, lands in the trace of its event. Attributes follow the
 //! OpenTelemetry HTTP client conventions where they exist
-//! (`http.request.method`, `url.full` with credentials and query values
-//! redacted, `http.response.status_code`, `error.type`) plus `switchyard.*`.
+//! (`http.request.method` — the kind's: POST, PUT, PATCH —, `url.full` with
+//! credentials and query values redacted, `http.response.status_code`,
+//! `error.type`) plus `switchyard.*`, among them the connection's kind
+//! (`switchyard.destination.kind`).
 //!
 //! Metrics (names in `switchyard_core::telemetry::metrics::names`):
 //! deliveries by outcome and connection, the attempt latency histogram and
@@ -35,13 +37,14 @@ pub fn attempt_span(job: &Job, claimed: &Claimed) -> Span {
         "delivery.attempt",
         otel.kind = "client",
         otel.status_code = Empty,
-        http.request.method = "POST",
+        http.request.method = Empty,
         url.full = Empty,
         http.response.status_code = Empty,
         error.type = Empty,
         switchyard.attempt = claimed.attempt,
         switchyard.delivery_id = %job.delivery,
         switchyard.connection_id = %claimed.connection,
+        switchyard.destination.kind = %claimed.kind,
         switchyard.workspace_id = %job.workspace,
         switchyard.trigger = %claimed.trigger,
         switchyard.outcome = Empty,
@@ -53,15 +56,20 @@ pub fn attempt_span(job: &Job, claimed: &Claimed) -> Span {
     span
 }
 
-/// Records a finished attempt on its span and in the metrics.
+/// Records a finished attempt on its span and in the metrics; `method` is
+/// the request's (none when no request was made).
 pub fn finished(
     span: &Span,
     connection: &str,
+    method: Option<&str>,
     url: &str,
     result: Option<&SendResult>,
     status: &NewStatus,
     duration: Duration,
 ) {
+    if let Some(method) = method {
+        span.record("http.request.method", method);
+    }
     if !url.is_empty() {
         span.record("url.full", redacted_url(url));
     }
@@ -119,6 +127,7 @@ pub fn held(span: &Span, connection: &str, reason: HoldReason, wait: Duration) {
 fn error_type(error: &SendError) -> &'static str {
     match error {
         SendError::Invalid(_) => "invalid_settings",
+        SendError::Unsendable(_) => "unsendable_body",
         SendError::Refused(_) => "destination_refused",
         SendError::TimedOut(_) => "timeout",
         SendError::ConnectTimedOut(_) => "connect_timeout",

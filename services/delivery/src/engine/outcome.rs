@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+#[cfg(test)]
 use super::http::SendResult;
 use super::policy::EffectivePolicy;
 use super::retry::{Health, RetryAction};
@@ -21,13 +22,34 @@ pub struct Decision {
     pub health: Health,
     /// The receiver answered 410 Gone: disable the connection.
     pub disable_connection: bool,
+    /// The destination rejected the credentials: the connection needs new
+    /// ones (its deliveries are not claimed until then).
+    pub needs_credentials: bool,
 }
 
+/// The decision for `result` as the connection's default rules read it
+/// (the engine asks the destination first; see `decide_action`).
+#[cfg(test)]
 pub fn decide(attempt: u32, result: &SendResult, policy: &EffectivePolicy) -> Decision {
-    let action = policy.retry_logic.classify(result);
+    decide_action(attempt, policy.retry_logic.classify(result), policy)
+}
+
+/// The decision for an outcome already classified (by its destination).
+pub fn decide_action(attempt: u32, action: RetryAction, policy: &EffectivePolicy) -> Decision {
     let health = action.health();
+    let mut needs_credentials = false;
     let (status, error, disable_connection) = match action {
         RetryAction::Successful => (NewStatus::Succeeded, String::new(), false),
+        RetryAction::CredentialsRejected { reason } => {
+            // Due at once, but not claimed while the connection waits for
+            // new credentials: the schedule is not consulted, so the wait
+            // cannot make the delivery dead.
+            needs_credentials = true;
+            let status = NewStatus::Retrying {
+                next_attempt_at: Utc::now(),
+            };
+            (status, reason, false)
+        }
         RetryAction::Retry {
             reason,
             retry_after,
@@ -52,6 +74,7 @@ pub fn decide(attempt: u32, result: &SendResult, policy: &EffectivePolicy) -> De
         error,
         health,
         disable_connection,
+        needs_credentials,
     }
 }
 

@@ -13,8 +13,13 @@
 //!   destination did answer, so they do not move the breaker.
 //! - a destination refused by the SSRF guard or unusable settings: retried
 //!   (the operator may fix them), without moving the breaker.
+//! - a mapped body the destination cannot send (a contact without its
+//!   email): dead at once.
 //!
-//! The reason string is what `last_error` and the attempt row show.
+//! A destination kind may read its API's answers more precisely first
+//! (`crate::destinations`), e.g. a validation error that no retry can fix,
+//! or credentials the API rejected; everything else falls back to these
+//! rules. The reason string is what `last_error` and the attempt row show.
 
 use std::time::Duration;
 
@@ -46,6 +51,10 @@ pub enum RetryAction {
     DontRetry { reason: String },
     /// 410 Gone: the delivery is dead and the connection is disabled.
     Gone { reason: String },
+    /// The destination rejected the connection's credentials: the
+    /// connection waits for new ones, and so do its deliveries, without
+    /// spending their retries.
+    CredentialsRejected { reason: String },
 }
 
 impl RetryAction {
@@ -53,7 +62,9 @@ impl RetryAction {
         match self {
             Self::Successful => Health::Success,
             Self::Retry { health, .. } => *health,
-            Self::DontRetry { .. } | Self::Gone { .. } => Health::Neutral,
+            Self::DontRetry { .. } | Self::Gone { .. } | Self::CredentialsRejected { .. } => {
+                Health::Neutral
+            }
         }
     }
 }
@@ -69,6 +80,11 @@ impl RetryLogic {
     pub fn classify(&self, result: &SendResult) -> RetryAction {
         let response = match result {
             Ok(response) => response,
+            Err(error @ SendError::Unsendable(_)) => {
+                return RetryAction::DontRetry {
+                    reason: error.to_string(),
+                };
+            }
             Err(error) => {
                 let health = match error {
                     SendError::Invalid(_) | SendError::Refused(_) => Health::Neutral,

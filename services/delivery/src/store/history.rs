@@ -143,7 +143,7 @@ pub async fn attempts(
     let client = pool.get().await.context("connecting to Postgres")?;
     let rows = client
         .query(
-            "SELECT attempt, status_code, error, duration_ms, started_at, response_snippet, url, \
+            "SELECT attempt, status_code, error, duration_ms, started_at, response_snippet, target, \
                     trigger \
              FROM delivery_attempts \
              WHERE workspace_id = $1 AND delivery_id = $2 \

@@ -25,7 +25,9 @@ pub struct Claimed {
     pub connection: ConnectionId,
     /// What is sent: the rule's mapped body, else the event's payload.
     pub payload: serde_json::Value,
-    /// The connection's `config` (`{"url": …, "headers": {…}}`).
+    /// The connection's `kind` and `config`, read together as a
+    /// `switchyard_core::connection::ConnectionConfig`.
+    pub kind: String,
     pub connection_config: serde_json::Value,
     /// The connection's sealed secrets not expired, by
     /// `connection_secrets.field` (see `switchyard_core::secrets`).
@@ -105,14 +107,14 @@ pub async fn claim(
                         WHEN 'delivering' THEN d.lease_expires_at < now() \
                         ELSE false END \
                   AND NOT EXISTS (SELECT 1 FROM connections p WHERE p.id = d.connection_id \
-                                  AND p.state = 'paused' AND p.deleted_at IS NULL) \
+                                  AND p.state IN ('paused', 'needs_credentials') AND p.deleted_at IS NULL) \
                 RETURNING d.id, d.event_id, d.connection_id, d.attempt_count, d.next_trigger, \
                           d.body, d.traceparent \
              ) \
              SELECT c.id, c.attempt_count, COALESCE(c.body, e.payload), n.config, \
                     n.signing_secret, n.deleted_at IS NOT NULL, n.state, n.policy, \
                     c.next_trigger, c.connection_id, s.fields, s.key_ids, s.ciphertexts, \
-                    c.traceparent \
+                    c.traceparent, n.kind \
              FROM claimed c \
              JOIN events e ON e.id = c.event_id \
              JOIN connections n ON n.id = c.connection_id \
@@ -147,6 +149,7 @@ pub async fn claim(
             trigger: row.get(8),
             connection: ConnectionId(row.get(9)),
             traceparent: row.get(13),
+            kind: row.get(14),
         };
         by_id.insert(
             row.get::<_, Uuid>(0),
@@ -211,7 +214,10 @@ pub struct AttemptRecord {
     pub attempt: u32,
     pub started_at: DateTime<Utc>,
     pub duration: Duration,
-    pub url: String,
+    /// Where the request went (a webhook's URL, an API's endpoint).
+    pub target: String,
+    /// What is particular to the kind (`{"kind": …, "method": …, …}`).
+    pub detail: serde_json::Value,
     /// `None` when no response arrived.
     pub status_code: Option<u16>,
     /// Empty on success.
@@ -258,7 +264,8 @@ pub async fn record(pool: &Pool, records: &[AttemptRecord]) -> anyhow::Result<Ha
     let mut attempts = Vec::with_capacity(ordered.len());
     let mut started = Vec::with_capacity(ordered.len());
     let mut durations = Vec::with_capacity(ordered.len());
-    let mut urls = Vec::with_capacity(ordered.len());
+    let mut targets = Vec::with_capacity(ordered.len());
+    let mut details = Vec::with_capacity(ordered.len());
     let mut codes = Vec::with_capacity(ordered.len());
     let mut errors = Vec::with_capacity(ordered.len());
     let mut snippets = Vec::with_capacity(ordered.len());
@@ -269,7 +276,8 @@ pub async fn record(pool: &Pool, records: &[AttemptRecord]) -> anyhow::Result<Ha
         attempts.push(i32::try_from(record.attempt).context("attempt number overflows")?);
         started.push(record.started_at);
         durations.push(i32::try_from(record.duration.as_millis()).unwrap_or(i32::MAX));
-        urls.push(record.url.as_str());
+        targets.push(record.target.as_str());
+        details.push(&record.detail);
         codes.push(record.status_code.map(i32::from));
         errors.push(record.error.as_str());
         snippets.push(record.response_snippet.as_str());
@@ -286,14 +294,15 @@ pub async fn record(pool: &Pool, records: &[AttemptRecord]) -> anyhow::Result<Ha
             "WITH input AS ( \
                 SELECT * FROM unnest($1::uuid[], $2::int4[], $3::uuid[], $4::timestamptz[], \
                                      $5::int4[], $6::text[], $7::int4[], $8::text[], $9::text[], \
-                                     $10::text[], $11::text[], $12::timestamptz[]) \
-                  AS i (delivery_id, attempt, workspace_id, started_at, duration_ms, url, \
-                        status_code, error, response_snippet, trigger, status, next_attempt_at) \
+                                     $10::text[], $11::text[], $12::timestamptz[], $13::jsonb[]) \
+                  AS i (delivery_id, attempt, workspace_id, started_at, duration_ms, target, \
+                        status_code, error, response_snippet, trigger, status, next_attempt_at, \
+                        detail) \
              ), inserted AS ( \
                 INSERT INTO delivery_attempts (delivery_id, attempt, workspace_id, started_at, \
-                    duration_ms, url, status_code, error, response_snippet, trigger) \
-                SELECT delivery_id, attempt, workspace_id, started_at, duration_ms, url, \
-                       status_code, error, response_snippet, trigger \
+                    duration_ms, target, status_code, error, response_snippet, trigger, detail) \
+                SELECT delivery_id, attempt, workspace_id, started_at, duration_ms, target, \
+                       status_code, error, response_snippet, trigger, detail \
                 FROM input \
                 ON CONFLICT (delivery_id, attempt) DO NOTHING \
              ), updated AS ( \
@@ -320,13 +329,14 @@ pub async fn record(pool: &Pool, records: &[AttemptRecord]) -> anyhow::Result<Ha
                 &workspaces,
                 &started,
                 &durations,
-                &urls,
+                &targets,
                 &codes,
                 &errors,
                 &snippets,
                 &triggers,
                 &statuses,
                 &next_attempts,
+                &details,
             ],
         )
         .await
@@ -396,6 +406,29 @@ pub async fn disable_connection(
     Ok(changed == 1)
 }
 
+/// Marks the connection as needing new credentials (the destination
+/// rejected them): its deliveries are not claimed until an update of its
+/// credentials makes it active again. True when this call changed it.
+pub async fn mark_needs_credentials(
+    pool: &Pool,
+    workspace: WorkspaceId,
+    connection: ConnectionId,
+    reason: &str,
+) -> anyhow::Result<bool> {
+    let client = pool.get().await.context("connecting to Postgres")?;
+    let changed = client
+        .execute(
+            "UPDATE connections \
+             SET state = 'needs_credentials', state_reason = $3, state_changed_at = now(), \
+                 updated_at = now() \
+             WHERE id = $1 AND workspace_id = $2 AND state = 'active' AND deleted_at IS NULL",
+            &[&connection.as_uuid(), &workspace.as_uuid(), &reason],
+        )
+        .await
+        .context("marking the connection as needing credentials")?;
+    Ok(changed == 1)
+}
+
 /// Stamps up to `limit` overdue deliveries as re-queued and returns them:
 /// due (or leased) for longer than `grace` without progress, and not
 /// re-queued within `grace` either, so each is re-queued at most once per
@@ -432,7 +465,7 @@ pub async fn sweep(
                                OR d.requeued_at < now() - make_interval(secs => $1)) \
                           AND NOT EXISTS (SELECT 1 FROM connections p \
                                           WHERE p.id = d.connection_id \
-                                            AND p.state = 'paused' AND p.deleted_at IS NULL) \
+                                            AND p.state IN ('paused', 'needs_credentials') AND p.deleted_at IS NULL) \
                         ORDER BY {order} \
                         LIMIT $2 \
                         FOR UPDATE OF d SKIP LOCKED \

@@ -6,6 +6,7 @@ mod common;
 mod api;
 mod dead_letters;
 mod delivery;
+mod destinations;
 mod limits;
 mod pause;
 mod policies;

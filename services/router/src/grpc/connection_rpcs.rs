@@ -13,8 +13,10 @@ use tonic::Request;
 
 use super::messages::{connection_message, parse_connection_id};
 use crate::RouterState;
-use crate::connection_controls::{self, ACTIVE, ConnectionPatch, DISABLED, PAUSED};
-use crate::{connection_policy, connections, signing_rotation};
+use crate::connection_controls::{
+    self, ACTIVE, ConnectionPatch, DISABLED, NEEDS_CREDENTIALS, PAUSED,
+};
+use crate::{connection_policy, connections, connections_saas, signing_rotation};
 
 /// The `connections.state` text as the API enum.
 pub fn state_message(state: &str) -> pb::ConnectionState {
@@ -22,6 +24,7 @@ pub fn state_message(state: &str) -> pb::ConnectionState {
         ACTIVE => pb::ConnectionState::Active,
         PAUSED => pb::ConnectionState::Paused,
         DISABLED => pb::ConnectionState::Disabled,
+        NEEDS_CREDENTIALS => pb::ConnectionState::NeedsCredentials,
         _ => pb::ConnectionState::Unspecified,
     }
 }
@@ -36,6 +39,12 @@ fn state_text(state: i32) -> ApiResult<Option<&'static str>> {
         pb::ConnectionState::Active => Some(ACTIVE),
         pb::ConnectionState::Paused => Some(PAUSED),
         pb::ConnectionState::Disabled => Some(DISABLED),
+        pb::ConnectionState::NeedsCredentials => {
+            return Err(ApiError::invalid(
+                "state",
+                "NEEDS_CREDENTIALS is set by the delivery engine; send new credentials instead",
+            ));
+        }
     })
 }
 
@@ -84,6 +93,27 @@ impl RouterState {
             ),
             None => None,
         };
+        let set = [
+            request.hubspot.is_some(),
+            request.mailchimp.is_some(),
+            request.salesforce.is_some(),
+        ];
+        if set.iter().filter(|set| **set).count() > 1 {
+            return Err(ApiError::invalid(
+                "hubspot",
+                "only one of hubspot, mailchimp and salesforce may be set",
+            ));
+        }
+        let policy = &self.destinations;
+        let saas = if let Some(hubspot) = &request.hubspot {
+            Some(connections_saas::validate_hubspot(hubspot, policy, false).await?)
+        } else if let Some(mailchimp) = &request.mailchimp {
+            Some(connections_saas::validate_mailchimp(mailchimp, policy, false).await?)
+        } else if let Some(salesforce) = &request.salesforce {
+            Some(connections_saas::validate_salesforce(salesforce, policy, false).await?)
+        } else {
+            None
+        };
         let patch = ConnectionPatch {
             name: request
                 .name
@@ -91,6 +121,7 @@ impl RouterState {
                 .map(connections::validate_name)
                 .transpose()?,
             webhook,
+            saas,
             policy: request
                 .policy
                 .as_ref()
@@ -100,6 +131,7 @@ impl RouterState {
         };
         if patch.name.is_none()
             && patch.webhook.is_none()
+            && patch.saas.is_none()
             && patch.policy.is_none()
             && patch.state.is_none()
         {

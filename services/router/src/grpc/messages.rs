@@ -5,20 +5,41 @@ use switchyard_core::ids::{ConnectionId, RuleId};
 use switchyard_core::time;
 use switchyard_proto::v1 as pb;
 
+use switchyard_core::connection::ConnectionConfig;
+
 use crate::connections::ConnectionRecord;
+use crate::connections_saas;
 use crate::dryrun::Explanation;
 use crate::rules::{RulePatch, RuleRecord, model};
 
 pub fn connection_message(record: &ConnectionRecord, secret: Option<String>) -> pb::Connection {
-    let webhook = record.masked_webhook();
+    let (mut webhook, mut hubspot, mut mailchimp, mut salesforce) = (None, None, None, None);
+    match &record.config {
+        ConnectionConfig::Webhook(_) => {
+            let masked = record.masked_webhook();
+            webhook = Some(pb::WebhookConfig {
+                url: masked.url,
+                headers: masked.headers,
+            });
+        }
+        ConnectionConfig::Hubspot(config) => {
+            hubspot = Some(connections_saas::hubspot_message(config))
+        }
+        ConnectionConfig::Mailchimp(config) => {
+            mailchimp = Some(connections_saas::mailchimp_message(config));
+        }
+        ConnectionConfig::Salesforce(config) => {
+            salesforce = Some(connections_saas::salesforce_message(config));
+        }
+    }
     pb::Connection {
         id: record.id.to_string(),
         name: record.name.clone(),
         kind: record.kind.clone(),
-        webhook: Some(pb::WebhookConfig {
-            url: webhook.url,
-            headers: webhook.headers,
-        }),
+        webhook,
+        hubspot,
+        mailchimp,
+        salesforce,
         signing_secret: secret.unwrap_or_default(),
         created_at: Some(time::to_proto(record.created_at)),
         policy: Some(crate::connection_policy::to_proto(&record.policy)),
@@ -64,6 +85,13 @@ pub fn test_rule_message(explanation: Explanation) -> pb::TestRuleResponse {
         body_json: explanation.body_json,
         error: explanation.error,
         reason: explanation.reason,
+        request: explanation.request.map(|preview| pb::RequestPreview {
+            method: preview.method,
+            url: preview.url,
+            headers: preview.headers.into_iter().collect(),
+            body_json: preview.body_json,
+            error: preview.error,
+        }),
     }
 }
 

@@ -33,7 +33,7 @@ use self::messages::{connection_message, parse_connection_id};
 use crate::RouterState;
 use crate::connection_controls::{ACTIVE, PAUSED};
 use crate::routing;
-use crate::{connection_policy, connections};
+use crate::{connection_policy, connections, connections_saas};
 
 pub fn routes(state: RouterState) -> Routes {
     let auth = state.auth.clone();
@@ -62,28 +62,58 @@ impl RouterState {
         let workspace = by.workspace;
         let request = request.into_inner();
         let name = connections::validate_name(&request.name)?;
-        let Some(pb::create_connection_request::Destination::Webhook(webhook)) =
-            request.destination
-        else {
-            return Err(ApiError::invalid("destination", "is required (webhook)"));
-        };
-        let settings =
-            connections::validate_webhook(&webhook.url, &webhook.headers, &self.destinations)
-                .await?;
         let policy = connection_policy::from_proto(request.policy.as_ref())?;
         let limits = self.quotas.limits(workspace);
-        let (record, secret) = connections::create_webhook(
+        use pb::create_connection_request::Destination;
+        let saas = match request.destination {
+            None => {
+                return Err(ApiError::invalid(
+                    "destination",
+                    "is required (webhook, hubspot, mailchimp or salesforce)",
+                ));
+            }
+            Some(Destination::Webhook(webhook)) => {
+                let settings = connections::validate_webhook(
+                    &webhook.url,
+                    &webhook.headers,
+                    &self.destinations,
+                )
+                .await?;
+                let (record, secret) = connections::create_webhook(
+                    &self.pool,
+                    &self.keyring,
+                    &by,
+                    &limits,
+                    &name,
+                    settings,
+                    &policy,
+                )
+                .await?;
+                tracing::info!(workspace = %workspace, connection = %record.id, "connection created");
+                return Ok(connection_message(&record, Some(secret)));
+            }
+            Some(Destination::Hubspot(hubspot)) => {
+                connections_saas::validate_hubspot(&hubspot, &self.destinations, true).await?
+            }
+            Some(Destination::Mailchimp(mailchimp)) => {
+                connections_saas::validate_mailchimp(&mailchimp, &self.destinations, true).await?
+            }
+            Some(Destination::Salesforce(salesforce)) => {
+                connections_saas::validate_salesforce(&salesforce, &self.destinations, true).await?
+            }
+        };
+        let record = connections_saas::create(
             &self.pool,
             &self.keyring,
             &by,
             &limits,
             &name,
-            settings,
+            saas,
             &policy,
         )
         .await?;
-        tracing::info!(workspace = %workspace, connection = %record.id, "connection created");
-        Ok(connection_message(&record, Some(secret)))
+        tracing::info!(workspace = %workspace, connection = %record.id, kind = %record.kind, "connection created");
+        Ok(connection_message(&record, None))
     }
 
     async fn list_connections(

@@ -5,5 +5,7 @@ mod common;
 
 mod cache;
 mod dryrun;
+mod request_preview;
 mod routing;
 mod rules_api;
+mod saas_connections;

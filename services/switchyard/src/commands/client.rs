@@ -9,7 +9,7 @@ use std::io::Read;
 use anyhow::{Context, bail};
 use switchyard_client::{Client, Endpoints, Tls, proto};
 
-use crate::cli::{ConnectionCommand, DeliveryCommand};
+use crate::cli::{ConnectionCommand, ConnectionKindArg, DeliveryCommand};
 
 pub fn client_from_env() -> anyhow::Result<Client> {
     let key = std::env::var("SWITCHYARD_API_KEY").context(
@@ -74,7 +74,14 @@ pub async fn emit(
 
 pub async fn connections(client: &Client, command: ConnectionCommand) -> anyhow::Result<()> {
     match command {
-        ConnectionCommand::Create { name, url, headers } => {
+        ConnectionCommand::Create {
+            kind: ConnectionKindArg::Webhook,
+            name,
+            url,
+            headers,
+            ..
+        } => {
+            let url = url.unwrap_or_default();
             let headers = parse_headers(&headers)?;
             let connection = client
                 .create_webhook(&name, &url, headers)
@@ -83,6 +90,64 @@ pub async fn connections(client: &Client, command: ConnectionCommand) -> anyhow:
             println!("{} {} -> {url}", connection.id, connection.name);
             println!("signing secret (shown only now):");
             println!("{}", connection.signing_secret);
+        }
+        ConnectionCommand::Create {
+            kind,
+            name,
+            token,
+            id_property,
+            api_key,
+            list_id,
+            status_if_new,
+            client_id,
+            client_secret,
+            object,
+            external_id_field,
+            base_url,
+            ..
+        } => {
+            use proto::create_connection_request::Destination;
+            let base_url = base_url.unwrap_or_default();
+            let destination = match kind {
+                ConnectionKindArg::Hubspot => Destination::Hubspot(proto::HubspotConfig {
+                    token: token.unwrap_or_default(),
+                    id_property: id_property.unwrap_or_default(),
+                    base_url,
+                    no_batching: false,
+                }),
+                ConnectionKindArg::Salesforce => Destination::Salesforce(proto::SalesforceConfig {
+                    client_id: client_id.unwrap_or_default(),
+                    client_secret: client_secret.unwrap_or_default(),
+                    login_url: base_url,
+                    object: object.unwrap_or_default(),
+                    external_id_field: external_id_field.unwrap_or_default(),
+                    api_version: String::new(),
+                }),
+                _ => Destination::Mailchimp(proto::MailchimpConfig {
+                    api_key: api_key.unwrap_or_default(),
+                    list_id: list_id.unwrap_or_default(),
+                    status_if_new: status_if_new.unwrap_or_default(),
+                    base_url,
+                }),
+            };
+            let request = proto::CreateConnectionRequest {
+                name,
+                destination: Some(destination),
+                policy: None,
+            };
+            let connection = client
+                .router
+                .clone()
+                .create_connection(request)
+                .await
+                .map_err(status_error)?
+                .into_inner()
+                .connection
+                .context("the router answered without the connection")?;
+            println!(
+                "{} {} ({})",
+                connection.id, connection.name, connection.kind
+            );
         }
         ConnectionCommand::RotateSecret { id, grace } => {
             let response = client

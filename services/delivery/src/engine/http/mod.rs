@@ -1,4 +1,5 @@
-//! Sending one webhook: pooled HTTP clients and the signed request.
+//! Sending one request a destination built: pooled HTTP clients, the SSRF
+//! guard, and the start of the answer.
 //!
 //! - [`Sender`] keeps one `reqwest` client per connect timeout in use (the
 //!   only setting reqwest cannot take per request); each client's pool keeps
@@ -10,10 +11,11 @@
 //!   Redirects are not followed: a 3xx is the receiver's answer, not an
 //!   invitation to post elsewhere. Proxies from the environment are
 //!   ignored, since a proxy would resolve names itself and bypass the guard.
-//! - [`request`] builds the Standard Webhooks headers; [`response`] reads
-//!   the start of the answer and `Retry-After`.
+//! - [`Outbound`] is what a destination (`crate::destinations`) built:
+//!   method, URL, headers, body, and how its API says "wait" (`Retry-After`
+//!   unless the kind reads other headers); [`response`] reads the start of
+//!   the answer.
 
-mod request;
 mod response;
 
 use std::collections::HashMap;
@@ -24,9 +26,10 @@ use anyhow::Context;
 use switchyard_core::config::Config;
 use switchyard_core::destination::{DestinationPolicy, GuardedResolver};
 
-pub use request::WebhookRequest;
 pub use response::snippet;
 
+/// `user-agent` of every request.
+pub const USER_AGENT_VALUE: &str = concat!("Switchyard/", env!("CARGO_PKG_VERSION"));
 /// Response bytes read at most; the rest is left unread.
 const MAX_RESPONSE_READ: usize = 64 * 1024;
 /// Response bytes kept as the attempt's snippet.
@@ -53,6 +56,10 @@ pub enum SendError {
     /// The connection's settings cannot make a request.
     #[error("invalid connection settings: {0}")]
     Invalid(String),
+    /// The mapped body cannot become this destination's request (no retry
+    /// can fix the event; the rule's mapping must change).
+    #[error("the body cannot be sent: {0}")]
+    Unsendable(String),
     /// The destination address is not allowed.
     #[error("destination refused: {0}")]
     Refused(String),
@@ -69,6 +76,36 @@ pub enum SendError {
 }
 
 pub type SendResult = Result<HttpResponse, SendError>;
+
+impl From<switchyard_core::connection::shape::ShapeError> for SendError {
+    fn from(error: switchyard_core::connection::shape::ShapeError) -> Self {
+        use switchyard_core::connection::shape::ShapeError;
+        match error {
+            ShapeError::Unsendable(reason) => Self::Unsendable(reason),
+            ShapeError::Invalid(reason) => Self::Invalid(reason),
+        }
+    }
+}
+
+/// Reads how long the destination asked us to wait from its headers.
+pub type RetryAfterReader = fn(&reqwest::header::HeaderMap) -> Option<Duration>;
+
+/// One request, as a destination built it.
+pub struct Outbound {
+    pub method: reqwest::Method,
+    pub url: String,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+    pub retry_after: RetryAfterReader,
+}
+
+/// The standard `Retry-After` header, as seconds or an HTTP date.
+pub fn standard_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(response::parse_retry_after)
+}
 
 /// The time limits of one attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,29 +159,24 @@ impl Sender {
         Ok(client)
     }
 
-    /// Posts the webhook and reads the start of the answer.
-    pub async fn send(&self, request: WebhookRequest<'_>, timeouts: Timeouts) -> SendResult {
-        let url = url::Url::parse(request.url)
+    /// Sends the request and reads the start of the answer.
+    pub async fn send(&self, request: Outbound, timeouts: Timeouts) -> SendResult {
+        let url = url::Url::parse(&request.url)
             .map_err(|error| SendError::Invalid(format!("url `{}`: {error}", request.url)))?;
         self.policy
             .check_literal(&url)
             .map_err(|reason| SendError::Refused(format!("{url} {reason}")))?;
-        let headers = request::signed_headers(&request)?;
         let client = self.client(timeouts.connect)?;
         let response = client
-            .post(url)
-            .headers(headers)
+            .request(request.method, url)
+            .headers(request.headers)
             .timeout(timeouts.total)
             .body(request.body)
             .send()
             .await
             .map_err(|error| response::describe(&error, timeouts))?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(response::parse_retry_after);
+        let retry_after = (request.retry_after)(response.headers());
         let body = response::read_capped(response, MAX_RESPONSE_READ).await;
         Ok(HttpResponse {
             status,

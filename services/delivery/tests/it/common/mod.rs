@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 pub mod controls;
+pub mod fake_api;
 pub mod receiver;
+pub mod saas;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -334,7 +336,7 @@ impl TestEnv {
         let client = self.pool.get().await.expect("client");
         let rows = client
             .query(
-                "SELECT attempt, status_code, error, url, response_snippet FROM delivery_attempts \
+                "SELECT attempt, status_code, error, target, response_snippet FROM delivery_attempts \
                  WHERE delivery_id = $1 ORDER BY attempt",
                 &[&delivery.as_uuid()],
             )

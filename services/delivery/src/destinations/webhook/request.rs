@@ -13,29 +13,13 @@ use std::collections::BTreeMap;
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use secrecy::{ExposeSecret, SecretString};
+use switchyard_core::connection::RESERVED_HEADERS;
 use switchyard_core::signature::{
     self, HEADER_WEBHOOK_ID, HEADER_WEBHOOK_SIGNATURE, HEADER_WEBHOOK_TIMESTAMP,
 };
 use switchyard_core::telemetry::propagation;
 
-use super::SendError;
-
-/// `user-agent` of every request.
-pub const USER_AGENT_VALUE: &str = concat!("Switchyard/", env!("CARGO_PKG_VERSION"));
-/// Headers a connection may not set: ours, and those that frame the request.
-const RESERVED_HEADERS: &[&str] = &[
-    "content-type",
-    "user-agent",
-    HEADER_WEBHOOK_ID,
-    HEADER_WEBHOOK_TIMESTAMP,
-    HEADER_WEBHOOK_SIGNATURE,
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "traceparent",
-    "tracestate",
-];
+use crate::engine::http::{SendError, USER_AGENT_VALUE};
 
 /// One webhook to send.
 pub struct WebhookRequest<'a> {

@@ -1,0 +1,155 @@
+//! HubSpot: create or update one CRM contact by a unique property
+//! (`email` unless the connection says otherwise) with the documented
+//! batch upsert, `POST /crm/v3/objects/contacts/batch/upsert`
+//! (`{"inputs":[{"idProperty","id","properties"}]}`), authenticated by a
+//! private-app token as `Authorization: Bearer …`. Unless the connection
+//! opts out, deliveries due together share one request ([`batch`]).
+//!
+//! The rule's mapping builds the contact's `properties`: every top-level
+//! field of the mapped body, as text (`switchyard_core::connection::shape`).
+//! [`answer`] reads HubSpot's answers.
+
+mod answer;
+mod batch;
+
+pub use batch::Batches;
+
+use secrecy::ExposeSecret;
+use switchyard_core::connection::shape::{self, HUBSPOT_UPSERT_PATH};
+use switchyard_core::connection::{ConnectionKind, HubspotConfig};
+
+use super::tokens::fingerprint;
+use super::{Context, Destination, Sent, json_headers, secret_header};
+use crate::engine::http::{HttpResponse, Outbound, SendError, SendResult, Sender, Timeouts};
+use crate::engine::retry::{RetryAction, RetryLogic};
+
+pub struct Hubspot {
+    config: HubspotConfig,
+}
+
+impl Hubspot {
+    pub fn new(config: HubspotConfig) -> Self {
+        Self { config }
+    }
+}
+
+impl Hubspot {
+    /// Hands the delivery's input to the connection's batcher.
+    async fn deliver_batched(
+        &self,
+        context: &Context<'_>,
+        sender: &Sender,
+        timeouts: Timeouts,
+    ) -> Sent {
+        let failed = |error| Sent {
+            method: None,
+            target: self.target(),
+            result: Err(error),
+        };
+        let token = match context.credentials.token.as_ref() {
+            Some(token) => token.expose_secret(),
+            None => {
+                return failed(SendError::Invalid(
+                    "the connection has no HubSpot token".into(),
+                ));
+            }
+        };
+        let shaped = match shape::hubspot(&self.config, context.payload) {
+            Ok(shaped) => shaped,
+            Err(error) => return failed(error.into()),
+        };
+        let mut headers = json_headers(false);
+        match secret_header(&format!("Bearer {token}")) {
+            Ok(value) => headers.insert(reqwest::header::AUTHORIZATION, value),
+            Err(error) => return failed(error),
+        };
+        let route = batch::Route {
+            url: shaped.url.clone(),
+            headers,
+            timeouts,
+        };
+        let fingerprint = fingerprint(&[&shaped.url, token]);
+        let batcher =
+            match context
+                .shared
+                .hubspot
+                .batcher(context.connection, fingerprint, sender, route)
+            {
+                Ok(batcher) => batcher,
+                Err(error) => return failed(error),
+            };
+        let input = shaped.body["inputs"][0].clone();
+        let result = batcher
+            .call(input)
+            .await
+            .unwrap_or_else(|error| Err(SendError::Other(format!("{error:#}"))));
+        Sent {
+            method: Some(reqwest::Method::POST),
+            target: shaped.url,
+            result,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Destination for Hubspot {
+    fn kind(&self) -> ConnectionKind {
+        ConnectionKind::Hubspot
+    }
+
+    fn target(&self) -> String {
+        format!(
+            "{}{HUBSPOT_UPSERT_PATH}",
+            self.config.base_url().trim_end_matches('/')
+        )
+    }
+
+    fn build(&self, context: &Context<'_>) -> Result<Outbound, SendError> {
+        let token = context
+            .credentials
+            .token
+            .as_ref()
+            .ok_or_else(|| SendError::Invalid("the connection has no HubSpot token".into()))?;
+        let shape = shape::hubspot(&self.config, context.payload)?;
+        let mut headers = json_headers(context.traceparent);
+        let bearer = format!("Bearer {}", token.expose_secret());
+        headers.insert(reqwest::header::AUTHORIZATION, secret_header(&bearer)?);
+        Ok(Outbound {
+            method: reqwest::Method::POST,
+            url: shape.url,
+            headers,
+            body: serde_json::to_vec(&shape.body)
+                .map_err(|error| SendError::Invalid(format!("body: {error}")))?,
+            retry_after: answer::retry_after,
+        })
+    }
+
+    async fn deliver(&self, context: &Context<'_>, sender: &Sender, timeouts: Timeouts) -> Sent {
+        if self.config.batch {
+            return self.deliver_batched(context, sender, timeouts).await;
+        }
+        match self.build(context) {
+            Ok(request) => {
+                let (method, target) = (request.method.clone(), request.url.clone());
+                Sent {
+                    method: Some(method),
+                    target,
+                    result: sender.send(request, timeouts).await,
+                }
+            }
+            Err(error) => Sent {
+                method: None,
+                target: self.target(),
+                result: Err(error),
+            },
+        }
+    }
+
+    fn classify(&self, result: &SendResult, logic: &RetryLogic) -> RetryAction {
+        answer::classify(result, logic)
+    }
+
+    fn detail(&self, response: &HttpResponse) -> serde_json::Map<String, serde_json::Value> {
+        answer::detail(response)
+    }
+}

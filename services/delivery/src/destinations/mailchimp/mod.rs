@@ -1,0 +1,80 @@
+//! Mailchimp: add or update one audience member,
+//! `PUT /3.0/lists/{list_id}/members/{subscriber_hash}` where the hash is
+//! the MD5 of the lowercased email, authenticated by HTTP Basic with any
+//! user name and the API key as password. The API lives in the key's data
+//! centre (`…-us6` → `https://us6.api.mailchimp.com`) unless the
+//! connection overrides its base URL.
+//!
+//! The mapped body gives the member: `email_address` (or `email`), and
+//! `merge_fields` (an object; without it, every other top-level field is
+//! a merge field). [`answer`] reads Mailchimp's answers.
+
+mod answer;
+
+use base64::Engine;
+use secrecy::ExposeSecret;
+use switchyard_core::connection::shape;
+use switchyard_core::connection::{ConnectionKind, MailchimpConfig};
+
+use super::{Context, Destination, json_headers, secret_header};
+use crate::engine::http::{HttpResponse, Outbound, SendError, SendResult, standard_retry_after};
+use crate::engine::retry::{RetryAction, RetryLogic};
+
+pub struct Mailchimp {
+    config: MailchimpConfig,
+}
+
+impl Mailchimp {
+    pub fn new(config: MailchimpConfig) -> Self {
+        Self { config }
+    }
+}
+
+impl Destination for Mailchimp {
+    fn kind(&self) -> ConnectionKind {
+        ConnectionKind::Mailchimp
+    }
+
+    fn target(&self) -> String {
+        let base = self
+            .config
+            .base_url
+            .as_deref()
+            .unwrap_or("https://<dc>.api.mailchimp.com");
+        format!("{base}/3.0/lists/{}/members", self.config.list_id)
+    }
+
+    fn build(&self, context: &Context<'_>) -> Result<Outbound, SendError> {
+        let api_key = context
+            .credentials
+            .api_key
+            .as_ref()
+            .ok_or_else(|| SendError::Invalid("the connection has no Mailchimp API key".into()))?
+            .expose_secret();
+        let base = self.config.base_url(api_key).map_err(SendError::Invalid)?;
+        let shape = shape::mailchimp(&self.config, &base, context.payload)?;
+        let mut headers = json_headers(context.traceparent);
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("switchyard:{api_key}"));
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            secret_header(&format!("Basic {basic}"))?,
+        );
+        Ok(Outbound {
+            method: reqwest::Method::PUT,
+            url: shape.url,
+            headers,
+            body: serde_json::to_vec(&shape.body)
+                .map_err(|error| SendError::Invalid(format!("body: {error}")))?,
+            retry_after: standard_retry_after,
+        })
+    }
+
+    fn classify(&self, result: &SendResult, logic: &RetryLogic) -> RetryAction {
+        answer::classify(result, logic)
+    }
+
+    fn detail(&self, response: &HttpResponse) -> serde_json::Map<String, serde_json::Value> {
+        answer::detail(response)
+    }
+}

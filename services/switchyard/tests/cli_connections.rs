@@ -1,0 +1,124 @@
+//! `switchyard connections create webhook|hubspot|mailchimp` as a user
+//! meets it: credentials from the environment, never printed; a missing
+//! setting named in one line; `connections list` shows every kind.
+
+use std::process::Command;
+
+use switchyard::stack::{ServiceKind, Stack};
+use switchyard_core::testkit::{TestDatabase, TestRedis, secrets_config};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_hubspot_and_mailchimp_connections() -> anyhow::Result<()> {
+    let database = TestDatabase::create().await?;
+    let redis = TestRedis::new();
+    let any_port = "127.0.0.1:0".parse()?;
+    let mut config = switchyard_core::config::Config {
+        database_url: database.url.clone(),
+        database_pool_size: 4,
+        redis_url: redis.url.clone(),
+        redis_prefix: redis.prefix.clone(),
+        registry_addr: any_port,
+        ingest_addr: any_port,
+        router_addr: any_port,
+        delivery_addr: any_port,
+        secrets: secrets_config(),
+        allowed_destination_networks: vec!["127.0.0.1/32".parse()?],
+        ..Default::default()
+    };
+    config.telemetry.metrics_addr = None;
+    let stack = Stack::start(config, &[ServiceKind::Router]).await?;
+    let pool = switchyard_core::db::pool(&database.url, 2)?;
+    let (_, key) = switchyard_core::auth::create_workspace(
+        &pool,
+        &switchyard_core::auth::KeyHasher::new(None),
+        "cli",
+    )
+    .await
+    .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let router = stack.endpoints().router;
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SWITCHYARD_API_KEY", &key)
+            .env("SWITCHYARD_ROUTER_ENDPOINT", &router)
+            .args(args);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        command.output()
+    };
+
+    let hubspot = run(
+        &[
+            "connections",
+            "create",
+            "hubspot",
+            "--name",
+            "crm",
+            "--base-url",
+            "http://127.0.0.1:9",
+        ],
+        &[("SWITCHYARD_HUBSPOT_TOKEN", "pat-na1-cli-secret")],
+    )?;
+    let printed = String::from_utf8_lossy(&hubspot.stdout).into_owned();
+    assert!(hubspot.status.success(), "{hubspot:?}");
+    assert!(
+        printed.starts_with("con_") && printed.contains("crm (hubspot)"),
+        "{printed}"
+    );
+    assert!(!printed.contains("pat-na1-cli-secret"));
+
+    let missing = run(
+        &[
+            "connections",
+            "create",
+            "mailchimp",
+            "--name",
+            "news",
+            "--list-id",
+            "57afe96172",
+        ],
+        &[],
+    )?;
+    assert!(!missing.status.success());
+    let error = String::from_utf8_lossy(&missing.stderr).into_owned();
+    assert!(error.contains("mailchimp.api_key"), "{error}");
+    assert_eq!(error.trim().lines().count(), 1, "{error}");
+
+    let mailchimp = run(
+        &[
+            "connections",
+            "create",
+            "mailchimp",
+            "--name",
+            "news",
+            "--list-id",
+            "57afe96172",
+        ],
+        &[("SWITCHYARD_MAILCHIMP_API_KEY", "0123abcd-us6")],
+    )?;
+    assert!(mailchimp.status.success(), "{mailchimp:?}");
+    let webhook = run(
+        &[
+            "connections",
+            "create",
+            "--name",
+            "hook",
+            "--url",
+            "http://127.0.0.1:9/hook",
+        ],
+        &[],
+    )?;
+    assert!(webhook.status.success(), "{webhook:?}");
+    assert!(String::from_utf8_lossy(&webhook.stdout).contains("whsec_"));
+
+    let listed = run(&["connections", "list"], &[])?;
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    for kind in ["hubspot", "mailchimp", "webhook"] {
+        assert!(listed.contains(kind), "{listed}");
+    }
+    stack.stop().await?;
+    Ok(())
+}
