@@ -156,7 +156,7 @@ impl Gate {
     /// without a Postgres round trip ([`Self::admit`] checks again).
     pub fn local_wait(&self, connection: ConnectionId) -> Option<Duration> {
         (self.inner.local.in_flight(connection) >= self.inner.local.cap())
-            .then(|| jittered(LOCAL_WAIT))
+            .then(|| jittered(self.inner.local.park(connection, LOCAL_WAIT)))
     }
 
     /// Lets the attempt start now, or says how long it must wait.
@@ -168,7 +168,8 @@ impl Gate {
         policy: &EffectivePolicy,
     ) -> redis::RedisResult<Verdict> {
         let Some(local) = self.inner.local.try_acquire(connection) else {
-            return Ok(held(jittered(LOCAL_WAIT), HoldReason::LocalCap));
+            let wait = self.inner.local.park(connection, LOCAL_WAIT);
+            return Ok(held(jittered(wait), HoldReason::LocalCap));
         };
         let lease = format!("{:016x}", rand::random::<u64>());
         let breaker_on = policy.breaker.enabled();
