@@ -136,8 +136,12 @@ impl PayloadValidator for GrpcValidator {
             authorize(call.metadata_mut());
             return match self.registry.clone().validate_payload(call).await {
                 Ok(response) => Ok(vec![Ok(response.into_inner())]),
-                Err(status) if is_unreachable(status.code()) => Err(registry_error(status)),
-                Err(status) => Ok(vec![Err(ApiError::Upstream(status))]),
+                // Unreachable fails the batch; any other answer is the
+                // payload's own.
+                Err(status) => match registry_error(status) {
+                    outage @ ApiError::Unavailable(_) => Err(outage),
+                    refusal => Ok(vec![Err(refusal)]),
+                },
             };
         }
         let mut call = Request::new(pb::ValidatePayloadsRequest {
@@ -195,13 +199,6 @@ fn chunks(payloads: &[PayloadCheck<'_>]) -> Vec<std::ops::Range<usize>> {
         ranges.push(start..payloads.len());
     }
     ranges
-}
-
-fn is_unreachable(code: Code) -> bool {
-    matches!(
-        code,
-        Code::Unavailable | Code::DeadlineExceeded | Code::Unknown | Code::Cancelled
-    )
 }
 
 /// A failed registry call: unreachable is `Unavailable` (the event was not

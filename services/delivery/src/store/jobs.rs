@@ -393,17 +393,15 @@ pub async fn disable_connection(
     connection: ConnectionId,
     reason: &str,
 ) -> anyhow::Result<bool> {
-    let client = pool.get().await.context("connecting to Postgres")?;
-    let changed = client
-        .execute(
-            "UPDATE connections \
-             SET state = 'disabled', state_reason = $3, state_changed_at = now(), updated_at = now() \
-             WHERE id = $1 AND workspace_id = $2 AND state <> 'disabled' AND deleted_at IS NULL",
-            &[&connection.as_uuid(), &workspace.as_uuid(), &reason],
-        )
-        .await
-        .context("disabling the connection")?;
-    Ok(changed == 1)
+    change_state(
+        pool,
+        (workspace, connection),
+        "disabled",
+        &["active", "paused", "needs_credentials"],
+        reason,
+    )
+    .await
+    .context("disabling the connection")
 }
 
 /// Marks the connection as needing new credentials (the destination
@@ -415,17 +413,41 @@ pub async fn mark_needs_credentials(
     connection: ConnectionId,
     reason: &str,
 ) -> anyhow::Result<bool> {
+    change_state(
+        pool,
+        (workspace, connection),
+        "needs_credentials",
+        &["active"],
+        reason,
+    )
+    .await
+    .context("marking the connection as needing credentials")
+}
+
+/// Moves a live connection to state `to` when it is in one of `from`;
+/// true when this call changed it.
+async fn change_state(
+    pool: &Pool,
+    (workspace, connection): (WorkspaceId, ConnectionId),
+    to: &str,
+    from: &[&str],
+    reason: &str,
+) -> anyhow::Result<bool> {
     let client = pool.get().await.context("connecting to Postgres")?;
     let changed = client
         .execute(
             "UPDATE connections \
-             SET state = 'needs_credentials', state_reason = $3, state_changed_at = now(), \
-                 updated_at = now() \
-             WHERE id = $1 AND workspace_id = $2 AND state = 'active' AND deleted_at IS NULL",
-            &[&connection.as_uuid(), &workspace.as_uuid(), &reason],
+             SET state = $3, state_reason = $4, state_changed_at = now(), updated_at = now() \
+             WHERE id = $1 AND workspace_id = $2 AND state = ANY($5) AND deleted_at IS NULL",
+            &[
+                &connection.as_uuid(),
+                &workspace.as_uuid(),
+                &to,
+                &reason,
+                &from,
+            ],
         )
-        .await
-        .context("marking the connection as needing credentials")?;
+        .await?;
     Ok(changed == 1)
 }
 

@@ -258,14 +258,10 @@ async fn write(
 ) -> Result<Written, tokio_postgres::Error> {
     let transaction = client.transaction().await?;
     transaction.batch_execute(RELAXED_COMMIT).await?;
-    // Events in id order, so two batches lock rows in the same order.
-    let existing = transaction
-        .query(
-            "SELECT event_id, count(*) FROM deliveries WHERE event_id = ANY($1) GROUP BY event_id",
-            &[&routed],
-        )
-        .await?;
-    let created = transaction
+    // One statement: the deliveries counted before this insert (a
+    // data-modifying CTE is not visible to its siblings), the ones created
+    // now, and the outbox rows deleted.
+    let result = transaction
         .query(
             "WITH inserted AS ( \
                  INSERT INTO deliveries (id, workspace_id, event_id, rule_id, connection_id, \
@@ -280,8 +276,13 @@ async fn write(
                  RETURNING id, event_id, status \
              ), routed AS ( \
                  DELETE FROM events_unrouted WHERE event_id = ANY($10) \
+             ), existing AS ( \
+                 SELECT event_id, count(*) AS count FROM deliveries \
+                 WHERE event_id = ANY($10) GROUP BY event_id \
              ) \
-             SELECT id, event_id, status = 'pending' FROM inserted ORDER BY id",
+             SELECT id, event_id, status = 'pending' AS pending, 0::bigint AS count FROM inserted \
+             UNION ALL \
+             SELECT NULL::uuid, event_id, false, count FROM existing",
             &[
                 &rows.ids,
                 &rows.workspaces,
@@ -297,16 +298,21 @@ async fn write(
         )
         .await?;
     transaction.commit().await?;
-    Ok(Written {
-        existing: existing
-            .iter()
-            .map(|row| (row.get::<_, Uuid>(0), row.get::<_, i64>(1)))
-            .collect(),
-        created: created
-            .iter()
-            .map(|row| (row.get(0), row.get(1), row.get(2)))
-            .collect(),
-    })
+    let mut written = Written {
+        existing: HashMap::new(),
+        created: Vec::new(),
+    };
+    for row in &result {
+        let event: Uuid = row.get(1);
+        match row.get::<_, Option<Uuid>>(0) {
+            Some(delivery) => written.created.push((delivery, event, row.get(2))),
+            None => {
+                written.existing.insert(event, row.get::<_, i64>(3));
+            }
+        }
+    }
+    written.created.sort_unstable();
+    Ok(written)
 }
 
 /// `RouteEvents`: one outcome per requested event, in order (`None`: no
@@ -330,14 +336,22 @@ pub async fn route_events(
     // Each event once, in id order (the lock order of the statement).
     let mut events: Vec<StoredEvent> = found.drain().map(|(_, event)| event).collect();
     events.sort_by_key(|event| event.reference.event.as_uuid());
+    // One cache lookup per (workspace, type) of the batch, not per event.
+    let mut by_type: HashMap<(WorkspaceId, &str), RuleSet> = HashMap::new();
     let mut rule_sets = Vec::with_capacity(events.len());
     for event in &events {
-        let rules = state
-            .cache
-            .rules_for(&state.pool, event.reference.workspace, &event.event_type)
-            .await?;
+        let key = (event.reference.workspace, event.event_type.as_str());
+        let rules = match by_type.get(&key) {
+            Some(rules) => Arc::clone(rules),
+            None => {
+                let rules = state.cache.rules_for(&state.pool, key.0, key.1).await?;
+                by_type.insert(key, Arc::clone(&rules));
+                rules
+            }
+        };
         rule_sets.push(rules);
     }
+    drop(by_type);
 
     let started = std::time::Instant::now();
     let events = Arc::new(events);
