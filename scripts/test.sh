@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: starts Postgres and Redis if needed, lints the
-# protobuf contract with buf, checks formatting and clippy, and runs every
-# unit and end-to-end test against the real servers.
+# protobuf contract with buf, checks that the SDKs' generated code is
+# current and that the contract has no breaking change against main,
+# checks formatting and clippy, runs every unit and end-to-end test against
+# the real servers, then the TypeScript and Python SDK tests against a live
+# stack.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,11 +16,32 @@ if [ "${CI:-}" = "true" ]; then
   export CARGO_INCREMENTAL=0
 fi
 
-echo "==> buf lint"
-if [ ! -x node_modules/.bin/buf ]; then
+echo "==> npm ci, Python venv"
+# Reinstalled only when package-lock.json changed since the last install.
+if ! cmp -s package-lock.json node_modules/.switchyard-lock; then
   npm ci --no-audit --no-fund --silent
+  cp package-lock.json node_modules/.switchyard-lock
 fi
+./scripts/python-env.sh
+
+echo "==> buf lint"
 npx --no-install buf lint
+
+echo "==> buf generate (the checked-in SDK code is current)"
+npx --no-install buf generate
+if ! git diff --exit-code --stat -- clients/ts/gen clients/python/gen ||
+  [ -n "$(git status --porcelain -- clients/ts/gen clients/python/gen)" ]; then
+  echo "the generated SDK code is stale: run \`npx buf generate\` and commit clients/" >&2
+  exit 1
+fi
+
+echo "==> buf breaking against ${BUF_BREAKING_AGAINST:-main}"
+# The contract as the base branch has it, from git (worktrees and shallow
+# clones alike), so a wire-incompatible change fails here.
+against="$(mktemp -d)"
+trap 'rm -rf "$against"' EXIT
+git archive "${BUF_BREAKING_AGAINST:-main}" -- buf.yaml proto | tar -x -C "$against"
+npx --no-install buf breaking --against "$against"
 
 echo "==> cargo fmt --check"
 cargo fmt --all --check
@@ -27,3 +51,6 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 
 echo "==> cargo test"
 cargo test --locked --workspace
+
+echo "==> SDK tests (TypeScript, Python)"
+./scripts/sdk-test.sh

@@ -5,7 +5,8 @@
 //! (idempotent: an unchanged schema keeps its version) and says per type
 //! what happened; `check` is its dry run (`CheckCompatibility`), exiting
 //! non-zero when any schema breaks its type's mode; `list`, `show`,
-//! `compatibility` and `deprecate` read and change event types. The command
+//! `compatibility` and `deprecate` read and change event types; `codegen`
+//! writes typed events for TypeScript, Python or Rust ([`codegen`]). The command
 //! functions write to any `Write` and return a [`Report`], so tests can run
 //! them against a live registry; [`run`] turns a failing report into a
 //! non-zero exit.
@@ -22,6 +23,7 @@ use tonic_types::StatusExt;
 
 pub use manage::{deprecate, list, set_compatibility, show};
 
+pub mod codegen;
 mod manage;
 
 #[derive(Debug, Subcommand)]
@@ -54,6 +56,15 @@ pub enum SchemaCommand {
         event_type: String,
         #[arg(value_parser = parse_mode)]
         mode: Mode,
+    },
+    /// Write one type per registered event type and version, with typed
+    /// emit helpers, for the TypeScript, Python or Rust SDK.
+    Codegen {
+        #[arg(long, value_enum)]
+        lang: codegen::Lang,
+        /// The directory the files are written to (created if missing).
+        #[arg(long, default_value = "switchyard_events")]
+        out: PathBuf,
     },
     /// Mark an event type deprecated (emits are still accepted), or lift it.
     Deprecate {
@@ -156,6 +167,9 @@ pub async fn run(client: &Client, command: SchemaCommand) -> anyhow::Result<()> 
             reason,
             undo,
         } => return deprecate(client, &event_type, !undo, &reason, &mut out).await,
+        SchemaCommand::Codegen { lang, out: dir } => {
+            return codegen::codegen(client, lang, &dir, &mut out).await;
+        }
     };
     match report.failures() {
         0 => Ok(()),
