@@ -56,7 +56,10 @@ pub fn render(schemas: &[EventSchema]) -> anyhow::Result<Files> {
             exported.push(format!("{name}_async"));
         }
     }
-    let all: Vec<String> = exported.iter().map(|name| format!("    {name:?},")).collect();
+    let all: Vec<String> = exported
+        .iter()
+        .map(|name| format!("    {name:?},"))
+        .collect();
     writeln!(init, "\n__all__ = [\n{}\n]", all.join("\n"))?;
     files.push((PathBuf::from("__init__.py"), init));
     Ok(files)

@@ -35,8 +35,13 @@ fn types_of(schema: &EventSchema) -> anyhow::Result<String> {
     let mut settings = TypeSpaceSettings::default();
     settings.with_struct_builder(false);
     let mut space = TypeSpace::new(&settings);
-    let root: schemars::schema::RootSchema = serde_json::from_value(schema.titled())
-        .with_context(|| format!("{} v{}: not a JSON Schema typify reads", schema.event_type, schema.version))?;
+    let root: schemars::schema::RootSchema =
+        serde_json::from_value(schema.titled()).with_context(|| {
+            format!(
+                "{} v{}: not a JSON Schema typify reads",
+                schema.event_type, schema.version
+            )
+        })?;
     space
         .add_root_schema(root)
         .with_context(|| format!("{} v{}: typify", schema.event_type, schema.version))?;

@@ -32,7 +32,10 @@ pub fn render(schemas: &[EventSchema]) -> anyhow::Result<Files> {
             .with_context(|| format!("{} v{}", schema.event_type, schema.version))?;
         files.push((PathBuf::from(format!("{module}.ts")), types));
         let type_name = schema.type_name();
-        writeln!(index, "import type {{ {type_name} }} from \"./{module}.js\";")?;
+        writeln!(
+            index,
+            "import type {{ {type_name} }} from \"./{module}.js\";"
+        )?;
         writeln!(index, "export type {{ {type_name} }};")?;
         index.push_str(&helper(schema, &format!("emit{type_name}")));
         if schema.latest {
