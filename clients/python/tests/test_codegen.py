@@ -9,6 +9,8 @@ import sys
 import typing
 
 import pytest
+import typing_extensions
+from typing_extensions import NotRequired
 
 from conftest import REPOSITORY
 
@@ -36,11 +38,43 @@ def lead_events(admin, tmp_path, monkeypatch):
 def test_python_types_follow_the_schema(lead_events):
     lead = lead_events.LeadCreatedV1
     assert typing.is_typeddict(lead)
-    assert lead.__required_keys__ == frozenset({"id", "email"})
-    assert lead.__optional_keys__ == frozenset({"name", "amount", "source"})
-    hints = typing.get_type_hints(lead)
-    assert hints["email"] is str
-    assert typing.get_args(hints["source"]) == ("web", "ads", "referral", "event")
+    hints = typing.get_type_hints(lead, include_extras=True)
+    assert set(hints) == {"id", "email", "name", "amount", "source"}
+    assert hints["email"] is str and hints["id"] is str
+    optional = {name for name, hint in hints.items() if hint is not str}
+    assert optional == {"name", "amount", "source"}
+    assert all(typing_extensions.get_origin(hints[name]) is NotRequired for name in optional)
+    [source] = typing.get_args(hints["source"])
+    assert typing.get_args(source) == ("web", "ads", "referral", "event")
+
+
+MYPY_PROGRAM = """
+from switchyard_client import Switchyard
+from lead_events import emit_lead_created
+
+def send(client: Switchyard) -> None:
+    emit_lead_created(client, {PAYLOAD})
+"""
+
+
+def mypy(tmp_path, payload: str) -> subprocess.CompletedProcess:
+    program = tmp_path / "program.py"
+    program.write_text(MYPY_PROGRAM.replace("{PAYLOAD}", payload))
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(program)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "MYPYPATH": str(tmp_path)},
+    )
+
+
+def test_a_wrong_payload_fails_type_checking(lead_events, tmp_path):
+    wrong = mypy(tmp_path, '{"id": "x", "email": 1}')
+    assert wrong.returncode == 1, wrong.stdout
+    assert 'has incompatible type "int"' in wrong.stdout and '"email"' in wrong.stdout, wrong.stdout
+    right = mypy(tmp_path, '{"id": "x", "email": "a@example.com"}')
+    assert right.returncode == 0, right.stdout
 
 
 def test_the_generated_helper_emits_at_the_typed_version(admin, lead_events):

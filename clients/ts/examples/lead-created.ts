@@ -58,3 +58,6 @@ try {
     console.log(`refused ${violation.field}: ${violation.description}`);
   }
 }
+
+admin.close();
+backend.close();

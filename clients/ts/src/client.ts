@@ -16,7 +16,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { type Client, type Interceptor, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-node";
 import { randomUUID } from "node:crypto";
 
 import { DeliveryService } from "../gen/switchyard/v1/delivery_pb.js";
@@ -112,6 +112,8 @@ export class Switchyard {
   readonly workspaces: Client<typeof WorkspaceService>;
   readonly retry: RetryPolicy;
   readonly timeoutMs: number;
+  /** One HTTP/2 connection per distinct endpoint, closed by {@link close}. */
+  private readonly sessions = new Map<string, Http2SessionManager>();
 
   constructor(options: SwitchyardOptions) {
     const token = bearer(options);
@@ -123,7 +125,14 @@ export class Switchyard {
     const endpoints = base
       ? { registry: base, ingest: base, router: base, delivery: base }
       : { ...endpointsFromEnv(), ...options.endpoints };
-    const transport = (baseUrl: string) => createGrpcTransport({ baseUrl, interceptors: [auth] });
+    const transport = (baseUrl: string) => {
+      let sessionManager = this.sessions.get(baseUrl);
+      if (!sessionManager) {
+        sessionManager = new Http2SessionManager(baseUrl);
+        this.sessions.set(baseUrl, sessionManager);
+      }
+      return createGrpcTransport({ baseUrl, interceptors: [auth], sessionManager });
+    };
     const registry = transport(endpoints.registry);
     this.registry = createClient(RegistryService, registry);
     this.workspaces = createClient(WorkspaceService, registry);
@@ -132,6 +141,12 @@ export class Switchyard {
     this.delivery = createClient(DeliveryService, transport(endpoints.delivery));
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  /** Closes the connections (calls made after this fail). */
+  close(): void {
+    for (const session of this.sessions.values()) session.abort();
+    this.sessions.clear();
   }
 
   /** Emits one event; throws {@link SwitchyardError} when it is refused. */

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { before, test } from "node:test";
+import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 
 import { admin, env, registerLeadSchema } from "./helpers.js";
@@ -23,8 +23,11 @@ const compilerOptions = [
   "--types", "node",
 ];
 
+const client = admin();
+after(() => client.close());
+
 before(async () => {
-  await registerLeadSchema(admin());
+  await registerLeadSchema(client);
   const { stdout } = await run(env("SWITCHYARD_BIN"), [
     "schema", "codegen", "--lang", "ts", "--out", `${fixtures}events`,
   ]);
@@ -33,7 +36,7 @@ before(async () => {
 });
 
 test("a wrong payload fails to compile against the generated type", async () => {
-  const failed = await run(tsc, [...compilerOptions, "--noEmit", `${fixtures}wrong-payload.ts`]).then(
+  const failed = await run(tsc, [...compilerOptions, "--rootDir", fixtures, "--noEmit", `${fixtures}wrong-payload.ts`]).then(
     () => assert.fail("tsc accepted `email: 1` for lead.created"),
     (error: { code: number; stdout: string }) => error,
   );
@@ -43,9 +46,10 @@ test("a wrong payload fails to compile against the generated type", async () => 
 
 test("the right payload compiles and the generated helper emits it", async () => {
   const outDir = `${fixtures}out`;
-  await run(tsc, [...compilerOptions, "--outDir", outDir, `${fixtures}right-payload.ts`]);
+  // rootDir: the fixtures sit inside @switchyard/client's own folder.
+  await run(tsc, [...compilerOptions, "--rootDir", fixtures, "--outDir", outDir, `${fixtures}right-payload.ts`]);
   const { emitRight } = await import(`${outDir}/right-payload.js`);
-  const emitted = await emitRight(admin());
+  const emitted = await emitRight(client);
   assert.match(emitted.eventId, /^evt_/);
   assert.equal(emitted.schemaVersion, 1);
 });

@@ -1,6 +1,6 @@
 /** Emitting against the live stack: ids, idempotency, typed violations, batches, JWTs. */
 import assert from "node:assert/strict";
-import { before, test } from "node:test";
+import { after, before, test } from "node:test";
 
 import { Code, Switchyard, SwitchyardError, endpointsFromEnv } from "../src/index.js";
 import { admin, machineTokens, registerLeadSchema } from "./helpers.js";
@@ -10,6 +10,7 @@ const client = admin();
 before(async () => {
   await registerLeadSchema(client);
 });
+after(() => client.close());
 
 test("emit stores an event and a repeated idempotency key answers the first", async () => {
   const key = `lead-${Date.now()}`;
@@ -81,4 +82,6 @@ test("a machine JWT authenticates, and its scope is enforced", async () => {
     (error: unknown) => error as SwitchyardError,
   );
   assert.equal(unauthenticated.code, Code.Unauthenticated);
+  emitter.close();
+  expired.close();
 });

@@ -55,7 +55,11 @@ before(async () => {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-after(() => server.close());
+const clients: Switchyard[] = [live];
+after(() => {
+  for (const client of clients) client.close();
+  server.close();
+});
 
 test("an emit refused once with Unavailable is retried after the server's delay, under one key", async () => {
   const retries: SwitchyardError[] = [];
@@ -64,6 +68,7 @@ test("an emit refused once with Unavailable is retried after the server's delay,
     endpoints: { ...endpointsFromEnv(), ingest: endpoint },
     retry: { ...DEFAULT_RETRY, onRetry: (error) => retries.push(error) },
   });
+  clients.push(client);
   seenKeys.length = 0;
   refusalsLeft = 1;
   const started = Date.now();
@@ -87,6 +92,7 @@ test("with retries off the Unavailable reaches the caller, typed", async () => {
     endpoints: { ...endpointsFromEnv(), ingest: endpoint },
     retry: { ...DEFAULT_RETRY, maxAttempts: 1 },
   });
+  clients.push(client);
   refusalsLeft = 1;
   const error = await client.emit("lead.created", { id: "r2", email: "r2@example.com" }).then(
     () => assert.fail("the refusal was not surfaced"),
@@ -103,6 +109,7 @@ test("a deadline shorter than the call fails with DeadlineExceeded", async () =>
     endpoints: { ...endpointsFromEnv(), ingest: endpoint },
     retry: { ...DEFAULT_RETRY, maxAttempts: 1 },
   });
+  clients.push(client);
   refusalsLeft = 0;
   const error = await client
     .emit("lead.created", { id: "r3", email: "r3@example.com" }, { timeoutMs: 1 })
