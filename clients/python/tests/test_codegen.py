@@ -58,21 +58,24 @@ def send(client: Switchyard) -> None:
 
 
 def mypy(tmp_path, payload: str) -> subprocess.CompletedProcess:
+    # mypy cannot see through the editable install: name the sources.
+    search_path = [tmp_path, REPOSITORY / "clients/python/src", REPOSITORY / "clients/python/gen"]
     program = tmp_path / "program.py"
     program.write_text(MYPY_PROGRAM.replace("{PAYLOAD}", payload))
     return subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(program)],
+        [sys.executable, "-m", "mypy", "--follow-imports=silent", "--ignore-missing-imports", "--no-incremental", str(program)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env={**os.environ, "MYPYPATH": str(tmp_path)},
+        env={**os.environ, "MYPYPATH": os.pathsep.join(map(str, search_path))},
     )
 
 
 def test_a_wrong_payload_fails_type_checking(lead_events, tmp_path):
     wrong = mypy(tmp_path, '{"id": "x", "email": 1}')
     assert wrong.returncode == 1, wrong.stdout
-    assert 'has incompatible type "int"' in wrong.stdout and '"email"' in wrong.stdout, wrong.stdout
+    assert "program.py:6: error:" in wrong.stdout, wrong.stdout
+    assert 'TypedDict item "email" has type "str"' in wrong.stdout, wrong.stdout
     right = mypy(tmp_path, '{"id": "x", "email": "a@example.com"}')
     assert right.returncode == 0, right.stdout
 

@@ -21,10 +21,12 @@ class FlakyIngest(ingest_pb2_grpc.IngestServiceServicer):
     def __init__(self, live: Switchyard):
         self.live = live
         self.refusals_left = 0
+        self.stall = 0.0
         self.keys: list[str] = []
 
     def EmitEvent(self, request, context):
         self.keys.append(request.idempotency_key)
+        time.sleep(self.stall)
         if self.refusals_left > 0:
             self.refusals_left -= 1
             detail = any_pb2.Any()
@@ -102,7 +104,12 @@ async def test_the_asyncio_client_retries_too(flaky):
     assert flaky.keys == [emitted.idempotency_key, emitted.idempotency_key]
 
 
-def test_a_deadline_shorter_than_the_call_fails_with_deadline_exceeded(admin):
+def test_a_deadline_shorter_than_the_call_fails_with_deadline_exceeded(flaky):
+    client = Switchyard(api_key=os.environ["SWITCHYARD_API_KEY"], endpoints=endpoints(flaky))
+    flaky.stall = 1.0
+    started = time.monotonic()
     with pytest.raises(SwitchyardError) as refused:
-        admin.emit("lead.created", {"id": "pr4", "email": "r4@example.com"}, timeout=0.0001)
+        client.emit("lead.created", {"id": "pr4", "email": "r4@example.com"}, timeout=0.2)
     assert refused.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert time.monotonic() - started < 0.9
+    client.close()

@@ -19,6 +19,7 @@ const live = admin();
 const SERVER_DELAY_MS = 300;
 const seenKeys: string[] = [];
 let refusalsLeft = 0;
+let stallMs = 0;
 
 function retryInfo(delayMs: number): Uint8Array {
   const writer = new BinaryWriter();
@@ -35,6 +36,7 @@ const server = createServer(
       router.service(IngestService, {
         async emitEvent(request) {
           seenKeys.push(request.idempotencyKey);
+          await new Promise((resolve) => setTimeout(resolve, stallMs));
           if (refusalsLeft > 0) {
             refusalsLeft -= 1;
             const refusal = new ConnectError("postgres restarting", Code.Unavailable);
@@ -111,11 +113,15 @@ test("a deadline shorter than the call fails with DeadlineExceeded", async () =>
   });
   clients.push(client);
   refusalsLeft = 0;
+  stallMs = 1_000;
+  const started = Date.now();
   const error = await client
-    .emit("lead.created", { id: "r3", email: "r3@example.com" }, { timeoutMs: 1 })
+    .emit("lead.created", { id: "r3", email: "r3@example.com" }, { timeoutMs: 200 })
     .then(
-      () => assert.fail("a 1 ms deadline was met"),
+      () => assert.fail("a 200 ms deadline was met by a 1 s call"),
       (reason: unknown) => reason as SwitchyardError,
     );
+  stallMs = 0;
   assert.equal(error.code, Code.DeadlineExceeded);
+  assert.ok(Date.now() - started < 900);
 });

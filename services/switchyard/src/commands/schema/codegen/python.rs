@@ -18,7 +18,7 @@ pub fn render(schemas: &[EventSchema]) -> anyhow::Result<Files> {
     let generator = Generator::from_env("SWITCHYARD_DATAMODEL_CODEGEN", &["datamodel-codegen"]);
     let mut files = Files::new();
     let mut init = format!(
-        "# {HEADER}\nfrom switchyard_client import AsyncSwitchyard, Emitted, Switchyard\n\n"
+        "# {HEADER}\nfrom typing import Any\n\nfrom switchyard_client import AsyncSwitchyard, Emitted, Switchyard\n\n"
     );
     let mut exported = Vec::new();
     for schema in schemas {
@@ -67,10 +67,10 @@ pub fn render(schemas: &[EventSchema]) -> anyhow::Result<Files> {
 
 fn helpers(schema: &EventSchema, name: &str) -> String {
     format!(
-        "\n\ndef {name}(client: Switchyard, payload: {type_name}, **options) -> Emitted:\n    \
+        "\n\ndef {name}(client: Switchyard, payload: {type_name}, **options: Any) -> Emitted:\n    \
          \"\"\"Emits `{event_type}` validated against version {version}.\"\"\"\n    \
          return client.emit(\"{event_type}\", payload, schema_version={version}, **options)\n\n\n\
-         async def {name}_async(client: AsyncSwitchyard, payload: {type_name}, **options) -> Emitted:\n    \
+         async def {name}_async(client: AsyncSwitchyard, payload: {type_name}, **options: Any) -> Emitted:\n    \
          \"\"\"Emits `{event_type}` validated against version {version}.\"\"\"\n    \
          return await client.emit(\"{event_type}\", payload, schema_version={version}, **options)\n",
         event_type = schema.event_type,
