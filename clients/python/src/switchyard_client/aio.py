@@ -10,13 +10,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
-from switchyard.v1 import (
-    delivery_pb2_grpc,
-    ingest_pb2_grpc,
-    registry_pb2_grpc,
-    router_pb2_grpc,
-    workspace_pb2_grpc,
-)
 
 from . import retry as retrying
 from .common import (
@@ -24,6 +17,8 @@ from .common import (
     BatchResult,
     Emitted,
     Endpoints,
+    Stubs,
+    addresses,
     batch_request,
     batch_results,
     bearer,
@@ -58,7 +53,7 @@ def _channel(endpoint: str, auth: _Auth, tls: grpc.ChannelCredentials | None) ->
     return grpc.aio.insecure_channel(address, interceptors=[auth])
 
 
-class AsyncSwitchyard:
+class AsyncSwitchyard(Stubs):
     def __init__(
         self,
         *,
@@ -71,17 +66,8 @@ class AsyncSwitchyard:
         tls: grpc.ChannelCredentials | None = None,
     ):
         auth = _Auth(bearer(api_key, jwt))
-        where = Endpoints.single(endpoint) if endpoint else (endpoints or Endpoints.from_env())
-        self._channels = [
-            _channel(address, auth, tls)
-            for address in (where.registry, where.ingest, where.router, where.delivery)
-        ]
-        registry, ingest, router, delivery = self._channels
-        self.registry = registry_pb2_grpc.RegistryServiceStub(registry)
-        self.workspaces = workspace_pb2_grpc.WorkspaceServiceStub(registry)
-        self.ingest = ingest_pb2_grpc.IngestServiceStub(ingest)
-        self.router = router_pb2_grpc.RouterServiceStub(router)
-        self.delivery = delivery_pb2_grpc.DeliveryServiceStub(delivery)
+        self._channels = [_channel(address, auth, tls) for address in addresses(endpoint, endpoints)]
+        super().__init__(*self._channels)
         self.retry = retry
         self.timeout = timeout
 

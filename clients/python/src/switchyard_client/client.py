@@ -12,13 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from switchyard.v1 import (
-    delivery_pb2_grpc,
-    ingest_pb2_grpc,
-    registry_pb2_grpc,
-    router_pb2_grpc,
-    workspace_pb2_grpc,
-)
 
 from . import retry as retrying
 from .common import (
@@ -26,6 +19,8 @@ from .common import (
     BatchResult,
     Emitted,
     Endpoints,
+    Stubs,
+    addresses,
     batch_request,
     batch_results,
     bearer,
@@ -55,7 +50,7 @@ def _channel(endpoint: str, auth: _Auth, tls: grpc.ChannelCredentials | None) ->
     return grpc.intercept_channel(channel, auth)
 
 
-class Switchyard:
+class Switchyard(Stubs):
     def __init__(
         self,
         *,
@@ -71,17 +66,8 @@ class Switchyard:
         token can be refreshed; ``timeout`` is each attempt's deadline in
         seconds; ``tls`` replaces the system roots for ``https://`` endpoints."""
         auth = _Auth(bearer(api_key, jwt))
-        where = Endpoints.single(endpoint) if endpoint else (endpoints or Endpoints.from_env())
-        self._channels = [
-            _channel(address, auth, tls)
-            for address in (where.registry, where.ingest, where.router, where.delivery)
-        ]
-        registry, ingest, router, delivery = self._channels
-        self.registry = registry_pb2_grpc.RegistryServiceStub(registry)
-        self.workspaces = workspace_pb2_grpc.WorkspaceServiceStub(registry)
-        self.ingest = ingest_pb2_grpc.IngestServiceStub(ingest)
-        self.router = router_pb2_grpc.RouterServiceStub(router)
-        self.delivery = delivery_pb2_grpc.DeliveryServiceStub(delivery)
+        self._channels = [_channel(address, auth, tls) for address in addresses(endpoint, endpoints)]
+        super().__init__(*self._channels)
         self.retry = retry
         self.timeout = timeout
 

@@ -15,7 +15,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from switchyard.v1 import ingest_pb2
+from switchyard.v1 import (
+    delivery_pb2_grpc,
+    ingest_pb2,
+    ingest_pb2_grpc,
+    registry_pb2_grpc,
+    router_pb2_grpc,
+    workspace_pb2_grpc,
+)
 
 from .errors import FieldViolation, SwitchyardError
 
@@ -44,6 +51,24 @@ class Endpoints:
             env.get("SWITCHYARD_ROUTER_ENDPOINT", local.router),
             env.get("SWITCHYARD_DELIVERY_ENDPOINT", local.delivery),
         )
+
+
+def addresses(endpoint: str | None, endpoints: Endpoints | None) -> tuple[str, str, str, str]:
+    """The registry, ingest, router and delivery addresses a client was given."""
+    where = Endpoints.single(endpoint) if endpoint else (endpoints or Endpoints.from_env())
+    return where.registry, where.ingest, where.router, where.delivery
+
+
+class Stubs:
+    """The generated stubs over a client's four channels, one attribute per
+    service (the registry's channel also serves WorkspaceService)."""
+
+    def __init__(self, registry, ingest, router, delivery):
+        self.registry = registry_pb2_grpc.RegistryServiceStub(registry)
+        self.workspaces = workspace_pb2_grpc.WorkspaceServiceStub(registry)
+        self.ingest = ingest_pb2_grpc.IngestServiceStub(ingest)
+        self.router = router_pb2_grpc.RouterServiceStub(router)
+        self.delivery = delivery_pb2_grpc.DeliveryServiceStub(delivery)
 
 
 def target(endpoint: str) -> tuple[str, bool]:

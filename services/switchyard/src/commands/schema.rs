@@ -21,7 +21,7 @@ use switchyard_registry::compat::Mode;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-pub use manage::{deprecate, list, set_compatibility, show};
+pub use manage::{deprecate, event_types, list, schema_version, set_compatibility, show};
 
 pub mod codegen;
 mod manage;

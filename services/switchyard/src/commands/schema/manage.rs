@@ -9,6 +9,28 @@ use switchyard_registry::compat::Mode;
 
 /// Every event type, one per line: name, latest version, mode, flags.
 pub async fn list(client: &Client, out: &mut dyn Write) -> anyhow::Result<()> {
+    for event_type in &event_types(client).await? {
+        let mut line = format!(
+            "{}  v{}  {}",
+            event_type.name,
+            event_type.latest_version,
+            mode_name(event_type.compatibility)
+        );
+        if event_type.deprecated {
+            line.push_str("  deprecated");
+        }
+        if !event_type.description.is_empty() {
+            line.push_str("  ");
+            line.push_str(&event_type.description);
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+/// Every event type of the workspace, all pages.
+pub async fn event_types(client: &Client) -> anyhow::Result<Vec<proto::EventType>> {
+    let mut event_types = Vec::new();
     let mut page_token = String::new();
     loop {
         let page = client
@@ -21,27 +43,32 @@ pub async fn list(client: &Client, out: &mut dyn Write) -> anyhow::Result<()> {
             .await
             .map_err(status_error)?
             .into_inner();
-        for event_type in &page.event_types {
-            let mut line = format!(
-                "{}  v{}  {}",
-                event_type.name,
-                event_type.latest_version,
-                mode_name(event_type.compatibility)
-            );
-            if event_type.deprecated {
-                line.push_str("  deprecated");
-            }
-            if !event_type.description.is_empty() {
-                line.push_str("  ");
-                line.push_str(&event_type.description);
-            }
-            writeln!(out, "{line}")?;
-        }
+        event_types.extend(page.event_types);
         if page.next_page_token.is_empty() {
-            return Ok(());
+            return Ok(event_types);
         }
         page_token = page.next_page_token;
     }
+}
+
+/// One stored schema version (0: the latest).
+pub async fn schema_version(
+    client: &Client,
+    event_type: &str,
+    version: u32,
+) -> anyhow::Result<proto::SchemaVersion> {
+    client
+        .registry
+        .clone()
+        .get_schema_version(proto::GetSchemaVersionRequest {
+            event_type: event_type.to_string(),
+            version,
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner()
+        .schema_version
+        .context("the registry answered without the version")
 }
 
 /// The type's summary, then one version's schema, pretty printed.
@@ -51,8 +78,9 @@ pub async fn show(
     version: u32,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let mut registry = client.registry.clone();
-    let described = registry
+    let described = client
+        .registry
+        .clone()
         .get_event_type(proto::GetEventTypeRequest {
             event_type: event_type.to_string(),
         })
@@ -61,16 +89,7 @@ pub async fn show(
         .into_inner()
         .event_type
         .context("the registry answered without the event type")?;
-    let schema_version = registry
-        .get_schema_version(proto::GetSchemaVersionRequest {
-            event_type: event_type.to_string(),
-            version,
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner()
-        .schema_version
-        .context("the registry answered without the version")?;
+    let schema_version = schema_version(client, event_type, version).await?;
     writeln!(
         out,
         "{}  v{} of {}  {}",

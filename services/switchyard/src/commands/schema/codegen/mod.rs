@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
-use switchyard_client::{Client, proto};
+use switchyard_client::Client;
 
 /// The languages `codegen` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -92,47 +92,21 @@ fn words(name: &str) -> impl Iterator<Item = &str> {
 
 /// Every schema version of every event type, by type then version.
 pub async fn fetch(client: &Client) -> anyhow::Result<Vec<EventSchema>> {
-    let mut registry = client.registry.clone();
-    let mut names = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = registry
-            .list_event_types(proto::ListEventTypesRequest {
-                page_size: 500,
-                page_token,
-            })
-            .await
-            .map_err(status_error)?
-            .into_inner();
-        names.extend(
-            page.event_types
-                .into_iter()
-                .map(|t| (t.name, t.latest_version)),
-        );
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        page_token = page.next_page_token;
-    }
-    names.sort();
+    let mut event_types = super::event_types(client).await?;
+    event_types.sort_by(|a, b| a.name.cmp(&b.name));
     let mut schemas = Vec::new();
-    for (event_type, latest) in names {
+    for event_type in event_types {
+        let latest = event_type.latest_version;
         for version in 1..=latest {
-            let stored = registry
-                .get_schema_version(proto::GetSchemaVersionRequest {
-                    event_type: event_type.clone(),
-                    version,
-                })
-                .await
-                .map_err(status_error)?
-                .into_inner()
-                .schema_version
-                .context("the registry answered without the version")?;
+            let stored = super::schema_version(client, &event_type.name, version).await?;
             let schema = serde_json::from_str(&stored.json_schema).with_context(|| {
-                format!("{event_type} v{version}: the stored schema is not JSON")
+                format!(
+                    "{} v{version}: the stored schema is not JSON",
+                    event_type.name
+                )
             })?;
             schemas.push(EventSchema {
-                event_type: event_type.clone(),
+                event_type: event_type.name.clone(),
                 version,
                 schema,
                 latest: version == latest,
@@ -140,10 +114,6 @@ pub async fn fetch(client: &Client) -> anyhow::Result<Vec<EventSchema>> {
         }
     }
     Ok(schemas)
-}
-
-fn status_error(status: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("{:?}: {}", status.code(), status.message())
 }
 
 /// An external JSON-Schema generator: a command and its leading arguments,
