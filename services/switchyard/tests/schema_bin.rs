@@ -44,6 +44,11 @@ async fn push_check_and_their_exit_codes() -> anyhow::Result<()> {
         database_url: database.url.clone(),
         database_pool_size: 4,
         registry_addr: "127.0.0.1:0".parse()?,
+        // Not started, but a stack reserves every service's address: the
+        // default ports may be taken by another stack on the machine.
+        ingest_addr: "127.0.0.1:0".parse()?,
+        router_addr: "127.0.0.1:0".parse()?,
+        delivery_addr: "127.0.0.1:0".parse()?,
         ..Config::default()
     };
     // Nothing here reads metrics; the default port may be taken.
