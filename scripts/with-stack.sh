@@ -57,9 +57,13 @@ export SWITCHYARD_API_KEY SWITCHYARD_WORKSPACE_ID
 "$bin" serve >>"$log" 2>&1 &
 server=$!
 
+# Ready: every service accepts connections and the registry answers.
+port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
 ready=""
 for _ in $(seq 1 100); do
-  if SWITCHYARD_INGEST_ENDPOINT="$SWITCHYARD_INGEST_ENDPOINT" "$bin" schema list >/dev/null 2>&1; then
+  if port_open "$SWITCHYARD_REGISTRY_ADDR" && port_open "$SWITCHYARD_INGEST_ADDR" &&
+    port_open "$SWITCHYARD_ROUTER_ADDR" && port_open "$SWITCHYARD_DELIVERY_ADDR" &&
+    "$bin" schema list >/dev/null 2>&1; then
     ready=1
     break
   fi
