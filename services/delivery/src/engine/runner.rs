@@ -1,4 +1,4 @@
-//! Wires the engine together: builds the shared parts once, runs the four
+//! Wires the engine together: builds the shared parts once, runs the
 //! loops until shutdown, then waits for in-flight attempts.
 //!
 //! Loop periods follow the visibility timeout `V`: the reclaimer looks every
@@ -21,8 +21,9 @@ use super::http::Sender;
 use super::policy::Defaults;
 use super::queue::JobQueue;
 use super::recovery::Recovery;
+use super::waiting::Waiting;
 use super::writers::Writers;
-use super::{consumer, gauges, reclaim, scheduler, sweeper};
+use super::{consumer, gauges, reclaim, scheduler, sweeper, waiting};
 
 /// Time allowed after the request timeout for an attempt to be recorded.
 const RECORD_MARGIN: Duration = Duration::from_secs(2);
@@ -45,6 +46,8 @@ pub struct Engine {
     pool: Pool,
     queue: JobQueue,
     dispatcher: Dispatcher,
+    waiting: Waiting,
+    gate: Gate,
     recovery: Recovery,
     visibility_timeout: Duration,
     request_timeout: Duration,
@@ -75,19 +78,23 @@ impl Engine {
             &config.redis_prefix,
             delivery.max_in_flight_per_connection,
         );
+        let waiting = Waiting::new(queue.commands(), queue.keys().clone());
         let attempter = Attempter::new(
             pool.clone(),
             writers,
             Sender::new(config)?,
-            gate,
+            gate.clone(),
             Defaults::new(delivery),
             keyring,
+            waiting.clone(),
         );
         Ok(Self {
             recovery: Recovery::new(pool.clone(), queue.clone()),
             pool,
             dispatcher: Dispatcher::new(delivery.max_in_flight, attempter),
             queue,
+            waiting,
+            gate,
             visibility_timeout: delivery.visibility_timeout,
             request_timeout: delivery.request_timeout,
             scheduler_interval: delivery.scheduler_interval,
@@ -124,6 +131,7 @@ impl Engine {
                 shutdown.clone(),
             ),
             gauges::run(self.queue.clone(), shutdown.clone()),
+            waiting::run(self.waiting.clone(), self.gate.clone(), shutdown.clone()),
             sweeper::run(
                 self.pool.clone(),
                 self.queue.clone(),

@@ -56,7 +56,11 @@ async fn sweep(pool: &Pool, queue: &JobQueue, grace: Duration) {
     }
     let jobs: Vec<String> = overdue
         .iter()
-        .map(|&(workspace, delivery)| Job::new(workspace, delivery).to_json())
+        .map(|&(workspace, delivery, connection)| {
+            Job::new(workspace, delivery)
+                .with_connection(connection)
+                .to_json()
+        })
         .collect();
     match queue.enqueue(&jobs).await {
         Ok(()) => tracing::info!(count = jobs.len(), "re-queued overdue deliveries"),
