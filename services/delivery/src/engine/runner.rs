@@ -42,6 +42,9 @@ const ENGINE_SESSION: &[(&str, &str)] = &[
     ("enable_mergejoin", "off"),
 ];
 
+/// Size of the pool of claims and releases (one batch of each in flight).
+const LEASE_POOL_SIZE: usize = 2;
+
 pub struct Engine {
     pool: Pool,
     queue: JobQueue,
@@ -67,12 +70,24 @@ impl Engine {
             config.database_pool_size,
             ENGINE_SESSION,
         )?;
+        // Claims and releases only move a delivery's lease: they commit
+        // without waiting for the WAL flush (see `writers`).
+        let lease_settings: Vec<(&str, &str)> = ENGINE_SESSION
+            .iter()
+            .copied()
+            .chain([("synchronous_commit", "off")])
+            .collect();
+        let lease_pool = switchyard_core::db::pool_with_settings(
+            &config.database_url,
+            LEASE_POOL_SIZE,
+            &lease_settings,
+        )?;
         let queue = JobQueue::new(&config.redis_prefix, &config.redis_url, redis.clone()).await?;
         queue
             .ensure_group()
             .await
             .context("creating the delivery consumer group")?;
-        let writers = Writers::spawn(&pool, &queue, delivery.visibility_timeout);
+        let writers = Writers::spawn(&pool, &lease_pool, &queue, delivery.visibility_timeout);
         let gate = Gate::new(
             redis,
             &config.redis_prefix,
