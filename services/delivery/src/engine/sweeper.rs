@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
-use switchyard_core::shutdown::Signal;
+use switchyard_core::shutdown::{self, Signal};
 
 use super::job::Job;
 use super::queue::JobQueue;
@@ -26,17 +26,7 @@ pub async fn run(
     interval: Duration,
     shutdown: Signal,
 ) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let stopped = shutdown.wait();
-    tokio::pin!(stopped);
-    loop {
-        tokio::select! {
-            biased;
-            () = &mut stopped => break,
-            _ = ticker.tick() => sweep(&pool, &queue, grace).await,
-        }
-    }
+    shutdown::every(interval, shutdown, || sweep(&pool, &queue, grace)).await;
     tracing::debug!("sweeper stopped");
 }
 

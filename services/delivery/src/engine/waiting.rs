@@ -30,7 +30,7 @@ use redis::aio::ConnectionManager;
 use redis::{RedisResult, Script};
 use switchyard_core::ids::ConnectionId;
 use switchyard_core::queue::{JOB_FIELD, Producer, QueueKeys};
-use switchyard_core::shutdown::Signal;
+use switchyard_core::shutdown::{self, Signal};
 
 use super::gate::Gate;
 
@@ -234,20 +234,11 @@ impl Waiting {
 
 /// Runs rescue rounds every [`RESCUE_INTERVAL`] until shutdown.
 pub async fn run(waiting: Waiting, gate: Gate, shutdown: Signal) {
-    let mut ticker = tokio::time::interval(RESCUE_INTERVAL);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let stopped = shutdown.wait();
-    tokio::pin!(stopped);
-    loop {
-        tokio::select! {
-            biased;
-            () = &mut stopped => break,
-            _ = ticker.tick() => {
-                if let Err(error) = waiting.rescue(&gate).await {
-                    tracing::warn!(%error, "looking at the waiting lists failed");
-                }
-            }
+    shutdown::every(RESCUE_INTERVAL, shutdown, || async {
+        if let Err(error) = waiting.rescue(&gate).await {
+            tracing::warn!(%error, "looking at the waiting lists failed");
         }
-    }
+    })
+    .await;
     tracing::debug!("waiting-list rescue stopped");
 }
