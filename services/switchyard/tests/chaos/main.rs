@@ -78,17 +78,7 @@ async fn outages_under_load_lose_nothing_and_answer_unavailable() -> anyhow::Res
         .with_context(|| switchyard.log_tail())?;
 
     let pool = switchyard_core::db::pool(&postgres.url("switchyard"), 2)?;
-    let hasher = switchyard_core::auth::KeyHasher::new(Some(&SecretString::from(pepper)));
-    let (_, api_key) = switchyard_core::auth::create_workspace(&pool, &hasher, "chaos")
-        .await
-        .map_err(|error| anyhow::anyhow!("{error}"))?;
-    let endpoints = Endpoints {
-        registry: switchyard.endpoint(0),
-        ingest: switchyard.endpoint(1),
-        router: switchyard.endpoint(2),
-        delivery: switchyard.endpoint(3),
-    };
-    let client = Client::connect_lazy(&endpoints, &api_key)?;
+    let client = workspace_client(&switchyard, &pool, pepper, "chaos").await?;
     let receiver =
         Receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), Behaviour::default()).await?;
     client
@@ -195,6 +185,26 @@ async fn outages_under_load_lose_nothing_and_answer_unavailable() -> anyhow::Res
         "health reported NOT_SERVING while Postgres was down"
     );
     Ok(())
+}
+
+/// A new workspace in the process's database, and an SDK client with its key.
+async fn workspace_client(
+    switchyard: &SwitchyardProcess,
+    pool: &deadpool_postgres::Pool,
+    pepper: &str,
+    name: &str,
+) -> anyhow::Result<Client> {
+    let hasher = switchyard_core::auth::KeyHasher::new(Some(&SecretString::from(pepper)));
+    let (_, api_key) = switchyard_core::auth::create_workspace(pool, &hasher, name)
+        .await
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let endpoints = Endpoints {
+        registry: switchyard.endpoint(0),
+        ingest: switchyard.endpoint(1),
+        router: switchyard.endpoint(2),
+        delivery: switchyard.endpoint(3),
+    };
+    Ok(Client::connect_lazy(&endpoints, &api_key)?)
 }
 
 fn lead_schema() -> serde_json::Value {

@@ -13,9 +13,8 @@ use std::time::Duration;
 
 use anyhow::{Context, ensure};
 use chrono::Utc;
-use secrecy::SecretString;
 use switchyard::receiver::{Behaviour, ReceivedWebhook, Receiver};
-use switchyard_client::{Client, Endpoints};
+use switchyard_client::Client;
 use switchyard_core::ids::EventId;
 use switchyard_core::testkit::{TestDatabase, TestRedis};
 use switchyard_proto::v1 as proto;
@@ -23,7 +22,10 @@ use switchyard_proto::v1::emit_events_result::Outcome;
 use tokio::time::Instant;
 
 use crate::procs::{SwitchyardProcess, TempDir};
-use crate::{lead_schema, receipts_by_id, redelivered, settings, signature_ok, wait_until_serving};
+use crate::{
+    lead_schema, receipts_by_id, redelivered, settings, signature_ok, wait_until_serving,
+    workspace_client,
+};
 
 const EMITTERS: usize = 8;
 const BATCH: usize = 100;
@@ -48,17 +50,7 @@ async fn a_kill_at_full_speed_loses_no_event_and_doubles_no_delivery() -> anyhow
         .with_context(|| switchyard.log_tail())?;
 
     let pool = switchyard_core::db::pool(&database.url, 2)?;
-    let hasher = switchyard_core::auth::KeyHasher::new(Some(&SecretString::from(pepper)));
-    let (_, api_key) = switchyard_core::auth::create_workspace(&pool, &hasher, "max-speed")
-        .await
-        .map_err(|error| anyhow::anyhow!("{error}"))?;
-    let endpoints = Endpoints {
-        registry: switchyard.endpoint(0),
-        ingest: switchyard.endpoint(1),
-        router: switchyard.endpoint(2),
-        delivery: switchyard.endpoint(3),
-    };
-    let client = Client::connect_lazy(&endpoints, &api_key)?;
+    let client = workspace_client(&switchyard, &pool, pepper, "max-speed").await?;
     client
         .register_schema("lead.created", &lead_schema(), "a lead")
         .await?;
