@@ -42,8 +42,8 @@ const ENGINE_SESSION: &[(&str, &str)] = &[
     ("enable_mergejoin", "off"),
 ];
 
-/// Size of the pool of claims and releases (one batch of each in flight).
-const LEASE_POOL_SIZE: usize = 2;
+/// Size of the pool of releases (one batch in flight).
+const RELAXED_POOL_SIZE: usize = 1;
 
 pub struct Engine {
     pool: Pool,
@@ -70,24 +70,24 @@ impl Engine {
             config.database_pool_size,
             ENGINE_SESSION,
         )?;
-        // Claims and releases only move a delivery's lease: they commit
-        // without waiting for the WAL flush (see `writers`).
-        let lease_settings: Vec<(&str, &str)> = ENGINE_SESSION
+        // Releases only give a lease back: they commit without waiting for
+        // the WAL flush (see `writers`).
+        let relaxed_settings: Vec<(&str, &str)> = ENGINE_SESSION
             .iter()
             .copied()
             .chain([("synchronous_commit", "off")])
             .collect();
-        let lease_pool = switchyard_core::db::pool_with_settings(
+        let relaxed_pool = switchyard_core::db::pool_with_settings(
             &config.database_url,
-            LEASE_POOL_SIZE,
-            &lease_settings,
+            RELAXED_POOL_SIZE,
+            &relaxed_settings,
         )?;
         let queue = JobQueue::new(&config.redis_prefix, &config.redis_url, redis.clone()).await?;
         queue
             .ensure_group()
             .await
             .context("creating the delivery consumer group")?;
-        let writers = Writers::spawn(&pool, &lease_pool, &queue, delivery.visibility_timeout);
+        let writers = Writers::spawn(&pool, &relaxed_pool, &queue, delivery.visibility_timeout);
         let gate = Gate::new(
             redis,
             &config.redis_prefix,

@@ -2,14 +2,14 @@
 //! attempt records and released claims each become one Postgres statement
 //! per batch, acknowledgements (and parked jobs) one Redis `MULTI`.
 //!
-//! Claims and releases run on connections with `synchronous_commit = off`:
-//! they only take or give back a delivery's lease, and their commits need
-//! not wait for the WAL flush. A record's commit does wait, and flushes
-//! the claim before it with it, so an outcome is never stored without its
-//! claim; a Postgres crash can lose only claims whose attempt was not
-//! recorded yet, and such a delivery is attempted again — which the same
-//! crash of the engine already means (delivery is at least once). Events,
-//! deliveries and attempt records keep durable commits.
+//! Releases run on connections with `synchronous_commit = off`: a release
+//! only gives back a lease before any request was sent, and losing one in
+//! a Postgres crash leaves the delivery leased until its lease expires.
+//! Claims stay durable: the routing transaction that created a delivery
+//! commits without waiting for its WAL flush, and the claim's flush is what
+//! makes the delivery (and its `webhook-id`) durable before its first
+//! request goes out — a crash can then never re-route an event whose
+//! webhook was already sent under another id.
 
 use std::time::Duration;
 
@@ -35,10 +35,10 @@ pub struct Writers {
 }
 
 impl Writers {
-    /// `lease` is how long a claim holds a delivery; claims and releases
-    /// use `lease_pool`, records `pool`.
-    pub fn spawn(pool: &Pool, lease_pool: &Pool, queue: &JobQueue, lease: Duration) -> Self {
-        let claim_pool = lease_pool.clone();
+    /// `lease` is how long a claim holds a delivery; releases use
+    /// `relaxed_pool`, claims and records `pool`.
+    pub fn spawn(pool: &Pool, relaxed_pool: &Pool, queue: &JobQueue, lease: Duration) -> Self {
+        let claim_pool = pool.clone();
         let claims = Batcher::spawn("claim", MAX_BATCH, PARALLEL, move |requests| {
             let pool = claim_pool.clone();
             async move { jobs::claim(&pool, &requests, lease).await }
@@ -59,7 +59,7 @@ impl Writers {
                 }
             },
         );
-        let release_pool = lease_pool.clone();
+        let release_pool = relaxed_pool.clone();
         let releases = Batcher::spawn("release", MAX_BATCH, 1, move |releases: Vec<Release>| {
             let pool = release_pool.clone();
             async move {
