@@ -39,8 +39,8 @@ async function signIn(context, key) {
   const page = await context.newPage();
   await page.goto(`${base}/signin`);
   await page.fill("#credential", key);
-  await page.click("button[type=submit]");
-  await page.waitForURL(`${base}/`);
+  await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+  assert.equal(page.url(), `${base}/`, `sign-in ended on ${page.url()}: ${await page.textContent("body")}`);
   return page;
 }
 
@@ -64,6 +64,7 @@ const browser = await chromium.launch({
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
   ],
 });
+let failure = null;
 try {
   const admin = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   step("sign in with the admin key");
@@ -189,6 +190,14 @@ try {
   const response = await page.goto(`${base}/events`);
   assert.match(response.headers()["content-security-policy"], /script-src 'self'/);
   process.stdout.write("console browser test passed\n");
+} catch (error) {
+  failure = error;
 } finally {
   await browser.close();
 }
+// stdin stays open (the harness's pipe): exit rather than wait for it.
+if (failure) {
+  console.error(failure);
+  process.exit(1);
+}
+process.exit(0);

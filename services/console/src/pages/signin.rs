@@ -6,7 +6,7 @@
 use axum::Form;
 use axum::http::header;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use maud::html;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -99,8 +99,9 @@ pub async fn submit(
     tracing::info!(workspace = %session.workspace_id, admin, "console sign-in");
     let cookie = session::set_cookie(COOKIE, &session.id, state.secure_cookie, None);
     let clear = session::set_cookie(NONCE_COOKIE, "", state.secure_cookie, Some(0));
+    // Two cookies: `append`, as a plain header array would keep only one.
     Ok((
-        [(header::SET_COOKIE, cookie), (header::SET_COOKIE, clear)],
+        AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, clear)]),
         Redirect::to("/"),
     )
         .into_response())

@@ -1,7 +1,8 @@
 //! Attempts summarised over a time window, for `GetDeliveryStats`. An
-//! attempt succeeded when it recorded no error; a failed one is the dead
-//! letter's last when its delivery is dead and it is the delivery's latest
-//! attempt, a retried failure otherwise.
+//! attempt succeeded when it recorded no error. A failed one made its
+//! delivery dead when the delivery is dead and no attempt followed, or when
+//! the next attempt was a replay (only dead letters are replayed); any
+//! other failure was retried.
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -9,8 +10,8 @@ use deadpool_postgres::Pool;
 use switchyard_core::ids::{ConnectionId, WorkspaceId};
 
 const OUTCOME: &str = "CASE WHEN a.error = '' THEN 'succeeded' \
-     WHEN d.status = 'dead' AND a.attempt = d.attempt_count THEN 'dead' \
-     ELSE 'failed' END";
+     WHEN a.next_trigger = 'replay' OR (a.next_trigger IS NULL AND d.status = 'dead') \
+     THEN 'dead' ELSE 'failed' END";
 
 /// Attempts of one outcome started in one minute.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,10 +41,13 @@ pub async fn per_minute(
     let rows = client
         .query(
             &format!(
-                "SELECT date_trunc('minute', a.started_at) AS minute, {OUTCOME} AS outcome, \
+                "WITH a AS ( \
+                    SELECT delivery_id, started_at, error, lead(trigger) OVER ( \
+                        PARTITION BY delivery_id ORDER BY attempt) AS next_trigger \
+                    FROM delivery_attempts WHERE workspace_id = $1 AND started_at >= $2) \
+                 SELECT date_trunc('minute', a.started_at) AS minute, {OUTCOME} AS outcome, \
                         count(*) \
-                 FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id \
-                 WHERE a.workspace_id = $1 AND a.started_at >= $2 \
+                 FROM a JOIN deliveries d ON d.id = a.delivery_id \
                  GROUP BY 1, 2 ORDER BY 1, 2"
             ),
             &[&workspace.as_uuid(), &since],
