@@ -124,8 +124,8 @@ async fn console_reads_are_scoped_to_the_callers_workspace_and_scope() -> anyhow
     stack.final_deliveries(&event_id, 3).await?;
     let reader = stack.client_with_key(&fixture.read_key)?;
 
-    let registry = tonic::transport::Channel::from_shared(stack.stack.endpoints().registry)?
-        .connect_lazy();
+    let registry =
+        tonic::transport::Channel::from_shared(stack.stack.endpoints().registry)?.connect_lazy();
     let mut request = tonic::Request::new(proto::GetCallerRequest {});
     request.metadata_mut().insert(
         "authorization",
@@ -135,7 +135,10 @@ async fn console_reads_are_scoped_to_the_callers_workspace_and_scope() -> anyhow
         .get_caller(request)
         .await?
         .into_inner();
-    assert_eq!(caller.workspace.map(|w| w.id), Some(stack.workspace.to_string()));
+    assert_eq!(
+        caller.workspace.map(|w| w.id),
+        Some(stack.workspace.to_string())
+    );
     assert_eq!(caller.scopes, vec![proto::ApiKeyScope::Read as i32]);
 
     let listed = reader
@@ -163,7 +166,9 @@ async fn console_reads_are_scoped_to_the_callers_workspace_and_scope() -> anyhow
     let event = reader
         .ingest
         .clone()
-        .get_event(proto::GetEventRequest { id: event_id.clone() })
+        .get_event(proto::GetEventRequest {
+            id: event_id.clone(),
+        })
         .await?
         .into_inner()
         .event
@@ -200,7 +205,9 @@ async fn console_reads_are_scoped_to_the_callers_workspace_and_scope() -> anyhow
     let missing = other
         .ingest
         .clone()
-        .get_event(proto::GetEventRequest { id: event_id.clone() })
+        .get_event(proto::GetEventRequest {
+            id: event_id.clone(),
+        })
         .await
         .expect_err("another workspace's event");
     assert_eq!(missing.code(), tonic::Code::NotFound);
@@ -278,6 +285,9 @@ async fn console_in_a_real_browser() -> anyhow::Result<()> {
     };
     tokio::time::timeout(Duration::from_secs(180), run).await??;
     let status = node.wait().await?;
-    assert!(status.success() && passed, "the browser test failed: {status}");
+    assert!(
+        status.success() && passed,
+        "the browser test failed: {status}"
+    );
     fixture.stack.stop().await
 }

@@ -49,12 +49,18 @@ async fn send(app: &Router, request: Request<Body>) -> (StatusCode, header::Head
     let response = app.clone().oneshot(request).await.expect("answer");
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response.into_body().collect().await.expect("body").to_bytes();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
 fn post(uri: &str, cookie: Option<&str>, form: &str) -> Request<Body> {
-    let mut request = Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    let mut request =
+        Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
     if let Some(cookie) = cookie {
         request = request.header(header::COOKIE, cookie);
     }
@@ -78,10 +84,18 @@ async fn pages_need_a_session_and_unknown_sessions_are_sent_to_sign_in() {
 #[tokio::test]
 async fn every_answer_carries_the_csp_and_pages_are_not_cached() {
     let (app, _) = console();
-    let (status, headers, body) =
-        send(&app, Request::get("/signin").body(Body::empty()).expect("request")).await;
+    let (status, headers, body) = send(
+        &app,
+        Request::get("/signin")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(headers[header::CONTENT_SECURITY_POLICY], CONTENT_SECURITY_POLICY);
+    assert_eq!(
+        headers[header::CONTENT_SECURITY_POLICY],
+        CONTENT_SECURITY_POLICY
+    );
     assert!(CONTENT_SECURITY_POLICY.contains("script-src 'self'"));
     assert!(CONTENT_SECURITY_POLICY.contains("frame-ancestors 'none'"));
     assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
@@ -92,12 +106,27 @@ async fn every_answer_carries_the_csp_and_pages_are_not_cached() {
     assert!(cookie.starts_with("sy_signin="));
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
     // A redirect and an asset carry it too.
-    let (_, headers, _) = send(&app, Request::get("/").body(Body::empty()).expect("request")).await;
-    assert_eq!(headers[header::CONTENT_SECURITY_POLICY], CONTENT_SECURITY_POLICY);
-    let (status, headers, body) =
-        send(&app, Request::get("/assets/console.js").body(Body::empty()).expect("request")).await;
+    let (_, headers, _) = send(
+        &app,
+        Request::get("/").body(Body::empty()).expect("request"),
+    )
+    .await;
+    assert_eq!(
+        headers[header::CONTENT_SECURITY_POLICY],
+        CONTENT_SECURITY_POLICY
+    );
+    let (status, headers, body) = send(
+        &app,
+        Request::get("/assets/console.js")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(headers[header::CONTENT_SECURITY_POLICY], CONTENT_SECURITY_POLICY);
+    assert_eq!(
+        headers[header::CONTENT_SECURITY_POLICY],
+        CONTENT_SECURITY_POLICY
+    );
     assert!(body.contains("data-live") || body.contains("dataset.live"));
 }
 
@@ -108,8 +137,15 @@ async fn sign_in_without_the_forms_nonce_is_refused() {
     let (status, _, body) = send(&app, post("/signin", None, "credential=sy_x&nonce=abc")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("load it again"), "{body}");
-    let (status, _, _) =
-        send(&app, post("/signin", Some("sy_signin=def"), "credential=sy_x&nonce=abc")).await;
+    let (status, _, _) = send(
+        &app,
+        post(
+            "/signin",
+            Some("sy_signin=def"),
+            "credential=sy_x&nonce=abc",
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
@@ -123,7 +159,10 @@ async fn state_changing_forms_without_the_sessions_csrf_token_are_refused() {
         ("/deliveries/dlv_x/retry", String::new()),
         ("/connections/con_x/pause", String::new()),
         ("/connections/con_x/resume", String::new()),
-        ("/rules/rul_x/test", "event_type=a.b&payload=%7B%7D".to_string()),
+        (
+            "/rules/rul_x/test",
+            "event_type=a.b&payload=%7B%7D".to_string(),
+        ),
         ("/signout", String::new()),
     ];
     for (uri, fields) in forms {
@@ -148,6 +187,11 @@ async fn state_changing_forms_without_the_sessions_csrf_token_are_refused() {
     let body = format!("csrf={}", session.csrf);
     let (status, headers, _) = send(&app, post("/signout", Some(&cookie), &body)).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert!(headers[header::SET_COOKIE].to_str().expect("ascii").contains("Max-Age=0"));
+    assert!(
+        headers[header::SET_COOKIE]
+            .to_str()
+            .expect("ascii")
+            .contains("Max-Age=0")
+    );
     assert!(sessions.get(&session.id).is_none());
 }

@@ -5,9 +5,9 @@
 use switchyard_core::auth::Authenticator;
 use switchyard_proto::v1::delivery_service_server::DeliveryService;
 use switchyard_proto::v1::{
-    GetDeliveryRequest, GetDeliveryResponse, GetDeliveryStatsRequest, GetDeliveryStatsResponse, ListDeliveriesRequest, ListDeliveriesResponse,
-    ReplayDeadLettersRequest, ReplayDeadLettersResponse, RetryDeliveryRequest,
-    RetryDeliveryResponse,
+    GetDeliveryRequest, GetDeliveryResponse, GetDeliveryStatsRequest, GetDeliveryStatsResponse,
+    ListDeliveriesRequest, ListDeliveriesResponse, ReplayDeadLettersRequest,
+    ReplayDeadLettersResponse, RetryDeliveryRequest, RetryDeliveryResponse,
 };
 use tonic::{Request, Response, Status};
 

@@ -316,7 +316,9 @@ impl WorkspaceGrpc {
                 &[&caller.workspace.as_uuid()],
             )
             .await?
-            .ok_or_else(|| ApiError::not_found(format!("workspace {} not found", caller.workspace)))?;
+            .ok_or_else(|| {
+                ApiError::not_found(format!("workspace {} not found", caller.workspace))
+            })?;
         Ok(pb::GetCallerResponse {
             workspace: Some(pb::Workspace {
                 id: caller.workspace.to_string(),

@@ -25,7 +25,10 @@ pub async fn list(
         .backend
         .router
         .clone()
-        .list_connections(authed(&session.credential, ListConnectionsRequest::default())?)
+        .list_connections(authed(
+            &session.credential,
+            ListConnectionsRequest::default(),
+        )?)
         .await?
         .into_inner()
         .connections;
@@ -48,7 +51,10 @@ pub async fn list(
         .backend
         .delivery
         .clone()
-        .get_delivery_stats(authed(&session.credential, GetDeliveryStatsRequest::default())?)
+        .get_delivery_stats(authed(
+            &session.credential,
+            GetDeliveryStatsRequest::default(),
+        )?)
         .await?
         .into_inner()
         .connections;

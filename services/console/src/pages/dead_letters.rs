@@ -53,7 +53,10 @@ pub async fn list(
         .backend
         .router
         .clone()
-        .list_connections(authed(&session.credential, ListConnectionsRequest::default())?)
+        .list_connections(authed(
+            &session.credential,
+            ListConnectionsRequest::default(),
+        )?)
         .await?
         .into_inner()
         .connections;

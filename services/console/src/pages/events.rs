@@ -81,11 +81,15 @@ pub async fn list(
         let oldest = events.last().and_then(|event| event.received_at);
         let deliveries = match oldest {
             Some(oldest) => {
-                list_deliveries(&state, &session, ListDeliveriesRequest {
-                    since: Some(oldest),
-                    page_size: 500,
-                    ..Default::default()
-                })
+                list_deliveries(
+                    &state,
+                    &session,
+                    ListDeliveriesRequest {
+                        since: Some(oldest),
+                        page_size: 500,
+                        ..Default::default()
+                    },
+                )
                 .await?
             }
             None => Vec::new(),
@@ -102,13 +106,17 @@ pub async fn list(
     } else {
         let status = format::status_from_name(&filters.status)
             .ok_or_else(|| ConsoleError::bad_request("status is not a delivery status"))?;
-        let deliveries = list_deliveries(&state, &session, ListDeliveriesRequest {
-            status: status as i32,
-            since,
-            until,
-            page_size: 500,
-            ..Default::default()
-        })
+        let deliveries = list_deliveries(
+            &state,
+            &session,
+            ListDeliveriesRequest {
+                status: status as i32,
+                since,
+                until,
+                page_size: 500,
+                ..Default::default()
+            },
+        )
         .await?;
         rows_from_deliveries(&deliveries, filters.event_type.trim())
     };
@@ -188,7 +196,11 @@ fn rows_from_deliveries(deliveries: &[Delivery], event_type: &str) -> Vec<Row> {
             id: delivery.event_id.clone(),
             event_type: delivery.event_type.clone(),
             received: format::time(delivery.created_at.as_ref()),
-            deliveries: count_by_status(deliveries.iter().filter(|d| d.event_id == delivery.event_id)),
+            deliveries: count_by_status(
+                deliveries
+                    .iter()
+                    .filter(|d| d.event_id == delivery.event_id),
+            ),
         });
     }
     rows
@@ -218,15 +230,22 @@ pub async fn show(
         .backend
         .ingest
         .clone()
-        .get_event(authed(&session.credential, GetEventRequest { id: id.clone() })?)
+        .get_event(authed(
+            &session.credential,
+            GetEventRequest { id: id.clone() },
+        )?)
         .await?
         .into_inner()
         .event
         .unwrap_or_default();
-    let deliveries = list_deliveries(&state, &session, ListDeliveriesRequest {
-        event_id: id,
-        ..Default::default()
-    })
+    let deliveries = list_deliveries(
+        &state,
+        &session,
+        ListDeliveriesRequest {
+            event_id: id,
+            ..Default::default()
+        },
+    )
     .await?;
     let mut details = Vec::new();
     for delivery in &deliveries {
@@ -265,7 +284,11 @@ pub async fn delivery(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ConsoleError> {
     let section = delivery_section(&state, &session, &id).await?;
-    Ok(layout::page(&session, &id, html! { h1 { "Delivery" } (section) }))
+    Ok(layout::page(
+        &session,
+        &id,
+        html! { h1 { "Delivery" } (section) },
+    ))
 }
 
 /// A delivery with its attempts (request target, status, response snippet,
@@ -279,7 +302,10 @@ async fn delivery_section(
         .backend
         .delivery
         .clone()
-        .get_delivery(authed(&session.credential, GetDeliveryRequest { id: id.to_string() })?)
+        .get_delivery(authed(
+            &session.credential,
+            GetDeliveryRequest { id: id.to_string() },
+        )?)
         .await?
         .into_inner();
     let delivery = response.delivery.unwrap_or_default();

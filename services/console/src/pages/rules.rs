@@ -9,7 +9,9 @@ use axum::response::IntoResponse;
 use maud::{Markup, html};
 use serde::Deserialize;
 use switchyard_proto::v1::test_rule_request::Rule as RuleRef;
-use switchyard_proto::v1::{GetRuleRequest, ListRulesRequest, Rule, TestRuleRequest, TestRuleResponse};
+use switchyard_proto::v1::{
+    GetRuleRequest, ListRulesRequest, Rule, TestRuleRequest, TestRuleResponse,
+};
 
 use super::{State, format, layout};
 use crate::backend::authed;
@@ -104,9 +106,18 @@ async fn get_rule(state: &State, session: &Session, id: String) -> Result<Rule, 
         .unwrap_or_default())
 }
 
-fn rule_page(session: &Session, rule: &Rule, payload: &str, result: Option<&TestRuleResponse>) -> Markup {
+fn rule_page(
+    session: &Session,
+    rule: &Rule,
+    payload: &str,
+    result: Option<&TestRuleResponse>,
+) -> Markup {
     // A wildcard rule needs a concrete type for its sample event.
-    let sample_type = if rule.event_type.contains('*') { "" } else { rule.event_type.as_str() };
+    let sample_type = if rule.event_type.contains('*') {
+        ""
+    } else {
+        rule.event_type.as_str()
+    };
     layout::page(
         session,
         "Rule",

@@ -17,7 +17,11 @@ use crate::session::SignedIn;
 
 fn compatibility_name(value: i32) -> String {
     Compatibility::try_from(value)
-        .map(|mode| mode.as_str_name().trim_start_matches("COMPATIBILITY_").to_lowercase())
+        .map(|mode| {
+            mode.as_str_name()
+                .trim_start_matches("COMPATIBILITY_")
+                .to_lowercase()
+        })
         .unwrap_or_default()
 }
 
@@ -29,7 +33,10 @@ pub async fn list(
         .backend
         .registry
         .clone()
-        .list_event_types(authed(&session.credential, ListEventTypesRequest::default())?)
+        .list_event_types(authed(
+            &session.credential,
+            ListEventTypesRequest::default(),
+        )?)
         .await?
         .into_inner()
         .event_types;
@@ -71,7 +78,10 @@ pub async fn show(
         .backend
         .registry
         .clone()
-        .get_event_type(authed(&session.credential, GetEventTypeRequest { event_type: name })?)
+        .get_event_type(authed(
+            &session.credential,
+            GetEventTypeRequest { event_type: name },
+        )?)
         .await?
         .into_inner()
         .event_type

@@ -4,8 +4,8 @@
 //! (`GetCaller`): a key without the `read` scope is refused there.
 
 use axum::Form;
-use axum::http::header;
 use axum::http::HeaderMap;
+use axum::http::header;
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use maud::html;
 use secrecy::SecretString;

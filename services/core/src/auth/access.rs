@@ -204,7 +204,11 @@ const TABLE: &[(&str, &str, Access)] = {
             "ListAuditEvents",
             Workspace(Admin),
         ),
-        ("switchyard.v1.WorkspaceService", "GetCaller", Workspace(Read)),
+        (
+            "switchyard.v1.WorkspaceService",
+            "GetCaller",
+            Workspace(Read),
+        ),
         (
             "switchyard.internal.v1.RoutingService",
             "RouteEvent",
