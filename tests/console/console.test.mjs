@@ -108,6 +108,16 @@ try {
   }
   await shot(page, "delivery");
 
+  step("the list filters by delivery status and time range");
+  await page.goto(`${base}/events?status=dead`);
+  assert.deepEqual(await page.locator("tr.event").evaluateAll((rows) => rows.map((r) => r.dataset.id)), [eventId]);
+  await page.goto(`${base}/events?status=pending`);
+  assert.equal(await page.locator("tr.event").count(), 0);
+  await page.goto(`${base}/events?since=2099-01-01T00:00`);
+  assert.match(await page.textContent("#events tbody"), /No events match/);
+  await page.goto(`${base}/events?type=lead.created&until=2099-01-01T00:00`);
+  assert.equal(await page.locator("tr.event").count(), 1);
+
   step("a read-only key sees no retry or replay, and the server refuses a replay");
   const reader = await browser.newContext();
   const readPage = await signIn(reader, readKey);

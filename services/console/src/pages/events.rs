@@ -329,7 +329,7 @@ async fn delivery_section(
                     dt { "Trace" } dd { a href=(delivery.trace_url) rel="noreferrer" { "Jaeger" } }
                 }
             }
-            @if session.admin && matches!(format::status_name(delivery.status()), "dead" | "retrying" | "failed") {
+            @if session.admin && matches!(format::status_name(delivery.status()), "dead" | "retrying") {
                 form method="post" action={"/deliveries/" (delivery.id) "/retry"} {
                     (layout::csrf_field(session))
                     button.retry type="submit" { "Retry now" }
