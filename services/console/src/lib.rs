@@ -76,14 +76,16 @@ impl ConsoleApp {
 
 /// Every route of the console.
 pub fn router(state: ConsoleState) -> Router {
-    use pages::{assets, connections, dead_letters, events, overview, rules, schemas, signin};
+    use pages::{
+        assets, connections, dead_letters, deliveries, events, overview, rules, schemas, signin,
+    };
     Router::new()
         .route("/", get(overview::page))
         .route("/signin", get(signin::form).post(signin::submit))
         .route("/signout", post(signin::sign_out))
         .route("/events", get(events::list))
         .route("/events/{id}", get(events::show))
-        .route("/deliveries/{id}", get(events::delivery))
+        .route("/deliveries/{id}", get(deliveries::page))
         .route("/deliveries/{id}/retry", post(dead_letters::retry))
         .route("/dead-letters", get(dead_letters::list))
         .route("/dead-letters/replay", post(dead_letters::replay))

@@ -4,7 +4,8 @@
 //! shows each event's deliveries by status from one `ListDeliveries` call
 //! over the listed events' time span. With a status filter the list is
 //! built from the deliveries in that status instead (the events table has
-//! no status: it is its deliveries').
+//! no status: it is its deliveries'). Each delivery's section is
+//! [`super::deliveries`]'.
 
 use std::collections::BTreeMap;
 
@@ -12,11 +13,9 @@ use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
-use switchyard_proto::v1::{
-    Delivery, GetDeliveryRequest, GetEventRequest, ListDeliveriesRequest, ListEventsRequest,
-};
+use switchyard_proto::v1::{Delivery, GetEventRequest, ListDeliveriesRequest, ListEventsRequest};
 
-use super::{State, format, layout};
+use super::{State, deliveries, format, layout};
 use crate::backend::authed;
 use crate::error::ConsoleError;
 use crate::session::{Session, SignedIn};
@@ -206,7 +205,7 @@ fn rows_from_deliveries(deliveries: &[Delivery], event_type: &str) -> Vec<Row> {
     rows
 }
 
-async fn list_deliveries(
+pub(super) async fn list_deliveries(
     state: &State,
     session: &Session,
     request: ListDeliveriesRequest,
@@ -249,7 +248,7 @@ pub async fn show(
     .await?;
     let mut details = Vec::new();
     for delivery in &deliveries {
-        details.push(delivery_section(&state, &session, &delivery.id).await?);
+        details.push(deliveries::delivery_section(&state, &session, &delivery.id).await?);
     }
     Ok(layout::page(
         &session,
@@ -275,85 +274,4 @@ pub async fn show(
             @for section in &details { (section) }
         },
     ))
-}
-
-/// The delivery page: one delivery and its attempts.
-pub async fn delivery(
-    state: State,
-    SignedIn(session): SignedIn,
-    Path(id): Path<String>,
-) -> Result<impl IntoResponse, ConsoleError> {
-    let section = delivery_section(&state, &session, &id).await?;
-    Ok(layout::page(
-        &session,
-        &id,
-        html! { h1 { "Delivery" } (section) },
-    ))
-}
-
-/// A delivery with its attempts (request target, status, response snippet,
-/// duration, trigger) and, when retrying, the next attempt's time.
-async fn delivery_section(
-    state: &State,
-    session: &Session,
-    id: &str,
-) -> Result<Markup, ConsoleError> {
-    let response = state
-        .backend
-        .delivery
-        .clone()
-        .get_delivery(authed(
-            &session.credential,
-            GetDeliveryRequest { id: id.to_string() },
-        )?)
-        .await?
-        .into_inner();
-    let delivery = response.delivery.unwrap_or_default();
-    Ok(html! {
-        section.delivery data-id=(delivery.id) data-status=(format::status_name(delivery.status())) {
-            h3 {
-                a href={"/deliveries/" (delivery.id)} { code { (delivery.id) } } " "
-                (format::status_badge(delivery.status))
-            }
-            dl.facts {
-                dt { "Connection" } dd { code { (delivery.connection_id) } }
-                dt { "Rule" } dd { a href={"/rules/" (delivery.rule_id)} { code { (delivery.rule_id) } } }
-                dt { "Attempts" } dd { (delivery.attempt_count) }
-                @if delivery.next_attempt_at.is_some() {
-                    dt { "Next attempt" } dd.next { (format::time(delivery.next_attempt_at.as_ref())) }
-                }
-                @if !delivery.last_error.is_empty() {
-                    dt { "Last error" } dd.error { (delivery.last_error) }
-                }
-                @if !delivery.trace_url.is_empty() {
-                    dt { "Trace" } dd { a href=(delivery.trace_url) rel="noreferrer" { "Jaeger" } }
-                }
-            }
-            @if session.admin && matches!(format::status_name(delivery.status()), "dead" | "retrying") {
-                form method="post" action={"/deliveries/" (delivery.id) "/retry"} {
-                    (layout::csrf_field(session))
-                    button.retry type="submit" { "Retry now" }
-                }
-            }
-            table.attempts {
-                thead { tr { th { "#" } th { "Started" } th { "Request" } th { "Status" } th { "Duration" } th { "Trigger" } th { "Error / response" } } }
-                tbody {
-                    @for attempt in &response.attempts {
-                        tr.attempt {
-                            td { (attempt.attempt) }
-                            td { (format::time(attempt.started_at.as_ref())) }
-                            td { code { (attempt.url) } }
-                            td.code { @if attempt.status_code == 0 { "no response" } @else { (attempt.status_code) } }
-                            td { (attempt.duration_ms) " ms" }
-                            td { (format::trigger_name(attempt.trigger)) }
-                            td {
-                                @if !attempt.error.is_empty() { div.error { (attempt.error) } }
-                                @if !attempt.response_snippet.is_empty() { pre.snippet { (attempt.response_snippet) } }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    })
 }

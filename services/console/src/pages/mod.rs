@@ -9,6 +9,7 @@ pub mod assets;
 pub mod chart;
 pub mod connections;
 pub mod dead_letters;
+pub mod deliveries;
 pub mod events;
 pub mod format;
 pub mod layout;
