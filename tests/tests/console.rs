@@ -19,6 +19,7 @@ use switchyard::receiver::{Behaviour, Receiver};
 use switchyard_client::{Client, proto};
 use switchyard_core::auth::keys::{self, NewKey};
 use switchyard_core::auth::{Scope, Scopes};
+use switchyard_tests::tokens::{authorized, claims, hs256};
 use switchyard_tests::{LEAD_CREATED, TestStack, lead_schema};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -124,22 +125,43 @@ async fn console_reads_are_scoped_to_the_callers_workspace_and_scope() -> anyhow
     stack.final_deliveries(&event_id, 3).await?;
     let reader = stack.client_with_key(&fixture.read_key)?;
 
+    // The console signs in by asking who a credential is: a key or a
+    // machine token.
     let registry =
         tonic::transport::Channel::from_shared(stack.stack.endpoints().registry)?.connect_lazy();
-    let mut request = tonic::Request::new(proto::GetCallerRequest {});
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {}", fixture.read_key).parse()?,
-    );
-    let caller = proto::workspace_service_client::WorkspaceServiceClient::new(registry)
-        .get_caller(request)
+    let mut workspaces = proto::workspace_service_client::WorkspaceServiceClient::new(registry);
+    let caller = workspaces
+        .get_caller(authorized(proto::GetCallerRequest {}, &fixture.read_key))
         .await?
         .into_inner();
     assert_eq!(
-        caller.workspace.map(|w| w.id),
+        caller.workspace.as_ref().map(|w| w.id.clone()),
         Some(stack.workspace.to_string())
     );
+    assert_eq!(caller.workspace.map(|w| w.slug), Some("test".to_string()));
     assert_eq!(caller.scopes, vec![proto::ApiKeyScope::Read as i32]);
+    let secret = b"console-test-hs256-secret-0123456789abcdef";
+    workspaces
+        .add_verification_key(authorized(
+            proto::AddVerificationKeyRequest {
+                kid: "console".to_string(),
+                algorithm: proto::VerificationAlgorithm::Hs256 as i32,
+                material: secret.to_vec(),
+            },
+            &stack.api_key,
+        ))
+        .await?;
+    let token = hs256(
+        "console",
+        secret,
+        &claims(&stack.workspace.to_string(), "admin", "ci-bot"),
+    )?;
+    let machine = workspaces
+        .get_caller(authorized(proto::GetCallerRequest {}, &token))
+        .await?
+        .into_inner();
+    assert_eq!(machine.actor, "jwt:ci-bot");
+    assert_eq!(machine.scopes, vec![proto::ApiKeyScope::Admin as i32]);
 
     let listed = reader
         .ingest
