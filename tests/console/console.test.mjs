@@ -138,10 +138,22 @@ try {
   assert.equal(await readPage.locator("tr.attempt").count(), 3, "the refused replay made no attempt");
   await reader.close();
 
-  step("replay the dead letter as admin and see it succeed");
+  step("retry the dead letter as admin: one more attempt, which fails");
   await page.goto(`${base}/dead-letters`);
   assert.equal(await page.locator("tr.dead-letter").count(), 1);
   await shot(page, "dead-letters");
+  await page.locator("tr.dead-letter button.retry").click();
+  await page.waitForURL(deadUrl);
+  await eventually(async () => {
+    await page.goto(deadUrl);
+    assert.equal(await page.locator("tr.attempt").count(), 4);
+    assert.equal(await page.getAttribute("section.delivery", "data-status"), "dead");
+  });
+  assert.match(await page.locator("tr.attempt").nth(3).textContent(), /manual retry/);
+
+  step("replay the dead letter as admin and see it succeed");
+  await page.goto(`${base}/dead-letters`);
+  assert.equal(await page.locator("tr.dead-letter").count(), 1);
   await page.selectOption('#replay select[name="connection"]', failingConnection);
   await page.click("button.replay");
   await page.waitForURL(/replayed=1/);
@@ -150,7 +162,7 @@ try {
     await page.goto(deadUrl);
     assert.equal(await page.getAttribute("section.delivery", "data-status"), "succeeded");
   });
-  const last = page.locator("tr.attempt").nth(3);
+  const last = page.locator("tr.attempt").nth(4);
   assert.match(await last.textContent(), /replay/);
   assert.equal((await last.locator("td.code").textContent()).trim(), "204");
 
@@ -167,7 +179,7 @@ try {
   step("connections show state and last hour's success rate; pause and resume");
   await page.goto(`${base}/connections`);
   const failing = page.locator(`tr.connection[data-id="${failingConnection}"]`);
-  assert.match(await failing.locator("td.rate").textContent(), /25% of 4 attempts/);
+  assert.match(await failing.locator("td.rate").textContent(), /20% of 5 attempts/);
   await failing.locator("button.pause").click();
   await page.waitForURL(`${base}/connections`);
   assert.match(await failing.locator("td.state").textContent(), /paused/);

@@ -6,8 +6,8 @@
 //!
 //! The browser test's stack: a workspace with an admin and a read-only
 //! key, `lead.created` at schema version 2, and three webhook connections,
-//! one of which fails its three attempts (a dead letter) and succeeds on
-//! the fourth (the replay). The script asks for the event on stdout
+//! one of which fails its three attempts (a dead letter) and a manual retry,
+//! and succeeds on the fifth attempt (the replay). The script asks for the event on stdout
 //! (`@@ emit`) once it watches the live list, and reads its id on stdin.
 
 use std::net::SocketAddr;
@@ -46,15 +46,16 @@ async fn fixture() -> anyhow::Result<Fixture> {
         .register_schema(LEAD_CREATED, &v2, "a lead, any amount")
         .await?;
 
-    let fails_three_times = Behaviour {
-        script: vec![500, 500, 500],
+    // Three scheduled attempts and the manual retry fail; the replay succeeds.
+    let fails_four_times = Behaviour {
+        script: vec![500, 500, 500, 500],
         ..Behaviour::default()
     };
     let mut receivers = Vec::new();
     let mut connections = Vec::new();
     for (name, behaviour) in [
         ("crm", Behaviour::default()),
-        ("flaky", fails_three_times),
+        ("flaky", fails_four_times),
         ("sales", Behaviour::default()),
     ] {
         let receiver = Receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), behaviour).await?;
