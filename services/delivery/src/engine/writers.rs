@@ -1,6 +1,15 @@
 //! The engine's batched round trips (see `switchyard_core::batch`): claims,
 //! attempt records and released claims each become one Postgres statement
 //! per batch, acknowledgements (and parked jobs) one Redis `MULTI`.
+//!
+//! Claims and releases run on connections with `synchronous_commit = off`:
+//! they only take or give back a delivery's lease, and their commits need
+//! not wait for the WAL flush. A record's commit does wait, and flushes
+//! the claim before it with it, so an outcome is never stored without its
+//! claim; a Postgres crash can lose only claims whose attempt was not
+//! recorded yet, and such a delivery is attempted again — which the same
+//! crash of the engine already means (delivery is at least once). Events,
+//! deliveries and attempt records keep durable commits.
 
 use std::time::Duration;
 
@@ -26,9 +35,10 @@ pub struct Writers {
 }
 
 impl Writers {
-    /// `lease` is how long a claim holds a delivery.
-    pub fn spawn(pool: &Pool, queue: &JobQueue, lease: Duration) -> Self {
-        let claim_pool = pool.clone();
+    /// `lease` is how long a claim holds a delivery; claims and releases
+    /// use `lease_pool`, records `pool`.
+    pub fn spawn(pool: &Pool, lease_pool: &Pool, queue: &JobQueue, lease: Duration) -> Self {
+        let claim_pool = lease_pool.clone();
         let claims = Batcher::spawn("claim", MAX_BATCH, PARALLEL, move |requests| {
             let pool = claim_pool.clone();
             async move { jobs::claim(&pool, &requests, lease).await }
@@ -49,7 +59,7 @@ impl Writers {
                 }
             },
         );
-        let release_pool = pool.clone();
+        let release_pool = lease_pool.clone();
         let releases = Batcher::spawn("release", MAX_BATCH, 1, move |releases: Vec<Release>| {
             let pool = release_pool.clone();
             async move {
