@@ -13,7 +13,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use switchyard::cli::{Cli, Command, KeysCommand, WorkspaceCommand};
+use switchyard::cli::{Cli, Command, KeysCommand, ServeTarget, WorkspaceCommand};
 use switchyard::commands::{admin, client};
 use switchyard::stack::ServiceKind;
 use switchyard_core::config::Config;
@@ -37,8 +37,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Migrate => admin::migrate(&load()?).await,
         Command::Serve {
-            service: Some(kind),
+            service: Some(ServeTarget::Service(kind)),
         } => admin::serve_one(kind).await,
+        Command::Serve {
+            service: Some(ServeTarget::Console),
+        } => admin::serve_console(load()?).await,
         Command::Serve { service: None } => {
             let config = Config::load()?;
             let services = ServiceKind::ALL.map(ServiceKind::telemetry);
