@@ -4,7 +4,8 @@
 # current and that the contract has no breaking change against main,
 # checks formatting and clippy, runs every unit and end-to-end test against
 # the real servers, then the TypeScript and Python SDK tests against a live
-# stack.
+# stack, then the web console's browser test (headless Chromium, installed
+# here if missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -54,3 +55,20 @@ cargo test --locked --workspace
 
 echo "==> SDK tests (TypeScript, Python)"
 ./scripts/sdk-test.sh
+
+echo "==> console browser test"
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "chromium is not installed: install Debian's chromium package (or run this as root)" >&2
+    exit 1
+  fi
+  echo "installing chromium with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq chromium >/dev/null
+fi
+if [ ! -d tests/console/node_modules/playwright-core ]; then
+  (cd tests/console && npm ci --no-audit --no-fund --silent)
+fi
+# Ignored by a plain `cargo test`: it needs what the lines above install.
+cargo test --locked -p switchyard-tests --test console -- --ignored

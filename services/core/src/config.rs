@@ -75,6 +75,8 @@ pub struct Config {
     pub tls: crate::tls::TlsConfig,
     /// Per-workspace quotas (see `crate::quota::config`).
     pub quotas: crate::quota::QuotaConfig,
+    /// The web console (see `crate::console`).
+    pub console: crate::console::ConsoleConfig,
 }
 
 impl Default for Config {
@@ -102,6 +104,7 @@ impl Default for Config {
             secrets: SecretsConfig::default(),
             tls: crate::tls::TlsConfig::default(),
             quotas: crate::quota::QuotaConfig::default(),
+            console: crate::console::ConsoleConfig::default(),
         }
     }
 }
@@ -161,6 +164,22 @@ impl TelemetryConfig {
     /// The Jaeger page of one trace.
     pub fn trace_url(&self, trace_id: &str) -> String {
         format!("{}/trace/{trace_id}", self.jaeger_url.trim_end_matches('/'))
+    }
+
+    /// The trace id in a stored `traceparent` and its Jaeger page, as the
+    /// APIs show them: empty strings without a trace (or, for the page,
+    /// without a configured Jaeger URL).
+    pub fn trace_link(&self, traceparent: Option<&str>) -> (String, String) {
+        let Some(trace_id) = traceparent.and_then(crate::telemetry::propagation::trace_id_of)
+        else {
+            return (String::new(), String::new());
+        };
+        let url = if self.jaeger_url.trim().is_empty() {
+            String::new()
+        } else {
+            self.trace_url(trace_id)
+        };
+        (trace_id.to_string(), url)
     }
 }
 

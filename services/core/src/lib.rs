@@ -42,6 +42,7 @@ pub mod auth;
 pub mod batch;
 pub mod config;
 pub mod connection;
+pub mod console;
 pub mod db;
 pub mod destination;
 pub mod error;

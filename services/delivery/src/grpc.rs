@@ -5,9 +5,9 @@
 use switchyard_core::auth::Authenticator;
 use switchyard_proto::v1::delivery_service_server::DeliveryService;
 use switchyard_proto::v1::{
-    GetDeliveryRequest, GetDeliveryResponse, ListDeliveriesRequest, ListDeliveriesResponse,
-    ReplayDeadLettersRequest, ReplayDeadLettersResponse, RetryDeliveryRequest,
-    RetryDeliveryResponse,
+    GetDeliveryRequest, GetDeliveryResponse, GetDeliveryStatsRequest, GetDeliveryStatsResponse,
+    ListDeliveriesRequest, ListDeliveriesResponse, ReplayDeadLettersRequest,
+    ReplayDeadLettersResponse, RetryDeliveryRequest, RetryDeliveryResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -67,6 +67,16 @@ impl DeliveryService for DeliveryGrpc {
     ) -> Result<Response<ReplayDeadLettersResponse>, Status> {
         let by = switchyard_core::auth::principal(&request)?.clone();
         let response = self.api.replay(&by, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_delivery_stats(
+        &self,
+        request: Request<GetDeliveryStatsRequest>,
+    ) -> Result<Response<GetDeliveryStatsResponse>, Status> {
+        let workspace = switchyard_core::auth::workspace(&request)?;
+        let response = self.api.stats(workspace, request.into_inner()).await?;
         Ok(Response::new(response))
     }
 }

@@ -1,4 +1,4 @@
-//! The tonic adapter of `IngestService`.
+//! The tonic adapter of `IngestService`: emits and the event reads.
 
 use switchyard_core::auth::layer::Authorized;
 use switchyard_proto::v1 as pb;
@@ -6,7 +6,7 @@ use switchyard_proto::v1::ingest_service_server::{IngestService, IngestServiceSe
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 
-use crate::{IngestState, emit};
+use crate::{IngestState, emit, events};
 
 /// `IngestService`, behind the access table's authentication.
 pub fn routes(state: IngestState) -> Routes {
@@ -30,5 +30,27 @@ impl IngestService for IngestState {
         request: Request<pb::EmitEventsRequest>,
     ) -> Result<Response<pb::EmitEventsResponse>, Status> {
         Ok(Response::new(emit::emit_events(self, request).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        let workspace = switchyard_core::auth::workspace(&request)?;
+        Ok(Response::new(
+            events::list(self, workspace, request.into_inner()).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_event(
+        &self,
+        request: Request<pb::GetEventRequest>,
+    ) -> Result<Response<pb::GetEventResponse>, Status> {
+        let workspace = switchyard_core::auth::workspace(&request)?;
+        Ok(Response::new(
+            events::get(self, workspace, request.into_inner()).await?,
+        ))
     }
 }

@@ -12,6 +12,7 @@
 //!   credential and stored in one statement and one commit, idempotency
 //!   keys answered exactly within and across batches.
 //! - [`forward`] hands committed events to the router, many per call.
+//! - [`events`] answers `ListEvents` and `GetEvent` from the same table.
 //! - [`outbox`] is the forwarder of last resort: the events table is the
 //!   outbox, and any event the router has not marked routed (router down,
 //!   process crashed after answering) is sent again, with backoff, until
@@ -20,6 +21,7 @@
 pub mod candidate;
 pub mod commit;
 pub mod emit;
+pub mod events;
 pub mod forward;
 pub mod grpc;
 pub mod outbox;
@@ -29,7 +31,7 @@ use std::sync::Arc;
 
 use deadpool_postgres::Pool;
 use switchyard_core::auth::Authenticator;
-use switchyard_core::config::{Config, IngestConfig};
+use switchyard_core::config::{Config, IngestConfig, TelemetryConfig};
 use switchyard_core::quota::{IngestRateLimiter, Quotas};
 use switchyard_core::shutdown::Signal;
 use switchyard_core::{db, grpc as core_grpc, queue};
@@ -61,6 +63,8 @@ pub struct IngestState {
     pub rate: Option<IngestRateLimiter>,
     /// Commits and the events they carried, since start.
     pub stats: Arc<CommitStats>,
+    /// Builds events' trace links.
+    pub telemetry: TelemetryConfig,
 }
 
 pub struct IngestApp {
@@ -135,6 +139,7 @@ impl IngestApp {
             quotas,
             rate,
             stats,
+            telemetry: config.telemetry.clone(),
         };
         Ok(Self {
             state,

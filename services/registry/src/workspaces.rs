@@ -304,6 +304,36 @@ impl WorkspaceGrpc {
         Ok(pb::RemoveVerificationKeyResponse {})
     }
 
+    async fn get_caller_inner(
+        &self,
+        request: Request<pb::GetCallerRequest>,
+    ) -> ApiResult<pb::GetCallerResponse> {
+        let caller = principal(&request)?.clone();
+        let client = self.auth.pool().get().await?;
+        let row = client
+            .query_opt(
+                "SELECT slug, created_at FROM workspaces WHERE id = $1",
+                &[&caller.workspace.as_uuid()],
+            )
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found(format!("workspace {} not found", caller.workspace))
+            })?;
+        Ok(pb::GetCallerResponse {
+            workspace: Some(pb::Workspace {
+                id: caller.workspace.to_string(),
+                slug: row.get(0),
+                created_at: Some(to_proto(row.get(1))),
+            }),
+            scopes: caller
+                .scopes
+                .iter()
+                .map(|scope| scope_to_proto(scope) as i32)
+                .collect(),
+            actor: caller.actor,
+        })
+    }
+
     async fn list_audit_events_inner(
         &self,
         request: Request<pb::ListAuditEventsRequest>,
@@ -415,5 +445,12 @@ impl WorkspaceService for WorkspaceGrpc {
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
         Ok(Response::new(self.list_audit_events_inner(request).await?))
+    }
+
+    async fn get_caller(
+        &self,
+        request: Request<pb::GetCallerRequest>,
+    ) -> Result<Response<pb::GetCallerResponse>, Status> {
+        Ok(Response::new(self.get_caller_inner(request).await?))
     }
 }

@@ -24,10 +24,12 @@ pub struct Cli {
 pub enum Command {
     /// Apply database migrations (creates the database if missing).
     Migrate,
-    /// Run services: all four in one process, or the one named.
+    /// Run services: all four and the web console in one process, or the
+    /// one named.
     Serve {
-        /// registry, ingest, router or delivery; all four when omitted.
-        service: Option<ServiceKind>,
+        /// registry, ingest, router, delivery or console; everything when
+        /// omitted.
+        service: Option<ServeTarget>,
     },
     /// Manage workspaces (talks to Postgres directly).
     Workspace {
@@ -94,6 +96,28 @@ pub enum Command {
     },
     /// Load-test the stack: emit events to local receivers, print a JSON report.
     Bench(crate::commands::bench::BenchArgs),
+}
+
+/// What `serve` runs when given a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServeTarget {
+    Service(ServiceKind),
+    /// The web console (`console.addr`), calling the services at the
+    /// `console.*_endpoint` settings.
+    Console,
+}
+
+impl std::str::FromStr for ServeTarget {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == "console" {
+            return Ok(Self::Console);
+        }
+        text.parse().map(Self::Service).map_err(|_| {
+            format!("unknown service `{text}` (registry, ingest, router, delivery, console)")
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -226,7 +250,14 @@ mod tests {
         assert!(matches!(
             one.command,
             Command::Serve {
-                service: Some(ServiceKind::Router)
+                service: Some(ServeTarget::Service(ServiceKind::Router))
+            }
+        ));
+        let console = Cli::try_parse_from(["switchyard", "serve", "console"]).expect("parses");
+        assert!(matches!(
+            console.command,
+            Command::Serve {
+                service: Some(ServeTarget::Console)
             }
         ));
         assert!(Cli::try_parse_from(["switchyard", "serve", "nope"]).is_err());

@@ -52,8 +52,9 @@ pub async fn run(mut config: Config, exit: bool) -> anyhow::Result<()> {
         ));
     }
     let mut stack = Stack::start(config, &ServiceKind::ALL).await?;
+    let console = stack.start_console().await?;
     step(&format!(
-        "services up: registry {}, ingest {}, router {}, delivery {}",
+        "services up: registry {}, ingest {}, router {}, delivery {}; console http://{console}/",
         stack.addr(ServiceKind::Registry),
         stack.addr(ServiceKind::Ingest),
         stack.addr(ServiceKind::Router),
@@ -174,6 +175,7 @@ pub async fn run(mut config: Config, exit: bool) -> anyhow::Result<()> {
         "  cargo run --release -p switchyard -- emit {EVENT_TYPE} '{}'",
         lead
     );
+    println!("  or open the console at http://{console}/ and sign in with the key.");
     println!("Press Ctrl-C to stop.");
     tokio::select! {
         () = shutdown::os_signal() => {}

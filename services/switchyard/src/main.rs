@@ -4,15 +4,23 @@
 //! exits 1, whatever `RUST_BACKTRACE` says: a refused call or a missing
 //! setting is the user's to fix, and a backtrace under it reads like a
 //! crash. Bugs panic, and a panic still prints its backtrace.
+//!
+//! The process allocates through mimalloc: the event path allocates and
+//! frees many small buffers per event (protobuf, JSON, SQL parameters), and
+//! glibc's allocator took a fifth of the process's CPU in `perf` at full
+//! speed (`scripts/profile.sh`).
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use switchyard::cli::{Cli, Command, KeysCommand, WorkspaceCommand};
+use switchyard::cli::{Cli, Command, KeysCommand, ServeTarget, WorkspaceCommand};
 use switchyard::commands::{admin, client};
 use switchyard::stack::ServiceKind;
 use switchyard_core::config::Config;
 use switchyard_core::telemetry;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -29,8 +37,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Migrate => admin::migrate(&load()?).await,
         Command::Serve {
-            service: Some(kind),
+            service: Some(ServeTarget::Service(kind)),
         } => admin::serve_one(kind).await,
+        Command::Serve {
+            service: Some(ServeTarget::Console),
+        } => admin::serve_console(load()?).await,
         Command::Serve { service: None } => {
             let config = Config::load()?;
             let services = ServiceKind::ALL.map(ServiceKind::telemetry);

@@ -7,7 +7,8 @@
 //! for it, which is how tests take the router down and bring it back.
 //! With `tls.cert` set every listener serves TLS, so the endpoints become
 //! `https://` and the services (and [`Stack::client`]) trust `tls.ca` and
-//! present `tls.client_cert`.
+//! present `tls.client_cert`. [`Stack::start_console`] adds the web
+//! console, pointed at the stack's services.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -198,6 +199,8 @@ pub struct Stack {
     local: LocalServices,
     /// Stops the `/metrics` endpoint, when one runs.
     metrics: Option<(SocketAddr, Trigger)>,
+    /// The web console, once started.
+    console: Option<Running>,
 }
 
 impl Stack {
@@ -251,6 +254,7 @@ impl Stack {
             hosts: services.to_vec(),
             local: LocalServices::default(),
             metrics,
+            console: None,
         };
         for (kind, listener) in listeners {
             stack.spawn(kind, listener);
@@ -346,6 +350,33 @@ impl Stack {
         )?)
     }
 
+    /// Starts the web console on `console.addr` (port 0 picks a free one),
+    /// calling this stack's services; returns its address.
+    pub async fn start_console(&mut self) -> anyhow::Result<SocketAddr> {
+        if self.console.is_some() {
+            bail!("the console is already running");
+        }
+        let endpoints = self.endpoints();
+        let console = &mut self.config.console;
+        console.registry_endpoint = endpoints.registry;
+        console.ingest_endpoint = endpoints.ingest;
+        console.router_endpoint = endpoints.router;
+        console.delivery_endpoint = endpoints.delivery;
+        let (listener, addr) = grpc::bind(console.addr).await?;
+        console.addr = addr;
+        let app = switchyard_console::ConsoleApp::build(&self.config)?;
+        let (trigger, signal) = shutdown::channel();
+        let task = tokio::spawn(app.run(listener, signal));
+        self.console = Some(Running { trigger, task });
+        tracing::info!(%addr, "console at http://{addr}/");
+        Ok(addr)
+    }
+
+    /// Where the console answers, once started.
+    pub fn console_addr(&self) -> Option<SocketAddr> {
+        self.console.as_ref().map(|_| self.config.console.addr)
+    }
+
     /// Resolves when any service stops (an error, or shutdown).
     pub async fn any_stopped(&mut self) -> anyhow::Result<()> {
         if self.running.is_empty() {
@@ -360,6 +391,14 @@ impl Stack {
     pub async fn stop(self) -> anyhow::Result<()> {
         if let Some((_, trigger)) = &self.metrics {
             trigger.trip();
+        }
+        if let Some(console) = self.console {
+            console.trigger.trip();
+            match console.task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(error = format!("{error:#}"), "console failed"),
+                Err(join) => tracing::warn!(%join, "console panicked"),
+            }
         }
         for running in self.running.values() {
             running.trigger.trip();

@@ -78,10 +78,11 @@ fn every_container_has_what_its_command_needs() {
         "serve ingest",
         "serve router",
         "serve delivery",
+        "serve console",
     ] {
         assert!(commands.contains(command), "no container runs `{command}`");
     }
-    assert_eq!(containers.len(), 5, "{commands:?}");
+    assert_eq!(containers.len(), 6, "{commands:?}");
 
     for (name, container) in &containers {
         let env = &container.env;
@@ -133,6 +134,22 @@ fn every_container_has_what_its_command_needs() {
             let port = env[addr].rsplit(':').next().expect("a port");
             assert_eq!(env[key], format!("http://{service}:{port}"), "{name}");
         }
+    }
+    // The console listens beyond loopback and reaches every service by name.
+    let console = containers
+        .values()
+        .find(|container| container.command.join(" ") == "serve console")
+        .expect("a console container");
+    assert!(console.env["SWITCHYARD_CONSOLE__ADDR"].starts_with("0.0.0.0:"));
+    for (service, addr) in [
+        ("registry", "SWITCHYARD_REGISTRY_ADDR"),
+        ("ingest", "SWITCHYARD_INGEST_ADDR"),
+        ("router", "SWITCHYARD_ROUTER_ADDR"),
+        ("delivery", "SWITCHYARD_DELIVERY_ADDR"),
+    ] {
+        let port = console.env[addr].rsplit(':').next().expect("a port");
+        let key = format!("SWITCHYARD_CONSOLE__{}_ENDPOINT", service.to_uppercase());
+        assert_eq!(console.env[&key], format!("http://{service}:{port}"));
     }
 
     // Every dependency names a service; no host port is published twice.

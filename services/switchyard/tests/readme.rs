@@ -182,6 +182,11 @@ impl Runner {
                 "SWITCHYARD_TELEMETRY__METRICS_ADDR".to_string(),
                 "127.0.0.1:0".to_string(),
             ),
+            // `serve` starts the console too: any free port.
+            (
+                "SWITCHYARD_CONSOLE__ADDR".to_string(),
+                "127.0.0.1:0".to_string(),
+            ),
             ("SWITCHYARD_LOG_FORMAT".to_string(), "json".to_string()),
         ]);
         let mut rewrites = Vec::new();

@@ -478,6 +478,36 @@ async fn every_rpc_isolates_workspaces_and_enforces_scopes() -> anyhow::Result<(
             }),
         ),
         (
+            "/switchyard.v1.IngestService/ListEvents",
+            proto::ListEventsRequest::default().encode_to_vec(),
+            Foreign::Nothing(|bytes| {
+                let response: proto::ListEventsResponse = empty(bytes);
+                response.events.is_empty()
+            }),
+        ),
+        (
+            "/switchyard.v1.IngestService/GetEvent",
+            proto::GetEventRequest {
+                id: emitted.event_id.clone(),
+            }
+            .encode_to_vec(),
+            Foreign::NotFound,
+        ),
+        (
+            "/switchyard.v1.DeliveryService/GetDeliveryStats",
+            proto::GetDeliveryStatsRequest::default().encode_to_vec(),
+            Foreign::Nothing(|bytes| {
+                let response: proto::GetDeliveryStatsResponse = empty(bytes);
+                response.buckets.is_empty() && response.connections.is_empty()
+            }),
+        ),
+        (
+            "/switchyard.v1.WorkspaceService/GetCaller",
+            proto::GetCallerRequest {}.encode_to_vec(),
+            // Describes the caller's own credential.
+            Foreign::Own,
+        ),
+        (
             "/switchyard.v1.DeliveryService/GetDelivery",
             proto::GetDeliveryRequest {
                 id: delivery.id.clone(),

@@ -22,6 +22,8 @@ const TABLE: &[(&str, &str, Access)] = {
     &[
         ("switchyard.v1.IngestService", "EmitEvent", Workspace(Emit)),
         ("switchyard.v1.IngestService", "EmitEvents", Workspace(Emit)),
+        ("switchyard.v1.IngestService", "ListEvents", Workspace(Read)),
+        ("switchyard.v1.IngestService", "GetEvent", Workspace(Read)),
         // Registry: schemas are read by `read`, changed by `admin`; payload
         // validation is what an emitting front end may need.
         (
@@ -150,6 +152,11 @@ const TABLE: &[(&str, &str, Access)] = {
             "ReplayDeadLetters",
             Workspace(Admin),
         ),
+        (
+            "switchyard.v1.DeliveryService",
+            "GetDeliveryStats",
+            Workspace(Read),
+        ),
         // Tenants and credentials.
         (
             "switchyard.v1.WorkspaceService",
@@ -196,6 +203,11 @@ const TABLE: &[(&str, &str, Access)] = {
             "switchyard.v1.WorkspaceService",
             "ListAuditEvents",
             Workspace(Admin),
+        ),
+        (
+            "switchyard.v1.WorkspaceService",
+            "GetCaller",
+            Workspace(Read),
         ),
         (
             "switchyard.internal.v1.RoutingService",

@@ -1,7 +1,6 @@
 //! Rows to protobuf messages, and the status texts both ways.
 
 use switchyard_core::config::TelemetryConfig;
-use switchyard_core::telemetry::propagation;
 use switchyard_core::time::to_proto;
 use switchyard_proto::v1::{Attempt, AttemptTrigger, Delivery, DeliveryStatus};
 
@@ -10,11 +9,7 @@ use crate::store::history::{AttemptRow, DeliveryRow};
 /// The delivery as the API shows it; `telemetry` builds its trace link.
 pub fn delivery_message(row: DeliveryRow, telemetry: &TelemetryConfig) -> Delivery {
     let status = status_from_text(&row.status);
-    let trace_id = row
-        .traceparent
-        .as_deref()
-        .and_then(propagation::trace_id_of)
-        .map(str::to_string);
+    let (trace_id, trace_url) = telemetry.trace_link(row.traceparent.as_deref());
     // Only a planned attempt has a meaningful time.
     let next_attempt_at = matches!(status, DeliveryStatus::Pending | DeliveryStatus::Retrying)
         .then(|| to_proto(row.next_attempt_at));
@@ -29,12 +24,8 @@ pub fn delivery_message(row: DeliveryRow, telemetry: &TelemetryConfig) -> Delive
         next_attempt_at,
         last_error: row.last_error,
         event_type: row.event_type,
-        trace_url: trace_id
-            .as_deref()
-            .filter(|_| !telemetry.jaeger_url.trim().is_empty())
-            .map(|trace_id| telemetry.trace_url(trace_id))
-            .unwrap_or_default(),
-        trace_id: trace_id.unwrap_or_default(),
+        trace_id,
+        trace_url,
     }
 }
 

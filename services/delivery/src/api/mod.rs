@@ -8,10 +8,13 @@
 //!   creation time, paged) and `GetDelivery`.
 //! - [`replay`]: `RetryDelivery` and `ReplayDeadLetters`, which make dead
 //!   letters due again and put their jobs on the stream.
+//! - [`stats`]: `GetDeliveryStats`, attempts per minute by outcome and per
+//!   connection.
 
 mod list;
 mod messages;
 mod replay;
+mod stats;
 
 use deadpool_postgres::Pool;
 use switchyard_core::config::TelemetryConfig;

@@ -7,9 +7,11 @@
 //! - [`history`]: the read side behind `ListDeliveries` and `GetDelivery`.
 //! - [`replay`]: dead letters made due again (`RetryDelivery`,
 //!   `ReplayDeadLetters`).
+//! - [`stats`]: attempts per minute and per connection (`GetDeliveryStats`).
 //!
 //! Every statement is scoped by `workspace_id`.
 
 pub mod history;
 pub mod jobs;
 pub mod replay;
+pub mod stats;

@@ -117,6 +117,7 @@ pub async fn rotate_keys(
 pub async fn serve_all(config: Config) -> anyhow::Result<()> {
     // Each service logs `listening` once it is built (`grpc::serve`).
     let mut stack = Stack::start(config, &ServiceKind::ALL).await?;
+    stack.start_console().await?;
     tokio::select! {
         () = shutdown::os_signal() => tracing::info!("shutting down"),
         result = stack.any_stopped() => {
@@ -133,6 +134,21 @@ pub async fn serve_one(kind: ServiceKind) -> anyhow::Result<()> {
         stack::run_service(kind, &config, listener, signal).await
     })
     .await
+}
+
+/// The web console alone, calling the services at the `console.*_endpoint`
+/// settings.
+pub async fn serve_console(config: Config) -> anyhow::Result<()> {
+    let app = switchyard_console::ConsoleApp::build(&config)?;
+    let (listener, addr) = switchyard_core::grpc::bind(config.console.addr).await?;
+    let (trigger, signal) = shutdown::channel();
+    tokio::spawn(async move {
+        shutdown::os_signal().await;
+        tracing::info!("shutting down");
+        trigger.trip();
+    });
+    tracing::info!(%addr, "console at http://{addr}/");
+    app.run(listener, signal).await
 }
 
 pub async fn receive(port: u16, secret: Option<String>) -> anyhow::Result<()> {

@@ -331,6 +331,8 @@ impl SwitchyardProcess {
         command
             .arg("serve")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            // `serve` starts the console too: any free port.
+            .env("SWITCHYARD_CONSOLE__ADDR", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);

@@ -26,6 +26,13 @@ class AttemptTrigger(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ATTEMPT_TRIGGER_SCHEDULED: _ClassVar[AttemptTrigger]
     ATTEMPT_TRIGGER_MANUAL: _ClassVar[AttemptTrigger]
     ATTEMPT_TRIGGER_REPLAY: _ClassVar[AttemptTrigger]
+
+class AttemptOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ATTEMPT_OUTCOME_UNSPECIFIED: _ClassVar[AttemptOutcome]
+    ATTEMPT_OUTCOME_SUCCEEDED: _ClassVar[AttemptOutcome]
+    ATTEMPT_OUTCOME_FAILED: _ClassVar[AttemptOutcome]
+    ATTEMPT_OUTCOME_DEAD: _ClassVar[AttemptOutcome]
 DELIVERY_STATUS_UNSPECIFIED: DeliveryStatus
 DELIVERY_STATUS_PENDING: DeliveryStatus
 DELIVERY_STATUS_DELIVERING: DeliveryStatus
@@ -37,6 +44,10 @@ ATTEMPT_TRIGGER_UNSPECIFIED: AttemptTrigger
 ATTEMPT_TRIGGER_SCHEDULED: AttemptTrigger
 ATTEMPT_TRIGGER_MANUAL: AttemptTrigger
 ATTEMPT_TRIGGER_REPLAY: AttemptTrigger
+ATTEMPT_OUTCOME_UNSPECIFIED: AttemptOutcome
+ATTEMPT_OUTCOME_SUCCEEDED: AttemptOutcome
+ATTEMPT_OUTCOME_FAILED: AttemptOutcome
+ATTEMPT_OUTCOME_DEAD: AttemptOutcome
 
 class Delivery(_message.Message):
     __slots__ = ("id", "event_id", "connection_id", "rule_id", "status", "attempt_count", "created_at", "next_attempt_at", "last_error", "event_type", "trace_id", "trace_url")
@@ -153,3 +164,43 @@ class ReplayDeadLettersResponse(_message.Message):
     REPLAYED_COUNT_FIELD_NUMBER: _ClassVar[int]
     replayed_count: int
     def __init__(self, replayed_count: _Optional[int] = ...) -> None: ...
+
+class GetDeliveryStatsRequest(_message.Message):
+    __slots__ = ("since",)
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    since: _timestamp_pb2.Timestamp
+    def __init__(self, since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class AttemptBucket(_message.Message):
+    __slots__ = ("minute", "outcome", "count")
+    MINUTE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    minute: _timestamp_pb2.Timestamp
+    outcome: AttemptOutcome
+    count: int
+    def __init__(self, minute: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[AttemptOutcome, str]] = ..., count: _Optional[int] = ...) -> None: ...
+
+class ConnectionStats(_message.Message):
+    __slots__ = ("connection_id", "attempts", "succeeded", "mean_duration_ms", "p95_duration_ms")
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    MEAN_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    P95_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    connection_id: str
+    attempts: int
+    succeeded: int
+    mean_duration_ms: int
+    p95_duration_ms: int
+    def __init__(self, connection_id: _Optional[str] = ..., attempts: _Optional[int] = ..., succeeded: _Optional[int] = ..., mean_duration_ms: _Optional[int] = ..., p95_duration_ms: _Optional[int] = ...) -> None: ...
+
+class GetDeliveryStatsResponse(_message.Message):
+    __slots__ = ("buckets", "connections", "since")
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    buckets: _containers.RepeatedCompositeFieldContainer[AttemptBucket]
+    connections: _containers.RepeatedCompositeFieldContainer[ConnectionStats]
+    since: _timestamp_pb2.Timestamp
+    def __init__(self, buckets: _Optional[_Iterable[_Union[AttemptBucket, _Mapping]]] = ..., connections: _Optional[_Iterable[_Union[ConnectionStats, _Mapping]]] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -55,6 +55,11 @@ class DeliveryServiceStub:
                 request_serializer=switchyard_dot_v1_dot_delivery__pb2.ReplayDeadLettersRequest.SerializeToString,
                 response_deserializer=switchyard_dot_v1_dot_delivery__pb2.ReplayDeadLettersResponse.FromString,
                 _registered_method=True)
+        self.GetDeliveryStats = channel.unary_unary(
+                '/switchyard.v1.DeliveryService/GetDeliveryStats',
+                request_serializer=switchyard_dot_v1_dot_delivery__pb2.GetDeliveryStatsRequest.SerializeToString,
+                response_deserializer=switchyard_dot_v1_dot_delivery__pb2.GetDeliveryStatsResponse.FromString,
+                _registered_method=True)
 
 
 class DeliveryServiceServicer:
@@ -90,6 +95,14 @@ class DeliveryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDeliveryStats(self, request, context):
+        """GetDeliveryStats summarises the attempts made since a time: per minute
+        by outcome, and per connection (success rate, latency).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeliveryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +125,11 @@ def add_DeliveryServiceServicer_to_server(servicer, server):
                     servicer.ReplayDeadLetters,
                     request_deserializer=switchyard_dot_v1_dot_delivery__pb2.ReplayDeadLettersRequest.FromString,
                     response_serializer=switchyard_dot_v1_dot_delivery__pb2.ReplayDeadLettersResponse.SerializeToString,
+            ),
+            'GetDeliveryStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDeliveryStats,
+                    request_deserializer=switchyard_dot_v1_dot_delivery__pb2.GetDeliveryStatsRequest.FromString,
+                    response_serializer=switchyard_dot_v1_dot_delivery__pb2.GetDeliveryStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -223,6 +241,33 @@ class DeliveryService:
             '/switchyard.v1.DeliveryService/ReplayDeadLetters',
             switchyard_dot_v1_dot_delivery__pb2.ReplayDeadLettersRequest.SerializeToString,
             switchyard_dot_v1_dot_delivery__pb2.ReplayDeadLettersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDeliveryStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchyard.v1.DeliveryService/GetDeliveryStats',
+            switchyard_dot_v1_dot_delivery__pb2.GetDeliveryStatsRequest.SerializeToString,
+            switchyard_dot_v1_dot_delivery__pb2.GetDeliveryStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -22,29 +22,40 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aswitchyard/v1/ingest.proto\x12\rswitchyard.v1\"\xa4\x01\n\x10\x45mitEventRequest\x12\x1d\n\nevent_type\x18\x01 \x01(\tR\teventType\x12!\n\x0cpayload_json\x18\x02 \x01(\tR\x0bpayloadJson\x12\'\n\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\x12%\n\x0eschema_version\x18\x04 \x01(\rR\rschemaVersion\"\x93\x01\n\x11\x45mitEventResponse\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1c\n\tduplicate\x18\x02 \x01(\x08R\tduplicate\x12%\n\x0eschema_version\x18\x03 \x01(\rR\rschemaVersion\x12\x1e\n\ndeprecated\x18\x04 \x01(\x08R\ndeprecated\"L\n\x11\x45mitEventsRequest\x12\x37\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1f.switchyard.v1.EmitEventRequestR\x06\x65vents\"O\n\x12\x45mitEventsResponse\x12\x39\n\x07results\x18\x01 \x03(\x0b\x32\x1f.switchyard.v1.EmitEventsResultR\x07results\"\x95\x01\n\x10\x45mitEventsResult\x12>\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32 .switchyard.v1.EmitEventResponseH\x00R\x08\x61\x63\x63\x65pted\x12\x36\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x1e.switchyard.v1.EmitEventsErrorH\x00R\x05\x65rrorB\t\n\x07outcome\"\xa9\x01\n\x0f\x45mitEventsError\x12\x12\n\x04\x63ode\x18\x01 \x01(\x05R\x04\x63ode\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x42\n\nviolations\x18\x03 \x03(\x0b\x32\".switchyard.v1.EventFieldViolationR\nviolations\x12$\n\x0eretry_after_ms\x18\x04 \x01(\rR\x0cretryAfterMs\"M\n\x13\x45ventFieldViolation\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription2\xb2\x01\n\rIngestService\x12N\n\tEmitEvent\x12\x1f.switchyard.v1.EmitEventRequest\x1a .switchyard.v1.EmitEventResponse\x12Q\n\nEmitEvents\x12 .switchyard.v1.EmitEventsRequest\x1a!.switchyard.v1.EmitEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aswitchyard/v1/ingest.proto\x12\rswitchyard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x01\n\x10\x45mitEventRequest\x12\x1d\n\nevent_type\x18\x01 \x01(\tR\teventType\x12!\n\x0cpayload_json\x18\x02 \x01(\tR\x0bpayloadJson\x12\'\n\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\x12%\n\x0eschema_version\x18\x04 \x01(\rR\rschemaVersion\"\x93\x01\n\x11\x45mitEventResponse\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1c\n\tduplicate\x18\x02 \x01(\x08R\tduplicate\x12%\n\x0eschema_version\x18\x03 \x01(\rR\rschemaVersion\x12\x1e\n\ndeprecated\x18\x04 \x01(\x08R\ndeprecated\"L\n\x11\x45mitEventsRequest\x12\x37\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1f.switchyard.v1.EmitEventRequestR\x06\x65vents\"O\n\x12\x45mitEventsResponse\x12\x39\n\x07results\x18\x01 \x03(\x0b\x32\x1f.switchyard.v1.EmitEventsResultR\x07results\"\x95\x01\n\x10\x45mitEventsResult\x12>\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32 .switchyard.v1.EmitEventResponseH\x00R\x08\x61\x63\x63\x65pted\x12\x36\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x1e.switchyard.v1.EmitEventsErrorH\x00R\x05\x65rrorB\t\n\x07outcome\"\xa9\x01\n\x0f\x45mitEventsError\x12\x12\n\x04\x63ode\x18\x01 \x01(\x05R\x04\x63ode\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x42\n\nviolations\x18\x03 \x03(\x0b\x32\".switchyard.v1.EventFieldViolationR\nviolations\x12$\n\x0eretry_after_ms\x18\x04 \x01(\rR\x0cretryAfterMs\"M\n\x13\x45ventFieldViolation\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\"\x9e\x02\n\x05\x45vent\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n\nevent_type\x18\x02 \x01(\tR\teventType\x12%\n\x0eschema_version\x18\x03 \x01(\rR\rschemaVersion\x12!\n\x0cpayload_json\x18\x04 \x01(\tR\x0bpayloadJson\x12\'\n\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKey\x12;\n\x0breceived_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nreceivedAt\x12\x19\n\x08trace_id\x18\x07 \x01(\tR\x07traceId\x12\x1b\n\ttrace_url\x18\x08 \x01(\tR\x08traceUrl\"\xd2\x01\n\x11ListEventsRequest\x12\x1d\n\nevent_type\x18\x01 \x01(\tR\teventType\x12\x30\n\x05since\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05since\x12\x30\n\x05until\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05until\x12\x1b\n\tpage_size\x18\x04 \x01(\rR\x08pageSize\x12\x1d\n\npage_token\x18\x05 \x01(\tR\tpageToken\"j\n\x12ListEventsResponse\x12,\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.switchyard.v1.EventR\x06\x65vents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"!\n\x0fGetEventRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\">\n\x10GetEventResponse\x12*\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.switchyard.v1.EventR\x05\x65vent2\xd2\x02\n\rIngestService\x12N\n\tEmitEvent\x12\x1f.switchyard.v1.EmitEventRequest\x1a .switchyard.v1.EmitEventResponse\x12Q\n\nEmitEvents\x12 .switchyard.v1.EmitEventsRequest\x1a!.switchyard.v1.EmitEventsResponse\x12Q\n\nListEvents\x12 .switchyard.v1.ListEventsRequest\x1a!.switchyard.v1.ListEventsResponse\x12K\n\x08GetEvent\x12\x1e.switchyard.v1.GetEventRequest\x1a\x1f.switchyard.v1.GetEventResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'switchyard.v1.ingest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EMITEVENTREQUEST']._serialized_start=46
-  _globals['_EMITEVENTREQUEST']._serialized_end=210
-  _globals['_EMITEVENTRESPONSE']._serialized_start=213
-  _globals['_EMITEVENTRESPONSE']._serialized_end=360
-  _globals['_EMITEVENTSREQUEST']._serialized_start=362
-  _globals['_EMITEVENTSREQUEST']._serialized_end=438
-  _globals['_EMITEVENTSRESPONSE']._serialized_start=440
-  _globals['_EMITEVENTSRESPONSE']._serialized_end=519
-  _globals['_EMITEVENTSRESULT']._serialized_start=522
-  _globals['_EMITEVENTSRESULT']._serialized_end=671
-  _globals['_EMITEVENTSERROR']._serialized_start=674
-  _globals['_EMITEVENTSERROR']._serialized_end=843
-  _globals['_EVENTFIELDVIOLATION']._serialized_start=845
-  _globals['_EVENTFIELDVIOLATION']._serialized_end=922
-  _globals['_INGESTSERVICE']._serialized_start=925
-  _globals['_INGESTSERVICE']._serialized_end=1103
+  _globals['_EMITEVENTREQUEST']._serialized_start=79
+  _globals['_EMITEVENTREQUEST']._serialized_end=243
+  _globals['_EMITEVENTRESPONSE']._serialized_start=246
+  _globals['_EMITEVENTRESPONSE']._serialized_end=393
+  _globals['_EMITEVENTSREQUEST']._serialized_start=395
+  _globals['_EMITEVENTSREQUEST']._serialized_end=471
+  _globals['_EMITEVENTSRESPONSE']._serialized_start=473
+  _globals['_EMITEVENTSRESPONSE']._serialized_end=552
+  _globals['_EMITEVENTSRESULT']._serialized_start=555
+  _globals['_EMITEVENTSRESULT']._serialized_end=704
+  _globals['_EMITEVENTSERROR']._serialized_start=707
+  _globals['_EMITEVENTSERROR']._serialized_end=876
+  _globals['_EVENTFIELDVIOLATION']._serialized_start=878
+  _globals['_EVENTFIELDVIOLATION']._serialized_end=955
+  _globals['_EVENT']._serialized_start=958
+  _globals['_EVENT']._serialized_end=1244
+  _globals['_LISTEVENTSREQUEST']._serialized_start=1247
+  _globals['_LISTEVENTSREQUEST']._serialized_end=1457
+  _globals['_LISTEVENTSRESPONSE']._serialized_start=1459
+  _globals['_LISTEVENTSRESPONSE']._serialized_end=1565
+  _globals['_GETEVENTREQUEST']._serialized_start=1567
+  _globals['_GETEVENTREQUEST']._serialized_end=1600
+  _globals['_GETEVENTRESPONSE']._serialized_start=1602
+  _globals['_GETEVENTRESPONSE']._serialized_end=1664
+  _globals['_INGESTSERVICE']._serialized_start=1667
+  _globals['_INGESTSERVICE']._serialized_end=2005
 # @@protoc_insertion_point(module_scope)

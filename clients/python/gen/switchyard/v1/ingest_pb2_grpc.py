@@ -46,6 +46,16 @@ class IngestServiceStub:
                 request_serializer=switchyard_dot_v1_dot_ingest__pb2.EmitEventsRequest.SerializeToString,
                 response_deserializer=switchyard_dot_v1_dot_ingest__pb2.EmitEventsResponse.FromString,
                 _registered_method=True)
+        self.ListEvents = channel.unary_unary(
+                '/switchyard.v1.IngestService/ListEvents',
+                request_serializer=switchyard_dot_v1_dot_ingest__pb2.ListEventsRequest.SerializeToString,
+                response_deserializer=switchyard_dot_v1_dot_ingest__pb2.ListEventsResponse.FromString,
+                _registered_method=True)
+        self.GetEvent = channel.unary_unary(
+                '/switchyard.v1.IngestService/GetEvent',
+                request_serializer=switchyard_dot_v1_dot_ingest__pb2.GetEventRequest.SerializeToString,
+                response_deserializer=switchyard_dot_v1_dot_ingest__pb2.GetEventResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -72,6 +82,21 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEvents(self, request, context):
+        """ListEvents pages through the workspace's stored events, newest first,
+        without their payloads.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEvent(self, request, context):
+        """GetEvent returns one stored event with its payload.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -84,6 +109,16 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.EmitEvents,
                     request_deserializer=switchyard_dot_v1_dot_ingest__pb2.EmitEventsRequest.FromString,
                     response_serializer=switchyard_dot_v1_dot_ingest__pb2.EmitEventsResponse.SerializeToString,
+            ),
+            'ListEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEvents,
+                    request_deserializer=switchyard_dot_v1_dot_ingest__pb2.ListEventsRequest.FromString,
+                    response_serializer=switchyard_dot_v1_dot_ingest__pb2.ListEventsResponse.SerializeToString,
+            ),
+            'GetEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEvent,
+                    request_deserializer=switchyard_dot_v1_dot_ingest__pb2.GetEventRequest.FromString,
+                    response_serializer=switchyard_dot_v1_dot_ingest__pb2.GetEventResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -142,6 +177,60 @@ class IngestService:
             '/switchyard.v1.IngestService/EmitEvents',
             switchyard_dot_v1_dot_ingest__pb2.EmitEventsRequest.SerializeToString,
             switchyard_dot_v1_dot_ingest__pb2.EmitEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchyard.v1.IngestService/ListEvents',
+            switchyard_dot_v1_dot_ingest__pb2.ListEventsRequest.SerializeToString,
+            switchyard_dot_v1_dot_ingest__pb2.ListEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEvent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchyard.v1.IngestService/GetEvent',
+            switchyard_dot_v1_dot_ingest__pb2.GetEventRequest.SerializeToString,
+            switchyard_dot_v1_dot_ingest__pb2.GetEventResponse.FromString,
             options,
             channel_credentials,
             insecure,

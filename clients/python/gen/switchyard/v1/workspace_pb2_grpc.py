@@ -88,6 +88,11 @@ class WorkspaceServiceStub:
                 request_serializer=switchyard_dot_v1_dot_workspace__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=switchyard_dot_v1_dot_workspace__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
+        self.GetCaller = channel.unary_unary(
+                '/switchyard.v1.WorkspaceService/GetCaller',
+                request_serializer=switchyard_dot_v1_dot_workspace__pb2.GetCallerRequest.SerializeToString,
+                response_deserializer=switchyard_dot_v1_dot_workspace__pb2.GetCallerResponse.FromString,
+                _registered_method=True)
 
 
 class WorkspaceServiceServicer:
@@ -169,6 +174,15 @@ class WorkspaceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCaller(self, request, context):
+        """GetCaller describes the credential making the call (its workspace and
+        scopes), so a front end can offer only what the credential may do. Any
+        credential with the `read` scope may call it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkspaceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -221,6 +235,11 @@ def add_WorkspaceServiceServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=switchyard_dot_v1_dot_workspace__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=switchyard_dot_v1_dot_workspace__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'GetCaller': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCaller,
+                    request_deserializer=switchyard_dot_v1_dot_workspace__pb2.GetCallerRequest.FromString,
+                    response_serializer=switchyard_dot_v1_dot_workspace__pb2.GetCallerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -497,6 +516,33 @@ class WorkspaceService:
             '/switchyard.v1.WorkspaceService/ListAuditEvents',
             switchyard_dot_v1_dot_workspace__pb2.ListAuditEventsRequest.SerializeToString,
             switchyard_dot_v1_dot_workspace__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCaller(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchyard.v1.WorkspaceService/GetCaller',
+            switchyard_dot_v1_dot_workspace__pb2.GetCallerRequest.SerializeToString,
+            switchyard_dot_v1_dot_workspace__pb2.GetCallerResponse.FromString,
             options,
             channel_credentials,
             insecure,

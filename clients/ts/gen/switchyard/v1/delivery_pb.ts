@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file switchyard/v1/delivery.proto.
  */
 export const file_switchyard_v1_delivery: GenFile = /*@__PURE__*/
-  fileDesc("Chxzd2l0Y2h5YXJkL3YxL2RlbGl2ZXJ5LnByb3RvEg1zd2l0Y2h5YXJkLnYxIsgCCghEZWxpdmVyeRIKCgJpZBgBIAEoCRIQCghldmVudF9pZBgCIAEoCRIVCg1jb25uZWN0aW9uX2lkGAMgASgJEg8KB3J1bGVfaWQYBCABKAkSLQoGc3RhdHVzGAUgASgOMh0uc3dpdGNoeWFyZC52MS5EZWxpdmVyeVN0YXR1cxIVCg1hdHRlbXB0X2NvdW50GAYgASgNEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD25leHRfYXR0ZW1wdF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKbGFzdF9lcnJvchgJIAEoCRISCgpldmVudF90eXBlGAogASgJEhAKCHRyYWNlX2lkGAsgASgJEhEKCXRyYWNlX3VybBgMIAEoCSLaAQoHQXR0ZW1wdBIPCgdhdHRlbXB0GAEgASgNEhMKC3N0YXR1c19jb2RlGAIgASgNEg0KBWVycm9yGAMgASgJEhMKC2R1cmF0aW9uX21zGAQgASgNEi4KCnN0YXJ0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEHJlc3BvbnNlX3NuaXBwZXQYBiABKAkSCwoDdXJsGAcgASgJEi4KB3RyaWdnZXIYCCABKA4yHS5zd2l0Y2h5YXJkLnYxLkF0dGVtcHRUcmlnZ2VyIuwBChVMaXN0RGVsaXZlcmllc1JlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkSLQoGc3RhdHVzGAQgASgOMh0uc3dpdGNoeWFyZC52MS5EZWxpdmVyeVN0YXR1cxIVCg1jb25uZWN0aW9uX2lkGAUgASgJEikKBXNpbmNlGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgV1bnRpbBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXgoWTGlzdERlbGl2ZXJpZXNSZXNwb25zZRIrCgpkZWxpdmVyaWVzGAEgAygLMhcuc3dpdGNoeWFyZC52MS5EZWxpdmVyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIAoSR2V0RGVsaXZlcnlSZXF1ZXN0EgoKAmlkGAEgASgJImoKE0dldERlbGl2ZXJ5UmVzcG9uc2USKQoIZGVsaXZlcnkYASABKAsyFy5zd2l0Y2h5YXJkLnYxLkRlbGl2ZXJ5EigKCGF0dGVtcHRzGAIgAygLMhYuc3dpdGNoeWFyZC52MS5BdHRlbXB0IiIKFFJldHJ5RGVsaXZlcnlSZXF1ZXN0EgoKAmlkGAEgASgJIkIKFVJldHJ5RGVsaXZlcnlSZXNwb25zZRIpCghkZWxpdmVyeRgBIAEoCzIXLnN3aXRjaHlhcmQudjEuRGVsaXZlcnkihwEKGFJlcGxheURlYWRMZXR0ZXJzUmVxdWVzdBIVCg1jb25uZWN0aW9uX2lkGAEgASgJEikKBXNpbmNlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgV1bnRpbBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiMwoZUmVwbGF5RGVhZExldHRlcnNSZXNwb25zZRIWCg5yZXBsYXllZF9jb3VudBgBIAEoDSrhAQoORGVsaXZlcnlTdGF0dXMSHwobREVMSVZFUllfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXREVMSVZFUllfU1RBVFVTX1BFTkRJTkcQARIeChpERUxJVkVSWV9TVEFUVVNfREVMSVZFUklORxACEh0KGURFTElWRVJZX1NUQVRVU19TVUNDRUVERUQQAxIcChhERUxJVkVSWV9TVEFUVVNfUkVUUllJTkcQBBIYChRERUxJVkVSWV9TVEFUVVNfREVBRBAFEhoKFkRFTElWRVJZX1NUQVRVU19GQUlMRUQQBiqIAQoOQXR0ZW1wdFRyaWdnZXISHwobQVRURU1QVF9UUklHR0VSX1VOU1BFQ0lGSUVEEAASHQoZQVRURU1QVF9UUklHR0VSX1NDSEVEVUxFRBABEhoKFkFUVEVNUFRfVFJJR0dFUl9NQU5VQUwQAhIaChZBVFRFTVBUX1RSSUdHRVJfUkVQTEFZEAMyigMKD0RlbGl2ZXJ5U2VydmljZRJdCg5MaXN0RGVsaXZlcmllcxIkLnN3aXRjaHlhcmQudjEuTGlzdERlbGl2ZXJpZXNSZXF1ZXN0GiUuc3dpdGNoeWFyZC52MS5MaXN0RGVsaXZlcmllc1Jlc3BvbnNlElQKC0dldERlbGl2ZXJ5EiEuc3dpdGNoeWFyZC52MS5HZXREZWxpdmVyeVJlcXVlc3QaIi5zd2l0Y2h5YXJkLnYxLkdldERlbGl2ZXJ5UmVzcG9uc2USWgoNUmV0cnlEZWxpdmVyeRIjLnN3aXRjaHlhcmQudjEuUmV0cnlEZWxpdmVyeVJlcXVlc3QaJC5zd2l0Y2h5YXJkLnYxLlJldHJ5RGVsaXZlcnlSZXNwb25zZRJmChFSZXBsYXlEZWFkTGV0dGVycxInLnN3aXRjaHlhcmQudjEuUmVwbGF5RGVhZExldHRlcnNSZXF1ZXN0Giguc3dpdGNoeWFyZC52MS5SZXBsYXlEZWFkTGV0dGVyc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Chxzd2l0Y2h5YXJkL3YxL2RlbGl2ZXJ5LnByb3RvEg1zd2l0Y2h5YXJkLnYxIsgCCghEZWxpdmVyeRIKCgJpZBgBIAEoCRIQCghldmVudF9pZBgCIAEoCRIVCg1jb25uZWN0aW9uX2lkGAMgASgJEg8KB3J1bGVfaWQYBCABKAkSLQoGc3RhdHVzGAUgASgOMh0uc3dpdGNoeWFyZC52MS5EZWxpdmVyeVN0YXR1cxIVCg1hdHRlbXB0X2NvdW50GAYgASgNEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD25leHRfYXR0ZW1wdF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKbGFzdF9lcnJvchgJIAEoCRISCgpldmVudF90eXBlGAogASgJEhAKCHRyYWNlX2lkGAsgASgJEhEKCXRyYWNlX3VybBgMIAEoCSLaAQoHQXR0ZW1wdBIPCgdhdHRlbXB0GAEgASgNEhMKC3N0YXR1c19jb2RlGAIgASgNEg0KBWVycm9yGAMgASgJEhMKC2R1cmF0aW9uX21zGAQgASgNEi4KCnN0YXJ0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEHJlc3BvbnNlX3NuaXBwZXQYBiABKAkSCwoDdXJsGAcgASgJEi4KB3RyaWdnZXIYCCABKA4yHS5zd2l0Y2h5YXJkLnYxLkF0dGVtcHRUcmlnZ2VyIuwBChVMaXN0RGVsaXZlcmllc1JlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkSLQoGc3RhdHVzGAQgASgOMh0uc3dpdGNoeWFyZC52MS5EZWxpdmVyeVN0YXR1cxIVCg1jb25uZWN0aW9uX2lkGAUgASgJEikKBXNpbmNlGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgV1bnRpbBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXgoWTGlzdERlbGl2ZXJpZXNSZXNwb25zZRIrCgpkZWxpdmVyaWVzGAEgAygLMhcuc3dpdGNoeWFyZC52MS5EZWxpdmVyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIAoSR2V0RGVsaXZlcnlSZXF1ZXN0EgoKAmlkGAEgASgJImoKE0dldERlbGl2ZXJ5UmVzcG9uc2USKQoIZGVsaXZlcnkYASABKAsyFy5zd2l0Y2h5YXJkLnYxLkRlbGl2ZXJ5EigKCGF0dGVtcHRzGAIgAygLMhYuc3dpdGNoeWFyZC52MS5BdHRlbXB0IiIKFFJldHJ5RGVsaXZlcnlSZXF1ZXN0EgoKAmlkGAEgASgJIkIKFVJldHJ5RGVsaXZlcnlSZXNwb25zZRIpCghkZWxpdmVyeRgBIAEoCzIXLnN3aXRjaHlhcmQudjEuRGVsaXZlcnkihwEKGFJlcGxheURlYWRMZXR0ZXJzUmVxdWVzdBIVCg1jb25uZWN0aW9uX2lkGAEgASgJEikKBXNpbmNlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgV1bnRpbBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiMwoZUmVwbGF5RGVhZExldHRlcnNSZXNwb25zZRIWCg5yZXBsYXllZF9jb3VudBgBIAEoDSJEChdHZXREZWxpdmVyeVN0YXRzUmVxdWVzdBIpCgVzaW5jZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiegoNQXR0ZW1wdEJ1Y2tldBIqCgZtaW51dGUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KB291dGNvbWUYAiABKA4yHS5zd2l0Y2h5YXJkLnYxLkF0dGVtcHRPdXRjb21lEg0KBWNvdW50GAMgASgNIoABCg9Db25uZWN0aW9uU3RhdHMSFQoNY29ubmVjdGlvbl9pZBgBIAEoCRIQCghhdHRlbXB0cxgCIAEoDRIRCglzdWNjZWVkZWQYAyABKA0SGAoQbWVhbl9kdXJhdGlvbl9tcxgEIAEoDRIXCg9wOTVfZHVyYXRpb25fbXMYBSABKA0iqQEKGEdldERlbGl2ZXJ5U3RhdHNSZXNwb25zZRItCgdidWNrZXRzGAEgAygLMhwuc3dpdGNoeWFyZC52MS5BdHRlbXB0QnVja2V0EjMKC2Nvbm5lY3Rpb25zGAIgAygLMh4uc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uU3RhdHMSKQoFc2luY2UYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKuEBCg5EZWxpdmVyeVN0YXR1cxIfChtERUxJVkVSWV9TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdERUxJVkVSWV9TVEFUVVNfUEVORElORxABEh4KGkRFTElWRVJZX1NUQVRVU19ERUxJVkVSSU5HEAISHQoZREVMSVZFUllfU1RBVFVTX1NVQ0NFRURFRBADEhwKGERFTElWRVJZX1NUQVRVU19SRVRSWUlORxAEEhgKFERFTElWRVJZX1NUQVRVU19ERUFEEAUSGgoWREVMSVZFUllfU1RBVFVTX0ZBSUxFRBAGKogBCg5BdHRlbXB0VHJpZ2dlchIfChtBVFRFTVBUX1RSSUdHRVJfVU5TUEVDSUZJRUQQABIdChlBVFRFTVBUX1RSSUdHRVJfU0NIRURVTEVEEAESGgoWQVRURU1QVF9UUklHR0VSX01BTlVBTBACEhoKFkFUVEVNUFRfVFJJR0dFUl9SRVBMQVkQAyqGAQoOQXR0ZW1wdE91dGNvbWUSHwobQVRURU1QVF9PVVRDT01FX1VOU1BFQ0lGSUVEEAASHQoZQVRURU1QVF9PVVRDT01FX1NVQ0NFRURFRBABEhoKFkFUVEVNUFRfT1VUQ09NRV9GQUlMRUQQAhIYChRBVFRFTVBUX09VVENPTUVfREVBRBADMu8DCg9EZWxpdmVyeVNlcnZpY2USXQoOTGlzdERlbGl2ZXJpZXMSJC5zd2l0Y2h5YXJkLnYxLkxpc3REZWxpdmVyaWVzUmVxdWVzdBolLnN3aXRjaHlhcmQudjEuTGlzdERlbGl2ZXJpZXNSZXNwb25zZRJUCgtHZXREZWxpdmVyeRIhLnN3aXRjaHlhcmQudjEuR2V0RGVsaXZlcnlSZXF1ZXN0GiIuc3dpdGNoeWFyZC52MS5HZXREZWxpdmVyeVJlc3BvbnNlEloKDVJldHJ5RGVsaXZlcnkSIy5zd2l0Y2h5YXJkLnYxLlJldHJ5RGVsaXZlcnlSZXF1ZXN0GiQuc3dpdGNoeWFyZC52MS5SZXRyeURlbGl2ZXJ5UmVzcG9uc2USZgoRUmVwbGF5RGVhZExldHRlcnMSJy5zd2l0Y2h5YXJkLnYxLlJlcGxheURlYWRMZXR0ZXJzUmVxdWVzdBooLnN3aXRjaHlhcmQudjEuUmVwbGF5RGVhZExldHRlcnNSZXNwb25zZRJjChBHZXREZWxpdmVyeVN0YXRzEiYuc3dpdGNoeWFyZC52MS5HZXREZWxpdmVyeVN0YXRzUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuR2V0RGVsaXZlcnlTdGF0c1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message switchyard.v1.Delivery
@@ -360,6 +360,131 @@ export const ReplayDeadLettersResponseSchema: GenMessage<ReplayDeadLettersRespon
   messageDesc(file_switchyard_v1_delivery, 9);
 
 /**
+ * @generated from message switchyard.v1.GetDeliveryStatsRequest
+ */
+export type GetDeliveryStatsRequest = Message<"switchyard.v1.GetDeliveryStatsRequest"> & {
+  /**
+   * Attempts started at or after this time; unset: the last hour. At most
+   * 24 hours back.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 1;
+   */
+  since?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message switchyard.v1.GetDeliveryStatsRequest.
+ * Use `create(GetDeliveryStatsRequestSchema)` to create a new message.
+ */
+export const GetDeliveryStatsRequestSchema: GenMessage<GetDeliveryStatsRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_delivery, 10);
+
+/**
+ * AttemptBucket counts the attempts of one outcome started in one minute.
+ *
+ * @generated from message switchyard.v1.AttemptBucket
+ */
+export type AttemptBucket = Message<"switchyard.v1.AttemptBucket"> & {
+  /**
+   * The start of the minute.
+   *
+   * @generated from field: google.protobuf.Timestamp minute = 1;
+   */
+  minute?: Timestamp | undefined;
+
+  /**
+   * @generated from field: switchyard.v1.AttemptOutcome outcome = 2;
+   */
+  outcome: AttemptOutcome;
+
+  /**
+   * @generated from field: uint32 count = 3;
+   */
+  count: number;
+};
+
+/**
+ * Describes the message switchyard.v1.AttemptBucket.
+ * Use `create(AttemptBucketSchema)` to create a new message.
+ */
+export const AttemptBucketSchema: GenMessage<AttemptBucket> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_delivery, 11);
+
+/**
+ * ConnectionStats summarises one connection's attempts.
+ *
+ * @generated from message switchyard.v1.ConnectionStats
+ */
+export type ConnectionStats = Message<"switchyard.v1.ConnectionStats"> & {
+  /**
+   * @generated from field: string connection_id = 1;
+   */
+  connectionId: string;
+
+  /**
+   * @generated from field: uint32 attempts = 2;
+   */
+  attempts: number;
+
+  /**
+   * @generated from field: uint32 succeeded = 3;
+   */
+  succeeded: number;
+
+  /**
+   * Mean and 95th percentile attempt duration.
+   *
+   * @generated from field: uint32 mean_duration_ms = 4;
+   */
+  meanDurationMs: number;
+
+  /**
+   * @generated from field: uint32 p95_duration_ms = 5;
+   */
+  p95DurationMs: number;
+};
+
+/**
+ * Describes the message switchyard.v1.ConnectionStats.
+ * Use `create(ConnectionStatsSchema)` to create a new message.
+ */
+export const ConnectionStatsSchema: GenMessage<ConnectionStats> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_delivery, 12);
+
+/**
+ * @generated from message switchyard.v1.GetDeliveryStatsResponse
+ */
+export type GetDeliveryStatsResponse = Message<"switchyard.v1.GetDeliveryStatsResponse"> & {
+  /**
+   * Oldest minute first; minutes without attempts are absent.
+   *
+   * @generated from field: repeated switchyard.v1.AttemptBucket buckets = 1;
+   */
+  buckets: AttemptBucket[];
+
+  /**
+   * Connections with at least one attempt in the window.
+   *
+   * @generated from field: repeated switchyard.v1.ConnectionStats connections = 2;
+   */
+  connections: ConnectionStats[];
+
+  /**
+   * The start of the window.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 3;
+   */
+  since?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message switchyard.v1.GetDeliveryStatsResponse.
+ * Use `create(GetDeliveryStatsResponseSchema)` to create a new message.
+ */
+export const GetDeliveryStatsResponseSchema: GenMessage<GetDeliveryStatsResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_delivery, 13);
+
+/**
  * @generated from enum switchyard.v1.DeliveryStatus
  */
 export enum DeliveryStatus {
@@ -454,6 +579,45 @@ export const AttemptTriggerSchema: GenEnum<AttemptTrigger> = /*@__PURE__*/
   enumDesc(file_switchyard_v1_delivery, 1);
 
 /**
+ * AttemptOutcome is how one attempt ended.
+ *
+ * @generated from enum switchyard.v1.AttemptOutcome
+ */
+export enum AttemptOutcome {
+  /**
+   * @generated from enum value: ATTEMPT_OUTCOME_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A 2xx answer.
+   *
+   * @generated from enum value: ATTEMPT_OUTCOME_SUCCEEDED = 1;
+   */
+  SUCCEEDED = 1,
+
+  /**
+   * A failure after which the delivery was retried (or is still retrying).
+   *
+   * @generated from enum value: ATTEMPT_OUTCOME_FAILED = 2;
+   */
+  FAILED = 2,
+
+  /**
+   * The failure that made the delivery dead.
+   *
+   * @generated from enum value: ATTEMPT_OUTCOME_DEAD = 3;
+   */
+  DEAD = 3,
+}
+
+/**
+ * Describes the enum switchyard.v1.AttemptOutcome.
+ */
+export const AttemptOutcomeSchema: GenEnum<AttemptOutcome> = /*@__PURE__*/
+  enumDesc(file_switchyard_v1_delivery, 2);
+
+/**
  * DeliveryService shows the history of every delivery and its attempts.
  *
  * @generated from service switchyard.v1.DeliveryService
@@ -497,6 +661,17 @@ export const DeliveryService: GenService<{
     methodKind: "unary";
     input: typeof ReplayDeadLettersRequestSchema;
     output: typeof ReplayDeadLettersResponseSchema;
+  },
+  /**
+   * GetDeliveryStats summarises the attempts made since a time: per minute
+   * by outcome, and per connection (success rate, latency).
+   *
+   * @generated from rpc switchyard.v1.DeliveryService.GetDeliveryStats
+   */
+  getDeliveryStats: {
+    methodKind: "unary";
+    input: typeof GetDeliveryStatsRequestSchema;
+    output: typeof GetDeliveryStatsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_switchyard_v1_delivery, 0);

@@ -4,13 +4,15 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file switchyard/v1/ingest.proto.
  */
 export const file_switchyard_v1_ingest: GenFile = /*@__PURE__*/
-  fileDesc("Chpzd2l0Y2h5YXJkL3YxL2luZ2VzdC5wcm90bxINc3dpdGNoeWFyZC52MSJtChBFbWl0RXZlbnRSZXF1ZXN0EhIKCmV2ZW50X3R5cGUYASABKAkSFAoMcGF5bG9hZF9qc29uGAIgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCRIWCg5zY2hlbWFfdmVyc2lvbhgEIAEoDSJkChFFbWl0RXZlbnRSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIRCglkdXBsaWNhdGUYAiABKAgSFgoOc2NoZW1hX3ZlcnNpb24YAyABKA0SEgoKZGVwcmVjYXRlZBgEIAEoCCJEChFFbWl0RXZlbnRzUmVxdWVzdBIvCgZldmVudHMYASADKAsyHy5zd2l0Y2h5YXJkLnYxLkVtaXRFdmVudFJlcXVlc3QiRgoSRW1pdEV2ZW50c1Jlc3BvbnNlEjAKB3Jlc3VsdHMYASADKAsyHy5zd2l0Y2h5YXJkLnYxLkVtaXRFdmVudHNSZXN1bHQihAEKEEVtaXRFdmVudHNSZXN1bHQSNAoIYWNjZXB0ZWQYASABKAsyIC5zd2l0Y2h5YXJkLnYxLkVtaXRFdmVudFJlc3BvbnNlSAASLwoFZXJyb3IYAiABKAsyHi5zd2l0Y2h5YXJkLnYxLkVtaXRFdmVudHNFcnJvckgAQgkKB291dGNvbWUigAEKD0VtaXRFdmVudHNFcnJvchIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkSNgoKdmlvbGF0aW9ucxgDIAMoCzIiLnN3aXRjaHlhcmQudjEuRXZlbnRGaWVsZFZpb2xhdGlvbhIWCg5yZXRyeV9hZnRlcl9tcxgEIAEoDSI5ChNFdmVudEZpZWxkVmlvbGF0aW9uEg0KBWZpZWxkGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJMrIBCg1Jbmdlc3RTZXJ2aWNlEk4KCUVtaXRFdmVudBIfLnN3aXRjaHlhcmQudjEuRW1pdEV2ZW50UmVxdWVzdBogLnN3aXRjaHlhcmQudjEuRW1pdEV2ZW50UmVzcG9uc2USUQoKRW1pdEV2ZW50cxIgLnN3aXRjaHlhcmQudjEuRW1pdEV2ZW50c1JlcXVlc3QaIS5zd2l0Y2h5YXJkLnYxLkVtaXRFdmVudHNSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("Chpzd2l0Y2h5YXJkL3YxL2luZ2VzdC5wcm90bxINc3dpdGNoeWFyZC52MSJtChBFbWl0RXZlbnRSZXF1ZXN0EhIKCmV2ZW50X3R5cGUYASABKAkSFAoMcGF5bG9hZF9qc29uGAIgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCRIWCg5zY2hlbWFfdmVyc2lvbhgEIAEoDSJkChFFbWl0RXZlbnRSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIRCglkdXBsaWNhdGUYAiABKAgSFgoOc2NoZW1hX3ZlcnNpb24YAyABKA0SEgoKZGVwcmVjYXRlZBgEIAEoCCJEChFFbWl0RXZlbnRzUmVxdWVzdBIvCgZldmVudHMYASADKAsyHy5zd2l0Y2h5YXJkLnYxLkVtaXRFdmVudFJlcXVlc3QiRgoSRW1pdEV2ZW50c1Jlc3BvbnNlEjAKB3Jlc3VsdHMYASADKAsyHy5zd2l0Y2h5YXJkLnYxLkVtaXRFdmVudHNSZXN1bHQihAEKEEVtaXRFdmVudHNSZXN1bHQSNAoIYWNjZXB0ZWQYASABKAsyIC5zd2l0Y2h5YXJkLnYxLkVtaXRFdmVudFJlc3BvbnNlSAASLwoFZXJyb3IYAiABKAsyHi5zd2l0Y2h5YXJkLnYxLkVtaXRFdmVudHNFcnJvckgAQgkKB291dGNvbWUigAEKD0VtaXRFdmVudHNFcnJvchIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkSNgoKdmlvbGF0aW9ucxgDIAMoCzIiLnN3aXRjaHlhcmQudjEuRXZlbnRGaWVsZFZpb2xhdGlvbhIWCg5yZXRyeV9hZnRlcl9tcxgEIAEoDSI5ChNFdmVudEZpZWxkVmlvbGF0aW9uEg0KBWZpZWxkGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIsQBCgVFdmVudBIKCgJpZBgBIAEoCRISCgpldmVudF90eXBlGAIgASgJEhYKDnNjaGVtYV92ZXJzaW9uGAMgASgNEhQKDHBheWxvYWRfanNvbhgEIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkSLwoLcmVjZWl2ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRyYWNlX2lkGAcgASgJEhEKCXRyYWNlX3VybBgIIAEoCSKkAQoRTGlzdEV2ZW50c1JlcXVlc3QSEgoKZXZlbnRfdHlwZRgBIAEoCRIpCgVzaW5jZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFdW50aWwYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXBhZ2Vfc2l6ZRgEIAEoDRISCgpwYWdlX3Rva2VuGAUgASgJIlMKEkxpc3RFdmVudHNSZXNwb25zZRIkCgZldmVudHMYASADKAsyFC5zd2l0Y2h5YXJkLnYxLkV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIdCg9HZXRFdmVudFJlcXVlc3QSCgoCaWQYASABKAkiNwoQR2V0RXZlbnRSZXNwb25zZRIjCgVldmVudBgBIAEoCzIULnN3aXRjaHlhcmQudjEuRXZlbnQy0gIKDUluZ2VzdFNlcnZpY2USTgoJRW1pdEV2ZW50Eh8uc3dpdGNoeWFyZC52MS5FbWl0RXZlbnRSZXF1ZXN0GiAuc3dpdGNoeWFyZC52MS5FbWl0RXZlbnRSZXNwb25zZRJRCgpFbWl0RXZlbnRzEiAuc3dpdGNoeWFyZC52MS5FbWl0RXZlbnRzUmVxdWVzdBohLnN3aXRjaHlhcmQudjEuRW1pdEV2ZW50c1Jlc3BvbnNlElEKCkxpc3RFdmVudHMSIC5zd2l0Y2h5YXJkLnYxLkxpc3RFdmVudHNSZXF1ZXN0GiEuc3dpdGNoeWFyZC52MS5MaXN0RXZlbnRzUmVzcG9uc2USSwoIR2V0RXZlbnQSHi5zd2l0Y2h5YXJkLnYxLkdldEV2ZW50UmVxdWVzdBofLnN3aXRjaHlhcmQudjEuR2V0RXZlbnRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message switchyard.v1.EmitEventRequest
@@ -227,6 +229,176 @@ export const EventFieldViolationSchema: GenMessage<EventFieldViolation> = /*@__P
   messageDesc(file_switchyard_v1_ingest, 6);
 
 /**
+ * Event is one stored event.
+ *
+ * @generated from message switchyard.v1.Event
+ */
+export type Event = Message<"switchyard.v1.Event"> & {
+  /**
+   * `evt_…`
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string event_type = 2;
+   */
+  eventType: string;
+
+  /**
+   * @generated from field: uint32 schema_version = 3;
+   */
+  schemaVersion: number;
+
+  /**
+   * The payload as emitted, a JSON object; empty in ListEvents.
+   *
+   * @generated from field: string payload_json = 4;
+   */
+  payloadJson: string;
+
+  /**
+   * Empty when the event was emitted without one.
+   *
+   * @generated from field: string idempotency_key = 5;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp received_at = 6;
+   */
+  receivedAt?: Timestamp | undefined;
+
+  /**
+   * The OpenTelemetry trace of the emit, its routing and every attempt
+   * (32 hex digits); empty when tracing was off.
+   *
+   * @generated from field: string trace_id = 7;
+   */
+  traceId: string;
+
+  /**
+   * The trace in the configured Jaeger UI (telemetry.jaeger_url); empty
+   * without a trace id.
+   *
+   * @generated from field: string trace_url = 8;
+   */
+  traceUrl: string;
+};
+
+/**
+ * Describes the message switchyard.v1.Event.
+ * Use `create(EventSchema)` to create a new message.
+ */
+export const EventSchema: GenMessage<Event> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_ingest, 7);
+
+/**
+ * ListEventsRequest pages through events, newest first; every filter is
+ * optional and they combine.
+ *
+ * @generated from message switchyard.v1.ListEventsRequest
+ */
+export type ListEventsRequest = Message<"switchyard.v1.ListEventsRequest"> & {
+  /**
+   * Only events of this type (exact name).
+   *
+   * @generated from field: string event_type = 1;
+   */
+  eventType: string;
+
+  /**
+   * Only events received at or after `since` and before `until`.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 2;
+   */
+  since?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp until = 3;
+   */
+  until?: Timestamp | undefined;
+
+  /**
+   * At most 500; 0 means 100.
+   *
+   * @generated from field: uint32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message switchyard.v1.ListEventsRequest.
+ * Use `create(ListEventsRequestSchema)` to create a new message.
+ */
+export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_ingest, 8);
+
+/**
+ * @generated from message switchyard.v1.ListEventsResponse
+ */
+export type ListEventsResponse = Message<"switchyard.v1.ListEventsResponse"> & {
+  /**
+   * @generated from field: repeated switchyard.v1.Event events = 1;
+   */
+  events: Event[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message switchyard.v1.ListEventsResponse.
+ * Use `create(ListEventsResponseSchema)` to create a new message.
+ */
+export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_ingest, 9);
+
+/**
+ * @generated from message switchyard.v1.GetEventRequest
+ */
+export type GetEventRequest = Message<"switchyard.v1.GetEventRequest"> & {
+  /**
+   * `evt_…`
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message switchyard.v1.GetEventRequest.
+ * Use `create(GetEventRequestSchema)` to create a new message.
+ */
+export const GetEventRequestSchema: GenMessage<GetEventRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_ingest, 10);
+
+/**
+ * @generated from message switchyard.v1.GetEventResponse
+ */
+export type GetEventResponse = Message<"switchyard.v1.GetEventResponse"> & {
+  /**
+   * @generated from field: switchyard.v1.Event event = 1;
+   */
+  event?: Event | undefined;
+};
+
+/**
+ * Describes the message switchyard.v1.GetEventResponse.
+ * Use `create(GetEventResponseSchema)` to create a new message.
+ */
+export const GetEventResponseSchema: GenMessage<GetEventResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_ingest, 11);
+
+/**
  * IngestService is the one front door for applications: it accepts typed
  * events, validates them and commits them before answering.
  *
@@ -257,6 +429,27 @@ export const IngestService: GenService<{
     methodKind: "unary";
     input: typeof EmitEventsRequestSchema;
     output: typeof EmitEventsResponseSchema;
+  },
+  /**
+   * ListEvents pages through the workspace's stored events, newest first,
+   * without their payloads.
+   *
+   * @generated from rpc switchyard.v1.IngestService.ListEvents
+   */
+  listEvents: {
+    methodKind: "unary";
+    input: typeof ListEventsRequestSchema;
+    output: typeof ListEventsResponseSchema;
+  },
+  /**
+   * GetEvent returns one stored event with its payload.
+   *
+   * @generated from rpc switchyard.v1.IngestService.GetEvent
+   */
+  getEvent: {
+    methodKind: "unary";
+    input: typeof GetEventRequestSchema;
+    output: typeof GetEventResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_switchyard_v1_ingest, 0);

@@ -1,0 +1,145 @@
+//! Connections: each with its state (active, paused, disabled, needs
+//! credentials, breaker open), its success rate, attempts and latency over
+//! the last hour (`GetDeliveryStats`), and pause/resume for admin sessions.
+
+use axum::Form;
+use axum::extract::Path;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use serde::Deserialize;
+use switchyard_proto::v1::{
+    CircuitState, GetConnectionRequest, GetDeliveryStatsRequest, ListConnectionsRequest,
+    PauseConnectionRequest, ResumeConnectionRequest,
+};
+
+use super::{State, format, layout};
+use crate::backend::authed;
+use crate::error::ConsoleError;
+use crate::session::SignedIn;
+
+pub async fn list(
+    state: State,
+    SignedIn(session): SignedIn,
+) -> Result<impl IntoResponse, ConsoleError> {
+    let listed = state
+        .backend
+        .router
+        .clone()
+        .list_connections(authed(
+            &session.credential,
+            ListConnectionsRequest::default(),
+        )?)
+        .await?
+        .into_inner()
+        .connections;
+    // Only GetConnection reports the live circuit breaker.
+    let mut connections = Vec::with_capacity(listed.len());
+    for connection in listed {
+        let request = GetConnectionRequest { id: connection.id };
+        let full = state
+            .backend
+            .router
+            .clone()
+            .get_connection(authed(&session.credential, request)?)
+            .await?
+            .into_inner()
+            .connection
+            .unwrap_or_default();
+        connections.push(full);
+    }
+    let stats = state
+        .backend
+        .delivery
+        .clone()
+        .get_delivery_stats(authed(
+            &session.credential,
+            GetDeliveryStatsRequest::default(),
+        )?)
+        .await?
+        .into_inner()
+        .connections;
+    Ok(layout::page(
+        &session,
+        "Connections",
+        html! {
+            h1 { "Connections" }
+            table #connections {
+                thead { tr { th { "Name" } th { "Kind" } th { "State" } th { "Success, last hour" } th { "Latency (mean / p95)" } th {} } }
+                tbody {
+                    @for connection in &connections {
+                        @let stat = stats.iter().find(|s| s.connection_id == connection.id);
+                        @let breaker_open = connection.circuit_breaker.as_ref()
+                            .is_some_and(|b| b.state() == CircuitState::Open);
+                        @let state_name = format::state_name(connection.state);
+                        tr.connection data-id=(connection.id) {
+                            td { (connection.name) br; code { (connection.id) } }
+                            td { (connection.kind) }
+                            td.state {
+                                span class={"badge " (state_name.replace(' ', "-"))} { (state_name) }
+                                @if breaker_open { " " span.badge.dead { "breaker open" } }
+                                @if !connection.state_reason.is_empty() { div.hint { (connection.state_reason) } }
+                            }
+                            td.rate {
+                                @match stat {
+                                    Some(s) if s.attempts > 0 => {
+                                        (s.succeeded * 100 / s.attempts) "% of " (s.attempts) " attempts"
+                                    }
+                                    _ => "no attempts"
+                                }
+                            }
+                            td { @if let Some(s) = stat { (s.mean_duration_ms) " / " (s.p95_duration_ms) " ms" } }
+                            td {
+                                @if session.admin {
+                                    @let action = if state_name == "paused" { "resume" } else { "pause" };
+                                    form method="post" action={"/connections/" (connection.id) "/" (action)} {
+                                        (layout::csrf_field(&session))
+                                        button type="submit" class=(action) { (action) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct StateForm {
+    csrf: String,
+}
+
+pub async fn pause(
+    state: State,
+    SignedIn(session): SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<StateForm>,
+) -> Result<Response, ConsoleError> {
+    session.check_csrf(&form.csrf)?;
+    let request = PauseConnectionRequest { id };
+    state
+        .backend
+        .router
+        .clone()
+        .pause_connection(authed(&session.credential, request)?)
+        .await?;
+    Ok(Redirect::to("/connections").into_response())
+}
+
+pub async fn resume(
+    state: State,
+    SignedIn(session): SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<StateForm>,
+) -> Result<Response, ConsoleError> {
+    session.check_csrf(&form.csrf)?;
+    let request = ResumeConnectionRequest { id };
+    state
+        .backend
+        .router
+        .clone()
+        .resume_connection(authed(&session.credential, request)?)
+        .await?;
+    Ok(Redirect::to("/connections").into_response())
+}
