@@ -26,7 +26,7 @@ use switchyard_core::secrets;
 
 use crate::RouterState;
 use crate::connections::{self, CONNECTION_COLUMNS, ConnectionRecord, WebhookSettings};
-use crate::connections_saas::SaasSettings;
+use crate::connections_saas::KindSettings;
 
 pub const ACTIVE: &str = "active";
 pub const PAUSED: &str = "paused";
@@ -41,7 +41,7 @@ pub struct ConnectionPatch {
     pub name: Option<String>,
     pub webhook: Option<WebhookSettings>,
     /// A HubSpot or Mailchimp connection's settings (and new credential).
-    pub saas: Option<SaasSettings>,
+    pub saas: Option<KindSettings>,
     pub policy: Option<DeliveryPolicy>,
     /// [`ACTIVE`], [`PAUSED`] or [`DISABLED`].
     pub state: Option<&'static str>,

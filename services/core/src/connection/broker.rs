@@ -39,7 +39,7 @@ pub struct RabbitmqConfig {
 
 /// Publish to a NATS JetStream subject and wait for the stream's ack.
 /// Authenticated by a user and password (sealed as `password`), a token
-/// (sealed as `token`), or nothing.
+/// (sealed as `token`, with `token_auth`), or nothing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NatsConfig {
     /// `nats://host[:port]`.
@@ -47,6 +47,9 @@ pub struct NatsConfig {
     /// Set: user-and-password authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// Token authentication (without `username`).
+    #[serde(default)]
+    pub token_auth: bool,
     /// The subject unless the mapping sets one; a stream must capture it.
     #[serde(default)]
     pub subject: String,

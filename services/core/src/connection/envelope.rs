@@ -286,6 +286,7 @@ mod tests {
         let mut config = NatsConfig {
             url: "nats://127.0.0.1".into(),
             username: None,
+            token_auth: false,
             subject: String::new(),
             routed_by_mapping: true,
         };

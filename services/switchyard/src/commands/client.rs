@@ -104,6 +104,14 @@ pub async fn connections(client: &Client, command: ConnectionCommand) -> anyhow:
             object,
             external_id_field,
             base_url,
+            url,
+            username,
+            password,
+            nats_token,
+            exchange,
+            routing_key,
+            subject,
+            routed_by_mapping,
             ..
         } => {
             use proto::create_connection_request::Destination;
@@ -122,6 +130,22 @@ pub async fn connections(client: &Client, command: ConnectionCommand) -> anyhow:
                     object: object.unwrap_or_default(),
                     external_id_field: external_id_field.unwrap_or_default(),
                     api_version: String::new(),
+                }),
+                ConnectionKindArg::Rabbitmq => Destination::Rabbitmq(proto::RabbitmqConfig {
+                    url: url.unwrap_or_default(),
+                    username: username.unwrap_or_default(),
+                    password: password.unwrap_or_default(),
+                    exchange: exchange.unwrap_or_default(),
+                    routing_key: routing_key.unwrap_or_default(),
+                    routed_by_mapping,
+                }),
+                ConnectionKindArg::Nats => Destination::Nats(proto::NatsConfig {
+                    url: url.unwrap_or_default(),
+                    username: username.unwrap_or_default(),
+                    password: password.unwrap_or_default(),
+                    token: nats_token.unwrap_or_default(),
+                    subject: subject.unwrap_or_default(),
+                    routed_by_mapping,
                 }),
                 _ => Destination::Mailchimp(proto::MailchimpConfig {
                     api_key: api_key.unwrap_or_default(),

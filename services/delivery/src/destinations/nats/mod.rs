@@ -52,19 +52,23 @@ impl Nats {
             .address()
             .map_err(|reason| SendError::Invalid(format!("url {reason}")))?;
         let credentials = context.credentials;
-        let (auth, secret) = match (&self.config.username, &credentials.password, &credentials.token)
-        {
-            (Some(user), Some(password), _) => (
-                NatsAuth::UserPassword(user.clone(), password.clone()),
-                password.expose_secret(),
-            ),
-            (Some(_), None, _) => {
-                return Err(SendError::Invalid(
-                    "the connection has a NATS user but no password".into(),
-                ));
+        let (auth, secret) = match (&self.config.username, self.config.token_auth) {
+            (Some(user), _) => {
+                let password = credentials.password.as_ref().ok_or_else(|| {
+                    SendError::Invalid("the connection has a NATS user but no password".into())
+                })?;
+                (
+                    NatsAuth::UserPassword(user.clone(), password.clone()),
+                    password.expose_secret(),
+                )
             }
-            (None, _, Some(token)) => (NatsAuth::Token(token.clone()), token.expose_secret()),
-            (None, _, None) => (NatsAuth::None, ""),
+            (None, true) => {
+                let token = credentials.token.as_ref().ok_or_else(|| {
+                    SendError::Invalid("the connection has no NATS token".into())
+                })?;
+                (NatsAuth::Token(token.clone()), token.expose_secret())
+            }
+            (None, false) => (NatsAuth::None, ""),
         };
         let user = self.config.username.as_deref().unwrap_or_default();
         let key = fingerprint(&[&self.config.url, user, secret]);
