@@ -19,9 +19,9 @@ use crate::engine::http::{SendError, SendResult};
 pub fn describe(error: &lapin::Error) -> SendResult {
     match error.kind() {
         ErrorKind::ProtocolError(amqp) => match amqp.kind() {
-            AMQPErrorKind::Soft(_) => refused(amqp.get_id(), amqp.to_string()),
+            AMQPErrorKind::Soft(_) => refused(amqp.get_id(), amqp.get_message().to_string()),
             AMQPErrorKind::Hard(_) if SETTINGS_HARD_ERRORS.contains(&amqp.get_id()) => {
-                refused(amqp.get_id(), amqp.to_string())
+                refused(amqp.get_id(), amqp.get_message().to_string())
             }
             AMQPErrorKind::Hard(_) => Err(SendError::Connect(amqp.to_string())),
         },
