@@ -1,6 +1,6 @@
 //! RabbitMQ against the machine's broker: the message arrives persistent,
 //! with its body and id (its `traceparent` is checked end to end, with a
-//! tracer, in `tests/tests/tracing_e2e.rs`), only after the broker's confirm;
+//! tracer, in `tests/tests/broker_trace.rs`), only after the broker's confirm;
 //! the broker's refusals (no route, no exchange) fail attempts with its
 //! reason without moving the breaker; the broker going away mid-run opens
 //! the breaker, and once it is back every delivery arrives.
