@@ -18,7 +18,11 @@ use switchyard_tests::{LEAD_CREATED, TestStack};
 
 const CLIENT_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
-async fn connect(stack: &TestStack, name: &str, destination: Destination) -> anyhow::Result<String> {
+async fn connect(
+    stack: &TestStack,
+    name: &str,
+    destination: Destination,
+) -> anyhow::Result<String> {
     let connection = stack
         .client
         .router
@@ -32,7 +36,10 @@ async fn connect(stack: &TestStack, name: &str, destination: Destination) -> any
         .into_inner()
         .connection
         .ok_or_else(|| anyhow::anyhow!("no connection"))?;
-    stack.client.create_rule(LEAD_CREATED, &connection.id).await?;
+    stack
+        .client
+        .create_rule(LEAD_CREATED, &connection.id)
+        .await?;
     Ok(connection.id)
 }
 
@@ -44,7 +51,12 @@ async fn broker_messages_carry_the_events_trace() -> anyhow::Result<()> {
         otlp_endpoint: Some(collector.endpoint()),
         ..TelemetryConfig::default()
     };
-    let telemetry = telemetry::init(LogFormat::Text, "warn", &telemetry_config, &traces::Service::ALL)?;
+    let telemetry = telemetry::init(
+        LogFormat::Text,
+        "warn",
+        &telemetry_config,
+        &traces::Service::ALL,
+    )?;
     let stack = TestStack::start().await?;
     stack.register_lead_schema().await?;
     let tag = uuid::Uuid::now_v7().simple().to_string();
@@ -115,9 +127,10 @@ async fn broker_messages_carry_the_events_trace() -> anyhow::Result<()> {
         payload_json: r#"{"id":"l1","email":"a@example.com"}"#.to_string(),
         ..Default::default()
     });
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {}", stack.api_key).parse()?);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", stack.api_key).parse()?,
+    );
     request.metadata_mut().insert(
         "traceparent",
         format!("00-{CLIENT_TRACE}-b7ad6b7169203331-01").parse()?,
@@ -136,18 +149,37 @@ async fn broker_messages_carry_the_events_trace() -> anyhow::Result<()> {
         .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: true })
         .await?
         .ok_or_else(|| anyhow::anyhow!("no RabbitMQ message"))?;
-    let headers = message.delivery.properties.headers().clone().unwrap_or_default();
+    let headers = message
+        .delivery
+        .properties
+        .headers()
+        .clone()
+        .unwrap_or_default();
     let Some(AMQPValue::LongString(traceparent)) = headers.inner().get("traceparent") else {
         anyhow::bail!("no traceparent header: {headers:?}");
     };
-    assert!(traceparent.to_string().starts_with(&trace_prefix), "{traceparent}");
-    let message_id = message.delivery.properties.message_id().clone().map(|id| id.to_string());
+    assert!(
+        traceparent.to_string().starts_with(&trace_prefix),
+        "{traceparent}"
+    );
+    let message_id = message
+        .delivery
+        .properties
+        .message_id()
+        .clone()
+        .map(|id| id.to_string());
     assert!(delivery_ids.contains(&message_id.unwrap_or_default()));
 
-    let stored = js.get_stream(&stream_name).await?.get_raw_message(1).await?;
+    let stored = js
+        .get_stream(&stream_name)
+        .await?
+        .get_raw_message(1)
+        .await?;
     let traceparent = stored.headers.get("traceparent").map(|v| v.to_string());
     assert!(
-        traceparent.as_deref().is_some_and(|t| t.starts_with(&trace_prefix)),
+        traceparent
+            .as_deref()
+            .is_some_and(|t| t.starts_with(&trace_prefix)),
         "{traceparent:?}"
     );
     let msg_id = stored.headers.get("Nats-Msg-Id").map(|v| v.to_string());

@@ -101,7 +101,11 @@ pub async fn validate_nats(
             ));
         }
         let password = credential("nats.password", password, creating)?;
-        (Some(user), false, password.map(|p| (SecretField::Password, p)))
+        (
+            Some(user),
+            false,
+            password.map(|p| (SecretField::Password, p)),
+        )
     } else if !password.is_empty() {
         return Err(ApiError::invalid(
             "nats.password",
@@ -259,7 +263,10 @@ mod tests {
             ..base.clone()
         };
         let settings = validate_nats(&token, &open(), true).await.expect("token");
-        assert_eq!(settings.credential, Some((SecretField::Token, "s3cret".into())));
+        assert_eq!(
+            settings.credential,
+            Some((SecretField::Token, "s3cret".into()))
+        );
         assert!(matches!(settings.config, ConnectionConfig::Nats(ref c) if c.token_auth));
         for (change, field) in [
             (

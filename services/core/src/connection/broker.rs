@@ -72,7 +72,8 @@ impl BrokerAddress {
     /// Reads `url` of `scheme` (`amqp` or `nats`); a URL carrying
     /// credentials, a query or another scheme is refused.
     pub fn parse(url: &str, scheme: &str, default_port: u16) -> Result<Self, String> {
-        let parsed = url::Url::parse(url).map_err(|error| format!("is not a valid URL: {error}"))?;
+        let parsed =
+            url::Url::parse(url).map_err(|error| format!("is not a valid URL: {error}"))?;
         if parsed.scheme() != scheme {
             return Err(format!(
                 "must be a {scheme}:// URL (TLS brokers are not supported yet)"

@@ -98,16 +98,20 @@ struct Envelope {
     fields: Map<String, Value>,
 }
 
-fn open_envelope(mapped: &Value, route_fields: &[&str], nats: bool) -> Result<Envelope, ShapeError> {
+fn open_envelope(
+    mapped: &Value,
+    route_fields: &[&str],
+    nats: bool,
+) -> Result<Envelope, ShapeError> {
     let Some(object) = mapped.as_object() else {
         return Err(ShapeError::Unsendable(
             "the mapping must build an envelope object with `body`".into(),
         ));
     };
     let mut fields = object.clone();
-    let body = fields.remove("body").ok_or_else(|| {
-        ShapeError::Unsendable("the mapped envelope has no `body`".to_string())
-    })?;
+    let body = fields
+        .remove("body")
+        .ok_or_else(|| ShapeError::Unsendable("the mapped envelope has no `body`".to_string()))?;
     let mut headers = BTreeMap::new();
     match fields.remove("headers") {
         None | Some(Value::Null) => {}
@@ -147,7 +151,10 @@ fn open_envelope(mapped: &Value, route_fields: &[&str], nats: bool) -> Result<En
             ));
         }
     }
-    if let Some(unknown) = fields.keys().find(|key| !route_fields.contains(&key.as_str())) {
+    if let Some(unknown) = fields
+        .keys()
+        .find(|key| !route_fields.contains(&key.as_str()))
+    {
         let mut expected = vec!["body", "headers"];
         expected.extend_from_slice(route_fields);
         return Err(ShapeError::Unsendable(format!(
@@ -268,8 +275,14 @@ mod tests {
         for (mapped, says) in [
             (json!({"id": 1}), "no `body`"),
             (json!({"body": 1, "queue": "q"}), "unknown field `queue`"),
-            (json!({"body": 1, "exchange": "bad name"}), "exchange `bad name`"),
-            (json!({"body": 1, "headers": {"traceparent": "x"}}), "set by Switchyard"),
+            (
+                json!({"body": 1, "exchange": "bad name"}),
+                "exchange `bad name`",
+            ),
+            (
+                json!({"body": 1, "headers": {"traceparent": "x"}}),
+                "set by Switchyard",
+            ),
             (json!({"body": 1, "headers": {"a": [1]}}), "not a string"),
             (json!("text"), "envelope object"),
         ] {
@@ -295,9 +308,18 @@ mod tests {
         let message = nats(&config, &json!({"subject": "leads.eu", "body": {"a": 1}})).expect("ok");
         assert_eq!(message.route, "leads.eu");
         assert!(nats(&config, &json!({"subject": "leads.*", "body": 1})).is_err());
-        assert!(nats(&config, &json!({"subject": "a", "body": 1, "headers": {"Nats-Msg-Id": "x"}})).is_err());
+        assert!(
+            nats(
+                &config,
+                &json!({"subject": "a", "body": 1, "headers": {"Nats-Msg-Id": "x"}})
+            )
+            .is_err()
+        );
         config.subject = "leads".into();
-        assert_eq!(nats(&config, &json!({"body": 1})).expect("default").route, "leads");
+        assert_eq!(
+            nats(&config, &json!({"body": 1})).expect("default").route,
+            "leads"
+        );
     }
 
     #[test]

@@ -180,10 +180,7 @@ mod tests {
             RetryAction::CredentialsRejected { .. }
         ));
         let down = Err(SendError::ConnectionRefused("127.0.0.1:1".into()));
-        assert_eq!(
-            classify("NATS", &down, &LENIENT).health(),
-            Health::Failure
-        );
+        assert_eq!(classify("NATS", &down, &LENIENT).health(), Health::Failure);
     }
 
     #[test]

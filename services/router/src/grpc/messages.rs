@@ -8,9 +8,9 @@ use switchyard_proto::v1 as pb;
 use switchyard_core::connection::ConnectionConfig;
 
 use crate::connections::ConnectionRecord;
-use crate::{connections_broker, connections_saas};
 use crate::dryrun::Explanation;
 use crate::rules::{RulePatch, RuleRecord, model};
+use crate::{connections_broker, connections_saas};
 
 pub fn connection_message(record: &ConnectionRecord, secret: Option<String>) -> pb::Connection {
     let (mut webhook, mut hubspot, mut mailchimp, mut salesforce) = (None, None, None, None);

@@ -126,10 +126,7 @@ async fn broker_connections_are_validated_sealed_and_masked() {
         .connection
         .expect("connection");
     let shown = token.nats.expect("nats settings");
-    assert_eq!(
-        (shown.token.as_str(), shown.password.as_str()),
-        (MASK, "")
-    );
+    assert_eq!((shown.token.as_str(), shown.password.as_str()), (MASK, ""));
     let rows = client
         .query(
             "SELECT c.kind, s.field, s.ciphertext FROM connections c \

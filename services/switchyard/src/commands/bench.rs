@@ -115,7 +115,12 @@ pub struct BenchArgs {
     /// RabbitMQ's user (the bench's consumer and the connections).
     #[arg(long, default_value = "guest")]
     pub broker_user: String,
-    #[arg(long, env = "SWITCHYARD_BROKER_PASSWORD", default_value = "guest", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SWITCHYARD_BROKER_PASSWORD",
+        default_value = "guest",
+        hide_env_values = true
+    )]
     pub broker_password: String,
 }
 
@@ -128,7 +133,10 @@ impl BenchArgs {
         };
         Some(BrokerTarget {
             kind,
-            url: self.broker_url.clone().unwrap_or_else(|| default_url.into()),
+            url: self
+                .broker_url
+                .clone()
+                .unwrap_or_else(|| default_url.into()),
             username: self.broker_user.clone(),
             password: self.broker_password.clone(),
         })

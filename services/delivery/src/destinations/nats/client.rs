@@ -80,16 +80,17 @@ impl NatsClient {
                 options.user_and_password(user.clone(), password.expose_secret().to_string())
             }
         };
-        let client = options
-            .connect(format!("nats://{addr}"))
-            .await
-            .map_err(|error| match error.kind() {
-                ConnectErrorKind::AuthorizationViolation | ConnectErrorKind::Authentication => {
-                    refused(ACCESS_REFUSED, format!("{error}"))
-                }
-                ConnectErrorKind::TimedOut => Err(SendError::ConnectTimedOut(connect_timeout)),
-                _ => Err(SendError::Connect(format!("{error}"))),
-            })?;
+        let client =
+            options
+                .connect(format!("nats://{addr}"))
+                .await
+                .map_err(|error| match error.kind() {
+                    ConnectErrorKind::AuthorizationViolation | ConnectErrorKind::Authentication => {
+                        refused(ACCESS_REFUSED, format!("{error}"))
+                    }
+                    ConnectErrorKind::TimedOut => Err(SendError::ConnectTimedOut(connect_timeout)),
+                    _ => Err(SendError::Connect(format!("{error}"))),
+                })?;
         tracing::debug!(broker = %addr, "nats connection opened");
         let context = jetstream::ContextBuilder::new()
             .timeout(ack_timeout)

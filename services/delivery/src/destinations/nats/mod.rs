@@ -63,9 +63,10 @@ impl Nats {
                 )
             }
             (None, true) => {
-                let token = credentials.token.as_ref().ok_or_else(|| {
-                    SendError::Invalid("the connection has no NATS token".into())
-                })?;
+                let token = credentials
+                    .token
+                    .as_ref()
+                    .ok_or_else(|| SendError::Invalid("the connection has no NATS token".into()))?;
                 (NatsAuth::Token(token.clone()), token.expose_secret())
             }
             (None, false) => (NatsAuth::None, ""),
@@ -89,7 +90,8 @@ impl Nats {
         headers.insert("Content-Type", "application/json");
         headers.insert("Nats-Msg-Id", context.delivery_id);
         if context.traceparent
-            && let Some(traceparent) = switchyard_core::telemetry::propagation::current_traceparent()
+            && let Some(traceparent) =
+                switchyard_core::telemetry::propagation::current_traceparent()
         {
             headers.insert("traceparent", traceparent.as_str());
         }

@@ -72,7 +72,8 @@ impl Rabbitmq {
             );
         }
         if context.traceparent
-            && let Some(traceparent) = switchyard_core::telemetry::propagation::current_traceparent()
+            && let Some(traceparent) =
+                switchyard_core::telemetry::propagation::current_traceparent()
         {
             headers.insert(
                 "traceparent".into(),
@@ -89,11 +90,10 @@ impl Rabbitmq {
 
     /// The pool of this connection's settings and password.
     fn pool(&self, context: &Context<'_>) -> Result<std::sync::Arc<AmqpPool>, SendError> {
-        let password = context
-            .credentials
-            .password
-            .as_ref()
-            .ok_or_else(|| SendError::Invalid("the connection has no RabbitMQ password".into()))?;
+        let password =
+            context.credentials.password.as_ref().ok_or_else(|| {
+                SendError::Invalid("the connection has no RabbitMQ password".into())
+            })?;
         let address = self
             .config
             .address()

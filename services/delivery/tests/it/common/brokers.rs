@@ -79,7 +79,10 @@ pub struct RabbitQueue {
 
 impl RabbitQueue {
     pub async fn bind(routing_key: &str) -> Self {
-        let url = format!("{}/%2f", amqp_url().replacen("amqp://", "amqp://guest:guest@", 1));
+        let url = format!(
+            "{}/%2f",
+            amqp_url().replacen("amqp://", "amqp://guest:guest@", 1)
+        );
         let connection = lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
             .await
             .expect("connect to RabbitMQ");
@@ -116,10 +119,7 @@ impl RabbitQueue {
         let mut messages = Vec::new();
         while let Some(message) = self
             .channel
-            .basic_get(
-                self.name.as_str().into(),
-                BasicGetOptions { no_ack: true },
-            )
+            .basic_get(self.name.as_str().into(), BasicGetOptions { no_ack: true })
             .await
             .expect("basic.get")
         {
@@ -318,7 +318,10 @@ impl NatsServer {
         self.child = Some(child);
         let deadline = tokio::time::Instant::now() + PATIENCE;
         while async_nats::connect(self.url()).await.is_err() {
-            assert!(tokio::time::Instant::now() < deadline, "nats-server did not start");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "nats-server did not start"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

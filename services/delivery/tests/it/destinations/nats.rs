@@ -18,8 +18,13 @@ async fn connection(
     subject: &str,
     policy: serde_json::Value,
 ) -> switchyard_core::ids::ConnectionId {
-    env.insert_broker_connection("nats", json!({"url": url, "subject": subject}), None, policy)
-        .await
+    env.insert_broker_connection(
+        "nats",
+        json!({"url": url, "subject": subject}),
+        None,
+        policy,
+    )
+    .await
 }
 
 fn header(message: &async_nats::jetstream::message::StreamMessage, name: &str) -> Option<String> {
@@ -46,12 +51,18 @@ async fn publishes_to_the_stream_with_the_delivery_id_and_a_retry_is_stored_once
         Some(payload.clone())
     );
     assert_eq!(header(message, "Nats-Msg-Id"), Some(delivery.to_string()));
-    assert_eq!(header(message, "Content-Type").as_deref(), Some("application/json"));
+    assert_eq!(
+        header(message, "Content-Type").as_deref(),
+        Some("application/json")
+    );
     assert_eq!(
         env.attempt_details(delivery).await,
         [json!({"kind": "nats", "stream": stream.name, "seq": 1, "duplicate": false})]
     );
-    assert_eq!(env.attempts(delivery).await[0].url, format!("{}/{subject}", nats_url()));
+    assert_eq!(
+        env.attempts(delivery).await[0].url,
+        format!("{}/{subject}", nats_url())
+    );
 
     // The same delivery published again (as after an ack lost on the way
     // back): JetStream answers `duplicate` and keeps one copy.
@@ -89,9 +100,17 @@ async fn a_subject_without_a_stream_fails_with_the_servers_reason() {
         state.last_error,
         format!("NATS 503: no responders: no JetStream stream captures subject `{subject}`")
     );
-    assert!(env.attempts(delivery).await.iter().all(|a| a.status_code == Some(503)));
+    assert!(
+        env.attempts(delivery)
+            .await
+            .iter()
+            .all(|a| a.status_code == Some(503))
+    );
     let breaker = env.breaker(connection).await;
-    assert_eq!((breaker.state, breaker.failure_streak), (BreakerState::Closed, 0));
+    assert_eq!(
+        (breaker.state, breaker.failure_streak),
+        (BreakerState::Closed, 0)
+    );
     app.stop().await;
 }
 

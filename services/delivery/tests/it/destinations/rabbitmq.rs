@@ -20,7 +20,10 @@ fn config(url: &str, routing_key: &str, routed_by_mapping: bool) -> serde_json::
            "routing_key": routing_key, "routed_by_mapping": routed_by_mapping})
 }
 
-async fn connection(env: &TestEnv, config: serde_json::Value) -> switchyard_core::ids::ConnectionId {
+async fn connection(
+    env: &TestEnv,
+    config: serde_json::Value,
+) -> switchyard_core::ids::ConnectionId {
     env.insert_broker_connection(
         "rabbitmq",
         config,
@@ -47,7 +50,10 @@ async fn publishes_persistent_confirmed_messages_with_their_id() {
     let messages = queue.wait_for(1).await;
     assert_eq!(messages.len(), 1);
     let message = &messages[0];
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&message.data).ok(), Some(payload));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&message.data).ok(),
+        Some(payload)
+    );
     let properties = &message.properties;
     assert_eq!(
         properties.message_id().as_ref().map(|id| id.to_string()),
@@ -55,7 +61,11 @@ async fn publishes_persistent_confirmed_messages_with_their_id() {
     );
     assert_eq!(*properties.delivery_mode(), Some(2));
     assert_eq!(
-        properties.content_type().as_ref().map(|t| t.to_string()).as_deref(),
+        properties
+            .content_type()
+            .as_ref()
+            .map(|t| t.to_string())
+            .as_deref(),
         Some("application/json")
     );
     let attempts = env.attempts(delivery).await;
@@ -66,7 +76,9 @@ async fn publishes_persistent_confirmed_messages_with_their_id() {
     );
     assert_eq!(
         env.attempt_details(delivery).await,
-        [json!({"kind": "rabbitmq", "confirm": "ack", "exchange": "amq.topic", "routing_key": key})]
+        [
+            json!({"kind": "rabbitmq", "confirm": "ack", "exchange": "amq.topic", "routing_key": key})
+        ]
     );
 
     // The mapping's envelope picks the routing key and adds headers.
@@ -93,29 +105,41 @@ async fn refusals_fail_with_the_brokers_reason_and_leave_the_breaker_alone() {
     let state = env.wait_for_status(delivery, "dead").await;
     assert_eq!(state.attempt_count, 3, "retried by the schedule");
     assert!(
-        state.last_error.starts_with("RabbitMQ 312: NO_ROUTE: the broker returned the message"),
+        state
+            .last_error
+            .starts_with("RabbitMQ 312: NO_ROUTE: the broker returned the message"),
         "{}",
         state.last_error
     );
     let attempts = env.attempts(delivery).await;
     assert!(attempts.iter().all(|a| a.status_code == Some(312)));
     let breaker = env.breaker(unroutable).await;
-    assert_eq!((breaker.state, breaker.failure_streak), (BreakerState::Closed, 0));
+    assert_eq!(
+        (breaker.state, breaker.failure_streak),
+        (BreakerState::Closed, 0)
+    );
 
     // A missing exchange closes the channel (404); the next publish on
     // the same connection gets a fresh one.
     let missing = unique("sytest-missing-");
     let lost = env
-        .deliver_to(routed, &json!({"exchange": missing, "routing_key": "k", "body": 1}))
+        .deliver_to(
+            routed,
+            &json!({"exchange": missing, "routing_key": "k", "body": 1}),
+        )
         .await;
     let state = env.wait_for_status(lost, "dead").await;
     assert!(
-        state.last_error.starts_with("RabbitMQ 404: NOT_FOUND") && state.last_error.contains(&missing),
+        state.last_error.starts_with("RabbitMQ 404: NOT_FOUND")
+            && state.last_error.contains(&missing),
         "{}",
         state.last_error
     );
     let after = env
-        .deliver_to(routed, &json!({"exchange": "amq.topic", "routing_key": key, "body": 2}))
+        .deliver_to(
+            routed,
+            &json!({"exchange": "amq.topic", "routing_key": key, "body": 2}),
+        )
         .await;
     env.wait_for_status(after, "succeeded").await;
     assert_eq!(queue.wait_for(1).await[0].data, b"2");
@@ -161,7 +185,9 @@ async fn the_broker_going_away_mid_run_opens_the_breaker_and_loses_nothing() {
     assert!(open.failure_streak >= 3, "{open:?}");
     let failed = env.attempts(during[0]).await;
     assert!(
-        failed.iter().any(|a| a.status_code.is_none() && !a.error.is_empty()),
+        failed
+            .iter()
+            .any(|a| a.status_code.is_none() && !a.error.is_empty()),
         "{failed:?}"
     );
 
