@@ -2,8 +2,8 @@
 //!
 //! - [`Brokers`]: their pooled connections in the engine's `Shared`, one
 //!   per Switchyard connection and fingerprint of its settings and
-//!   credentials ([`Keyed`]), so new credentials or a new URL never reuse
-//!   an old connection;
+//!   credentials (`super::keyed::Keyed`), so new credentials or a new URL
+//!   never reuse an old connection;
 //! - [`connect_address`]: the SSRF guard. The broker's host is resolved
 //!   through the same `DestinationPolicy` as a webhook's and the broker is
 //!   connected to by that address, never by the name again;
@@ -17,12 +17,9 @@
 //!   connection's `RetryLogic` like a webhook 5xx: retried, and counted
 //!   towards opening the breaker.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 
-use switchyard_core::ids::ConnectionId;
-
+use super::keyed::Keyed;
 use super::rabbitmq::AmqpPool;
 use crate::engine::http::{HttpResponse, SendError, SendResult, Sender};
 use crate::engine::retry::{Health, RetryAction, RetryLogic};
@@ -31,51 +28,6 @@ use crate::engine::retry::{Health, RetryAction, RetryLogic};
 pub const CONFIRMED: u16 = 200;
 /// Access refused: the broker rejected the credentials.
 pub const ACCESS_REFUSED: u16 = 403;
-
-/// Values kept per connection and fingerprint; cheap to clone.
-pub struct Keyed<T> {
-    entries: Arc<Mutex<HashMap<ConnectionId, ([u8; 32], Arc<T>)>>>,
-}
-
-impl<T> Clone for Keyed<T> {
-    fn clone(&self) -> Self {
-        Self {
-            entries: self.entries.clone(),
-        }
-    }
-}
-
-impl<T> Default for Keyed<T> {
-    fn default() -> Self {
-        Self {
-            entries: Arc::default(),
-        }
-    }
-}
-
-impl<T> Keyed<T> {
-    /// The value of `connection` for `fingerprint`, made by `make` when
-    /// there is none or it was made for another fingerprint.
-    pub fn get_or_insert(
-        &self,
-        connection: ConnectionId,
-        fingerprint: [u8; 32],
-        make: impl FnOnce() -> T,
-    ) -> Result<Arc<T>, SendError> {
-        let mut entries = self
-            .entries
-            .lock()
-            .map_err(|_| SendError::Other("the broker pool is poisoned".into()))?;
-        if let Some((stored, value)) = entries.get(&connection)
-            && *stored == fingerprint
-        {
-            return Ok(value.clone());
-        }
-        let value = Arc::new(make());
-        entries.insert(connection, (fingerprint, value.clone()));
-        Ok(value)
-    }
-}
 
 /// The broker connections of every broker connection; cheap to clone.
 #[derive(Clone, Default)]

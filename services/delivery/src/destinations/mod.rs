@@ -23,6 +23,7 @@
 
 mod broker;
 pub mod hubspot;
+mod keyed;
 pub mod mailchimp;
 pub mod nats;
 pub mod rabbitmq;

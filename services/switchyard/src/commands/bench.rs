@@ -47,7 +47,8 @@ use switchyard_core::ids::{ConnectionId, RuleId, WorkspaceId};
 use switchyard_core::queue::QueueKeys;
 
 use crate::stack::{ServiceKind, Stack};
-use brokers::{BrokerKind, BrokerSink, BrokerTarget};
+pub use brokers::BrokerKind;
+use brokers::{BrokerSink, BrokerTarget};
 use emitter::{EmitPlan, emit};
 use preload::Preloader;
 use receivers::{Behaviour, BenchReceiver, Tally};
