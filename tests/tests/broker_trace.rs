@@ -10,7 +10,6 @@ use lapin::options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use switchyard_client::proto;
 use switchyard_client::proto::create_connection_request::Destination;
-use switchyard_client::proto::ingest_service_client::IngestServiceClient;
 use switchyard_core::config::{LogFormat, TelemetryConfig, TracingMode};
 use switchyard_core::telemetry::{self, traces};
 use switchyard_tests::otlp::OtlpCollector;
@@ -25,17 +24,8 @@ async fn connect(
 ) -> anyhow::Result<String> {
     let connection = stack
         .client
-        .router
-        .clone()
-        .create_connection(proto::CreateConnectionRequest {
-            name: name.into(),
-            destination: Some(destination),
-            policy: None,
-        })
-        .await?
-        .into_inner()
-        .connection
-        .ok_or_else(|| anyhow::anyhow!("no connection"))?;
+        .create_connection(name, destination, None)
+        .await?;
     stack
         .client
         .create_rule(LEAD_CREATED, &connection.id)
@@ -121,22 +111,13 @@ async fn broker_messages_carry_the_events_trace() -> anyhow::Result<()> {
     )
     .await?;
 
-    let mut ingest = IngestServiceClient::connect(stack.stack.endpoints().ingest).await?;
-    let mut request = tonic::Request::new(proto::EmitEventRequest {
-        event_type: LEAD_CREATED.to_string(),
-        payload_json: r#"{"id":"l1","email":"a@example.com"}"#.to_string(),
-        ..Default::default()
-    });
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {}", stack.api_key).parse()?,
-    );
-    request.metadata_mut().insert(
-        "traceparent",
-        format!("00-{CLIENT_TRACE}-b7ad6b7169203331-01").parse()?,
-    );
-    let emitted = ingest.emit_event(request).await?.into_inner();
-    let deliveries = stack.final_deliveries(&emitted.event_id, 2).await?;
+    let event_id = stack
+        .emit_traced(
+            r#"{"id":"l1","email":"a@example.com"}"#,
+            &format!("00-{CLIENT_TRACE}-b7ad6b7169203331-01"),
+        )
+        .await?;
+    let deliveries = stack.final_deliveries(&event_id, 2).await?;
     let delivery_ids: Vec<String> = deliveries
         .iter()
         .filter_map(|d| d.delivery.as_ref())

@@ -11,8 +11,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use switchyard::receiver::Behaviour;
-use switchyard_client::proto;
-use switchyard_client::proto::ingest_service_client::IngestServiceClient;
 use switchyard_core::config::{LogFormat, TelemetryConfig, TracingMode};
 use switchyard_core::telemetry::{self, traces};
 use switchyard_tests::otlp::{CollectedSpan, OtlpCollector};
@@ -63,22 +61,13 @@ async fn one_event_is_one_trace_across_services_and_attempts() -> anyhow::Result
     let (steady, steady_connection) = stack.receiver(Behaviour::default()).await?;
 
     // The client sends its own trace context: the event joins its trace.
-    let mut ingest = IngestServiceClient::connect(stack.stack.endpoints().ingest).await?;
-    let mut request = tonic::Request::new(proto::EmitEventRequest {
-        event_type: LEAD_CREATED.to_string(),
-        payload_json: r#"{"id":"l1","email":"a@example.com"}"#.to_string(),
-        ..Default::default()
-    });
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {}", stack.api_key).parse()?,
-    );
-    request.metadata_mut().insert(
-        "traceparent",
-        format!("00-{CLIENT_TRACE}-{CLIENT_SPAN}-01").parse()?,
-    );
-    let emitted = ingest.emit_event(request).await?.into_inner();
-    let deliveries = stack.final_deliveries(&emitted.event_id, 2).await?;
+    let event_id = stack
+        .emit_traced(
+            r#"{"id":"l1","email":"a@example.com"}"#,
+            &format!("00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"),
+        )
+        .await?;
+    let deliveries = stack.final_deliveries(&event_id, 2).await?;
 
     // GetDelivery links the trace.
     for response in &deliveries {
@@ -138,7 +127,7 @@ async fn one_event_is_one_trace_across_services_and_attempts() -> anyhow::Result
     assert_eq!(emit.attribute("switchyard.event_type"), Some(LEAD_CREATED));
     assert_eq!(
         emit.attribute("switchyard.event_id"),
-        Some(emitted.event_id.as_str())
+        Some(event_id.as_str())
     );
 
     let validate = trace

@@ -19,6 +19,10 @@
 
 use std::net::SocketAddr;
 
+use switchyard_core::connection::envelope::BrokerMessage;
+use switchyard_core::connection::shape::ShapeError;
+
+use super::Sent;
 use super::keyed::Keyed;
 use super::rabbitmq::AmqpPool;
 use crate::engine::http::{HttpResponse, SendError, SendResult, Sender};
@@ -34,6 +38,33 @@ pub const ACCESS_REFUSED: u16 = 403;
 pub struct Brokers {
     pub rabbitmq: Keyed<AmqpPool>,
     pub nats: Keyed<super::nats::NatsClient>,
+}
+
+/// One delivery to a broker: the message the kind shaped from the mapped
+/// body (a body it cannot shape fails against the connection's own
+/// `target`), published by `publish` to where `target_of` names.
+pub async fn deliver<Publish, Published>(
+    shaped: Result<BrokerMessage, ShapeError>,
+    target: impl FnOnce() -> String,
+    target_of: impl FnOnce(&BrokerMessage) -> String,
+    publish: Publish,
+) -> Sent
+where
+    Publish: FnOnce(BrokerMessage) -> Published,
+    Published: std::future::Future<Output = SendResult>,
+{
+    match shaped {
+        Ok(message) => Sent {
+            method: None,
+            target: target_of(&message),
+            result: publish(message).await,
+        },
+        Err(error) => Sent {
+            method: None,
+            target: target(),
+            result: Err(error.into()),
+        },
+    }
 }
 
 /// The address to connect to for `host:port`, when the policy permits

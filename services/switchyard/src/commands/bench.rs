@@ -281,28 +281,11 @@ pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
     let mut rules: Vec<(RuleId, ConnectionId)> = Vec::new();
     for (index, sink) in sinks.iter().enumerate() {
         let name = format!("bench-broker-{index}");
-        let request = switchyard_client::proto::CreateConnectionRequest {
-            name: name.clone(),
-            destination: Some(sink.destination()),
-            policy: None,
-        };
         let connection = client
-            .router
-            .clone()
-            .create_connection(request)
+            .create_connection(&name, sink.destination(), None)
             .await
-            .with_context(|| format!("creating connection {name}"))?
-            .into_inner()
-            .connection
-            .context("the router answered without the connection")?;
-        let rule = client
-            .create_rule(EVENT_TYPE, &connection.id)
-            .await
-            .with_context(|| format!("creating the rule of {name}"))?;
-        rules.push((
-            RuleId::parse(&rule.id).map_err(anyhow::Error::msg)?,
-            ConnectionId::parse(&connection.id).map_err(anyhow::Error::msg)?,
-        ));
+            .with_context(|| format!("creating connection {name}"))?;
+        rules.push(rule_for(client, &name, &connection.id).await?);
     }
     for (index, receiver) in receivers.iter().enumerate() {
         let name = format!("bench-{}-{index}", receiver.behaviour.name());
@@ -311,14 +294,7 @@ pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
             .await
             .with_context(|| format!("creating connection {name}"))?;
         receiver.set_secret(&connection.signing_secret);
-        let rule = client
-            .create_rule(EVENT_TYPE, &connection.id)
-            .await
-            .with_context(|| format!("creating the rule of {name}"))?;
-        rules.push((
-            RuleId::parse(&rule.id).map_err(anyhow::Error::msg)?,
-            ConnectionId::parse(&connection.id).map_err(anyhow::Error::msg)?,
-        ));
+        rules.push(rule_for(client, &name, &connection.id).await?);
     }
 
     let plan = EmitPlan {
@@ -400,6 +376,18 @@ pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
         }
     }
     Ok(report)
+}
+
+/// A rule sending every bench event to connection `id` (named `name`).
+async fn rule_for(client: &Client, name: &str, id: &str) -> anyhow::Result<(RuleId, ConnectionId)> {
+    let rule = client
+        .create_rule(EVENT_TYPE, id)
+        .await
+        .with_context(|| format!("creating the rule of {name}"))?;
+    Ok((
+        RuleId::parse(&rule.id).map_err(anyhow::Error::msg)?,
+        ConnectionId::parse(id).map_err(anyhow::Error::msg)?,
+    ))
 }
 
 fn build_report(

@@ -154,20 +154,10 @@ pub async fn connections(client: &Client, command: ConnectionCommand) -> anyhow:
                     base_url,
                 }),
             };
-            let request = proto::CreateConnectionRequest {
-                name,
-                destination: Some(destination),
-                policy: None,
-            };
             let connection = client
-                .router
-                .clone()
-                .create_connection(request)
+                .create_connection(&name, destination, None)
                 .await
-                .map_err(status_error)?
-                .into_inner()
-                .connection
-                .context("the router answered without the connection")?;
+                .map_err(status_error)?;
             println!(
                 "{} {} ({})",
                 connection.id, connection.name, connection.kind

@@ -161,23 +161,13 @@ impl Destination for Nats {
     }
 
     async fn deliver(&self, context: &Context<'_>, sender: &Sender, timeouts: Timeouts) -> Sent {
-        let message = match envelope::nats(&self.config, context.payload) {
-            Ok(message) => message,
-            Err(error) => {
-                return Sent {
-                    method: None,
-                    target: self.target(),
-                    result: Err(error.into()),
-                };
-            }
-        };
-        let target = self.target_of(&message.route);
-        let result = self.publish(context, &message, sender, timeouts).await;
-        Sent {
-            method: None,
-            target,
-            result,
-        }
+        broker::deliver(
+            envelope::nats(&self.config, context.payload),
+            || self.target(),
+            |message| self.target_of(&message.route),
+            |message| async move { self.publish(context, &message, sender, timeouts).await },
+        )
+        .await
     }
 
     fn classify(&self, result: &SendResult, logic: &RetryLogic) -> RetryAction {
