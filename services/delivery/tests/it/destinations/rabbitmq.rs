@@ -3,7 +3,9 @@
 //! tracer, in `tests/tests/broker_trace.rs`), only after the broker's confirm;
 //! the broker's refusals (no route, no exchange) fail attempts with its
 //! reason without moving the breaker; the broker going away mid-run opens
-//! the breaker, and once it is back every delivery arrives.
+//! the breaker, and once it is back every delivery arrives; a rejected
+//! password holds the connection for new credentials, and a broker host
+//! outside the allowed networks is refused at connect time.
 
 use std::collections::BTreeSet;
 
@@ -204,5 +206,50 @@ async fn the_broker_going_away_mid_run_opens_the_breaker_and_loses_nothing() {
         .filter_map(|m| m.properties.message_id().as_ref().map(|id| id.to_string()))
         .collect();
     assert_eq!(arrived, expected, "every delivery arrived");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_password_holds_the_connection_and_private_hosts_are_refused() {
+    let env = TestEnv::new().await;
+    let key = unique("sytest.guarded.");
+    let wrong = env
+        .insert_broker_connection(
+            "rabbitmq",
+            config(&amqp_url(), &key, false),
+            Some((SecretField::Password, "not-the-password")),
+            json!({}),
+        )
+        .await;
+    let guarded = connection(&env, config(&amqp_url(), &key, false)).await;
+    let mut strict = env.config();
+    let app = env.start(&env.config()).await;
+
+    let delivery = env.deliver_to(wrong, &json!({"id": "x"})).await;
+    eventually("the connection waits for new credentials", || async {
+        env.connection_state(wrong).await.0 == "needs_credentials"
+    })
+    .await;
+    let (_, reason) = env.connection_state(wrong).await;
+    assert!(reason.starts_with("RabbitMQ 403: "), "{reason}");
+    assert_eq!(env.attempts(delivery).await[0].status_code, Some(403));
+    app.stop().await;
+
+    // Without 127.0.0.1 among the allowed networks, the broker's host is
+    // refused at connect time and nothing is published.
+    strict.allowed_destination_networks.clear();
+    let app = env.start(&strict).await;
+    let queue = RabbitQueue::bind(&key).await;
+    let refused = env.deliver_to(guarded, &json!({"id": "y"})).await;
+    eventually("the attempt is recorded", || async {
+        !env.attempts(refused).await.is_empty()
+    })
+    .await;
+    let attempt = &env.attempts(refused).await[0];
+    assert!(
+        attempt.error.contains("destination refused") && attempt.error.contains("non-public"),
+        "{attempt:?}"
+    );
+    assert!(queue.drain().await.is_empty());
     app.stop().await;
 }
