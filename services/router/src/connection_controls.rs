@@ -40,7 +40,7 @@ pub const NEEDS_CREDENTIALS: &str = "needs_credentials";
 pub struct ConnectionPatch {
     pub name: Option<String>,
     pub webhook: Option<WebhookSettings>,
-    /// A HubSpot or Mailchimp connection's settings (and new credential).
+    /// A SaaS or broker connection's settings (and new credential).
     pub saas: Option<KindSettings>,
     pub policy: Option<DeliveryPolicy>,
     /// [`ACTIVE`], [`PAUSED`] or [`DISABLED`].
