@@ -10,8 +10,6 @@ use lapin::options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use switchyard_client::proto;
 use switchyard_client::proto::create_connection_request::Destination;
-use switchyard_core::config::{LogFormat, TelemetryConfig, TracingMode};
-use switchyard_core::telemetry::{self, traces};
 use switchyard_tests::otlp::OtlpCollector;
 use switchyard_tests::{LEAD_CREATED, TestStack};
 
@@ -36,17 +34,7 @@ async fn connect(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn broker_messages_carry_the_events_trace() -> anyhow::Result<()> {
     let collector = OtlpCollector::start().await?;
-    let telemetry_config = TelemetryConfig {
-        tracing: TracingMode::On,
-        otlp_endpoint: Some(collector.endpoint()),
-        ..TelemetryConfig::default()
-    };
-    let telemetry = telemetry::init(
-        LogFormat::Text,
-        "warn",
-        &telemetry_config,
-        &traces::Service::ALL,
-    )?;
+    let telemetry = collector.install_tracing("warn")?;
     let stack = TestStack::start().await?;
     stack.register_lead_schema().await?;
     let tag = uuid::Uuid::now_v7().simple().to_string();

@@ -11,8 +11,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use switchyard::receiver::Behaviour;
-use switchyard_core::config::{LogFormat, TelemetryConfig, TracingMode};
-use switchyard_core::telemetry::{self, traces};
 use switchyard_tests::otlp::{CollectedSpan, OtlpCollector};
 use switchyard_tests::{LEAD_CREATED, TestStack};
 
@@ -35,17 +33,7 @@ fn one<'a>(spans: &'a [CollectedSpan], trace: &str, name: &str) -> &'a Collected
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_event_is_one_trace_across_services_and_attempts() -> anyhow::Result<()> {
     let collector = OtlpCollector::start().await?;
-    let telemetry_config = TelemetryConfig {
-        tracing: TracingMode::On,
-        otlp_endpoint: Some(collector.endpoint()),
-        ..TelemetryConfig::default()
-    };
-    let telemetry = telemetry::init(
-        LogFormat::Text,
-        "info",
-        &telemetry_config,
-        &traces::Service::ALL,
-    )?;
+    let telemetry = collector.install_tracing("info")?;
 
     let stack = TestStack::start_with(&switchyard_tests::Service::ALL, |config| {
         config.telemetry.jaeger_url = "http://jaeger.example:16686/".to_string();
