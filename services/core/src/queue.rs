@@ -8,6 +8,11 @@
 //! - `<prefix>:{dlv}:delayed` — a sorted set of jobs waiting for a retry,
 //!   scored by due time (Unix milliseconds); a Lua script moves due ones to
 //!   the stream atomically.
+//! - `<prefix>:{dlv}:waiting:<connection_id>` — a list of the jobs of a
+//!   connection that was at its in-flight cap when they were read, oldest
+//!   first; each attempt to that connection that ends takes the next one
+//!   (the delivery engine's `waiting` module). `<prefix>:{dlv}:waiting` is
+//!   the set of connections whose list is not empty.
 //! - `<prefix>:{dlv}:keyrings` — a hash of the master-key fingerprints of
 //!   every live router and delivery process (`crate::secrets::claim`), so
 //!   a second deployment on the same prefix refuses to start.
@@ -19,7 +24,8 @@
 //! requeues (resume, recovery), the engine's retries and the bench preload
 //! all go through it, so the stream's entry layout is written in one place
 //! ([`Producer::add_ready`], [`Producer::add_delayed`]; the engine's
-//! promotion script is the one exception, since it runs inside Redis).
+//! promotion and waiting-list scripts are the exceptions, since they run
+//! inside Redis).
 
 use anyhow::Context;
 use redis::aio::ConnectionManager;
@@ -34,6 +40,8 @@ pub const JOB_FIELD: &str = "job";
 pub struct QueueKeys {
     pub stream: String,
     pub delayed: String,
+    /// The set of connections with jobs waiting for a free slot.
+    pub waiting: String,
     /// The prefix itself, for the per-connection keys of
     /// [`crate::limits::ConnectionKeys`].
     pub prefix: String,
@@ -44,8 +52,14 @@ impl QueueKeys {
         Self {
             stream: format!("{prefix}:{{dlv}}:stream"),
             delayed: format!("{prefix}:{{dlv}}:delayed"),
+            waiting: format!("{prefix}:{{dlv}}:waiting"),
             prefix: prefix.to_string(),
         }
+    }
+
+    /// The list of jobs waiting for a free slot of `connection`.
+    pub fn waiting_list(&self, connection: &str) -> String {
+        format!("{}:{connection}", self.waiting)
     }
 }
 
@@ -191,6 +205,24 @@ impl Producer {
         }
         pipe.ignore();
     }
+
+    /// Adds one job to the end of `connection`'s waiting list (and the
+    /// connection to the set of those with waiting jobs) to `pipe`.
+    pub fn add_waiting(
+        keys: &QueueKeys,
+        pipe: &mut redis::Pipeline,
+        connection: &str,
+        job_json: &str,
+    ) {
+        pipe.cmd("RPUSH")
+            .arg(keys.waiting_list(connection))
+            .arg(job_json)
+            .ignore()
+            .cmd("SADD")
+            .arg(&keys.waiting)
+            .arg(connection)
+            .ignore();
+    }
 }
 
 /// A Redis connection that reconnects by itself.
@@ -211,6 +243,7 @@ mod tests {
         let keys = QueueKeys::new("t1");
         assert_eq!(keys.stream, "t1:{dlv}:stream");
         assert_eq!(keys.delayed, "t1:{dlv}:delayed");
+        assert_eq!(keys.waiting_list("con_1"), "t1:{dlv}:waiting:con_1");
     }
 
     #[test]

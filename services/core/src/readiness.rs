@@ -68,23 +68,15 @@ pub async fn follow_postgres(
     service_names: Vec<String>,
     shutdown: Signal,
 ) {
-    let mut reported = ServingStatus::Serving;
-    let mut ticker = tokio::time::interval(PROBE_INTERVAL);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let stopped = shutdown.wait();
-    tokio::pin!(stopped);
-    loop {
-        tokio::select! {
-            () = &mut stopped => return,
-            _ = ticker.tick() => {}
-        }
+    let reported = std::sync::Mutex::new(ServingStatus::Serving);
+    crate::shutdown::every(PROBE_INTERVAL, shutdown, || async {
         let status = match probe(&pool).await {
             Probe::Reachable => ServingStatus::Serving,
             Probe::Unreachable => ServingStatus::NotServing,
-            Probe::Busy => continue,
+            Probe::Busy => return,
         };
-        if status == reported {
-            continue;
+        if reported.lock().is_ok_and(|reported| *reported == status) {
+            return;
         }
         match status {
             ServingStatus::NotServing => {
@@ -95,6 +87,9 @@ pub async fn follow_postgres(
         for name in service_names.iter().map(String::as_str).chain([""]) {
             reporter.set_service_status(name, status).await;
         }
-        reported = status;
-    }
+        if let Ok(mut reported) = reported.lock() {
+            *reported = status;
+        }
+    })
+    .await;
 }

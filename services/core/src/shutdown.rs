@@ -1,8 +1,14 @@
 //! A shutdown signal shared by every task of a process: a [`Trigger`] trips
 //! it once (on Ctrl-C, SIGTERM, or when a test drops it) and every holder of
-//! a [`Signal`] stops taking new work.
+//! a [`Signal`] stops taking new work. [`every`] is the periodic loop of
+//! the background tasks (sweepers, schedulers, pollers), which stops with
+//! the signal.
+
+use std::future::Future;
+use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
 
 /// Trips the signal when called or dropped.
 pub struct Trigger(watch::Sender<bool>);
@@ -55,5 +61,27 @@ pub async fn os_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+/// Runs `tick` at once and then every `interval` until `shutdown` trips. A
+/// tick that overruns delays the next one instead of bunching them up;
+/// shutdown ends the wait between ticks, never a tick under way.
+pub async fn every<F, Fut>(interval: Duration, shutdown: Signal, mut tick: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let stopped = shutdown.wait();
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut stopped => return,
+            _ = ticker.tick() => {}
+        }
+        tick().await;
     }
 }

@@ -9,7 +9,7 @@
 //! statement that creates its deliveries, so a success needs no write here.
 
 use switchyard_core::ids::{EventId, WorkspaceId};
-use switchyard_core::shutdown::Signal;
+use switchyard_core::shutdown::{self, Signal};
 
 use crate::IngestState;
 use crate::commit::Committed;
@@ -19,32 +19,31 @@ use crate::forward::{MAX_CALL_EVENTS, forward};
 const BATCH: i64 = 1000;
 
 pub async fn run(state: IngestState, shutdown: Signal) {
-    let mut ticker = tokio::time::interval(state.limits.outbox_poll_interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let interval = state.limits.outbox_poll_interval;
+    let signal = shutdown.clone();
+    shutdown::every(interval, shutdown, || drain(&state, &signal)).await;
+}
+
+/// Forwards batches until one is not full (or shutdown trips).
+async fn drain(state: &IngestState, shutdown: &Signal) {
     loop {
-        tokio::select! {
-            () = shutdown.clone().wait() => return,
-            _ = ticker.tick() => {}
-        }
-        loop {
-            match forward_due(&state).await {
-                Ok((claimed, forwarded)) => {
-                    if forwarded > 0 {
-                        tracing::info!(forwarded, "outbox forwarded events");
-                    }
-                    // A full batch that went through: there may be more.
-                    if claimed < BATCH as usize || forwarded < claimed {
-                        break;
-                    }
+        match forward_due(state).await {
+            Ok((claimed, forwarded)) => {
+                if forwarded > 0 {
+                    tracing::info!(forwarded, "outbox forwarded events");
                 }
-                Err(error) => {
-                    tracing::warn!(error = format!("{error:#}"), "outbox poll failed");
-                    break;
+                // A full batch that went through: there may be more.
+                if claimed < BATCH as usize || forwarded < claimed {
+                    return;
                 }
             }
-            if shutdown.is_tripped() {
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "outbox poll failed");
                 return;
             }
+        }
+        if shutdown.is_tripped() {
+            return;
         }
     }
 }

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use deadpool_postgres::Pool;
+use switchyard_core::ids::ConnectionId;
 use switchyard_core::policy::DeliveryPolicy;
 use switchyard_core::secrets::Keyring;
 use tracing::{Instrument, Span};
@@ -36,8 +37,9 @@ use super::job::Job;
 use super::observe;
 use super::outcome::{self, Decision, due_after};
 use super::policy::{Defaults, EffectivePolicy};
-use super::queue::{Ack, StreamEntry};
+use super::queue::{Ack, Parking, StreamEntry};
 use super::retry::Health;
+use super::waiting::Waiting;
 use super::writers::Writers;
 use crate::destinations::{self, Context, Destination, Shared};
 use crate::store::jobs::{self, AttemptRecord, ClaimOutcome, Claimed, NewStatus, Release};
@@ -59,6 +61,8 @@ enum After {
     Ack,
     /// Acknowledge, and park the job in the delayed set until then.
     ParkUntil(chrono::DateTime<Utc>),
+    /// Acknowledge, and set the job aside in the connection's waiting list.
+    Wait(ConnectionId),
     /// Leave the entry unacknowledged: the reclaimer retries it.
     Leave,
 }
@@ -76,6 +80,7 @@ struct Inner {
     gate: Gate,
     defaults: Defaults,
     keyring: Keyring,
+    waiting: Waiting,
     shared: Shared,
 }
 
@@ -87,6 +92,7 @@ impl Attempter {
         gate: Gate,
         defaults: Defaults,
         keyring: Keyring,
+        waiting: Waiting,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -96,24 +102,19 @@ impl Attempter {
                 gate,
                 defaults,
                 keyring,
+                waiting,
                 shared: Shared::default(),
             }),
         }
     }
 
-    /// Handles one stream entry to the end. Failures to reach Postgres
+    /// Handles one stream entry to the end, then lets the slot it used
+    /// take over its connection's waiting jobs. Failures to reach Postgres
     /// leave the entry unacknowledged, for the reclaimer to retry.
     pub async fn process(&self, entry: StreamEntry) {
         let (job, after) = match Job::parse(&entry) {
             Ok(job) => {
-                let after = self.handle(&job).await.unwrap_or_else(|error| {
-                    tracing::warn!(
-                        delivery_id = %job.delivery,
-                        error = format!("{error:#}"),
-                        "attempt not recorded; the job will be reclaimed"
-                    );
-                    After::Leave
-                });
+                let after = self.handle_logged(&job).await;
                 (Some(job), after)
             }
             Err(reason) => {
@@ -121,10 +122,21 @@ impl Attempter {
                 (None, After::Ack)
             }
         };
+        let set_aside = matches!(after, After::Wait(_));
         let park = match (after, &job) {
             (After::Leave, _) => return,
-            (After::Ack, _) | (After::ParkUntil(_), None) => None,
-            (After::ParkUntil(due), Some(job)) => Some((job.to_json(), due.timestamp_millis())),
+            (After::Ack, _) | (_, None) => None,
+            (After::ParkUntil(due), Some(job)) => Some(Parking::Until {
+                job: job.to_json(),
+                due_ms: due.timestamp_millis(),
+            }),
+            (After::Wait(connection), Some(job)) => {
+                self.inner.waiting.note(connection);
+                Some(Parking::Waiting {
+                    connection: connection.to_string(),
+                    job: job.to_json(),
+                })
+            }
         };
         let ack = Ack {
             entry_id: entry.id,
@@ -135,22 +147,94 @@ impl Attempter {
             // finds nothing to claim, or the sweeper re-queues a retry.
             tracing::warn!(error = format!("{error:#}"), "acknowledging the job failed");
         }
+        if let Some(connection) = job.and_then(|job| job.connection)
+            && !set_aside
+        {
+            self.run_waiting(connection).await;
+        }
+    }
+
+    /// Runs `connection`'s waiting jobs, oldest first, while this process
+    /// has a free slot for it. A job taken off the list has no stream
+    /// entry: what would have gone into its acknowledgement is written
+    /// directly (see [`super::waiting`] for what a crash here costs).
+    async fn run_waiting(&self, connection: ConnectionId) {
+        let waiting = &self.inner.waiting;
+        while waiting.may_have(connection) && !self.inner.gate.is_full(connection) {
+            let text = match waiting.pop(connection).await {
+                Ok(Some(text)) => text,
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "taking a waiting job failed");
+                    return;
+                }
+            };
+            let job = match Job::from_json(&text) {
+                Ok(job) => job,
+                Err(reason) => {
+                    tracing::warn!(%reason, "dropping a malformed waiting job");
+                    continue;
+                }
+            };
+            let written = match self.handle_logged(&job).await {
+                After::Ack => Ok(()),
+                After::ParkUntil(due) => waiting.park_until(&text, due.timestamp_millis()).await,
+                // Full again: back to the head of its list, and this slot
+                // is someone else's now.
+                After::Wait(full) => {
+                    let pushed = waiting.push_front(full, &text).await;
+                    if let Err(error) = pushed {
+                        tracing::warn!(%error, "putting a waiting job back failed; the sweeper will re-queue it");
+                    }
+                    return;
+                }
+                After::Leave => {
+                    waiting
+                        .park_until(&text, due_after(GATE_ERROR_WAIT).timestamp_millis())
+                        .await
+                }
+            };
+            if let Err(error) = written {
+                tracing::warn!(%error, "parking a waiting job failed; the sweeper will re-queue it");
+            }
+        }
+    }
+
+    async fn handle_logged(&self, job: &Job) -> After {
+        self.handle(job).await.unwrap_or_else(|error| {
+            tracing::warn!(
+                delivery_id = %job.delivery,
+                error = format!("{error:#}"),
+                "attempt not recorded; the job will be reclaimed"
+            );
+            After::Leave
+        })
     }
 
     async fn handle(&self, job: &Job) -> anyhow::Result<After> {
-        // A connection already at this process's cap: park the job at once,
-        // without claiming (and releasing) it in Postgres, so a hanging
-        // destination's backlog costs the healthy ones no statements.
-        if let Some(connection) = job.connection
-            && let Some(wait) = self.inner.gate.local_wait(connection)
-        {
-            observe::held(
-                &Span::current(),
-                &connection.to_string(),
-                HoldReason::LocalCap,
-                wait,
-            );
-            return Ok(After::ParkUntil(due_after(wait)));
+        // A connection already at this process's cap, or whose breaker is
+        // open: set the job aside at once, without claiming (and releasing)
+        // it in Postgres, so a hanging or failing destination's backlog
+        // costs the healthy ones no statements.
+        if let Some(connection) = job.connection {
+            if self.inner.gate.is_full(connection) {
+                observe::held(
+                    &Span::current(),
+                    &connection.to_string(),
+                    HoldReason::LocalCap,
+                    Duration::ZERO,
+                );
+                return Ok(After::Wait(connection));
+            }
+            if let Some(wait) = self.inner.gate.open_for(connection) {
+                observe::held(
+                    &Span::current(),
+                    &connection.to_string(),
+                    HoldReason::Breaker,
+                    wait,
+                );
+                return Ok(After::ParkUntil(due_after(wait)));
+            }
         }
         let request = (job.workspace, job.delivery);
         match self.inner.writers.claims.call(request).await? {

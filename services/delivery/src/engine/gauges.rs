@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use switchyard_core::shutdown::Signal;
+use switchyard_core::shutdown::{self, Signal};
 use switchyard_core::telemetry::metrics::names;
 
 use super::queue::JobQueue;
@@ -14,17 +14,7 @@ use super::queue::JobQueue;
 pub const INTERVAL: Duration = Duration::from_secs(5);
 
 pub async fn run(queue: JobQueue, shutdown: Signal) {
-    let mut ticker = tokio::time::interval(INTERVAL);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let stopped = shutdown.wait();
-    tokio::pin!(stopped);
-    loop {
-        tokio::select! {
-            biased;
-            () = &mut stopped => break,
-            _ = ticker.tick() => sample(&queue).await,
-        }
-    }
+    shutdown::every(INTERVAL, shutdown, || sample(&queue)).await;
 }
 
 async fn sample(queue: &JobQueue) {

@@ -27,6 +27,13 @@ impl Job {
         }
     }
 
+    /// The same job, naming its delivery's connection.
+    pub fn with_connection(mut self, connection: ConnectionId) -> Self {
+        self.connection = Some(connection);
+        self.raw = self.raw.with_connection(Some(connection.to_string()));
+        self
+    }
+
     /// The `traceparent` of the span that enqueued the job, if any.
     pub fn traceparent(&self) -> Option<&str> {
         self.raw.traceparent.as_deref()
@@ -43,6 +50,11 @@ impl Job {
         let Some(text) = entry.job.as_deref() else {
             return Err("the entry has no `job` field".to_string());
         };
+        Self::from_json(text)
+    }
+
+    /// Reads a job as written by the producer.
+    pub fn from_json(text: &str) -> Result<Self, String> {
         let raw: DeliveryJob = serde_json::from_str(text)
             .map_err(|error| format!("the job is not valid JSON: {error}"))?;
         if raw.v != DeliveryJob::VERSION {

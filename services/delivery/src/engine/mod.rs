@@ -20,6 +20,10 @@
 //! - [`writers`] batch those round trips (`switchyard_core::batch`: group commit), so
 //!   claims, records and acknowledgements cost one statement per batch,
 //!   not per job.
+//! - [`waiting`] sets aside the jobs of a connection already at its
+//!   in-process cap, in its own list, until one of its attempts ends and
+//!   takes the next one over — so a slow destination's backlog never
+//!   cycles through the stream the healthy ones share.
 //! - [`scheduler`] moves due jobs from the delayed set back to the stream
 //!   with one atomic Lua script.
 //! - [`reclaim`] takes over jobs another consumer read but never
@@ -58,4 +62,5 @@ pub mod runner;
 pub mod schedule;
 pub mod scheduler;
 pub mod sweeper;
+pub mod waiting;
 pub mod writers;

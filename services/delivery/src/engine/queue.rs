@@ -36,11 +36,20 @@ end
 return #due
 ";
 
-/// Acknowledging one entry, and maybe parking its job until `due` (Unix ms).
+/// Acknowledging one entry, and maybe keeping its job for later.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ack {
     pub entry_id: String,
-    pub park: Option<(String, i64)>,
+    pub park: Option<Parking>,
+}
+
+/// Where an acknowledged entry's job goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Parking {
+    /// To the delayed set, due at `due_ms` (Unix ms).
+    Until { job: String, due_ms: i64 },
+    /// To the end of the connection's waiting list (see `super::waiting`).
+    Waiting { connection: String, job: String },
 }
 
 /// How much work waits in Redis.
@@ -198,19 +207,25 @@ impl JobQueue {
     }
 
     /// Acknowledges (and drops) finished entries, parking the jobs that
-    /// come with a due time in the delayed set, all in one `MULTI`: a
-    /// parked job is never in neither place.
+    /// come with a due time in the delayed set and those of a full
+    /// connection in its waiting list, all in one `MULTI`: a parked job is
+    /// never in neither place.
     pub async fn ack_batch(&self, acks: &[Ack]) -> RedisResult<()> {
         if acks.is_empty() {
             return Ok(());
         }
         let mut pipe = redis::pipe();
         pipe.atomic();
-        let parked: Vec<(i64, &str)> = acks
-            .iter()
-            .filter_map(|ack| ack.park.as_ref().map(|(job, due)| (*due, job.as_str())))
-            .collect();
-        Producer::add_delayed(&self.keys, &mut pipe, &parked);
+        let mut delayed: Vec<(i64, &str)> = Vec::new();
+        for park in acks.iter().filter_map(|ack| ack.park.as_ref()) {
+            match park {
+                Parking::Until { job, due_ms } => delayed.push((*due_ms, job)),
+                Parking::Waiting { connection, job } => {
+                    Producer::add_waiting(&self.keys, &mut pipe, connection, job);
+                }
+            }
+        }
+        Producer::add_delayed(&self.keys, &mut pipe, &delayed);
         let ids: Vec<&str> = acks.iter().map(|ack| ack.entry_id.as_str()).collect();
         pipe.cmd("XACK")
             .arg(&self.keys.stream)
@@ -247,6 +262,16 @@ impl JobQueue {
             Producer::add_ready(&self.keys, &mut pipe, job);
         }
         pipe.query_async(&mut self.commands.clone()).await
+    }
+
+    /// The keys of this queue.
+    pub fn keys(&self) -> &QueueKeys {
+        &self.keys
+    }
+
+    /// The queue's command connection (shared, multiplexed).
+    pub fn commands(&self) -> ConnectionManager {
+        self.commands.clone()
     }
 
     /// The queue's producer over this queue's connection.

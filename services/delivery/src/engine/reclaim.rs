@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use switchyard_core::shutdown::Signal;
+use switchyard_core::shutdown::{self, Signal};
 
 use super::dispatch::Dispatcher;
 use super::queue::{JobQueue, READ_COUNT, is_missing_group};
@@ -26,17 +26,11 @@ pub async fn run(
     interval: Duration,
     shutdown: Signal,
 ) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let stopped = shutdown.clone().wait();
-    tokio::pin!(stopped);
-    loop {
-        tokio::select! {
-            biased;
-            () = &mut stopped => break,
-            _ = ticker.tick() => reclaim_idle(&queue, &dispatcher, &recovery, min_idle, &shutdown).await,
-        }
-    }
+    let signal = shutdown.clone();
+    shutdown::every(interval, shutdown, || {
+        reclaim_idle(&queue, &dispatcher, &recovery, min_idle, &signal)
+    })
+    .await;
     tracing::debug!("reclaimer stopped");
 }
 

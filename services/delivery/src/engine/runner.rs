@@ -1,4 +1,4 @@
-//! Wires the engine together: builds the shared parts once, runs the four
+//! Wires the engine together: builds the shared parts once, runs the
 //! loops until shutdown, then waits for in-flight attempts.
 //!
 //! Loop periods follow the visibility timeout `V`: the reclaimer looks every
@@ -21,8 +21,9 @@ use super::http::Sender;
 use super::policy::Defaults;
 use super::queue::JobQueue;
 use super::recovery::Recovery;
+use super::waiting::Waiting;
 use super::writers::Writers;
-use super::{consumer, gauges, reclaim, scheduler, sweeper};
+use super::{consumer, gauges, reclaim, scheduler, sweeper, waiting};
 
 /// Time allowed after the request timeout for an attempt to be recorded.
 const RECORD_MARGIN: Duration = Duration::from_secs(2);
@@ -41,10 +42,15 @@ const ENGINE_SESSION: &[(&str, &str)] = &[
     ("enable_mergejoin", "off"),
 ];
 
+/// Size of the pool of releases (one batch in flight).
+const RELAXED_POOL_SIZE: usize = 1;
+
 pub struct Engine {
     pool: Pool,
     queue: JobQueue,
     dispatcher: Dispatcher,
+    waiting: Waiting,
+    gate: Gate,
     recovery: Recovery,
     visibility_timeout: Duration,
     request_timeout: Duration,
@@ -64,30 +70,46 @@ impl Engine {
             config.database_pool_size,
             ENGINE_SESSION,
         )?;
+        // Releases only give a lease back: they commit without waiting for
+        // the WAL flush (see `writers`).
+        let relaxed_settings: Vec<(&str, &str)> = ENGINE_SESSION
+            .iter()
+            .copied()
+            .chain([("synchronous_commit", "off")])
+            .collect();
+        let relaxed_pool = switchyard_core::db::pool_with_settings(
+            &config.database_url,
+            RELAXED_POOL_SIZE,
+            &relaxed_settings,
+        )?;
         let queue = JobQueue::new(&config.redis_prefix, &config.redis_url, redis.clone()).await?;
         queue
             .ensure_group()
             .await
             .context("creating the delivery consumer group")?;
-        let writers = Writers::spawn(&pool, &queue, delivery.visibility_timeout);
+        let writers = Writers::spawn(&pool, &relaxed_pool, &queue, delivery.visibility_timeout);
         let gate = Gate::new(
             redis,
             &config.redis_prefix,
             delivery.max_in_flight_per_connection,
         );
+        let waiting = Waiting::new(queue.commands(), queue.keys().clone());
         let attempter = Attempter::new(
             pool.clone(),
             writers,
             Sender::new(config)?,
-            gate,
+            gate.clone(),
             Defaults::new(delivery),
             keyring,
+            waiting.clone(),
         );
         Ok(Self {
             recovery: Recovery::new(pool.clone(), queue.clone()),
             pool,
             dispatcher: Dispatcher::new(delivery.max_in_flight, attempter),
             queue,
+            waiting,
+            gate,
             visibility_timeout: delivery.visibility_timeout,
             request_timeout: delivery.request_timeout,
             scheduler_interval: delivery.scheduler_interval,
@@ -124,6 +146,7 @@ impl Engine {
                 shutdown.clone(),
             ),
             gauges::run(self.queue.clone(), shutdown.clone()),
+            waiting::run(self.waiting.clone(), self.gate.clone(), shutdown.clone()),
             sweeper::run(
                 self.pool.clone(),
                 self.queue.clone(),

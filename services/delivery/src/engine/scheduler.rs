@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use switchyard_core::shutdown::Signal;
+use switchyard_core::shutdown::{self, Signal};
 
 use super::queue::JobQueue;
 
@@ -16,17 +16,7 @@ const BATCH: usize = 256;
 const ERROR_PAUSE: Duration = Duration::from_secs(1);
 
 pub async fn run(queue: JobQueue, interval: Duration, shutdown: Signal) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let stopped = shutdown.wait();
-    tokio::pin!(stopped);
-    loop {
-        tokio::select! {
-            biased;
-            () = &mut stopped => break,
-            _ = ticker.tick() => promote_due(&queue).await,
-        }
-    }
+    shutdown::every(interval, shutdown, || promote_due(&queue)).await;
     tracing::debug!("scheduler stopped");
 }
 

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
-use switchyard_core::shutdown::Signal;
+use switchyard_core::shutdown::{self, Signal};
 
 use super::job::Job;
 use super::queue::JobQueue;
@@ -26,17 +26,7 @@ pub async fn run(
     interval: Duration,
     shutdown: Signal,
 ) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let stopped = shutdown.wait();
-    tokio::pin!(stopped);
-    loop {
-        tokio::select! {
-            biased;
-            () = &mut stopped => break,
-            _ = ticker.tick() => sweep(&pool, &queue, grace).await,
-        }
-    }
+    shutdown::every(interval, shutdown, || sweep(&pool, &queue, grace)).await;
     tracing::debug!("sweeper stopped");
 }
 
@@ -56,7 +46,11 @@ async fn sweep(pool: &Pool, queue: &JobQueue, grace: Duration) {
     }
     let jobs: Vec<String> = overdue
         .iter()
-        .map(|&(workspace, delivery)| Job::new(workspace, delivery).to_json())
+        .map(|&(workspace, delivery, connection)| {
+            Job::new(workspace, delivery)
+                .with_connection(connection)
+                .to_json()
+        })
         .collect();
     match queue.enqueue(&jobs).await {
         Ok(()) => tracing::info!(count = jobs.len(), "re-queued overdue deliveries"),

@@ -1,6 +1,15 @@
 //! The engine's batched round trips (see `switchyard_core::batch`): claims,
 //! attempt records and released claims each become one Postgres statement
 //! per batch, acknowledgements (and parked jobs) one Redis `MULTI`.
+//!
+//! Releases run on connections with `synchronous_commit = off`: a release
+//! only gives back a lease before any request was sent, and losing one in
+//! a Postgres crash leaves the delivery leased until its lease expires.
+//! Claims stay durable: the routing transaction that created a delivery
+//! commits without waiting for its WAL flush, and the claim's flush is what
+//! makes the delivery (and its `webhook-id`) durable before its first
+//! request goes out — a crash can then never re-route an event whose
+//! webhook was already sent under another id.
 
 use std::time::Duration;
 
@@ -26,8 +35,9 @@ pub struct Writers {
 }
 
 impl Writers {
-    /// `lease` is how long a claim holds a delivery.
-    pub fn spawn(pool: &Pool, queue: &JobQueue, lease: Duration) -> Self {
+    /// `lease` is how long a claim holds a delivery; releases use
+    /// `relaxed_pool`, claims and records `pool`.
+    pub fn spawn(pool: &Pool, relaxed_pool: &Pool, queue: &JobQueue, lease: Duration) -> Self {
         let claim_pool = pool.clone();
         let claims = Batcher::spawn("claim", MAX_BATCH, PARALLEL, move |requests| {
             let pool = claim_pool.clone();
@@ -49,7 +59,7 @@ impl Writers {
                 }
             },
         );
-        let release_pool = pool.clone();
+        let release_pool = relaxed_pool.clone();
         let releases = Batcher::spawn("release", MAX_BATCH, 1, move |releases: Vec<Release>| {
             let pool = release_pool.clone();
             async move {

@@ -461,7 +461,7 @@ pub async fn sweep(
     pool: &Pool,
     grace: Duration,
     limit: i64,
-) -> anyhow::Result<Vec<(WorkspaceId, DeliveryId)>> {
+) -> anyhow::Result<Vec<(WorkspaceId, DeliveryId, ConnectionId)>> {
     let client = pool.get().await.context("connecting to Postgres")?;
     let mut swept = Vec::new();
     for (condition, order) in [
@@ -492,16 +492,19 @@ pub async fn sweep(
                         LIMIT $2 \
                         FOR UPDATE OF d SKIP LOCKED \
                      ) \
-                     RETURNING id, workspace_id"
+                     RETURNING id, workspace_id, connection_id"
                 ),
                 &[&grace.as_secs_f64(), &limit],
             )
             .await
             .context("sweeping overdue deliveries")?;
-        swept.extend(
-            rows.iter()
-                .map(|row| (WorkspaceId(row.get(1)), DeliveryId(row.get(0)))),
-        );
+        swept.extend(rows.iter().map(|row| {
+            (
+                WorkspaceId(row.get(1)),
+                DeliveryId(row.get(0)),
+                ConnectionId(row.get(2)),
+            )
+        }));
     }
     Ok(swept)
 }

@@ -11,3 +11,4 @@ mod limits;
 mod pause;
 mod policies;
 mod recovery;
+mod waiting;

@@ -13,7 +13,7 @@ use deadpool_postgres::Pool;
 use switchyard_core::error::ApiResult;
 use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
 use switchyard_core::queue::Producer;
-use switchyard_core::shutdown::Signal;
+use switchyard_core::shutdown::{self, Signal};
 use uuid::Uuid;
 
 use super::enqueue;
@@ -84,15 +84,10 @@ pub async fn repair_once(
 
 /// Repairs every `settings.interval` until `shutdown`.
 pub async fn run(pool: Pool, producer: Producer, settings: RepairSettings, shutdown: Signal) {
-    let mut ticker = tokio::time::interval(settings.interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            () = shutdown.clone().wait() => return,
-        }
+    shutdown::every(settings.interval, shutdown, || async {
         if let Err(error) = repair_once(&pool, &producer, &settings).await {
             tracing::warn!(error = %error, "repairing lost jobs failed; retrying next pass");
         }
-    }
+    })
+    .await;
 }

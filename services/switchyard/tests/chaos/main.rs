@@ -13,8 +13,12 @@
 //! at-least-once window; the process must have ridden out the Postgres and
 //! Redis restarts without restarting. The figures are printed as a table
 //! (`cargo test -p switchyard --test chaos -- --nocapture`).
+//!
+//! [`max_speed`] kills the process while `EmitEvents` batches arrive as
+//! fast as it takes them, to three rules.
 
 mod load;
+mod max_speed;
 mod procs;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -74,17 +78,7 @@ async fn outages_under_load_lose_nothing_and_answer_unavailable() -> anyhow::Res
         .with_context(|| switchyard.log_tail())?;
 
     let pool = switchyard_core::db::pool(&postgres.url("switchyard"), 2)?;
-    let hasher = switchyard_core::auth::KeyHasher::new(Some(&SecretString::from(pepper)));
-    let (_, api_key) = switchyard_core::auth::create_workspace(&pool, &hasher, "chaos")
-        .await
-        .map_err(|error| anyhow::anyhow!("{error}"))?;
-    let endpoints = Endpoints {
-        registry: switchyard.endpoint(0),
-        ingest: switchyard.endpoint(1),
-        router: switchyard.endpoint(2),
-        delivery: switchyard.endpoint(3),
-    };
-    let client = Client::connect_lazy(&endpoints, &api_key)?;
+    let client = workspace_client(&switchyard, &pool, pepper, "chaos").await?;
     let receiver =
         Receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), Behaviour::default()).await?;
     client
@@ -193,6 +187,26 @@ async fn outages_under_load_lose_nothing_and_answer_unavailable() -> anyhow::Res
     Ok(())
 }
 
+/// A new workspace in the process's database, and an SDK client with its key.
+async fn workspace_client(
+    switchyard: &SwitchyardProcess,
+    pool: &deadpool_postgres::Pool,
+    pepper: &str,
+    name: &str,
+) -> anyhow::Result<Client> {
+    let hasher = switchyard_core::auth::KeyHasher::new(Some(&SecretString::from(pepper)));
+    let (_, api_key) = switchyard_core::auth::create_workspace(pool, &hasher, name)
+        .await
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let endpoints = Endpoints {
+        registry: switchyard.endpoint(0),
+        ingest: switchyard.endpoint(1),
+        router: switchyard.endpoint(2),
+        delivery: switchyard.endpoint(3),
+    };
+    Ok(Client::connect_lazy(&endpoints, &api_key)?)
+}
+
 fn lead_schema() -> serde_json::Value {
     serde_json::json!({
         "type": "object",
@@ -209,12 +223,23 @@ fn stack_env(
     redis: &OwnedRedis,
     pepper: &str,
 ) -> anyhow::Result<Vec<(String, String)>> {
+    settings(&postgres.url("switchyard"), &redis.url(), "chaos", pepper)
+}
+
+/// The `SWITCHYARD_*` settings of a test's `switchyard serve`: short
+/// retries, leases and polls, loopback destinations allowed.
+fn settings(
+    database_url: &str,
+    redis_url: &str,
+    prefix: &str,
+    pepper: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
     let metrics = format!("127.0.0.1:{}", procs::free_port()?);
     let settings = [
-        ("SWITCHYARD_DATABASE_URL", postgres.url("switchyard")),
+        ("SWITCHYARD_DATABASE_URL", database_url.to_string()),
         ("SWITCHYARD_DATABASE_POOL_SIZE", "8".to_string()),
-        ("SWITCHYARD_REDIS_URL", redis.url()),
-        ("SWITCHYARD_REDIS_PREFIX", "chaos".to_string()),
+        ("SWITCHYARD_REDIS_URL", redis_url.to_string()),
+        ("SWITCHYARD_REDIS_PREFIX", prefix.to_string()),
         (
             "SWITCHYARD_ALLOWED_DESTINATION_NETWORKS",
             "127.0.0.1/32".to_string(),
@@ -469,13 +494,7 @@ impl Report {
             .iter()
             .map(|d| (d.id.as_str(), d.event_id.as_str()))
             .collect();
-        // Receipts per webhook-id, in arrival order.
-        let mut receipts: HashMap<&str, Vec<&ReceivedWebhook>> = HashMap::new();
-        for webhook in received {
-            if let Some(id) = webhook.header("webhook-id") {
-                receipts.entry(id).or_default().push(webhook);
-            }
-        }
+        let receipts = receipts_by_id(received);
         let delivered_events: HashSet<&str> = receipts
             .iter()
             .filter(|(_, list)| list.iter().any(|w| is_2xx(w) && signature_ok(w)))
@@ -491,26 +510,12 @@ impl Report {
         // A receipt after a 2xx for the same webhook-id is a redelivery; it
         // is expected only when that 2xx fell in a fault's window (the
         // attempt's outcome could not be recorded, or its job came back).
-        let mut redelivered_after_2xx = 0;
-        let mut redelivered_outside_windows = 0;
-        for list in receipts.values() {
-            let Some(first_ok) = list.iter().position(|w| is_2xx(w)) else {
-                continue;
-            };
-            let again = list.len() - first_ok - 1;
-            if again == 0 {
-                continue;
-            }
-            redelivered_after_2xx += again;
-            let at = list[first_ok].received_at;
-            let in_window = faults.iter().any(|fault| {
+        let (redelivered_after_2xx, redelivered_outside_windows) = redelivered(&receipts, |at| {
+            faults.iter().any(|fault| {
                 at >= fault.began - chrono::Duration::seconds(2)
                     && at <= fault.back + chrono::Duration::seconds(2)
-            });
-            if !in_window {
-                redelivered_outside_windows += again;
-            }
-        }
+            })
+        });
 
         let accepted_at: HashMap<&str, DateTime<Utc>> = tally
             .accepted
@@ -629,6 +634,37 @@ impl Report {
         }
         eprintln!();
     }
+}
+
+/// Receipts per `webhook-id`, in arrival order.
+fn receipts_by_id(received: &[ReceivedWebhook]) -> HashMap<&str, Vec<&ReceivedWebhook>> {
+    let mut receipts: HashMap<&str, Vec<&ReceivedWebhook>> = HashMap::new();
+    for webhook in received {
+        if let Some(id) = webhook.header("webhook-id") {
+            receipts.entry(id).or_default().push(webhook);
+        }
+    }
+    receipts
+}
+
+/// Receipts that came after a 2xx for the same `webhook-id`, and of those
+/// the ones whose 2xx was not `expected` (an at-least-once window).
+fn redelivered(
+    receipts: &HashMap<&str, Vec<&ReceivedWebhook>>,
+    expected: impl Fn(DateTime<Utc>) -> bool,
+) -> (usize, usize) {
+    let (mut again, mut unexpected) = (0, 0);
+    for list in receipts.values() {
+        let Some(first_ok) = list.iter().position(|w| is_2xx(w)) else {
+            continue;
+        };
+        let more = list.len() - first_ok - 1;
+        again += more;
+        if more > 0 && !expected(list[first_ok].received_at) {
+            unexpected += more;
+        }
+    }
+    (again, unexpected)
 }
 
 fn show(duration: Option<Duration>) -> String {

@@ -4,31 +4,19 @@
 //! hold only its share of `delivery.max_in_flight` and never starve the
 //! others (convoy #1926). A slot is freed when its [`LocalSlot`] drops.
 //!
-//! A job that finds its connection full is parked; [`LocalSlots::park`]
-//! says for how long. The wait grows with the number of jobs parked for
-//! that connection in the last second, relative to its cap: a destination
-//! ten times over its cap sends its waiting jobs back ten times less often,
-//! so its backlog cycles through the stream at about the rate slots free
-//! up, not at the rate of the backlog (which would crowd the stream for
-//! every other connection).
+//! A job that finds its connection full before it is claimed waits in the
+//! connection's list (`engine::waiting`); one that lost the race for the
+//! last slot after its claim is parked for [`super::LOCAL_WAIT`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use switchyard_core::ids::ConnectionId;
-
-/// Longest wait of a job parked because its connection is full.
-const MAX_PARK: Duration = Duration::from_secs(30);
-/// The window over which parked jobs are counted.
-const PARK_WINDOW: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub struct LocalSlots {
     cap: usize,
     taken: Mutex<HashMap<ConnectionId, usize>>,
-    /// Jobs parked per connection in the current window, and its start.
-    parked: Mutex<HashMap<ConnectionId, (usize, Instant)>>,
 }
 
 impl LocalSlots {
@@ -36,26 +24,7 @@ impl LocalSlots {
         Arc::new(Self {
             cap: cap.max(1),
             taken: Mutex::default(),
-            parked: Mutex::default(),
         })
-    }
-
-    /// Counts one more job of `connection` parked for a full connection
-    /// and says how long to park it: `base` while fewer than `cap` were
-    /// parked in the last second, proportionally longer beyond (at most
-    /// [`MAX_PARK`]).
-    pub fn park(&self, connection: ConnectionId, base: Duration) -> Duration {
-        let Ok(mut parked) = self.parked.lock() else {
-            return base;
-        };
-        let now = Instant::now();
-        let (count, since) = parked.entry(connection).or_insert((0, now));
-        if now.duration_since(*since) > PARK_WINDOW {
-            (*count, *since) = (0, now);
-        }
-        *count += 1;
-        let factor = (*count as f64 / self.cap as f64).max(1.0);
-        base.mul_f64(factor).min(MAX_PARK)
     }
 
     /// A slot for `connection`, or `None` when all of its slots are taken.
@@ -83,26 +52,6 @@ impl LocalSlots {
             .lock()
             .map(|taken| taken.get(&connection).copied().unwrap_or(0))
             .unwrap_or(0)
-    }
-}
-
-#[cfg(test)]
-mod park_tests {
-    use super::*;
-
-    #[test]
-    fn the_wait_grows_with_the_jobs_parked_beyond_the_cap() {
-        let slots = LocalSlots::new(10);
-        let connection = ConnectionId::generate();
-        let base = Duration::from_millis(500);
-        let first: Vec<Duration> = (0..10).map(|_| slots.park(connection, base)).collect();
-        assert!(first.iter().all(|wait| *wait == base), "{first:?}");
-        let later: Vec<Duration> = (0..90).map(|_| slots.park(connection, base)).collect();
-        assert_eq!(later.last().copied(), Some(base * 10));
-        let flood: Vec<Duration> = (0..10_000).map(|_| slots.park(connection, base)).collect();
-        assert_eq!(flood.last().copied(), Some(MAX_PARK));
-        // Another connection is not affected.
-        assert_eq!(slots.park(ConnectionId::generate(), base), base);
     }
 }
 

@@ -93,6 +93,8 @@ struct View {
     state: BreakerState,
     streak: u32,
     seen: Instant,
+    /// When the breaker half-opens, if it was seen open.
+    open_until: Option<Instant>,
 }
 
 impl View {
@@ -136,6 +138,16 @@ impl Gate {
     }
 
     fn remember(&self, connection: ConnectionId, state: &str, streak: i64) {
+        self.remember_open(connection, state, streak, None);
+    }
+
+    fn remember_open(
+        &self,
+        connection: ConnectionId,
+        state: &str,
+        streak: i64,
+        open_for: Option<Duration>,
+    ) {
         let open = if state == "closed" { 0.0 } else { 1.0 };
         metrics::gauge!(names::BREAKER_OPEN, "connection" => connection.to_string()).set(open);
         if let Ok(mut views) = self.inner.views.lock() {
@@ -145,18 +157,37 @@ impl Gate {
                     state: BreakerState::parse(state),
                     streak: u32::try_from(streak).unwrap_or(u32::MAX),
                     seen: Instant::now(),
+                    open_until: open_for.map(|wait| Instant::now() + wait),
                 },
             );
         }
     }
 
-    /// How long a job of `connection` must wait when this process already
-    /// runs its cap of attempts to it; `None` while a slot is free. Checked
-    /// before the claim, so a saturated connection's jobs are parked
-    /// without a Postgres round trip ([`Self::admit`] checks again).
-    pub fn local_wait(&self, connection: ConnectionId) -> Option<Duration> {
-        (self.inner.local.in_flight(connection) >= self.inner.local.cap())
-            .then(|| jittered(self.inner.local.park(connection, LOCAL_WAIT)))
+    /// True when this process already runs its cap of attempts to
+    /// `connection`. Checked before the claim, so a saturated connection's
+    /// jobs are set aside without a Postgres round trip ([`Self::admit`]
+    /// checks again).
+    pub fn is_full(&self, connection: ConnectionId) -> bool {
+        self.room(connection) == 0
+    }
+
+    /// Attempts to `connection` this process could still start.
+    pub fn room(&self, connection: ConnectionId) -> usize {
+        let local = &self.inner.local;
+        local.cap().saturating_sub(local.in_flight(connection))
+    }
+
+    /// How long `connection`'s breaker stays open, as last seen by this
+    /// process (within [`VIEW_TTL`]); `None` when it was not seen open.
+    /// Checked before the claim, so an open breaker's jobs are parked
+    /// without claiming and releasing them in Postgres.
+    pub fn open_for(&self, connection: ConnectionId) -> Option<Duration> {
+        let view = self.view(connection)?;
+        if view.seen.elapsed() >= VIEW_TTL {
+            return None;
+        }
+        let left = view.open_until?.checked_duration_since(Instant::now())?;
+        (!left.is_zero()).then(|| spread(left))
     }
 
     /// Lets the attempt start now, or says how long it must wait.
@@ -168,8 +199,7 @@ impl Gate {
         policy: &EffectivePolicy,
     ) -> redis::RedisResult<Verdict> {
         let Some(local) = self.inner.local.try_acquire(connection) else {
-            let wait = self.inner.local.park(connection, LOCAL_WAIT);
-            return Ok(held(jittered(wait), HoldReason::LocalCap));
+            return Ok(held(jittered(LOCAL_WAIT), HoldReason::LocalCap));
         };
         let lease = format!("{:016x}", rand::random::<u64>());
         let breaker_on = policy.breaker.enabled();
@@ -208,8 +238,9 @@ impl Gate {
             .arg(if breaker_on { 1 } else { 0 })
             .invoke_async(&mut self.inner.redis.clone())
             .await?;
-        self.remember(connection, &state, streak);
         let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
+        let open_for = (verdict == 0).then_some(wait);
+        self.remember_open(connection, &state, streak, open_for);
         Ok(match verdict {
             1 | 2 => Verdict::Admitted(Ticket {
                 connection,

@@ -241,6 +241,15 @@ impl TestEnv {
         self.enqueue_raw(&job).await;
     }
 
+    /// XADDs the job the router writes for `delivery` (it names the
+    /// delivery's connection).
+    pub async fn enqueue_for(&self, connection: ConnectionId, delivery: DeliveryId) {
+        let job = DeliveryJob::new(self.workspace.to_string(), delivery.to_string())
+            .with_connection(Some(connection.to_string()))
+            .to_json();
+        self.enqueue_raw(&job).await;
+    }
+
     pub async fn enqueue_raw(&self, job: &str) {
         let _: String = redis::cmd("XADD")
             .arg(&self.keys.stream)
