@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Makes sure Postgres (127.0.0.1:5432) and Redis (127.0.0.1:6379) answer.
+# Makes sure Postgres (127.0.0.1:5432) and Redis (127.0.0.1:6379) answer,
+# and the brokers the broker kinds are tested against: RabbitMQ
+# (127.0.0.1:5672, guest/guest) and NATS with JetStream (127.0.0.1:4222).
 # Order of preference for each: one already running; the installed server
 # started on a private data directory under .data/ (ignored by git); the
 # system package installed with apt-get (only when run as root).
@@ -12,6 +14,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 data="${SERVICES_DATA_DIR:-$root/.data}"
 pg_port=${SERVICES_PG_PORT:-5432}
 redis_port=${SERVICES_REDIS_PORT:-6379}
+amqp_port=5672
+nats_port=4222
 
 say() { printf '[services] %s\n' "$*" >&2; }
 
@@ -99,6 +103,31 @@ start_redis() {
   wait_for_port "$redis_port" redis
 }
 
+start_rabbitmq() {
+  if port_open "$amqp_port"; then
+    say "rabbitmq already answers on $amqp_port"
+    return
+  fi
+  command -v rabbitmq-server >/dev/null 2>&1 || apt_install rabbitmq-server
+  say "starting RabbitMQ on $amqp_port"
+  rabbitmq-server -detached >/dev/null 2>&1 || rabbitmq-server >/dev/null 2>&1 &
+  wait_for_port "$amqp_port" rabbitmq
+}
+
+# The broker tests also start nats-server processes of their own.
+start_nats() {
+  command -v nats-server >/dev/null 2>&1 || apt_install nats-server
+  if port_open "$nats_port"; then
+    say "nats already answers on $nats_port (it must have JetStream on: -js)"
+    return
+  fi
+  mkdir -p "$data/nats"
+  say "starting NATS with JetStream on $nats_port"
+  nohup nats-server -js -a 127.0.0.1 -p "$nats_port" -sd "$data/nats" \
+    -l "$data/nats/nats.log" >/dev/null 2>&1 &
+  wait_for_port "$nats_port" nats
+}
+
 # The chaos test (services/switchyard/tests/chaos) runs these itself.
 ensure_server_binaries() {
   if [ -z "$(pg_bin_dir)" ]; then
@@ -119,4 +148,6 @@ ensure_server_binaries() {
 
 start_postgres
 start_redis
+start_rabbitmq
+start_nats
 ensure_server_binaries

@@ -171,6 +171,31 @@ impl TestStack {
         Ok((receiver, connection))
     }
 
+    /// Emits a `lead.created` with `payload_json` as a client continuing
+    /// the trace of `traceparent` would; the event's id.
+    pub async fn emit_traced(
+        &self,
+        payload_json: &str,
+        traceparent: &str,
+    ) -> anyhow::Result<String> {
+        let mut ingest = proto::ingest_service_client::IngestServiceClient::connect(
+            self.stack.endpoints().ingest,
+        )
+        .await?;
+        let mut request = tonic::Request::new(proto::EmitEventRequest {
+            event_type: LEAD_CREATED.to_string(),
+            payload_json: payload_json.to_string(),
+            ..Default::default()
+        });
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {}", self.api_key).parse()?);
+        request
+            .metadata_mut()
+            .insert("traceparent", traceparent.parse()?);
+        Ok(ingest.emit_event(request).await?.into_inner().event_id)
+    }
+
     /// Polls until every delivery of the event is final (succeeded or dead).
     pub async fn final_deliveries(
         &self,

@@ -120,6 +120,26 @@ impl OtlpCollector {
         Ok(Self { addr, sink, server })
     }
 
+    /// Installs the process-wide tracing of every service, exporting to
+    /// this collector (once per test binary).
+    pub fn install_tracing(
+        &self,
+        default_filter: &str,
+    ) -> anyhow::Result<switchyard_core::telemetry::Telemetry> {
+        use switchyard_core::config::{LogFormat, TelemetryConfig, TracingMode};
+        let config = TelemetryConfig {
+            tracing: TracingMode::On,
+            otlp_endpoint: Some(self.endpoint()),
+            ..TelemetryConfig::default()
+        };
+        switchyard_core::telemetry::init(
+            LogFormat::Text,
+            default_filter,
+            &config,
+            &switchyard_core::telemetry::traces::Service::ALL,
+        )
+    }
+
     /// The endpoint exporters should send to.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)

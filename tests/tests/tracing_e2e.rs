@@ -11,10 +11,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use switchyard::receiver::Behaviour;
-use switchyard_client::proto;
-use switchyard_client::proto::ingest_service_client::IngestServiceClient;
-use switchyard_core::config::{LogFormat, TelemetryConfig, TracingMode};
-use switchyard_core::telemetry::{self, traces};
 use switchyard_tests::otlp::{CollectedSpan, OtlpCollector};
 use switchyard_tests::{LEAD_CREATED, TestStack};
 
@@ -37,17 +33,7 @@ fn one<'a>(spans: &'a [CollectedSpan], trace: &str, name: &str) -> &'a Collected
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_event_is_one_trace_across_services_and_attempts() -> anyhow::Result<()> {
     let collector = OtlpCollector::start().await?;
-    let telemetry_config = TelemetryConfig {
-        tracing: TracingMode::On,
-        otlp_endpoint: Some(collector.endpoint()),
-        ..TelemetryConfig::default()
-    };
-    let telemetry = telemetry::init(
-        LogFormat::Text,
-        "info",
-        &telemetry_config,
-        &traces::Service::ALL,
-    )?;
+    let telemetry = collector.install_tracing("info")?;
 
     let stack = TestStack::start_with(&switchyard_tests::Service::ALL, |config| {
         config.telemetry.jaeger_url = "http://jaeger.example:16686/".to_string();
@@ -63,22 +49,13 @@ async fn one_event_is_one_trace_across_services_and_attempts() -> anyhow::Result
     let (steady, steady_connection) = stack.receiver(Behaviour::default()).await?;
 
     // The client sends its own trace context: the event joins its trace.
-    let mut ingest = IngestServiceClient::connect(stack.stack.endpoints().ingest).await?;
-    let mut request = tonic::Request::new(proto::EmitEventRequest {
-        event_type: LEAD_CREATED.to_string(),
-        payload_json: r#"{"id":"l1","email":"a@example.com"}"#.to_string(),
-        ..Default::default()
-    });
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {}", stack.api_key).parse()?,
-    );
-    request.metadata_mut().insert(
-        "traceparent",
-        format!("00-{CLIENT_TRACE}-{CLIENT_SPAN}-01").parse()?,
-    );
-    let emitted = ingest.emit_event(request).await?.into_inner();
-    let deliveries = stack.final_deliveries(&emitted.event_id, 2).await?;
+    let event_id = stack
+        .emit_traced(
+            r#"{"id":"l1","email":"a@example.com"}"#,
+            &format!("00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"),
+        )
+        .await?;
+    let deliveries = stack.final_deliveries(&event_id, 2).await?;
 
     // GetDelivery links the trace.
     for response in &deliveries {
@@ -138,7 +115,7 @@ async fn one_event_is_one_trace_across_services_and_attempts() -> anyhow::Result
     assert_eq!(emit.attribute("switchyard.event_type"), Some(LEAD_CREATED));
     assert_eq!(
         emit.attribute("switchyard.event_id"),
-        Some(emitted.event_id.as_str())
+        Some(event_id.as_str())
     );
 
     let validate = trace

@@ -310,14 +310,26 @@ impl Client {
         headers: HashMap<String, String>,
         policy: Option<proto::DeliveryPolicy>,
     ) -> Result<proto::Connection, Status> {
+        let webhook =
+            proto::create_connection_request::Destination::Webhook(proto::WebhookConfig {
+                url: url.to_string(),
+                headers,
+            });
+        self.create_connection(name, webhook, policy).await
+    }
+
+    /// Creates a connection of any kind (webhook, HubSpot, Mailchimp,
+    /// Salesforce, RabbitMQ, NATS); credentials in `destination` are
+    /// stored encrypted and read back masked.
+    pub async fn create_connection(
+        &self,
+        name: &str,
+        destination: proto::create_connection_request::Destination,
+        policy: Option<proto::DeliveryPolicy>,
+    ) -> Result<proto::Connection, Status> {
         let request = proto::CreateConnectionRequest {
             name: name.to_string(),
-            destination: Some(proto::create_connection_request::Destination::Webhook(
-                proto::WebhookConfig {
-                    url: url.to_string(),
-                    headers,
-                },
-            )),
+            destination: Some(destination),
             policy,
         };
         let response = self

@@ -7,7 +7,9 @@
 //! HTTP client, so a name that later resolves to a private address (DNS
 //! rebinding) is refused too. IP-literal URLs skip DNS, so the delivery
 //! engine also calls [`DestinationPolicy::check_literal`] before sending.
-//! With `https_only`, `http://` URLs are refused by both checks.
+//! With `https_only`, `http://` URLs are refused by both checks. Broker
+//! hosts (RabbitMQ, NATS) are resolved by
+//! [`DestinationPolicy::resolve_all_permitted`] and connected to by address.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -55,17 +57,32 @@ impl DestinationPolicy {
             None => Err("has no host".to_string()),
             Some(Host::Ipv4(ip)) => self.check_ip(IpAddr::V4(ip)),
             Some(Host::Ipv6(ip)) => self.check_ip(IpAddr::V6(ip)),
-            Some(Host::Domain(name)) => {
-                let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name, port))
-                    .await
-                    .map_err(|error| format!("host `{name}` does not resolve: {error}"))?
-                    .collect();
-                if addrs.is_empty() {
-                    return Err(format!("host `{name}` resolves to no address"));
-                }
-                addrs.iter().try_for_each(|addr| self.check_ip(addr.ip()))
-            }
+            Some(Host::Domain(name)) => self.resolve_all_permitted(name, port).await.map(|_| ()),
         }
+    }
+
+    /// A broker's `host` (a name or an IP literal) resolved now: its
+    /// addresses, when every one of them is permitted. Brokers are
+    /// connected to by these addresses, never by the name again, so a
+    /// name that later resolves elsewhere (DNS rebinding) changes nothing.
+    pub async fn resolve_all_permitted(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<Vec<SocketAddr>, String> {
+        if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
+            self.check_ip(ip)?;
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|error| format!("host `{host}` does not resolve: {error}"))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(format!("host `{host}` resolves to no address"));
+        }
+        addrs.iter().try_for_each(|addr| self.check_ip(addr.ip()))?;
+        Ok(addrs)
     }
 
     /// For IP-literal URLs, which never reach the resolver.
@@ -256,6 +273,16 @@ mod tests {
             open.check_url(&url("http://127.0.0.1:8080/x"))
                 .await
                 .is_ok()
+        );
+        assert!(
+            DestinationPolicy::default()
+                .resolve_all_permitted("127.0.0.1", 5672)
+                .await
+                .is_err_and(|reason| reason.contains("non-public"))
+        );
+        assert_eq!(
+            open.resolve_all_permitted("127.0.0.1", 5672).await,
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], 5672))])
         );
         let strict = open.with_https_only(true);
         let refused = strict.check_url(&url("http://127.0.0.1:8080/x")).await;

@@ -26,7 +26,7 @@ use switchyard_core::secrets;
 
 use crate::RouterState;
 use crate::connections::{self, CONNECTION_COLUMNS, ConnectionRecord, WebhookSettings};
-use crate::connections_saas::SaasSettings;
+use crate::connections_saas::KindSettings;
 
 pub const ACTIVE: &str = "active";
 pub const PAUSED: &str = "paused";
@@ -40,8 +40,8 @@ pub const NEEDS_CREDENTIALS: &str = "needs_credentials";
 pub struct ConnectionPatch {
     pub name: Option<String>,
     pub webhook: Option<WebhookSettings>,
-    /// A HubSpot or Mailchimp connection's settings (and new credential).
-    pub saas: Option<SaasSettings>,
+    /// A SaaS or broker connection's settings (and new credential).
+    pub saas: Option<KindSettings>,
     pub policy: Option<DeliveryPolicy>,
     /// [`ACTIVE`], [`PAUSED`] or [`DISABLED`].
     pub state: Option<&'static str>,

@@ -3,7 +3,8 @@
 //! A connection's settings are the shared
 //! `switchyard_core::connection::ConnectionConfig` (its `kind` and
 //! `config` columns); this module validates webhooks, and
-//! [`crate::connections_saas`] the SaaS kinds.
+//! [`crate::connections_saas`] the SaaS kinds, [`crate::connections_broker`]
+//! the broker kinds (RabbitMQ, NATS).
 //!
 //! A webhook connection's URL must be http(s) and reach a permitted address
 //! (checked now by resolving it, and again by the delivery engine at every

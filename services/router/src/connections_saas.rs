@@ -30,9 +30,9 @@ const MAX_FIELD_LEN: usize = 2048;
 /// Mailchimp's member statuses a new member may get.
 const MEMBER_STATUSES: &[&str] = &["subscribed", "pending", "unsubscribed", "transactional"];
 
-/// A SaaS connection's validated settings.
+/// A SaaS or broker connection's validated settings.
 #[derive(Clone, Debug)]
-pub struct SaasSettings {
+pub struct KindSettings {
     pub config: ConnectionConfig,
     /// The credential to seal; `None` keeps the stored one (updates only).
     pub credential: Option<(SecretField, String)>,
@@ -40,7 +40,7 @@ pub struct SaasSettings {
 
 /// A credential as sent: empty or the mask means "keep" on update, and
 /// "missing" on creation.
-fn credential(field: &str, value: &str, creating: bool) -> ApiResult<Option<String>> {
+pub(crate) fn credential(field: &str, value: &str, creating: bool) -> ApiResult<Option<String>> {
     let value = value.trim();
     if value.is_empty() || value == MASK {
         if creating {
@@ -80,7 +80,7 @@ pub async fn validate_hubspot(
     message: &pb::HubspotConfig,
     policy: &DestinationPolicy,
     creating: bool,
-) -> ApiResult<SaasSettings> {
+) -> ApiResult<KindSettings> {
     let token = credential("hubspot.token", &message.token, creating)?;
     let id_property = match message.id_property.trim() {
         "" => "email".to_string(),
@@ -97,7 +97,7 @@ pub async fn validate_hubspot(
         id_property,
         batch: !message.no_batching,
     };
-    Ok(SaasSettings {
+    Ok(KindSettings {
         config: ConnectionConfig::Hubspot(config),
         credential: token.map(|token| (SecretField::Token, token)),
     })
@@ -107,7 +107,7 @@ pub async fn validate_mailchimp(
     message: &pb::MailchimpConfig,
     policy: &DestinationPolicy,
     creating: bool,
-) -> ApiResult<SaasSettings> {
+) -> ApiResult<KindSettings> {
     let api_key = credential("mailchimp.api_key", &message.api_key, creating)?;
     if let Some(key) = &api_key {
         mailchimp_data_centre(key)
@@ -138,7 +138,7 @@ pub async fn validate_mailchimp(
         status_if_new: status_if_new.to_string(),
         base_url: base_url("mailchimp.base_url", &message.base_url, policy).await?,
     };
-    Ok(SaasSettings {
+    Ok(KindSettings {
         config: ConnectionConfig::Mailchimp(config),
         credential: api_key.map(|key| (SecretField::ApiKey, key)),
     })
@@ -164,7 +164,7 @@ pub async fn validate_salesforce(
     message: &pb::SalesforceConfig,
     policy: &DestinationPolicy,
     creating: bool,
-) -> ApiResult<SaasSettings> {
+) -> ApiResult<KindSettings> {
     let secret = credential("salesforce.client_secret", &message.client_secret, creating)?;
     let client_id = message.client_id.trim();
     if client_id.is_empty() {
@@ -186,13 +186,13 @@ pub async fn validate_salesforce(
             SALESFORCE_API_VERSION,
         )?,
     };
-    Ok(SaasSettings {
+    Ok(KindSettings {
         config: ConnectionConfig::Salesforce(config),
         credential: secret.map(|secret| (SecretField::ClientSecret, secret)),
     })
 }
 
-/// Stores a new SaaS connection and its sealed credential in one
+/// Stores a new SaaS or broker connection and its sealed credential in one
 /// transaction, if the workspace has room for one more under `limits`.
 pub async fn create(
     pool: &deadpool_postgres::Pool,
@@ -200,12 +200,9 @@ pub async fn create(
     by: &Principal,
     limits: &WorkspaceLimits,
     name: &str,
-    settings: SaasSettings,
+    settings: KindSettings,
     policy: &DeliveryPolicy,
 ) -> ApiResult<ConnectionRecord> {
-    let Some((field, secret)) = &settings.credential else {
-        return Err(ApiError::invalid("credentials", "are required"));
-    };
     let workspace = by.workspace;
     let id = ConnectionId::generate();
     let kind = settings.config.kind();
@@ -223,7 +220,11 @@ pub async fn create(
         policy,
     )
     .await?;
-    store::put(&transaction, keyring, workspace, id, field, secret, None).await?;
+    // Validation required the credential of every kind that needs one (a
+    // NATS server may need none).
+    if let Some((field, secret)) = &settings.credential {
+        store::put(&transaction, keyring, workspace, id, field, secret, None).await?;
+    }
     let record = connections::record_from_row(&row)?;
     let after = Some(record.audit_json());
     crate::audit::record(

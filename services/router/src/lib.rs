@@ -26,6 +26,7 @@ pub mod cache;
 pub mod connection_controls;
 pub mod connection_policy;
 pub mod connections;
+pub mod connections_broker;
 pub mod connections_saas;
 pub mod dryrun;
 pub mod expr;

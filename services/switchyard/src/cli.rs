@@ -20,6 +20,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of the `Connections` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply database migrations (creates the database if missing).
@@ -151,6 +153,8 @@ pub enum ConnectionKindArg {
     Hubspot,
     Mailchimp,
     Salesforce,
+    Rabbitmq,
+    Nats,
 }
 
 // Parsed once per run: the size of the `Create` variant costs nothing.
@@ -158,7 +162,8 @@ pub enum ConnectionKindArg {
 #[derive(Debug, Subcommand)]
 pub enum ConnectionCommand {
     /// Create a connection: a webhook (the default; prints its signing
-    /// secret once), or a HubSpot, Mailchimp or Salesforce connection. Credentials are
+    /// secret once), a HubSpot, Mailchimp or Salesforce connection, or a
+    /// RabbitMQ exchange or NATS JetStream subject. Credentials are
     /// best passed through their environment variables, not the command
     /// line; they are stored encrypted and never shown again.
     Create {
@@ -166,8 +171,10 @@ pub enum ConnectionCommand {
         kind: ConnectionKindArg,
         #[arg(long)]
         name: String,
-        /// Webhook: the URL the body is POSTed to.
-        #[arg(long, required_if_eq("kind", "webhook"))]
+        /// Webhook: the URL the body is POSTed to. RabbitMQ:
+        /// amqp://host[:port][/vhost]; NATS: nats://host[:port] (no
+        /// credentials in either).
+        #[arg(long, required_if_eq_any([("kind", "webhook"), ("kind", "rabbitmq"), ("kind", "nats")]))]
         url: Option<String>,
         /// Webhook: a static header, `Name: value`; repeatable.
         #[arg(long = "header")]
@@ -203,6 +210,28 @@ pub enum ConnectionCommand {
         /// Salesforce: upsert by this external-id field instead of creating.
         #[arg(long)]
         external_id_field: Option<String>,
+        /// RabbitMQ, NATS: the broker user.
+        #[arg(long)]
+        username: Option<String>,
+        /// RabbitMQ, NATS (with --username): the broker user's password.
+        #[arg(long, env = "SWITCHYARD_BROKER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// NATS: token authentication (without --username).
+        #[arg(long, env = "SWITCHYARD_NATS_TOKEN", hide_env_values = true)]
+        nats_token: Option<String>,
+        /// RabbitMQ: the exchange (default: the default exchange).
+        #[arg(long)]
+        exchange: Option<String>,
+        /// RabbitMQ: the routing key.
+        #[arg(long)]
+        routing_key: Option<String>,
+        /// NATS: the JetStream subject.
+        #[arg(long)]
+        subject: Option<String>,
+        /// RabbitMQ, NATS: the rule's mapping builds an envelope
+        /// `{"body", "headers"?, "exchange"?, "routing_key"?, "subject"?}`.
+        #[arg(long)]
+        routed_by_mapping: bool,
         /// Replaces the API's base URL (HubSpot, Mailchimp) or login URL
         /// (Salesforce: My Domain, sandbox, local stand-ins); checked like
         /// a webhook URL.

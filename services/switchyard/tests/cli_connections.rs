@@ -1,4 +1,4 @@
-//! `switchyard connections create webhook|hubspot|mailchimp` as a user
+//! `switchyard connections create webhook|hubspot|mailchimp|rabbitmq|nats` as a user
 //! meets it: credentials from the environment, never printed; a missing
 //! setting named in one line; `connections list` shows every kind.
 
@@ -8,7 +8,7 @@ use switchyard::stack::{ServiceKind, Stack};
 use switchyard_core::testkit::{TestDatabase, TestRedis, secrets_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn creates_hubspot_and_mailchimp_connections() -> anyhow::Result<()> {
+async fn creates_saas_and_broker_connections() -> anyhow::Result<()> {
     let database = TestDatabase::create().await?;
     let redis = TestRedis::new();
     let any_port = "127.0.0.1:0".parse()?;
@@ -114,9 +114,63 @@ async fn creates_hubspot_and_mailchimp_connections() -> anyhow::Result<()> {
     assert!(webhook.status.success(), "{webhook:?}");
     assert!(String::from_utf8_lossy(&webhook.stdout).contains("whsec_"));
 
+    let rabbitmq = run(
+        &[
+            "connections",
+            "create",
+            "rabbitmq",
+            "--name",
+            "bus",
+            "--url",
+            "amqp://127.0.0.1:5672",
+            "--username",
+            "guest",
+            "--exchange",
+            "amq.topic",
+            "--routing-key",
+            "lead.created",
+        ],
+        &[("SWITCHYARD_BROKER_PASSWORD", "rabbit-cli-secret")],
+    )?;
+    let printed = String::from_utf8_lossy(&rabbitmq.stdout).into_owned();
+    assert!(rabbitmq.status.success(), "{rabbitmq:?}");
+    assert!(printed.contains("bus (rabbitmq)"), "{printed}");
+    assert!(!printed.contains("rabbit-cli-secret"));
+    let no_subject = run(
+        &[
+            "connections",
+            "create",
+            "nats",
+            "--name",
+            "stream",
+            "--url",
+            "nats://127.0.0.1:4222",
+        ],
+        &[],
+    )?;
+    assert!(!no_subject.status.success());
+    let error = String::from_utf8_lossy(&no_subject.stderr).into_owned();
+    assert!(error.contains("nats.subject"), "{error}");
+    let nats = run(
+        &[
+            "connections",
+            "create",
+            "nats",
+            "--name",
+            "stream",
+            "--url",
+            "nats://127.0.0.1:4222",
+            "--subject",
+            "leads.created",
+        ],
+        &[("SWITCHYARD_NATS_TOKEN", "nats-cli-token")],
+    )?;
+    assert!(nats.status.success(), "{nats:?}");
+    assert!(String::from_utf8_lossy(&nats.stdout).contains("stream (nats)"));
+
     let listed = run(&["connections", "list"], &[])?;
     let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
-    for kind in ["hubspot", "mailchimp", "webhook"] {
+    for kind in ["hubspot", "mailchimp", "webhook", "rabbitmq", "nats"] {
         assert!(listed.contains(kind), "{listed}");
     }
     stack.stop().await?;

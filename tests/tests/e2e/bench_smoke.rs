@@ -1,14 +1,15 @@
 //! `switchyard bench` on a handful of events (the real benchmark is run by
 //! hand, see the command's docs): through ingest and the router, and with
 //! `--preload` (the delivery engine alone), and through `EmitEvents`
-//! (`--batch`). Every event reaches every healthy receiver once, signed,
-//! with an attempt recorded.
+//! (`--batch`), and to RabbitMQ and NATS connections (`--broker`). Every
+//! event reaches every healthy receiver once, signed, with an attempt
+//! recorded.
 
-use switchyard::commands::bench::{self, BenchArgs};
+use switchyard::commands::bench::{self, BenchArgs, BrokerKind};
 use switchyard_core::testkit::{TestDatabase, TestRedis};
 use switchyard_tests::test_config;
 
-fn args(preload: bool, batch: usize) -> BenchArgs {
+fn args(preload: bool, batch: usize, broker: Option<BrokerKind>) -> BenchArgs {
     BenchArgs {
         rate: 20.0,
         duration_secs: 1,
@@ -24,15 +25,30 @@ fn args(preload: bool, batch: usize) -> BenchArgs {
         preload,
         keep: false,
         compare_bad_apple: false,
+        broker,
+        broker_url: None,
+        broker_user: "guest".into(),
+        broker_password: "guest".into(),
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_bench_reports_every_delivery_once() -> anyhow::Result<()> {
-    for (preload, batch) in [(false, 1), (true, 1), (false, 10)] {
+    let (rabbitmq, nats) = (Some(BrokerKind::Rabbitmq), Some(BrokerKind::Nats));
+    for (preload, batch, broker) in [
+        (false, 1, None),
+        (true, 1, None),
+        (false, 10, None),
+        (true, 1, rabbitmq),
+        (true, 1, nats),
+    ] {
         let database = TestDatabase::create().await?;
         let redis = TestRedis::new();
-        let report = bench::run(&args(preload, batch), test_config(&database, &redis)).await?;
+        let report = bench::run(
+            &args(preload, batch, broker),
+            test_config(&database, &redis),
+        )
+        .await?;
         let accepted = report["accepted"].as_u64().unwrap_or(0);
         assert!(accepted >= 10, "{report}");
         assert_eq!(report["expected_deliveries"].as_u64(), Some(accepted * 2));

@@ -7,6 +7,8 @@
 //! the config: each kind names the secrets it needs ([`ConnectionKind::
 //! secret_fields`]) and they are sealed in `connection_secrets`.
 
+mod broker;
+pub mod envelope;
 mod saas;
 mod salesforce;
 pub mod shape;
@@ -14,6 +16,7 @@ mod webhook;
 
 use serde::{Deserialize, Serialize};
 
+pub use broker::{AMQP_PORT, BrokerAddress, NATS_PORT, NatsConfig, RabbitmqConfig};
 pub use saas::{HUBSPOT_BASE_URL, HubspotConfig, MailchimpConfig, mailchimp_data_centre};
 pub use salesforce::{SALESFORCE_API_VERSION, SALESFORCE_LOGIN_URL, SalesforceConfig};
 pub use webhook::{RESERVED_HEADERS, WebhookConfig, is_reserved_header};
@@ -26,14 +29,18 @@ pub enum ConnectionKind {
     Hubspot,
     Mailchimp,
     Salesforce,
+    Rabbitmq,
+    Nats,
 }
 
 impl ConnectionKind {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 6] = [
         Self::Webhook,
         Self::Hubspot,
         Self::Mailchimp,
         Self::Salesforce,
+        Self::Rabbitmq,
+        Self::Nats,
     ];
 
     /// The `connections.kind` text.
@@ -43,6 +50,8 @@ impl ConnectionKind {
             Self::Hubspot => "hubspot",
             Self::Mailchimp => "mailchimp",
             Self::Salesforce => "salesforce",
+            Self::Rabbitmq => "rabbitmq",
+            Self::Nats => "nats",
         }
     }
 
@@ -65,6 +74,8 @@ pub enum ConnectionConfig {
     Hubspot(HubspotConfig),
     Mailchimp(MailchimpConfig),
     Salesforce(SalesforceConfig),
+    Rabbitmq(RabbitmqConfig),
+    Nats(NatsConfig),
 }
 
 impl ConnectionConfig {
@@ -74,6 +85,8 @@ impl ConnectionConfig {
             Self::Hubspot(_) => ConnectionKind::Hubspot,
             Self::Mailchimp(_) => ConnectionKind::Mailchimp,
             Self::Salesforce(_) => ConnectionKind::Salesforce,
+            Self::Rabbitmq(_) => ConnectionKind::Rabbitmq,
+            Self::Nats(_) => ConnectionKind::Nats,
         }
     }
 
@@ -92,6 +105,8 @@ impl ConnectionConfig {
             Self::Hubspot(config) => serde_json::to_value(config),
             Self::Mailchimp(config) => serde_json::to_value(config),
             Self::Salesforce(config) => serde_json::to_value(config),
+            Self::Rabbitmq(config) => serde_json::to_value(config),
+            Self::Nats(config) => serde_json::to_value(config),
         };
         // Plain structs of strings and maps always serialize.
         value.unwrap_or_default()

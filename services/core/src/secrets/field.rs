@@ -36,6 +36,7 @@ const HEADER_PREFIX: &str = "header.";
 const TOKEN: &str = "token";
 const API_KEY: &str = "api_key";
 const CLIENT_SECRET: &str = "client_secret";
+const PASSWORD: &str = "password";
 
 /// One secret of a connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +54,8 @@ pub enum SecretField {
     ApiKey,
     /// An OAuth 2.0 client secret (a Salesforce connected app's).
     ClientSecret,
+    /// A broker user's password (RabbitMQ's, NATS's).
+    Password,
 }
 
 impl SecretField {
@@ -65,6 +68,7 @@ impl SecretField {
             Self::Token => TOKEN.to_string(),
             Self::ApiKey => API_KEY.to_string(),
             Self::ClientSecret => CLIENT_SECRET.to_string(),
+            Self::Password => PASSWORD.to_string(),
         }
     }
 
@@ -77,6 +81,7 @@ impl SecretField {
             TOKEN => Some(Self::Token),
             API_KEY => Some(Self::ApiKey),
             CLIENT_SECRET => Some(Self::ClientSecret),
+            PASSWORD => Some(Self::Password),
             _ => stored
                 .strip_prefix(HEADER_PREFIX)
                 .filter(|name| !name.is_empty())
@@ -100,6 +105,7 @@ mod tests {
             SecretField::SigningSecret,
             SecretField::PreviousSigningSecret,
             SecretField::Header("X-Api-Key".to_string()),
+            SecretField::Password,
         ] {
             assert_eq!(SecretField::parse(&field.as_stored()), Some(field));
         }

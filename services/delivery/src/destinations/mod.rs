@@ -3,14 +3,16 @@
 //! The attempt path (`crate::engine::attempt`) knows no kind. For each
 //! claimed delivery it asks [`for_connection`] for the kind's
 //! [`Destination`], then:
-//! 1. [`Destination::build`] turns the rule's mapped body and the opened
-//!    credentials into an [`Outbound`] request (method, URL, headers, body,
-//!    and how the API says "wait");
-//! 2. the shared `Sender` sends it through the SSRF guard
-//!    ([`Destination::deliver`]; a kind that must first obtain a token,
-//!    like Salesforce, or batches deliveries, like HubSpot, overrides it and
-//!    keeps its state in the engine's [`Shared`]);
-//! 3. [`Destination::classify`] reads the answer into a `RetryAction`:
+//! 1. [`Destination::deliver`] sends it. An HTTP kind turns the rule's
+//!    mapped body and the opened credentials into an [`Outbound`] request
+//!    (method, URL, headers, body, and how the API says "wait") and the
+//!    shared `Sender` sends it through the SSRF guard ([`send_built`]); a
+//!    kind that must first obtain a token (Salesforce) or batches
+//!    deliveries (HubSpot) keeps its state in the engine's [`Shared`]. A
+//!    broker kind (RabbitMQ, NATS JetStream; see [`broker`]) publishes
+//!    through a connection pooled in [`Shared`] and waits for the broker's
+//!    confirmation;
+//! 2. [`Destination::classify`] reads the answer into a `RetryAction`:
 //!    success, retry (with the wait the API asked for), fail without retry,
 //!    or credentials rejected — falling back to the connection's
 //!    `RetryLogic` for what the API does not say more precisely.
@@ -19,8 +21,12 @@
 //! engine. [`Destination::detail`] adds what is particular to the kind to
 //! the attempt row (`delivery_attempts.detail`).
 
+mod broker;
 pub mod hubspot;
+mod keyed;
 pub mod mailchimp;
+pub mod nats;
+pub mod rabbitmq;
 pub mod salesforce;
 mod tokens;
 pub mod webhook;
@@ -55,6 +61,8 @@ pub struct Context<'a> {
 pub struct Shared {
     pub tokens: TokenCache,
     pub hubspot: hubspot::Batches,
+    /// Broker connections (RabbitMQ channels, NATS clients).
+    pub brokers: broker::Brokers,
 }
 
 /// What one delivery sent and got.
@@ -79,28 +87,10 @@ pub trait Destination: Send + Sync {
         false
     }
 
-    /// The request for one delivery.
-    fn build(&self, context: &Context<'_>) -> Result<Outbound, SendError>;
-
-    /// Sends one delivery: the built request, once.
-    async fn deliver(&self, context: &Context<'_>, sender: &Sender, timeouts: Timeouts) -> Sent {
-        match self.build(context) {
-            Ok(request) => {
-                let (method, target) = (request.method.clone(), request.url.clone());
-                let result = sender.send(request, timeouts).await;
-                Sent {
-                    method: Some(method),
-                    target,
-                    result,
-                }
-            }
-            Err(error) => Sent {
-                method: None,
-                target: self.target(),
-                result: Err(error),
-            },
-        }
-    }
+    /// Sends one delivery: an HTTP kind builds its request and hands it to
+    /// [`send_built`]; a broker kind publishes through its pooled
+    /// connection.
+    async fn deliver(&self, context: &Context<'_>, sender: &Sender, timeouts: Timeouts) -> Sent;
 
     /// What the answer means; `logic` holds the connection's defaults.
     fn classify(&self, result: &SendResult, logic: &RetryLogic) -> RetryAction {
@@ -111,6 +101,31 @@ pub trait Destination: Send + Sync {
     /// category), merged into the attempt row's `detail`.
     fn detail(&self, _response: &HttpResponse) -> serde_json::Map<String, serde_json::Value> {
         serde_json::Map::new()
+    }
+}
+
+/// Sends a request an HTTP kind built, once; a request that could not be
+/// built is the attempt's error, against the destination's `target`.
+pub async fn send_built(
+    built: Result<Outbound, SendError>,
+    target: String,
+    sender: &Sender,
+    timeouts: Timeouts,
+) -> Sent {
+    match built {
+        Ok(request) => {
+            let (method, target) = (request.method.clone(), request.url.clone());
+            Sent {
+                method: Some(method),
+                target,
+                result: sender.send(request, timeouts).await,
+            }
+        }
+        Err(error) => Sent {
+            method: None,
+            target,
+            result: Err(error),
+        },
     }
 }
 
@@ -125,6 +140,8 @@ pub fn for_connection(
         ConnectionConfig::Hubspot(config) => Box::new(hubspot::Hubspot::new(config)),
         ConnectionConfig::Mailchimp(config) => Box::new(mailchimp::Mailchimp::new(config)),
         ConnectionConfig::Salesforce(config) => Box::new(salesforce::Salesforce::new(config)),
+        ConnectionConfig::Rabbitmq(config) => Box::new(rabbitmq::Rabbitmq::new(config)),
+        ConnectionConfig::Nats(config) => Box::new(nats::Nats::new(config)),
     })
 }
 

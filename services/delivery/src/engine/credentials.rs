@@ -32,6 +32,8 @@ pub struct Credentials {
     pub api_key: Option<SecretString>,
     /// An OAuth 2.0 client secret (`client_secret`).
     pub client_secret: Option<SecretString>,
+    /// A broker user's password (`password`).
+    pub password: Option<SecretString>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +106,7 @@ fn open_fields(
             SecretField::Token => credentials.token = Some(opened),
             SecretField::ApiKey => credentials.api_key = Some(opened),
             SecretField::ClientSecret => credentials.client_secret = Some(opened),
+            SecretField::Password => credentials.password = Some(opened),
         }
     }
     if let Some(current) = current.or_else(|| legacy_signing_secret.cloned()) {

@@ -75,7 +75,10 @@ pub fn finished(
     }
     match result {
         Some(Ok(response)) => {
-            span.record("http.response.status_code", response.status);
+            // A broker kind's answer is a reply code, not an HTTP status.
+            if method.is_some() {
+                span.record("http.response.status_code", response.status);
+            }
             if !(200..300).contains(&response.status) {
                 span.record("error.type", response.status.to_string());
             }

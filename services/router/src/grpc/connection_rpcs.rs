@@ -16,7 +16,9 @@ use crate::RouterState;
 use crate::connection_controls::{
     self, ACTIVE, ConnectionPatch, DISABLED, NEEDS_CREDENTIALS, PAUSED,
 };
-use crate::{connection_policy, connections, connections_saas, signing_rotation};
+use crate::{
+    connection_policy, connections, connections_broker, connections_saas, signing_rotation,
+};
 
 /// The `connections.state` text as the API enum.
 pub fn state_message(state: &str) -> pb::ConnectionState {
@@ -97,11 +99,13 @@ impl RouterState {
             request.hubspot.is_some(),
             request.mailchimp.is_some(),
             request.salesforce.is_some(),
+            request.rabbitmq.is_some(),
+            request.nats.is_some(),
         ];
         if set.iter().filter(|set| **set).count() > 1 {
             return Err(ApiError::invalid(
                 "hubspot",
-                "only one of hubspot, mailchimp and salesforce may be set",
+                "only one of hubspot, mailchimp, salesforce, rabbitmq and nats may be set",
             ));
         }
         let policy = &self.destinations;
@@ -111,6 +115,10 @@ impl RouterState {
             Some(connections_saas::validate_mailchimp(mailchimp, policy, false).await?)
         } else if let Some(salesforce) = &request.salesforce {
             Some(connections_saas::validate_salesforce(salesforce, policy, false).await?)
+        } else if let Some(rabbitmq) = &request.rabbitmq {
+            Some(connections_broker::validate_rabbitmq(rabbitmq, policy, false).await?)
+        } else if let Some(nats) = &request.nats {
+            Some(connections_broker::validate_nats(nats, policy, false).await?)
         } else {
             None
         };

@@ -8,12 +8,13 @@ use switchyard_proto::v1 as pb;
 use switchyard_core::connection::ConnectionConfig;
 
 use crate::connections::ConnectionRecord;
-use crate::connections_saas;
 use crate::dryrun::Explanation;
 use crate::rules::{RulePatch, RuleRecord, model};
+use crate::{connections_broker, connections_saas};
 
 pub fn connection_message(record: &ConnectionRecord, secret: Option<String>) -> pb::Connection {
     let (mut webhook, mut hubspot, mut mailchimp, mut salesforce) = (None, None, None, None);
+    let (mut rabbitmq, mut nats) = (None, None);
     match &record.config {
         ConnectionConfig::Webhook(_) => {
             let masked = record.masked_webhook();
@@ -31,6 +32,12 @@ pub fn connection_message(record: &ConnectionRecord, secret: Option<String>) -> 
         ConnectionConfig::Salesforce(config) => {
             salesforce = Some(connections_saas::salesforce_message(config));
         }
+        ConnectionConfig::Rabbitmq(config) => {
+            rabbitmq = Some(connections_broker::rabbitmq_message(config));
+        }
+        ConnectionConfig::Nats(config) => {
+            nats = Some(connections_broker::nats_message(config));
+        }
     }
     pb::Connection {
         id: record.id.to_string(),
@@ -40,6 +47,8 @@ pub fn connection_message(record: &ConnectionRecord, secret: Option<String>) -> 
         hubspot,
         mailchimp,
         salesforce,
+        rabbitmq,
+        nats,
         signing_secret: secret.unwrap_or_default(),
         created_at: Some(time::to_proto(record.created_at)),
         policy: Some(crate::connection_policy::to_proto(&record.policy)),
@@ -89,6 +98,9 @@ pub fn test_rule_message(explanation: Explanation) -> pb::TestRuleResponse {
             method: preview.method,
             url: preview.url,
             headers: preview.headers.into_iter().collect(),
+            exchange: preview.exchange,
+            routing_key: preview.routing_key,
+            subject: preview.subject,
             body_json: preview.body_json,
             error: preview.error,
         }),

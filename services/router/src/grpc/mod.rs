@@ -33,7 +33,7 @@ use self::messages::{connection_message, parse_connection_id};
 use crate::RouterState;
 use crate::connection_controls::{ACTIVE, PAUSED};
 use crate::routing;
-use crate::{connection_policy, connections, connections_saas};
+use crate::{connection_policy, connections, connections_broker, connections_saas};
 
 pub fn routes(state: RouterState) -> Routes {
     let auth = state.auth.clone();
@@ -69,7 +69,7 @@ impl RouterState {
             None => {
                 return Err(ApiError::invalid(
                     "destination",
-                    "is required (webhook, hubspot, mailchimp or salesforce)",
+                    "is required (webhook, hubspot, mailchimp, salesforce, rabbitmq or nats)",
                 ));
             }
             Some(Destination::Webhook(webhook)) => {
@@ -100,6 +100,12 @@ impl RouterState {
             }
             Some(Destination::Salesforce(salesforce)) => {
                 connections_saas::validate_salesforce(&salesforce, &self.destinations, true).await?
+            }
+            Some(Destination::Rabbitmq(rabbitmq)) => {
+                connections_broker::validate_rabbitmq(&rabbitmq, &self.destinations, true).await?
+            }
+            Some(Destination::Nats(nats)) => {
+                connections_broker::validate_nats(&nats, &self.destinations, true).await?
             }
         };
         let record = connections_saas::create(

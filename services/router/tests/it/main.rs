@@ -3,6 +3,7 @@
 
 mod common;
 
+mod broker_connections;
 mod cache;
 mod dryrun;
 mod request_preview;

@@ -21,10 +21,15 @@
 //! failing and slow receivers, then with them, and reports the ratio of the
 //! healthy deliveries' latency percentiles.
 //!
+//! `--broker rabbitmq|nats` makes the `--fanout` healthy destinations
+//! broker connections, each read back by a sink on the broker
+//! ([`brokers`]).
+//!
 //! - [`receivers`]: the receivers and what they count.
 //! - [`emitter`]: the emitting tasks and their pacing.
 //! - [`report`]: percentiles and the per-second series.
 
+mod brokers;
 mod emitter;
 mod fresh;
 mod preload;
@@ -42,6 +47,8 @@ use switchyard_core::ids::{ConnectionId, RuleId, WorkspaceId};
 use switchyard_core::queue::QueueKeys;
 
 use crate::stack::{ServiceKind, Stack};
+pub use brokers::BrokerKind;
+use brokers::{BrokerSink, BrokerTarget};
 use emitter::{EmitPlan, emit};
 use preload::Preloader;
 use receivers::{Behaviour, BenchReceiver, Tally};
@@ -99,6 +106,42 @@ pub struct BenchArgs {
     /// latency ratio.
     #[arg(long, conflicts_with_all = ["external", "preload"])]
     pub compare_bad_apple: bool,
+    /// The `--fanout` healthy destinations are connections of this broker
+    /// kind instead of webhooks.
+    #[arg(long, value_enum)]
+    pub broker: Option<BrokerKind>,
+    /// The broker (default amqp://127.0.0.1:5672 or nats://127.0.0.1:4222).
+    #[arg(long)]
+    pub broker_url: Option<String>,
+    /// RabbitMQ's user (the bench's consumer and the connections).
+    #[arg(long, default_value = "guest")]
+    pub broker_user: String,
+    #[arg(
+        long,
+        env = "SWITCHYARD_BROKER_PASSWORD",
+        default_value = "guest",
+        hide_env_values = true
+    )]
+    pub broker_password: String,
+}
+
+impl BenchArgs {
+    fn broker_target(&self) -> Option<BrokerTarget> {
+        let kind = self.broker?;
+        let default_url = match kind {
+            BrokerKind::Rabbitmq => "amqp://127.0.0.1:5672",
+            BrokerKind::Nats => "nats://127.0.0.1:4222",
+        };
+        Some(BrokerTarget {
+            kind,
+            url: self
+                .broker_url
+                .clone()
+                .unwrap_or_else(|| default_url.into()),
+            username: self.broker_user.clone(),
+            password: self.broker_password.clone(),
+        })
+    }
 }
 
 /// Runs the bench and prints its report on stdout.
@@ -207,9 +250,17 @@ async fn target(args: &BenchArgs, mut config: Config) -> anyhow::Result<Target> 
 pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
     let started = Instant::now();
     let mut receivers = Vec::new();
+    let mut sinks = Vec::new();
+    let broker = args.broker_target();
+    if let Some(broker) = &broker {
+        for _ in 0..args.fanout {
+            sinks.push(BrokerSink::start(broker, started).await?);
+        }
+    }
+    let webhook_fanout = if broker.is_some() { 0 } else { args.fanout };
     let slow = Behaviour::Slow(Duration::from_millis(args.slow_delay_ms));
     for (count, behaviour) in [
-        (args.fanout, Behaviour::Healthy),
+        (webhook_fanout, Behaviour::Healthy),
         (args.failing, Behaviour::Failing),
         (args.slow, slow),
     ] {
@@ -228,6 +279,14 @@ pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
         .await
         .context("registering the bench schema")?;
     let mut rules: Vec<(RuleId, ConnectionId)> = Vec::new();
+    for (index, sink) in sinks.iter().enumerate() {
+        let name = format!("bench-broker-{index}");
+        let connection = client
+            .create_connection(&name, sink.destination(), None)
+            .await
+            .with_context(|| format!("creating connection {name}"))?;
+        rules.push(rule_for(client, &name, &connection.id).await?);
+    }
     for (index, receiver) in receivers.iter().enumerate() {
         let name = format!("bench-{}-{index}", receiver.behaviour.name());
         let connection = client
@@ -235,14 +294,7 @@ pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
             .await
             .with_context(|| format!("creating connection {name}"))?;
         receiver.set_secret(&connection.signing_secret);
-        let rule = client
-            .create_rule(EVENT_TYPE, &connection.id)
-            .await
-            .with_context(|| format!("creating the rule of {name}"))?;
-        rules.push((
-            RuleId::parse(&rule.id).map_err(anyhow::Error::msg)?,
-            ConnectionId::parse(&connection.id).map_err(anyhow::Error::msg)?,
-        ));
+        rules.push(rule_for(client, &name, &connection.id).await?);
     }
 
     let plan = EmitPlan {
@@ -277,18 +329,24 @@ pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
         .iter()
         .filter(|r| r.behaviour == Behaviour::Healthy)
         .collect();
-    let expected = emitted.accepted * healthy.len() as u64;
+    let expected = emitted.accepted * (healthy.len() + sinks.len()) as u64;
     let drain_deadline = Instant::now() + Duration::from_secs(args.drain_secs);
-    while healthy.iter().map(|r| r.delivered()).sum::<u64>() < expected
-        && Instant::now() < drain_deadline
-    {
+    let delivered = || {
+        healthy.iter().map(|r| r.delivered()).sum::<u64>()
+            + sinks.iter().map(BrokerSink::delivered).sum::<u64>()
+    };
+    while delivered() < expected && Instant::now() < drain_deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     let mut tallies: Vec<(Behaviour, Tally)> = receivers
         .iter()
         .map(|r| (r.behaviour, r.take_tally()))
+        .chain(sinks.iter().map(|s| (Behaviour::Healthy, s.take_tally())))
         .collect();
+    for sink in sinks {
+        sink.finish().await;
+    }
     let requests: u64 = tallies.iter().map(|(_, t)| t.requests).sum();
     let attempts_recorded = match &target.records {
         Some((workspace, pool)) => Some(recorded_attempts(pool, *workspace, requests).await?),
@@ -318,6 +376,18 @@ pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
         }
     }
     Ok(report)
+}
+
+/// A rule sending every bench event to connection `id` (named `name`).
+async fn rule_for(client: &Client, name: &str, id: &str) -> anyhow::Result<(RuleId, ConnectionId)> {
+    let rule = client
+        .create_rule(EVENT_TYPE, id)
+        .await
+        .with_context(|| format!("creating the rule of {name}"))?;
+    Ok((
+        RuleId::parse(&rule.id).map_err(anyhow::Error::msg)?,
+        ConnectionId::parse(id).map_err(anyhow::Error::msg)?,
+    ))
 }
 
 fn build_report(
@@ -367,6 +437,7 @@ fn build_report(
             "slow": args.slow,
             "external": args.external,
             "preload": args.preload,
+            "broker": args.broker.map(|kind| format!("{kind:?}").to_lowercase()),
         },
         "accepted": emitted.accepted,
         "emit_errors": emitted.errors,

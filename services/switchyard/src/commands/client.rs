@@ -104,6 +104,14 @@ pub async fn connections(client: &Client, command: ConnectionCommand) -> anyhow:
             object,
             external_id_field,
             base_url,
+            url,
+            username,
+            password,
+            nats_token,
+            exchange,
+            routing_key,
+            subject,
+            routed_by_mapping,
             ..
         } => {
             use proto::create_connection_request::Destination;
@@ -123,6 +131,22 @@ pub async fn connections(client: &Client, command: ConnectionCommand) -> anyhow:
                     external_id_field: external_id_field.unwrap_or_default(),
                     api_version: String::new(),
                 }),
+                ConnectionKindArg::Rabbitmq => Destination::Rabbitmq(proto::RabbitmqConfig {
+                    url: url.unwrap_or_default(),
+                    username: username.unwrap_or_default(),
+                    password: password.unwrap_or_default(),
+                    exchange: exchange.unwrap_or_default(),
+                    routing_key: routing_key.unwrap_or_default(),
+                    routed_by_mapping,
+                }),
+                ConnectionKindArg::Nats => Destination::Nats(proto::NatsConfig {
+                    url: url.unwrap_or_default(),
+                    username: username.unwrap_or_default(),
+                    password: password.unwrap_or_default(),
+                    token: nats_token.unwrap_or_default(),
+                    subject: subject.unwrap_or_default(),
+                    routed_by_mapping,
+                }),
                 _ => Destination::Mailchimp(proto::MailchimpConfig {
                     api_key: api_key.unwrap_or_default(),
                     list_id: list_id.unwrap_or_default(),
@@ -130,20 +154,10 @@ pub async fn connections(client: &Client, command: ConnectionCommand) -> anyhow:
                     base_url,
                 }),
             };
-            let request = proto::CreateConnectionRequest {
-                name,
-                destination: Some(destination),
-                policy: None,
-            };
             let connection = client
-                .router
-                .clone()
-                .create_connection(request)
+                .create_connection(&name, destination, None)
                 .await
-                .map_err(status_error)?
-                .into_inner()
-                .connection
-                .context("the router answered without the connection")?;
+                .map_err(status_error)?;
             println!(
                 "{} {} ({})",
                 connection.id, connection.name, connection.kind

@@ -16,14 +16,15 @@
 //! token); a batched request carries no `traceparent`, as it serves many
 //! traces.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use switchyard_core::batch::Batcher;
 use switchyard_core::ids::ConnectionId;
 
+use crate::destinations::keyed::Keyed;
 use crate::engine::http::{HttpResponse, Outbound, SendError, SendResult, Sender, Timeouts};
 
 /// HubSpot's limit of inputs per batch.
@@ -40,12 +41,10 @@ pub struct Route {
     pub timeouts: Timeouts,
 }
 
-type Entry = ([u8; 32], Batcher<Value, SendResult>);
-
 /// The batchers of every batching HubSpot connection; cheap to clone.
 #[derive(Clone, Default)]
 pub struct Batches {
-    by_connection: Arc<Mutex<HashMap<ConnectionId, Entry>>>,
+    by_connection: Keyed<Batcher<Value, SendResult>>,
 }
 
 impl Batches {
@@ -56,23 +55,15 @@ impl Batches {
         fingerprint: [u8; 32],
         sender: &Sender,
         route: Route,
-    ) -> Result<Batcher<Value, SendResult>, SendError> {
-        let mut all = self
-            .by_connection
-            .lock()
-            .map_err(|_| SendError::Other("the HubSpot batchers are poisoned".into()))?;
-        if let Some((stored, batcher)) = all.get(&connection)
-            && *stored == fingerprint
-        {
-            return Ok(batcher.clone());
-        }
+    ) -> Result<Arc<Batcher<Value, SendResult>>, SendError> {
         let sender = sender.clone();
-        let batcher = Batcher::spawn("hubspot_upsert", MAX_INPUTS, PARALLEL, move |inputs| {
-            let (sender, route) = (sender.clone(), route.clone());
-            async move { Ok(flush(&sender, &route, inputs).await) }
-        });
-        all.insert(connection, (fingerprint, batcher.clone()));
-        Ok(batcher)
+        self.by_connection
+            .get_or_insert(connection, fingerprint, move || {
+                Batcher::spawn("hubspot_upsert", MAX_INPUTS, PARALLEL, move |inputs| {
+                    let (sender, route) = (sender.clone(), route.clone());
+                    async move { Ok(flush(&sender, &route, inputs).await) }
+                })
+            })
     }
 }
 

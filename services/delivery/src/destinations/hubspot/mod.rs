@@ -19,7 +19,7 @@ use switchyard_core::connection::shape::{self, HUBSPOT_UPSERT_PATH};
 use switchyard_core::connection::{ConnectionKind, HubspotConfig};
 
 use super::tokens::fingerprint;
-use super::{Context, Destination, Sent, json_headers, secret_header};
+use super::{Context, Destination, Sent, json_headers, secret_header, send_built};
 use crate::engine::http::{HttpResponse, Outbound, SendError, SendResult, Sender, Timeouts};
 use crate::engine::retry::{RetryAction, RetryLogic};
 
@@ -34,6 +34,27 @@ impl Hubspot {
 }
 
 impl Hubspot {
+    /// The single-contact request of one delivery (batching off).
+    pub fn build(&self, context: &Context<'_>) -> Result<Outbound, SendError> {
+        let token = context
+            .credentials
+            .token
+            .as_ref()
+            .ok_or_else(|| SendError::Invalid("the connection has no HubSpot token".into()))?;
+        let shape = shape::hubspot(&self.config, context.payload)?;
+        let mut headers = json_headers(context.traceparent);
+        let bearer = format!("Bearer {}", token.expose_secret());
+        headers.insert(reqwest::header::AUTHORIZATION, secret_header(&bearer)?);
+        Ok(Outbound {
+            method: reqwest::Method::POST,
+            url: shape.url,
+            headers,
+            body: serde_json::to_vec(&shape.body)
+                .map_err(|error| SendError::Invalid(format!("body: {error}")))?,
+            retry_after: answer::retry_after,
+        })
+    }
+
     /// Hands the delivery's input to the connection's batcher.
     async fn deliver_batched(
         &self,
@@ -104,45 +125,11 @@ impl Destination for Hubspot {
         )
     }
 
-    fn build(&self, context: &Context<'_>) -> Result<Outbound, SendError> {
-        let token = context
-            .credentials
-            .token
-            .as_ref()
-            .ok_or_else(|| SendError::Invalid("the connection has no HubSpot token".into()))?;
-        let shape = shape::hubspot(&self.config, context.payload)?;
-        let mut headers = json_headers(context.traceparent);
-        let bearer = format!("Bearer {}", token.expose_secret());
-        headers.insert(reqwest::header::AUTHORIZATION, secret_header(&bearer)?);
-        Ok(Outbound {
-            method: reqwest::Method::POST,
-            url: shape.url,
-            headers,
-            body: serde_json::to_vec(&shape.body)
-                .map_err(|error| SendError::Invalid(format!("body: {error}")))?,
-            retry_after: answer::retry_after,
-        })
-    }
-
     async fn deliver(&self, context: &Context<'_>, sender: &Sender, timeouts: Timeouts) -> Sent {
         if self.config.batch {
             return self.deliver_batched(context, sender, timeouts).await;
         }
-        match self.build(context) {
-            Ok(request) => {
-                let (method, target) = (request.method.clone(), request.url.clone());
-                Sent {
-                    method: Some(method),
-                    target,
-                    result: sender.send(request, timeouts).await,
-                }
-            }
-            Err(error) => Sent {
-                method: None,
-                target: self.target(),
-                result: Err(error),
-            },
-        }
+        send_built(self.build(context), self.target(), sender, timeouts).await
     }
 
     fn classify(&self, result: &SendResult, logic: &RetryLogic) -> RetryAction {

@@ -16,8 +16,10 @@ use secrecy::ExposeSecret;
 use switchyard_core::connection::shape;
 use switchyard_core::connection::{ConnectionKind, MailchimpConfig};
 
-use super::{Context, Destination, json_headers, secret_header};
-use crate::engine::http::{HttpResponse, Outbound, SendError, SendResult, standard_retry_after};
+use super::{Context, Destination, Sent, json_headers, secret_header, send_built};
+use crate::engine::http::{
+    HttpResponse, Outbound, SendError, SendResult, Sender, Timeouts, standard_retry_after,
+};
 use crate::engine::retry::{RetryAction, RetryLogic};
 
 pub struct Mailchimp {
@@ -30,21 +32,9 @@ impl Mailchimp {
     }
 }
 
-impl Destination for Mailchimp {
-    fn kind(&self) -> ConnectionKind {
-        ConnectionKind::Mailchimp
-    }
-
-    fn target(&self) -> String {
-        let base = self
-            .config
-            .base_url
-            .as_deref()
-            .unwrap_or("https://<dc>.api.mailchimp.com");
-        format!("{base}/3.0/lists/{}/members", self.config.list_id)
-    }
-
-    fn build(&self, context: &Context<'_>) -> Result<Outbound, SendError> {
+impl Mailchimp {
+    /// The member request of one delivery.
+    pub fn build(&self, context: &Context<'_>) -> Result<Outbound, SendError> {
         let api_key = context
             .credentials
             .api_key
@@ -68,6 +58,26 @@ impl Destination for Mailchimp {
                 .map_err(|error| SendError::Invalid(format!("body: {error}")))?,
             retry_after: standard_retry_after,
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl Destination for Mailchimp {
+    fn kind(&self) -> ConnectionKind {
+        ConnectionKind::Mailchimp
+    }
+
+    fn target(&self) -> String {
+        let base = self
+            .config
+            .base_url
+            .as_deref()
+            .unwrap_or("https://<dc>.api.mailchimp.com");
+        format!("{base}/3.0/lists/{}/members", self.config.list_id)
+    }
+
+    async fn deliver(&self, context: &Context<'_>, sender: &Sender, timeouts: Timeouts) -> Sent {
+        send_built(self.build(context), self.target(), sender, timeouts).await
     }
 
     fn classify(&self, result: &SendResult, logic: &RetryLogic) -> RetryAction {

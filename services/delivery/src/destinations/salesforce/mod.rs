@@ -66,23 +66,6 @@ impl Destination for Salesforce {
         self.config.sobject_url(self.config.login_url())
     }
 
-    /// The record request with a token already cached (tests, previews);
-    /// [`Destination::deliver`] is what obtains one.
-    fn build(&self, context: &Context<'_>) -> Result<Outbound, SendError> {
-        let secret = token::client_secret(context)?;
-        let fingerprint = token::fingerprint_of(&self.config, secret);
-        let cached = context
-            .shared
-            .tokens
-            .get(context.connection, &fingerprint)
-            .ok_or_else(|| SendError::Invalid("no Salesforce token obtained yet".into()))?;
-        self.outbound(
-            context,
-            cached.access_token.expose_secret(),
-            &cached.instance_url,
-        )
-    }
-
     async fn deliver(&self, context: &Context<'_>, sender: &Sender, timeouts: Timeouts) -> Sent {
         let mut refreshed = false;
         loop {

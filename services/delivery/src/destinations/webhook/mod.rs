@@ -8,8 +8,8 @@ use switchyard_core::connection::{ConnectionKind, WebhookConfig};
 
 pub use request::{WebhookRequest, signed_headers};
 
-use super::{Context, Destination};
-use crate::engine::http::{Outbound, SendError, standard_retry_after};
+use super::{Context, Destination, Sent, send_built};
+use crate::engine::http::{Outbound, SendError, Sender, Timeouts, standard_retry_after};
 
 pub struct Webhook {
     config: WebhookConfig,
@@ -21,6 +21,7 @@ impl Webhook {
     }
 }
 
+#[async_trait::async_trait]
 impl Destination for Webhook {
     fn kind(&self) -> ConnectionKind {
         ConnectionKind::Webhook
@@ -34,7 +35,14 @@ impl Destination for Webhook {
         true
     }
 
-    fn build(&self, context: &Context<'_>) -> Result<Outbound, SendError> {
+    async fn deliver(&self, context: &Context<'_>, sender: &Sender, timeouts: Timeouts) -> Sent {
+        send_built(self.build(context), self.target(), sender, timeouts).await
+    }
+}
+
+impl Webhook {
+    /// The signed request of one delivery.
+    pub fn build(&self, context: &Context<'_>) -> Result<Outbound, SendError> {
         let body = serde_json::to_vec(context.payload)
             .map_err(|error| SendError::Invalid(format!("payload: {error}")))?;
         let request = WebhookRequest {

@@ -40,7 +40,10 @@ const CONNECT_TIMEOUT_STEP_MS: u128 = 100;
 /// configured default's client serves.
 const MAX_CLIENTS: usize = 64;
 
-/// What the receiver answered.
+/// What the receiver answered. A broker kind answers on the same scale:
+/// 200 when the broker confirmed the message, else the broker's reply
+/// code (AMQP's `312 NO_ROUTE`, `404 NOT_FOUND`; NATS's `503` when no
+/// stream captures the subject) with its reason as the snippet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpResponse {
     pub status: u16,
@@ -135,6 +138,11 @@ impl Sender {
                 default_client,
             )]))),
         })
+    }
+
+    /// Which addresses may be reached (broker kinds resolve through it).
+    pub fn policy(&self) -> &DestinationPolicy {
+        &self.policy
     }
 
     /// The pooled client for `connect` timeouts.

@@ -3,6 +3,7 @@
 //! 127.0.0.1:0.
 #![allow(dead_code)]
 
+pub mod brokers;
 pub mod controls;
 pub mod fake_api;
 pub mod receiver;

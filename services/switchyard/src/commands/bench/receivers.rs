@@ -52,6 +52,25 @@ impl Tally {
     pub fn delivered(&self) -> u64 {
         self.arrivals.len() as u64
     }
+
+    /// Counts one arrival of delivery `id` whose body is `body`: a first
+    /// one keeps its arrival time and its latency from the emit (the
+    /// payload's `sent_at_us`), a repeat is a duplicate.
+    pub fn record(&mut self, id: String, body: &[u8], arrived: Duration) {
+        let now_us = unix_micros();
+        self.requests += 1;
+        let sent_at_us = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|payload| payload.get("sent_at_us").and_then(Value::as_u64));
+        if self.seen.insert(id) {
+            self.arrivals.push(arrived);
+            if let Some(sent) = sent_at_us {
+                self.latencies_us.push(now_us.saturating_sub(sent));
+            }
+        } else {
+            self.duplicates += 1;
+        }
+    }
 }
 
 struct Shared {
@@ -133,7 +152,6 @@ async fn handle(
         .map(|collected| collected.to_bytes())
         .unwrap_or_default();
     let arrived = shared.started.elapsed();
-    let now_us = unix_micros();
     let secret = shared.secret.lock().ok().and_then(|s| s.clone());
     let signature_ok = secret.is_none_or(|secret| {
         switchyard_core::signature::verify(&secret, &parts.headers, &body).is_ok()
@@ -144,22 +162,11 @@ async fn handle(
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let sent_at_us = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|payload| payload.get("sent_at_us").and_then(Value::as_u64));
     if let Ok(mut tally) = shared.tally.lock() {
-        tally.requests += 1;
         if !signature_ok {
             tally.signature_failures += 1;
         }
-        if tally.seen.insert(webhook_id) {
-            tally.arrivals.push(arrived);
-            if let Some(sent) = sent_at_us {
-                tally.latencies_us.push(now_us.saturating_sub(sent));
-            }
-        } else {
-            tally.duplicates += 1;
-        }
+        tally.record(webhook_id, &body, arrived);
     }
     let status = match shared.behaviour {
         Behaviour::Healthy => StatusCode::NO_CONTENT,
