@@ -90,8 +90,40 @@ class SalesforceConfig(_message.Message):
     api_version: str
     def __init__(self, client_id: _Optional[str] = ..., client_secret: _Optional[str] = ..., login_url: _Optional[str] = ..., object: _Optional[str] = ..., external_id_field: _Optional[str] = ..., api_version: _Optional[str] = ...) -> None: ...
 
+class RabbitmqConfig(_message.Message):
+    __slots__ = ("url", "username", "password", "exchange", "routing_key", "routed_by_mapping")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGE_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_KEY_FIELD_NUMBER: _ClassVar[int]
+    ROUTED_BY_MAPPING_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    username: str
+    password: str
+    exchange: str
+    routing_key: str
+    routed_by_mapping: bool
+    def __init__(self, url: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ..., exchange: _Optional[str] = ..., routing_key: _Optional[str] = ..., routed_by_mapping: _Optional[bool] = ...) -> None: ...
+
+class NatsConfig(_message.Message):
+    __slots__ = ("url", "username", "password", "token", "subject", "routed_by_mapping")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    ROUTED_BY_MAPPING_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    username: str
+    password: str
+    token: str
+    subject: str
+    routed_by_mapping: bool
+    def __init__(self, url: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ..., token: _Optional[str] = ..., subject: _Optional[str] = ..., routed_by_mapping: _Optional[bool] = ...) -> None: ...
+
 class Connection(_message.Message):
-    __slots__ = ("id", "name", "kind", "webhook", "signing_secret", "created_at", "policy", "state", "state_reason", "state_changed_at", "circuit_breaker", "updated_at", "hubspot", "mailchimp", "salesforce")
+    __slots__ = ("id", "name", "kind", "webhook", "signing_secret", "created_at", "policy", "state", "state_reason", "state_changed_at", "circuit_breaker", "updated_at", "hubspot", "mailchimp", "salesforce", "rabbitmq", "nats")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -107,6 +139,8 @@ class Connection(_message.Message):
     HUBSPOT_FIELD_NUMBER: _ClassVar[int]
     MAILCHIMP_FIELD_NUMBER: _ClassVar[int]
     SALESFORCE_FIELD_NUMBER: _ClassVar[int]
+    RABBITMQ_FIELD_NUMBER: _ClassVar[int]
+    NATS_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     kind: str
@@ -122,7 +156,9 @@ class Connection(_message.Message):
     hubspot: HubspotConfig
     mailchimp: MailchimpConfig
     salesforce: SalesforceConfig
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., webhook: _Optional[_Union[WebhookConfig, _Mapping]] = ..., signing_secret: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., policy: _Optional[_Union[DeliveryPolicy, _Mapping]] = ..., state: _Optional[_Union[ConnectionState, str]] = ..., state_reason: _Optional[str] = ..., state_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., circuit_breaker: _Optional[_Union[CircuitBreaker, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hubspot: _Optional[_Union[HubspotConfig, _Mapping]] = ..., mailchimp: _Optional[_Union[MailchimpConfig, _Mapping]] = ..., salesforce: _Optional[_Union[SalesforceConfig, _Mapping]] = ...) -> None: ...
+    rabbitmq: RabbitmqConfig
+    nats: NatsConfig
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., webhook: _Optional[_Union[WebhookConfig, _Mapping]] = ..., signing_secret: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., policy: _Optional[_Union[DeliveryPolicy, _Mapping]] = ..., state: _Optional[_Union[ConnectionState, str]] = ..., state_reason: _Optional[str] = ..., state_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., circuit_breaker: _Optional[_Union[CircuitBreaker, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hubspot: _Optional[_Union[HubspotConfig, _Mapping]] = ..., mailchimp: _Optional[_Union[MailchimpConfig, _Mapping]] = ..., salesforce: _Optional[_Union[SalesforceConfig, _Mapping]] = ..., rabbitmq: _Optional[_Union[RabbitmqConfig, _Mapping]] = ..., nats: _Optional[_Union[NatsConfig, _Mapping]] = ...) -> None: ...
 
 class DeliveryPolicy(_message.Message):
     __slots__ = ("retry", "permanent_client_errors", "connect_timeout", "request_timeout", "rate_limit", "max_concurrency", "circuit_breaker", "omit_traceparent")
@@ -205,20 +241,24 @@ class CircuitBreaker(_message.Message):
     def __init__(self, state: _Optional[_Union[CircuitState, str]] = ..., failure_streak: _Optional[int] = ..., last_error: _Optional[str] = ..., last_failure_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateConnectionRequest(_message.Message):
-    __slots__ = ("name", "webhook", "hubspot", "mailchimp", "salesforce", "policy")
+    __slots__ = ("name", "webhook", "hubspot", "mailchimp", "salesforce", "rabbitmq", "nats", "policy")
     NAME_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_FIELD_NUMBER: _ClassVar[int]
     HUBSPOT_FIELD_NUMBER: _ClassVar[int]
     MAILCHIMP_FIELD_NUMBER: _ClassVar[int]
     SALESFORCE_FIELD_NUMBER: _ClassVar[int]
+    RABBITMQ_FIELD_NUMBER: _ClassVar[int]
+    NATS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     name: str
     webhook: WebhookConfig
     hubspot: HubspotConfig
     mailchimp: MailchimpConfig
     salesforce: SalesforceConfig
+    rabbitmq: RabbitmqConfig
+    nats: NatsConfig
     policy: DeliveryPolicy
-    def __init__(self, name: _Optional[str] = ..., webhook: _Optional[_Union[WebhookConfig, _Mapping]] = ..., hubspot: _Optional[_Union[HubspotConfig, _Mapping]] = ..., mailchimp: _Optional[_Union[MailchimpConfig, _Mapping]] = ..., salesforce: _Optional[_Union[SalesforceConfig, _Mapping]] = ..., policy: _Optional[_Union[DeliveryPolicy, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., webhook: _Optional[_Union[WebhookConfig, _Mapping]] = ..., hubspot: _Optional[_Union[HubspotConfig, _Mapping]] = ..., mailchimp: _Optional[_Union[MailchimpConfig, _Mapping]] = ..., salesforce: _Optional[_Union[SalesforceConfig, _Mapping]] = ..., rabbitmq: _Optional[_Union[RabbitmqConfig, _Mapping]] = ..., nats: _Optional[_Union[NatsConfig, _Mapping]] = ..., policy: _Optional[_Union[DeliveryPolicy, _Mapping]] = ...) -> None: ...
 
 class CreateConnectionResponse(_message.Message):
     __slots__ = ("connection",)
@@ -265,7 +305,7 @@ class DeleteConnectionResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class UpdateConnectionRequest(_message.Message):
-    __slots__ = ("id", "name", "webhook", "policy", "state", "hubspot", "mailchimp", "salesforce")
+    __slots__ = ("id", "name", "webhook", "policy", "state", "hubspot", "mailchimp", "salesforce", "rabbitmq", "nats")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_FIELD_NUMBER: _ClassVar[int]
@@ -274,6 +314,8 @@ class UpdateConnectionRequest(_message.Message):
     HUBSPOT_FIELD_NUMBER: _ClassVar[int]
     MAILCHIMP_FIELD_NUMBER: _ClassVar[int]
     SALESFORCE_FIELD_NUMBER: _ClassVar[int]
+    RABBITMQ_FIELD_NUMBER: _ClassVar[int]
+    NATS_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     webhook: WebhookConfig
@@ -282,7 +324,9 @@ class UpdateConnectionRequest(_message.Message):
     hubspot: HubspotConfig
     mailchimp: MailchimpConfig
     salesforce: SalesforceConfig
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., webhook: _Optional[_Union[WebhookConfig, _Mapping]] = ..., policy: _Optional[_Union[DeliveryPolicy, _Mapping]] = ..., state: _Optional[_Union[ConnectionState, str]] = ..., hubspot: _Optional[_Union[HubspotConfig, _Mapping]] = ..., mailchimp: _Optional[_Union[MailchimpConfig, _Mapping]] = ..., salesforce: _Optional[_Union[SalesforceConfig, _Mapping]] = ...) -> None: ...
+    rabbitmq: RabbitmqConfig
+    nats: NatsConfig
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., webhook: _Optional[_Union[WebhookConfig, _Mapping]] = ..., policy: _Optional[_Union[DeliveryPolicy, _Mapping]] = ..., state: _Optional[_Union[ConnectionState, str]] = ..., hubspot: _Optional[_Union[HubspotConfig, _Mapping]] = ..., mailchimp: _Optional[_Union[MailchimpConfig, _Mapping]] = ..., salesforce: _Optional[_Union[SalesforceConfig, _Mapping]] = ..., rabbitmq: _Optional[_Union[RabbitmqConfig, _Mapping]] = ..., nats: _Optional[_Union[NatsConfig, _Mapping]] = ...) -> None: ...
 
 class UpdateConnectionResponse(_message.Message):
     __slots__ = ("connection", "requeued_count")
@@ -475,7 +519,7 @@ class TestRuleRequest(_message.Message):
     def __init__(self, rule_id: _Optional[str] = ..., spec: _Optional[_Union[RuleSpec, _Mapping]] = ..., event_type: _Optional[str] = ..., payload_json: _Optional[str] = ...) -> None: ...
 
 class RequestPreview(_message.Message):
-    __slots__ = ("method", "url", "headers", "body_json", "error")
+    __slots__ = ("method", "url", "headers", "body_json", "error", "exchange", "routing_key", "subject")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -488,12 +532,18 @@ class RequestPreview(_message.Message):
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     BODY_JSON_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGE_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_KEY_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
     method: str
     url: str
     headers: _containers.ScalarMap[str, str]
     body_json: str
     error: str
-    def __init__(self, method: _Optional[str] = ..., url: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., body_json: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+    exchange: str
+    routing_key: str
+    subject: str
+    def __init__(self, method: _Optional[str] = ..., url: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., body_json: _Optional[str] = ..., error: _Optional[str] = ..., exchange: _Optional[str] = ..., routing_key: _Optional[str] = ..., subject: _Optional[str] = ...) -> None: ...
 
 class TestRuleResponse(_message.Message):
     __slots__ = ("matched", "body_json", "error", "reason", "request")

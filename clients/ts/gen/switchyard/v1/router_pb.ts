@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file switchyard/v1/router.proto.
  */
 export const file_switchyard_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Chpzd2l0Y2h5YXJkL3YxL3JvdXRlci5wcm90bxINc3dpdGNoeWFyZC52MSKIAQoNV2ViaG9va0NvbmZpZxILCgN1cmwYASABKAkSOgoHaGVhZGVycxgCIAMoCzIpLnN3aXRjaHlhcmQudjEuV2ViaG9va0NvbmZpZy5IZWFkZXJzRW50cnkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWgoNSHVic3BvdENvbmZpZxINCgV0b2tlbhgBIAEoCRITCgtpZF9wcm9wZXJ0eRgCIAEoCRIQCghiYXNlX3VybBgDIAEoCRITCgtub19iYXRjaGluZxgEIAEoCCJcCg9NYWlsY2hpbXBDb25maWcSDwoHYXBpX2tleRgBIAEoCRIPCgdsaXN0X2lkGAIgASgJEhUKDXN0YXR1c19pZl9uZXcYAyABKAkSEAoIYmFzZV91cmwYBCABKAkijwEKEFNhbGVzZm9yY2VDb25maWcSEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSEQoJbG9naW5fdXJsGAMgASgJEg4KBm9iamVjdBgEIAEoCRIZChFleHRlcm5hbF9pZF9maWVsZBgFIAEoCRITCgthcGlfdmVyc2lvbhgGIAEoCSLUBAoKQ29ubmVjdGlvbhIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBGtpbmQYAyABKAkSLQoHd2ViaG9vaxgEIAEoCzIcLnN3aXRjaHlhcmQudjEuV2ViaG9va0NvbmZpZxIWCg5zaWduaW5nX3NlY3JldBgFIAEoCRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgZwb2xpY3kYByABKAsyHS5zd2l0Y2h5YXJkLnYxLkRlbGl2ZXJ5UG9saWN5Ei0KBXN0YXRlGAggASgOMh4uc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uU3RhdGUSFAoMc3RhdGVfcmVhc29uGAkgASgJEjQKEHN0YXRlX2NoYW5nZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKD2NpcmN1aXRfYnJlYWtlchgLIAEoCzIdLnN3aXRjaHlhcmQudjEuQ2lyY3VpdEJyZWFrZXISLgoKdXBkYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoHaHVic3BvdBgNIAEoCzIcLnN3aXRjaHlhcmQudjEuSHVic3BvdENvbmZpZxIxCgltYWlsY2hpbXAYDiABKAsyHi5zd2l0Y2h5YXJkLnYxLk1haWxjaGltcENvbmZpZxIzCgpzYWxlc2ZvcmNlGA8gASgLMh8uc3dpdGNoeWFyZC52MS5TYWxlc2ZvcmNlQ29uZmlnIuMCCg5EZWxpdmVyeVBvbGljeRIpCgVyZXRyeRgBIAEoCzIaLnN3aXRjaHlhcmQudjEuUmV0cnlQb2xpY3kSHwoXcGVybWFuZW50X2NsaWVudF9lcnJvcnMYAiABKAgSMgoPY29ubmVjdF90aW1lb3V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjIKD3JlcXVlc3RfdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIsCgpyYXRlX2xpbWl0GAUgASgLMhguc3dpdGNoeWFyZC52MS5SYXRlTGltaXQSFwoPbWF4X2NvbmN1cnJlbmN5GAYgASgNEjwKD2NpcmN1aXRfYnJlYWtlchgHIAEoCzIjLnN3aXRjaHlhcmQudjEuQ2lyY3VpdEJyZWFrZXJQb2xpY3kSGAoQb21pdF90cmFjZXBhcmVudBgIIAEoCCKIAQoLUmV0cnlQb2xpY3kSNQoIc2NoZWR1bGUYASABKAsyIS5zd2l0Y2h5YXJkLnYxLkNvbmZpZ3VyZWRTY2hlZHVsZUgAEjgKC2V4cG9uZW50aWFsGAIgASgLMiEuc3dpdGNoeWFyZC52MS5FeHBvbmVudGlhbEJhY2tvZmZIAEIICgZwb2xpY3kiFAoSQ29uZmlndXJlZFNjaGVkdWxlIo4BChJFeHBvbmVudGlhbEJhY2tvZmYSKgoHaW5pdGlhbBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIOCgZmYWN0b3IYAiABKAESJgoDY2FwGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDG1heF9hdHRlbXB0cxgEIAEoDSJFCglSYXRlTGltaXQSDQoFY291bnQYASABKA0SKQoGcGVyaW9kGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIv4BChRDaXJjdWl0QnJlYWtlclBvbGljeRIeChFmYWlsdXJlX3RocmVzaG9sZBgBIAEoDUgAiAEBEhoKDWZhaWx1cmVfcmF0aW8YAiABKAFIAYgBARIZCgxtaW5fcmVxdWVzdHMYAyABKA1IAogBARIpCgZ3aW5kb3cYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKwoIY29vbGRvd24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CFAoSX2ZhaWx1cmVfdGhyZXNob2xkQhAKDl9mYWlsdXJlX3JhdGlvQg8KDV9taW5fcmVxdWVzdHMizAEKDkNpcmN1aXRCcmVha2VyEioKBXN0YXRlGAEgASgOMhsuc3dpdGNoeWFyZC52MS5DaXJjdWl0U3RhdGUSFgoOZmFpbHVyZV9zdHJlYWsYAiABKA0SEgoKbGFzdF9lcnJvchgDIAEoCRIzCg9sYXN0X2ZhaWx1cmVfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCW9wZW5lZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiswIKF0NyZWF0ZUNvbm5lY3Rpb25SZXF1ZXN0EgwKBG5hbWUYASABKAkSLwoHd2ViaG9vaxgCIAEoCzIcLnN3aXRjaHlhcmQudjEuV2ViaG9va0NvbmZpZ0gAEi8KB2h1YnNwb3QYBCABKAsyHC5zd2l0Y2h5YXJkLnYxLkh1YnNwb3RDb25maWdIABIzCgltYWlsY2hpbXAYBSABKAsyHi5zd2l0Y2h5YXJkLnYxLk1haWxjaGltcENvbmZpZ0gAEjUKCnNhbGVzZm9yY2UYBiABKAsyHy5zd2l0Y2h5YXJkLnYxLlNhbGVzZm9yY2VDb25maWdIABItCgZwb2xpY3kYAyABKAsyHS5zd2l0Y2h5YXJkLnYxLkRlbGl2ZXJ5UG9saWN5Qg0KC2Rlc3RpbmF0aW9uIkkKGENyZWF0ZUNvbm5lY3Rpb25SZXNwb25zZRItCgpjb25uZWN0aW9uGAEgASgLMhkuc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uIiIKFEdldENvbm5lY3Rpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkYKFUdldENvbm5lY3Rpb25SZXNwb25zZRItCgpjb25uZWN0aW9uGAEgASgLMhkuc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uIj8KFkxpc3RDb25uZWN0aW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkiYgoXTGlzdENvbm5lY3Rpb25zUmVzcG9uc2USLgoLY29ubmVjdGlvbnMYASADKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiUKF0RlbGV0ZUNvbm5lY3Rpb25SZXF1ZXN0EgoKAmlkGAEgASgJIhoKGERlbGV0ZUNvbm5lY3Rpb25SZXNwb25zZSLlAgoXVXBkYXRlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkSEQoEbmFtZRgCIAEoCUgAiAEBEi0KB3dlYmhvb2sYAyABKAsyHC5zd2l0Y2h5YXJkLnYxLldlYmhvb2tDb25maWcSLQoGcG9saWN5GAQgASgLMh0uc3dpdGNoeWFyZC52MS5EZWxpdmVyeVBvbGljeRItCgVzdGF0ZRgFIAEoDjIeLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvblN0YXRlEi0KB2h1YnNwb3QYBiABKAsyHC5zd2l0Y2h5YXJkLnYxLkh1YnNwb3RDb25maWcSMQoJbWFpbGNoaW1wGAcgASgLMh4uc3dpdGNoeWFyZC52MS5NYWlsY2hpbXBDb25maWcSMwoKc2FsZXNmb3JjZRgIIAEoCzIfLnN3aXRjaHlhcmQudjEuU2FsZXNmb3JjZUNvbmZpZ0IHCgVfbmFtZSJhChhVcGRhdGVDb25uZWN0aW9uUmVzcG9uc2USLQoKY29ubmVjdGlvbhgBIAEoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbhIWCg5yZXF1ZXVlZF9jb3VudBgCIAEoDSIkChZQYXVzZUNvbm5lY3Rpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkgKF1BhdXNlQ29ubmVjdGlvblJlc3BvbnNlEi0KCmNvbm5lY3Rpb24YASABKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24iJQoXUmVzdW1lQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkiYQoYUmVzdW1lQ29ubmVjdGlvblJlc3BvbnNlEi0KCmNvbm5lY3Rpb24YASABKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24SFgoOcmVxdWV1ZWRfY291bnQYAiABKA0iWQoaUm90YXRlU2lnbmluZ1NlY3JldFJlcXVlc3QSCgoCaWQYASABKAkSLwoMZ3JhY2VfcGVyaW9kGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIqQBChtSb3RhdGVTaWduaW5nU2VjcmV0UmVzcG9uc2USLQoKY29ubmVjdGlvbhgBIAEoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbhIWCg5zaWduaW5nX3NlY3JldBgCIAEoCRI+ChpwcmV2aW91c19zZWNyZXRfZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi9QEKBFJ1bGUSCgoCaWQYASABKAkSEgoKZXZlbnRfdHlwZRgCIAEoCRIVCg1jb25uZWN0aW9uX2lkGAMgASgJEg8KB2VuYWJsZWQYBCABKAgSEwoLZGVzY3JpcHRpb24YBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJY29uZGl0aW9uGAcgASgJEg8KB21hcHBpbmcYCCABKAkSLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbmFtZRgKIAEoCSKnAQoRQ3JlYXRlUnVsZVJlcXVlc3QSEgoKZXZlbnRfdHlwZRgBIAEoCRIVCg1jb25uZWN0aW9uX2lkGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhEKCWNvbmRpdGlvbhgEIAEoCRIPCgdtYXBwaW5nGAUgASgJEhQKB2VuYWJsZWQYBiABKAhIAIgBARIMCgRuYW1lGAcgASgJQgoKCF9lbmFibGVkIjcKEkNyZWF0ZVJ1bGVSZXNwb25zZRIhCgRydWxlGAEgASgLMhMuc3dpdGNoeWFyZC52MS5SdWxlIhwKDkdldFJ1bGVSZXF1ZXN0EgoKAmlkGAEgASgJIjQKD0dldFJ1bGVSZXNwb25zZRIhCgRydWxlGAEgASgLMhMuc3dpdGNoeWFyZC52MS5SdWxlIqUCChFVcGRhdGVSdWxlUmVxdWVzdBIKCgJpZBgBIAEoCRIXCgpldmVudF90eXBlGAIgASgJSACIAQESGgoNY29ubmVjdGlvbl9pZBgDIAEoCUgBiAEBEhYKCWNvbmRpdGlvbhgEIAEoCUgCiAEBEhQKB21hcHBpbmcYBSABKAlIA4gBARIUCgdlbmFibGVkGAYgASgISASIAQESGAoLZGVzY3JpcHRpb24YByABKAlIBYgBARIRCgRuYW1lGAggASgJSAaIAQFCDQoLX2V2ZW50X3R5cGVCEAoOX2Nvbm5lY3Rpb25faWRCDAoKX2NvbmRpdGlvbkIKCghfbWFwcGluZ0IKCghfZW5hYmxlZEIOCgxfZGVzY3JpcHRpb25CBwoFX25hbWUiNwoSVXBkYXRlUnVsZVJlc3BvbnNlEiEKBHJ1bGUYASABKAsyEy5zd2l0Y2h5YXJkLnYxLlJ1bGUiZAoQTGlzdFJ1bGVzUmVxdWVzdBISCgpldmVudF90eXBlGAEgASgJEhUKDWNvbm5lY3Rpb25faWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkiUAoRTGlzdFJ1bGVzUmVzcG9uc2USIgoFcnVsZXMYASADKAsyEy5zd2l0Y2h5YXJkLnYxLlJ1bGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh8KEURlbGV0ZVJ1bGVSZXF1ZXN0EgoKAmlkGAEgASgJIhQKEkRlbGV0ZVJ1bGVSZXNwb25zZSJCCghSdWxlU3BlYxISCgpldmVudF90eXBlGAEgASgJEhEKCWNvbmRpdGlvbhgCIAEoCRIPCgdtYXBwaW5nGAMgASgJIn8KD1Rlc3RSdWxlUmVxdWVzdBIRCgdydWxlX2lkGAEgASgJSAASJwoEc3BlYxgCIAEoCzIXLnN3aXRjaHlhcmQudjEuUnVsZVNwZWNIABISCgpldmVudF90eXBlGAMgASgJEhQKDHBheWxvYWRfanNvbhgEIAEoCUIGCgRydWxlIrwBCg5SZXF1ZXN0UHJldmlldxIOCgZtZXRob2QYASABKAkSCwoDdXJsGAIgASgJEjsKB2hlYWRlcnMYAyADKAsyKi5zd2l0Y2h5YXJkLnYxLlJlcXVlc3RQcmV2aWV3LkhlYWRlcnNFbnRyeRIRCglib2R5X2pzb24YBCABKAkSDQoFZXJyb3IYBSABKAkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEihQEKEFRlc3RSdWxlUmVzcG9uc2USDwoHbWF0Y2hlZBgBIAEoCBIRCglib2R5X2pzb24YAiABKAkSDQoFZXJyb3IYAyABKAkSDgoGcmVhc29uGAQgASgJEi4KB3JlcXVlc3QYBSABKAsyHS5zd2l0Y2h5YXJkLnYxLlJlcXVlc3RQcmV2aWV3IjwKEFRlc3RFdmVudFJlcXVlc3QSEgoKZXZlbnRfdHlwZRgBIAEoCRIUCgxwYXlsb2FkX2pzb24YAiABKAkiQQoRVGVzdEV2ZW50UmVzcG9uc2USLAoIb3V0Y29tZXMYASADKAsyGi5zd2l0Y2h5YXJkLnYxLlJ1bGVPdXRjb21lIp8BCgtSdWxlT3V0Y29tZRIPCgdydWxlX2lkGAEgASgJEhEKCXJ1bGVfbmFtZRgCIAEoCRISCgpldmVudF90eXBlGAMgASgJEhUKDWNvbm5lY3Rpb25faWQYBCABKAkSDwoHbWF0Y2hlZBgFIAEoCBIRCglib2R5X2pzb24YBiABKAkSDQoFZXJyb3IYByABKAkSDgoGcmVhc29uGAggASgJKrQBCg9Db25uZWN0aW9uU3RhdGUSIAocQ09OTkVDVElPTl9TVEFURV9VTlNQRUNJRklFRBAAEhsKF0NPTk5FQ1RJT05fU1RBVEVfQUNUSVZFEAESGwoXQ09OTkVDVElPTl9TVEFURV9QQVVTRUQQAhIdChlDT05ORUNUSU9OX1NUQVRFX0RJU0FCTEVEEAMSJgoiQ09OTkVDVElPTl9TVEFURV9ORUVEU19DUkVERU5USUFMUxAEKnwKDENpcmN1aXRTdGF0ZRIdChlDSVJDVUlUX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUQ0lSQ1VJVF9TVEFURV9DTE9TRUQQARIWChJDSVJDVUlUX1NUQVRFX09QRU4QAhIbChdDSVJDVUlUX1NUQVRFX0hBTEZfT1BFThADMuEKCg1Sb3V0ZXJTZXJ2aWNlEmMKEENyZWF0ZUNvbm5lY3Rpb24SJi5zd2l0Y2h5YXJkLnYxLkNyZWF0ZUNvbm5lY3Rpb25SZXF1ZXN0Gicuc3dpdGNoeWFyZC52MS5DcmVhdGVDb25uZWN0aW9uUmVzcG9uc2USWgoNR2V0Q29ubmVjdGlvbhIjLnN3aXRjaHlhcmQudjEuR2V0Q29ubmVjdGlvblJlcXVlc3QaJC5zd2l0Y2h5YXJkLnYxLkdldENvbm5lY3Rpb25SZXNwb25zZRJgCg9MaXN0Q29ubmVjdGlvbnMSJS5zd2l0Y2h5YXJkLnYxLkxpc3RDb25uZWN0aW9uc1JlcXVlc3QaJi5zd2l0Y2h5YXJkLnYxLkxpc3RDb25uZWN0aW9uc1Jlc3BvbnNlEmMKEERlbGV0ZUNvbm5lY3Rpb24SJi5zd2l0Y2h5YXJkLnYxLkRlbGV0ZUNvbm5lY3Rpb25SZXF1ZXN0Gicuc3dpdGNoeWFyZC52MS5EZWxldGVDb25uZWN0aW9uUmVzcG9uc2USYwoQVXBkYXRlQ29ubmVjdGlvbhImLnN3aXRjaHlhcmQudjEuVXBkYXRlQ29ubmVjdGlvblJlcXVlc3QaJy5zd2l0Y2h5YXJkLnYxLlVwZGF0ZUNvbm5lY3Rpb25SZXNwb25zZRJgCg9QYXVzZUNvbm5lY3Rpb24SJS5zd2l0Y2h5YXJkLnYxLlBhdXNlQ29ubmVjdGlvblJlcXVlc3QaJi5zd2l0Y2h5YXJkLnYxLlBhdXNlQ29ubmVjdGlvblJlc3BvbnNlEmMKEFJlc3VtZUNvbm5lY3Rpb24SJi5zd2l0Y2h5YXJkLnYxLlJlc3VtZUNvbm5lY3Rpb25SZXF1ZXN0Gicuc3dpdGNoeWFyZC52MS5SZXN1bWVDb25uZWN0aW9uUmVzcG9uc2USbAoTUm90YXRlU2lnbmluZ1NlY3JldBIpLnN3aXRjaHlhcmQudjEuUm90YXRlU2lnbmluZ1NlY3JldFJlcXVlc3QaKi5zd2l0Y2h5YXJkLnYxLlJvdGF0ZVNpZ25pbmdTZWNyZXRSZXNwb25zZRJRCgpDcmVhdGVSdWxlEiAuc3dpdGNoeWFyZC52MS5DcmVhdGVSdWxlUmVxdWVzdBohLnN3aXRjaHlhcmQudjEuQ3JlYXRlUnVsZVJlc3BvbnNlEkgKB0dldFJ1bGUSHS5zd2l0Y2h5YXJkLnYxLkdldFJ1bGVSZXF1ZXN0Gh4uc3dpdGNoeWFyZC52MS5HZXRSdWxlUmVzcG9uc2USUQoKVXBkYXRlUnVsZRIgLnN3aXRjaHlhcmQudjEuVXBkYXRlUnVsZVJlcXVlc3QaIS5zd2l0Y2h5YXJkLnYxLlVwZGF0ZVJ1bGVSZXNwb25zZRJOCglMaXN0UnVsZXMSHy5zd2l0Y2h5YXJkLnYxLkxpc3RSdWxlc1JlcXVlc3QaIC5zd2l0Y2h5YXJkLnYxLkxpc3RSdWxlc1Jlc3BvbnNlElEKCkRlbGV0ZVJ1bGUSIC5zd2l0Y2h5YXJkLnYxLkRlbGV0ZVJ1bGVSZXF1ZXN0GiEuc3dpdGNoeWFyZC52MS5EZWxldGVSdWxlUmVzcG9uc2USSwoIVGVzdFJ1bGUSHi5zd2l0Y2h5YXJkLnYxLlRlc3RSdWxlUmVxdWVzdBofLnN3aXRjaHlhcmQudjEuVGVzdFJ1bGVSZXNwb25zZRJOCglUZXN0RXZlbnQSHy5zd2l0Y2h5YXJkLnYxLlRlc3RFdmVudFJlcXVlc3QaIC5zd2l0Y2h5YXJkLnYxLlRlc3RFdmVudFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Chpzd2l0Y2h5YXJkL3YxL3JvdXRlci5wcm90bxINc3dpdGNoeWFyZC52MSKIAQoNV2ViaG9va0NvbmZpZxILCgN1cmwYASABKAkSOgoHaGVhZGVycxgCIAMoCzIpLnN3aXRjaHlhcmQudjEuV2ViaG9va0NvbmZpZy5IZWFkZXJzRW50cnkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWgoNSHVic3BvdENvbmZpZxINCgV0b2tlbhgBIAEoCRITCgtpZF9wcm9wZXJ0eRgCIAEoCRIQCghiYXNlX3VybBgDIAEoCRITCgtub19iYXRjaGluZxgEIAEoCCJcCg9NYWlsY2hpbXBDb25maWcSDwoHYXBpX2tleRgBIAEoCRIPCgdsaXN0X2lkGAIgASgJEhUKDXN0YXR1c19pZl9uZXcYAyABKAkSEAoIYmFzZV91cmwYBCABKAkijwEKEFNhbGVzZm9yY2VDb25maWcSEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSEQoJbG9naW5fdXJsGAMgASgJEg4KBm9iamVjdBgEIAEoCRIZChFleHRlcm5hbF9pZF9maWVsZBgFIAEoCRITCgthcGlfdmVyc2lvbhgGIAEoCSKDAQoOUmFiYml0bXFDb25maWcSCwoDdXJsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEhAKCGV4Y2hhbmdlGAQgASgJEhMKC3JvdXRpbmdfa2V5GAUgASgJEhkKEXJvdXRlZF9ieV9tYXBwaW5nGAYgASgIIngKCk5hdHNDb25maWcSCwoDdXJsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEg0KBXRva2VuGAQgASgJEg8KB3N1YmplY3QYBSABKAkSGQoRcm91dGVkX2J5X21hcHBpbmcYBiABKAgirgUKCkNvbm5lY3Rpb24SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRraW5kGAMgASgJEi0KB3dlYmhvb2sYBCABKAsyHC5zd2l0Y2h5YXJkLnYxLldlYmhvb2tDb25maWcSFgoOc2lnbmluZ19zZWNyZXQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoGcG9saWN5GAcgASgLMh0uc3dpdGNoeWFyZC52MS5EZWxpdmVyeVBvbGljeRItCgVzdGF0ZRgIIAEoDjIeLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvblN0YXRlEhQKDHN0YXRlX3JlYXNvbhgJIAEoCRI0ChBzdGF0ZV9jaGFuZ2VkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2Cg9jaXJjdWl0X2JyZWFrZXIYCyABKAsyHS5zd2l0Y2h5YXJkLnYxLkNpcmN1aXRCcmVha2VyEi4KCnVwZGF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KB2h1YnNwb3QYDSABKAsyHC5zd2l0Y2h5YXJkLnYxLkh1YnNwb3RDb25maWcSMQoJbWFpbGNoaW1wGA4gASgLMh4uc3dpdGNoeWFyZC52MS5NYWlsY2hpbXBDb25maWcSMwoKc2FsZXNmb3JjZRgPIAEoCzIfLnN3aXRjaHlhcmQudjEuU2FsZXNmb3JjZUNvbmZpZxIvCghyYWJiaXRtcRgQIAEoCzIdLnN3aXRjaHlhcmQudjEuUmFiYml0bXFDb25maWcSJwoEbmF0cxgRIAEoCzIZLnN3aXRjaHlhcmQudjEuTmF0c0NvbmZpZyLjAgoORGVsaXZlcnlQb2xpY3kSKQoFcmV0cnkYASABKAsyGi5zd2l0Y2h5YXJkLnYxLlJldHJ5UG9saWN5Eh8KF3Blcm1hbmVudF9jbGllbnRfZXJyb3JzGAIgASgIEjIKD2Nvbm5lY3RfdGltZW91dBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg9yZXF1ZXN0X3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoKcmF0ZV9saW1pdBgFIAEoCzIYLnN3aXRjaHlhcmQudjEuUmF0ZUxpbWl0EhcKD21heF9jb25jdXJyZW5jeRgGIAEoDRI8Cg9jaXJjdWl0X2JyZWFrZXIYByABKAsyIy5zd2l0Y2h5YXJkLnYxLkNpcmN1aXRCcmVha2VyUG9saWN5EhgKEG9taXRfdHJhY2VwYXJlbnQYCCABKAgiiAEKC1JldHJ5UG9saWN5EjUKCHNjaGVkdWxlGAEgASgLMiEuc3dpdGNoeWFyZC52MS5Db25maWd1cmVkU2NoZWR1bGVIABI4CgtleHBvbmVudGlhbBgCIAEoCzIhLnN3aXRjaHlhcmQudjEuRXhwb25lbnRpYWxCYWNrb2ZmSABCCAoGcG9saWN5IhQKEkNvbmZpZ3VyZWRTY2hlZHVsZSKOAQoSRXhwb25lbnRpYWxCYWNrb2ZmEioKB2luaXRpYWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDgoGZmFjdG9yGAIgASgBEiYKA2NhcBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxtYXhfYXR0ZW1wdHMYBCABKA0iRQoJUmF0ZUxpbWl0Eg0KBWNvdW50GAEgASgNEikKBnBlcmlvZBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiL+AQoUQ2lyY3VpdEJyZWFrZXJQb2xpY3kSHgoRZmFpbHVyZV90aHJlc2hvbGQYASABKA1IAIgBARIaCg1mYWlsdXJlX3JhdGlvGAIgASgBSAGIAQESGQoMbWluX3JlcXVlc3RzGAMgASgNSAKIAQESKQoGd2luZG93GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKCGNvb2xkb3duGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQhQKEl9mYWlsdXJlX3RocmVzaG9sZEIQCg5fZmFpbHVyZV9yYXRpb0IPCg1fbWluX3JlcXVlc3RzIswBCg5DaXJjdWl0QnJlYWtlchIqCgVzdGF0ZRgBIAEoDjIbLnN3aXRjaHlhcmQudjEuQ2lyY3VpdFN0YXRlEhYKDmZhaWx1cmVfc3RyZWFrGAIgASgNEhIKCmxhc3RfZXJyb3IYAyABKAkSMwoPbGFzdF9mYWlsdXJlX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglvcGVuZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpEDChdDcmVhdGVDb25uZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEi8KB3dlYmhvb2sYAiABKAsyHC5zd2l0Y2h5YXJkLnYxLldlYmhvb2tDb25maWdIABIvCgdodWJzcG90GAQgASgLMhwuc3dpdGNoeWFyZC52MS5IdWJzcG90Q29uZmlnSAASMwoJbWFpbGNoaW1wGAUgASgLMh4uc3dpdGNoeWFyZC52MS5NYWlsY2hpbXBDb25maWdIABI1CgpzYWxlc2ZvcmNlGAYgASgLMh8uc3dpdGNoeWFyZC52MS5TYWxlc2ZvcmNlQ29uZmlnSAASMQoIcmFiYml0bXEYByABKAsyHS5zd2l0Y2h5YXJkLnYxLlJhYmJpdG1xQ29uZmlnSAASKQoEbmF0cxgIIAEoCzIZLnN3aXRjaHlhcmQudjEuTmF0c0NvbmZpZ0gAEi0KBnBvbGljeRgDIAEoCzIdLnN3aXRjaHlhcmQudjEuRGVsaXZlcnlQb2xpY3lCDQoLZGVzdGluYXRpb24iSQoYQ3JlYXRlQ29ubmVjdGlvblJlc3BvbnNlEi0KCmNvbm5lY3Rpb24YASABKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24iIgoUR2V0Q29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkiRgoVR2V0Q29ubmVjdGlvblJlc3BvbnNlEi0KCmNvbm5lY3Rpb24YASABKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24iPwoWTGlzdENvbm5lY3Rpb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJiChdMaXN0Q29ubmVjdGlvbnNSZXNwb25zZRIuCgtjb25uZWN0aW9ucxgBIAMoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJQoXRGVsZXRlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkiGgoYRGVsZXRlQ29ubmVjdGlvblJlc3BvbnNlIr8DChdVcGRhdGVDb25uZWN0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCRIRCgRuYW1lGAIgASgJSACIAQESLQoHd2ViaG9vaxgDIAEoCzIcLnN3aXRjaHlhcmQudjEuV2ViaG9va0NvbmZpZxItCgZwb2xpY3kYBCABKAsyHS5zd2l0Y2h5YXJkLnYxLkRlbGl2ZXJ5UG9saWN5Ei0KBXN0YXRlGAUgASgOMh4uc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uU3RhdGUSLQoHaHVic3BvdBgGIAEoCzIcLnN3aXRjaHlhcmQudjEuSHVic3BvdENvbmZpZxIxCgltYWlsY2hpbXAYByABKAsyHi5zd2l0Y2h5YXJkLnYxLk1haWxjaGltcENvbmZpZxIzCgpzYWxlc2ZvcmNlGAggASgLMh8uc3dpdGNoeWFyZC52MS5TYWxlc2ZvcmNlQ29uZmlnEi8KCHJhYmJpdG1xGAkgASgLMh0uc3dpdGNoeWFyZC52MS5SYWJiaXRtcUNvbmZpZxInCgRuYXRzGAogASgLMhkuc3dpdGNoeWFyZC52MS5OYXRzQ29uZmlnQgcKBV9uYW1lImEKGFVwZGF0ZUNvbm5lY3Rpb25SZXNwb25zZRItCgpjb25uZWN0aW9uGAEgASgLMhkuc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uEhYKDnJlcXVldWVkX2NvdW50GAIgASgNIiQKFlBhdXNlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkiSAoXUGF1c2VDb25uZWN0aW9uUmVzcG9uc2USLQoKY29ubmVjdGlvbhgBIAEoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbiIlChdSZXN1bWVDb25uZWN0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJhChhSZXN1bWVDb25uZWN0aW9uUmVzcG9uc2USLQoKY29ubmVjdGlvbhgBIAEoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbhIWCg5yZXF1ZXVlZF9jb3VudBgCIAEoDSJZChpSb3RhdGVTaWduaW5nU2VjcmV0UmVxdWVzdBIKCgJpZBgBIAEoCRIvCgxncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ipAEKG1JvdGF0ZVNpZ25pbmdTZWNyZXRSZXNwb25zZRItCgpjb25uZWN0aW9uGAEgASgLMhkuc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uEhYKDnNpZ25pbmdfc2VjcmV0GAIgASgJEj4KGnByZXZpb3VzX3NlY3JldF9leHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCL1AQoEUnVsZRIKCgJpZBgBIAEoCRISCgpldmVudF90eXBlGAIgASgJEhUKDWNvbm5lY3Rpb25faWQYAyABKAkSDwoHZW5hYmxlZBgEIAEoCBITCgtkZXNjcmlwdGlvbhgFIAEoCRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgljb25kaXRpb24YByABKAkSDwoHbWFwcGluZxgIIAEoCRIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRuYW1lGAogASgJIqcBChFDcmVhdGVSdWxlUmVxdWVzdBISCgpldmVudF90eXBlGAEgASgJEhUKDWNvbm5lY3Rpb25faWQYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSEQoJY29uZGl0aW9uGAQgASgJEg8KB21hcHBpbmcYBSABKAkSFAoHZW5hYmxlZBgGIAEoCEgAiAEBEgwKBG5hbWUYByABKAlCCgoIX2VuYWJsZWQiNwoSQ3JlYXRlUnVsZVJlc3BvbnNlEiEKBHJ1bGUYASABKAsyEy5zd2l0Y2h5YXJkLnYxLlJ1bGUiHAoOR2V0UnVsZVJlcXVlc3QSCgoCaWQYASABKAkiNAoPR2V0UnVsZVJlc3BvbnNlEiEKBHJ1bGUYASABKAsyEy5zd2l0Y2h5YXJkLnYxLlJ1bGUipQIKEVVwZGF0ZVJ1bGVSZXF1ZXN0EgoKAmlkGAEgASgJEhcKCmV2ZW50X3R5cGUYAiABKAlIAIgBARIaCg1jb25uZWN0aW9uX2lkGAMgASgJSAGIAQESFgoJY29uZGl0aW9uGAQgASgJSAKIAQESFAoHbWFwcGluZxgFIAEoCUgDiAEBEhQKB2VuYWJsZWQYBiABKAhIBIgBARIYCgtkZXNjcmlwdGlvbhgHIAEoCUgFiAEBEhEKBG5hbWUYCCABKAlIBogBAUINCgtfZXZlbnRfdHlwZUIQCg5fY29ubmVjdGlvbl9pZEIMCgpfY29uZGl0aW9uQgoKCF9tYXBwaW5nQgoKCF9lbmFibGVkQg4KDF9kZXNjcmlwdGlvbkIHCgVfbmFtZSI3ChJVcGRhdGVSdWxlUmVzcG9uc2USIQoEcnVsZRgBIAEoCzITLnN3aXRjaHlhcmQudjEuUnVsZSJkChBMaXN0UnVsZXNSZXF1ZXN0EhIKCmV2ZW50X3R5cGUYASABKAkSFQoNY29ubmVjdGlvbl9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKA0SEgoKcGFnZV90b2tlbhgEIAEoCSJQChFMaXN0UnVsZXNSZXNwb25zZRIiCgVydWxlcxgBIAMoCzITLnN3aXRjaHlhcmQudjEuUnVsZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHwoRRGVsZXRlUnVsZVJlcXVlc3QSCgoCaWQYASABKAkiFAoSRGVsZXRlUnVsZVJlc3BvbnNlIkIKCFJ1bGVTcGVjEhIKCmV2ZW50X3R5cGUYASABKAkSEQoJY29uZGl0aW9uGAIgASgJEg8KB21hcHBpbmcYAyABKAkifwoPVGVzdFJ1bGVSZXF1ZXN0EhEKB3J1bGVfaWQYASABKAlIABInCgRzcGVjGAIgASgLMhcuc3dpdGNoeWFyZC52MS5SdWxlU3BlY0gAEhIKCmV2ZW50X3R5cGUYAyABKAkSFAoMcGF5bG9hZF9qc29uGAQgASgJQgYKBHJ1bGUi9AEKDlJlcXVlc3RQcmV2aWV3Eg4KBm1ldGhvZBgBIAEoCRILCgN1cmwYAiABKAkSOwoHaGVhZGVycxgDIAMoCzIqLnN3aXRjaHlhcmQudjEuUmVxdWVzdFByZXZpZXcuSGVhZGVyc0VudHJ5EhEKCWJvZHlfanNvbhgEIAEoCRINCgVlcnJvchgFIAEoCRIQCghleGNoYW5nZRgGIAEoCRITCgtyb3V0aW5nX2tleRgHIAEoCRIPCgdzdWJqZWN0GAggASgJGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoUBChBUZXN0UnVsZVJlc3BvbnNlEg8KB21hdGNoZWQYASABKAgSEQoJYm9keV9qc29uGAIgASgJEg0KBWVycm9yGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIuCgdyZXF1ZXN0GAUgASgLMh0uc3dpdGNoeWFyZC52MS5SZXF1ZXN0UHJldmlldyI8ChBUZXN0RXZlbnRSZXF1ZXN0EhIKCmV2ZW50X3R5cGUYASABKAkSFAoMcGF5bG9hZF9qc29uGAIgASgJIkEKEVRlc3RFdmVudFJlc3BvbnNlEiwKCG91dGNvbWVzGAEgAygLMhouc3dpdGNoeWFyZC52MS5SdWxlT3V0Y29tZSKfAQoLUnVsZU91dGNvbWUSDwoHcnVsZV9pZBgBIAEoCRIRCglydWxlX25hbWUYAiABKAkSEgoKZXZlbnRfdHlwZRgDIAEoCRIVCg1jb25uZWN0aW9uX2lkGAQgASgJEg8KB21hdGNoZWQYBSABKAgSEQoJYm9keV9qc29uGAYgASgJEg0KBWVycm9yGAcgASgJEg4KBnJlYXNvbhgIIAEoCSq0AQoPQ29ubmVjdGlvblN0YXRlEiAKHENPTk5FQ1RJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIbChdDT05ORUNUSU9OX1NUQVRFX0FDVElWRRABEhsKF0NPTk5FQ1RJT05fU1RBVEVfUEFVU0VEEAISHQoZQ09OTkVDVElPTl9TVEFURV9ESVNBQkxFRBADEiYKIkNPTk5FQ1RJT05fU1RBVEVfTkVFRFNfQ1JFREVOVElBTFMQBCp8CgxDaXJjdWl0U3RhdGUSHQoZQ0lSQ1VJVF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFENJUkNVSVRfU1RBVEVfQ0xPU0VEEAESFgoSQ0lSQ1VJVF9TVEFURV9PUEVOEAISGwoXQ0lSQ1VJVF9TVEFURV9IQUxGX09QRU4QAzLhCgoNUm91dGVyU2VydmljZRJjChBDcmVhdGVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5DcmVhdGVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuQ3JlYXRlQ29ubmVjdGlvblJlc3BvbnNlEloKDUdldENvbm5lY3Rpb24SIy5zd2l0Y2h5YXJkLnYxLkdldENvbm5lY3Rpb25SZXF1ZXN0GiQuc3dpdGNoeWFyZC52MS5HZXRDb25uZWN0aW9uUmVzcG9uc2USYAoPTGlzdENvbm5lY3Rpb25zEiUuc3dpdGNoeWFyZC52MS5MaXN0Q29ubmVjdGlvbnNSZXF1ZXN0GiYuc3dpdGNoeWFyZC52MS5MaXN0Q29ubmVjdGlvbnNSZXNwb25zZRJjChBEZWxldGVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5EZWxldGVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuRGVsZXRlQ29ubmVjdGlvblJlc3BvbnNlEmMKEFVwZGF0ZUNvbm5lY3Rpb24SJi5zd2l0Y2h5YXJkLnYxLlVwZGF0ZUNvbm5lY3Rpb25SZXF1ZXN0Gicuc3dpdGNoeWFyZC52MS5VcGRhdGVDb25uZWN0aW9uUmVzcG9uc2USYAoPUGF1c2VDb25uZWN0aW9uEiUuc3dpdGNoeWFyZC52MS5QYXVzZUNvbm5lY3Rpb25SZXF1ZXN0GiYuc3dpdGNoeWFyZC52MS5QYXVzZUNvbm5lY3Rpb25SZXNwb25zZRJjChBSZXN1bWVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5SZXN1bWVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuUmVzdW1lQ29ubmVjdGlvblJlc3BvbnNlEmwKE1JvdGF0ZVNpZ25pbmdTZWNyZXQSKS5zd2l0Y2h5YXJkLnYxLlJvdGF0ZVNpZ25pbmdTZWNyZXRSZXF1ZXN0Giouc3dpdGNoeWFyZC52MS5Sb3RhdGVTaWduaW5nU2VjcmV0UmVzcG9uc2USUQoKQ3JlYXRlUnVsZRIgLnN3aXRjaHlhcmQudjEuQ3JlYXRlUnVsZVJlcXVlc3QaIS5zd2l0Y2h5YXJkLnYxLkNyZWF0ZVJ1bGVSZXNwb25zZRJICgdHZXRSdWxlEh0uc3dpdGNoeWFyZC52MS5HZXRSdWxlUmVxdWVzdBoeLnN3aXRjaHlhcmQudjEuR2V0UnVsZVJlc3BvbnNlElEKClVwZGF0ZVJ1bGUSIC5zd2l0Y2h5YXJkLnYxLlVwZGF0ZVJ1bGVSZXF1ZXN0GiEuc3dpdGNoeWFyZC52MS5VcGRhdGVSdWxlUmVzcG9uc2USTgoJTGlzdFJ1bGVzEh8uc3dpdGNoeWFyZC52MS5MaXN0UnVsZXNSZXF1ZXN0GiAuc3dpdGNoeWFyZC52MS5MaXN0UnVsZXNSZXNwb25zZRJRCgpEZWxldGVSdWxlEiAuc3dpdGNoeWFyZC52MS5EZWxldGVSdWxlUmVxdWVzdBohLnN3aXRjaHlhcmQudjEuRGVsZXRlUnVsZVJlc3BvbnNlEksKCFRlc3RSdWxlEh4uc3dpdGNoeWFyZC52MS5UZXN0UnVsZVJlcXVlc3QaHy5zd2l0Y2h5YXJkLnYxLlRlc3RSdWxlUmVzcG9uc2USTgoJVGVzdEV2ZW50Eh8uc3dpdGNoeWFyZC52MS5UZXN0RXZlbnRSZXF1ZXN0GiAuc3dpdGNoeWFyZC52MS5UZXN0RXZlbnRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * WebhookConfig is an HTTP POST destination signed with Standard Webhooks.
@@ -202,6 +202,131 @@ export const SalesforceConfigSchema: GenMessage<SalesforceConfig> = /*@__PURE__*
   messageDesc(file_switchyard_v1_router, 3);
 
 /**
+ * RabbitmqConfig publishes one message per delivery to an exchange
+ * (AMQP 0-9-1): persistent, `mandatory` (a message no queue takes fails
+ * the attempt with the broker's reason), with publisher confirms (the
+ * attempt succeeds only on the broker's ack), the delivery id as
+ * `message_id` and the trace's `traceparent` header.
+ *
+ * @generated from message switchyard.v1.RabbitmqConfig
+ */
+export type RabbitmqConfig = Message<"switchyard.v1.RabbitmqConfig"> & {
+  /**
+   * amqp://host[:port][/vhost] without credentials; the vhost is `/` when
+   * the path is empty (`%2f` escapes a `/`). The host is checked by the
+   * destination policy like a webhook URL's.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * @generated from field: string username = 2;
+   */
+  username: string;
+
+  /**
+   * Stored encrypted, read back as "********"; on update, empty or the
+   * mask keeps the stored password.
+   *
+   * @generated from field: string password = 3;
+   */
+  password: string;
+
+  /**
+   * Empty: the default exchange (the routing key names the queue).
+   *
+   * @generated from field: string exchange = 4;
+   */
+  exchange: string;
+
+  /**
+   * @generated from field: string routing_key = 5;
+   */
+  routingKey: string;
+
+  /**
+   * The rule's mapping builds an envelope {"body", "headers"?,
+   * "exchange"?, "routing_key"?}: `body` is the message, a route field it
+   * leaves out is the connection's.
+   *
+   * @generated from field: bool routed_by_mapping = 6;
+   */
+  routedByMapping: boolean;
+};
+
+/**
+ * Describes the message switchyard.v1.RabbitmqConfig.
+ * Use `create(RabbitmqConfigSchema)` to create a new message.
+ */
+export const RabbitmqConfigSchema: GenMessage<RabbitmqConfig> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 4);
+
+/**
+ * NatsConfig publishes one message per delivery to a NATS JetStream
+ * subject and waits for the stream's ack; the delivery id is the
+ * `Nats-Msg-Id`, so a retried publish is stored once (within the stream's
+ * duplicate window). No stream capturing the subject fails the attempt.
+ *
+ * @generated from message switchyard.v1.NatsConfig
+ */
+export type NatsConfig = Message<"switchyard.v1.NatsConfig"> & {
+  /**
+   * nats://host[:port] without credentials; the host is checked by the
+   * destination policy like a webhook URL's.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * Set: user-and-password authentication (password required).
+   *
+   * @generated from field: string username = 2;
+   */
+  username: string;
+
+  /**
+   * Stored encrypted, read back as "********"; on update, empty or the
+   * mask keeps the stored value.
+   *
+   * @generated from field: string password = 3;
+   */
+  password: string;
+
+  /**
+   * Token authentication (without username). Stored encrypted, read back
+   * masked.
+   *
+   * @generated from field: string token = 4;
+   */
+  token: string;
+
+  /**
+   * The subject (no wildcards); may be empty when routed_by_mapping.
+   *
+   * @generated from field: string subject = 5;
+   */
+  subject: string;
+
+  /**
+   * The rule's mapping builds an envelope {"body", "headers"?,
+   * "subject"?}: `body` is the message, a subject it leaves out is the
+   * connection's.
+   *
+   * @generated from field: bool routed_by_mapping = 6;
+   */
+  routedByMapping: boolean;
+};
+
+/**
+ * Describes the message switchyard.v1.NatsConfig.
+ * Use `create(NatsConfigSchema)` to create a new message.
+ */
+export const NatsConfigSchema: GenMessage<NatsConfig> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 5);
+
+/**
  * @generated from message switchyard.v1.Connection
  */
 export type Connection = Message<"switchyard.v1.Connection"> & {
@@ -218,7 +343,7 @@ export type Connection = Message<"switchyard.v1.Connection"> & {
   name: string;
 
   /**
-   * `webhook`, `hubspot`, `mailchimp` or `salesforce`
+   * `webhook`, `hubspot`, `mailchimp`, `salesforce`, `rabbitmq` or `nats`
    *
    * @generated from field: string kind = 3;
    */
@@ -302,6 +427,20 @@ export type Connection = Message<"switchyard.v1.Connection"> & {
    * @generated from field: switchyard.v1.SalesforceConfig salesforce = 15;
    */
   salesforce?: SalesforceConfig | undefined;
+
+  /**
+   * Set for RabbitMQ connections (the password masked).
+   *
+   * @generated from field: switchyard.v1.RabbitmqConfig rabbitmq = 16;
+   */
+  rabbitmq?: RabbitmqConfig | undefined;
+
+  /**
+   * Set for NATS connections (the password or token masked).
+   *
+   * @generated from field: switchyard.v1.NatsConfig nats = 17;
+   */
+  nats?: NatsConfig | undefined;
 };
 
 /**
@@ -309,7 +448,7 @@ export type Connection = Message<"switchyard.v1.Connection"> & {
  * Use `create(ConnectionSchema)` to create a new message.
  */
 export const ConnectionSchema: GenMessage<Connection> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 4);
+  messageDesc(file_switchyard_v1_router, 6);
 
 /**
  * DeliveryPolicy says how deliveries to one connection are retried, paced
@@ -384,7 +523,7 @@ export type DeliveryPolicy = Message<"switchyard.v1.DeliveryPolicy"> & {
  * Use `create(DeliveryPolicySchema)` to create a new message.
  */
 export const DeliveryPolicySchema: GenMessage<DeliveryPolicy> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 5);
+  messageDesc(file_switchyard_v1_router, 7);
 
 /**
  * RetryPolicy says when the next attempt happens after a failure (±20 %
@@ -419,7 +558,7 @@ export type RetryPolicy = Message<"switchyard.v1.RetryPolicy"> & {
  * Use `create(RetryPolicySchema)` to create a new message.
  */
 export const RetryPolicySchema: GenMessage<RetryPolicy> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 6);
+  messageDesc(file_switchyard_v1_router, 8);
 
 /**
  * @generated from message switchyard.v1.ConfiguredSchedule
@@ -432,7 +571,7 @@ export type ConfiguredSchedule = Message<"switchyard.v1.ConfiguredSchedule"> & {
  * Use `create(ConfiguredScheduleSchema)` to create a new message.
  */
 export const ConfiguredScheduleSchema: GenMessage<ConfiguredSchedule> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 7);
+  messageDesc(file_switchyard_v1_router, 9);
 
 /**
  * ExponentialBackoff waits initial × factor^(n-1) after the n-th failure, at
@@ -475,7 +614,7 @@ export type ExponentialBackoff = Message<"switchyard.v1.ExponentialBackoff"> & {
  * Use `create(ExponentialBackoffSchema)` to create a new message.
  */
 export const ExponentialBackoffSchema: GenMessage<ExponentialBackoff> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 8);
+  messageDesc(file_switchyard_v1_router, 10);
 
 /**
  * RateLimit allows count requests per period, in bursts of up to count.
@@ -499,7 +638,7 @@ export type RateLimit = Message<"switchyard.v1.RateLimit"> & {
  * Use `create(RateLimitSchema)` to create a new message.
  */
 export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 9);
+  messageDesc(file_switchyard_v1_router, 11);
 
 /**
  * CircuitBreakerPolicy: the breaker opens after failure_threshold
@@ -552,7 +691,7 @@ export type CircuitBreakerPolicy = Message<"switchyard.v1.CircuitBreakerPolicy">
  * Use `create(CircuitBreakerPolicySchema)` to create a new message.
  */
 export const CircuitBreakerPolicySchema: GenMessage<CircuitBreakerPolicy> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 10);
+  messageDesc(file_switchyard_v1_router, 12);
 
 /**
  * CircuitBreaker is the live state of a connection's breaker.
@@ -595,7 +734,7 @@ export type CircuitBreaker = Message<"switchyard.v1.CircuitBreaker"> & {
  * Use `create(CircuitBreakerSchema)` to create a new message.
  */
 export const CircuitBreakerSchema: GenMessage<CircuitBreaker> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 11);
+  messageDesc(file_switchyard_v1_router, 13);
 
 /**
  * @generated from message switchyard.v1.CreateConnectionRequest
@@ -633,6 +772,18 @@ export type CreateConnectionRequest = Message<"switchyard.v1.CreateConnectionReq
      */
     value: SalesforceConfig;
     case: "salesforce";
+  } | {
+    /**
+     * @generated from field: switchyard.v1.RabbitmqConfig rabbitmq = 7;
+     */
+    value: RabbitmqConfig;
+    case: "rabbitmq";
+  } | {
+    /**
+     * @generated from field: switchyard.v1.NatsConfig nats = 8;
+     */
+    value: NatsConfig;
+    case: "nats";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -648,7 +799,7 @@ export type CreateConnectionRequest = Message<"switchyard.v1.CreateConnectionReq
  * Use `create(CreateConnectionRequestSchema)` to create a new message.
  */
 export const CreateConnectionRequestSchema: GenMessage<CreateConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 12);
+  messageDesc(file_switchyard_v1_router, 14);
 
 /**
  * @generated from message switchyard.v1.CreateConnectionResponse
@@ -665,7 +816,7 @@ export type CreateConnectionResponse = Message<"switchyard.v1.CreateConnectionRe
  * Use `create(CreateConnectionResponseSchema)` to create a new message.
  */
 export const CreateConnectionResponseSchema: GenMessage<CreateConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 13);
+  messageDesc(file_switchyard_v1_router, 15);
 
 /**
  * @generated from message switchyard.v1.GetConnectionRequest
@@ -682,7 +833,7 @@ export type GetConnectionRequest = Message<"switchyard.v1.GetConnectionRequest">
  * Use `create(GetConnectionRequestSchema)` to create a new message.
  */
 export const GetConnectionRequestSchema: GenMessage<GetConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 14);
+  messageDesc(file_switchyard_v1_router, 16);
 
 /**
  * @generated from message switchyard.v1.GetConnectionResponse
@@ -699,7 +850,7 @@ export type GetConnectionResponse = Message<"switchyard.v1.GetConnectionResponse
  * Use `create(GetConnectionResponseSchema)` to create a new message.
  */
 export const GetConnectionResponseSchema: GenMessage<GetConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 15);
+  messageDesc(file_switchyard_v1_router, 17);
 
 /**
  * @generated from message switchyard.v1.ListConnectionsRequest
@@ -723,7 +874,7 @@ export type ListConnectionsRequest = Message<"switchyard.v1.ListConnectionsReque
  * Use `create(ListConnectionsRequestSchema)` to create a new message.
  */
 export const ListConnectionsRequestSchema: GenMessage<ListConnectionsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 16);
+  messageDesc(file_switchyard_v1_router, 18);
 
 /**
  * @generated from message switchyard.v1.ListConnectionsResponse
@@ -745,7 +896,7 @@ export type ListConnectionsResponse = Message<"switchyard.v1.ListConnectionsResp
  * Use `create(ListConnectionsResponseSchema)` to create a new message.
  */
 export const ListConnectionsResponseSchema: GenMessage<ListConnectionsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 17);
+  messageDesc(file_switchyard_v1_router, 19);
 
 /**
  * @generated from message switchyard.v1.DeleteConnectionRequest
@@ -762,7 +913,7 @@ export type DeleteConnectionRequest = Message<"switchyard.v1.DeleteConnectionReq
  * Use `create(DeleteConnectionRequestSchema)` to create a new message.
  */
 export const DeleteConnectionRequestSchema: GenMessage<DeleteConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 18);
+  messageDesc(file_switchyard_v1_router, 20);
 
 /**
  * @generated from message switchyard.v1.DeleteConnectionResponse
@@ -775,7 +926,7 @@ export type DeleteConnectionResponse = Message<"switchyard.v1.DeleteConnectionRe
  * Use `create(DeleteConnectionResponseSchema)` to create a new message.
  */
 export const DeleteConnectionResponseSchema: GenMessage<DeleteConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 19);
+  messageDesc(file_switchyard_v1_router, 21);
 
 /**
  * @generated from message switchyard.v1.UpdateConnectionRequest
@@ -839,6 +990,22 @@ export type UpdateConnectionRequest = Message<"switchyard.v1.UpdateConnectionReq
    * @generated from field: switchyard.v1.SalesforceConfig salesforce = 8;
    */
   salesforce?: SalesforceConfig | undefined;
+
+  /**
+   * Replaces a RabbitMQ connection's settings; a new password makes a
+   * connection that needs credentials active again.
+   *
+   * @generated from field: switchyard.v1.RabbitmqConfig rabbitmq = 9;
+   */
+  rabbitmq?: RabbitmqConfig | undefined;
+
+  /**
+   * Replaces a NATS connection's settings; a new password or token makes
+   * a connection that needs credentials active again.
+   *
+   * @generated from field: switchyard.v1.NatsConfig nats = 10;
+   */
+  nats?: NatsConfig | undefined;
 };
 
 /**
@@ -846,7 +1013,7 @@ export type UpdateConnectionRequest = Message<"switchyard.v1.UpdateConnectionReq
  * Use `create(UpdateConnectionRequestSchema)` to create a new message.
  */
 export const UpdateConnectionRequestSchema: GenMessage<UpdateConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 20);
+  messageDesc(file_switchyard_v1_router, 22);
 
 /**
  * @generated from message switchyard.v1.UpdateConnectionResponse
@@ -870,7 +1037,7 @@ export type UpdateConnectionResponse = Message<"switchyard.v1.UpdateConnectionRe
  * Use `create(UpdateConnectionResponseSchema)` to create a new message.
  */
 export const UpdateConnectionResponseSchema: GenMessage<UpdateConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 21);
+  messageDesc(file_switchyard_v1_router, 23);
 
 /**
  * @generated from message switchyard.v1.PauseConnectionRequest
@@ -887,7 +1054,7 @@ export type PauseConnectionRequest = Message<"switchyard.v1.PauseConnectionReque
  * Use `create(PauseConnectionRequestSchema)` to create a new message.
  */
 export const PauseConnectionRequestSchema: GenMessage<PauseConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 22);
+  messageDesc(file_switchyard_v1_router, 24);
 
 /**
  * @generated from message switchyard.v1.PauseConnectionResponse
@@ -904,7 +1071,7 @@ export type PauseConnectionResponse = Message<"switchyard.v1.PauseConnectionResp
  * Use `create(PauseConnectionResponseSchema)` to create a new message.
  */
 export const PauseConnectionResponseSchema: GenMessage<PauseConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 23);
+  messageDesc(file_switchyard_v1_router, 25);
 
 /**
  * @generated from message switchyard.v1.ResumeConnectionRequest
@@ -921,7 +1088,7 @@ export type ResumeConnectionRequest = Message<"switchyard.v1.ResumeConnectionReq
  * Use `create(ResumeConnectionRequestSchema)` to create a new message.
  */
 export const ResumeConnectionRequestSchema: GenMessage<ResumeConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 24);
+  messageDesc(file_switchyard_v1_router, 26);
 
 /**
  * @generated from message switchyard.v1.ResumeConnectionResponse
@@ -945,7 +1112,7 @@ export type ResumeConnectionResponse = Message<"switchyard.v1.ResumeConnectionRe
  * Use `create(ResumeConnectionResponseSchema)` to create a new message.
  */
 export const ResumeConnectionResponseSchema: GenMessage<ResumeConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 25);
+  messageDesc(file_switchyard_v1_router, 27);
 
 /**
  * @generated from message switchyard.v1.RotateSigningSecretRequest
@@ -972,7 +1139,7 @@ export type RotateSigningSecretRequest = Message<"switchyard.v1.RotateSigningSec
  * Use `create(RotateSigningSecretRequestSchema)` to create a new message.
  */
 export const RotateSigningSecretRequestSchema: GenMessage<RotateSigningSecretRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 26);
+  messageDesc(file_switchyard_v1_router, 28);
 
 /**
  * @generated from message switchyard.v1.RotateSigningSecretResponse
@@ -1004,7 +1171,7 @@ export type RotateSigningSecretResponse = Message<"switchyard.v1.RotateSigningSe
  * Use `create(RotateSigningSecretResponseSchema)` to create a new message.
  */
 export const RotateSigningSecretResponseSchema: GenMessage<RotateSigningSecretResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 27);
+  messageDesc(file_switchyard_v1_router, 29);
 
 /**
  * A rule sends the events of a type that satisfy its condition to a
@@ -1087,7 +1254,7 @@ export type Rule = Message<"switchyard.v1.Rule"> & {
  * Use `create(RuleSchema)` to create a new message.
  */
 export const RuleSchema: GenMessage<Rule> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 28);
+  messageDesc(file_switchyard_v1_router, 30);
 
 /**
  * @generated from message switchyard.v1.CreateRuleRequest
@@ -1136,7 +1303,7 @@ export type CreateRuleRequest = Message<"switchyard.v1.CreateRuleRequest"> & {
  * Use `create(CreateRuleRequestSchema)` to create a new message.
  */
 export const CreateRuleRequestSchema: GenMessage<CreateRuleRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 29);
+  messageDesc(file_switchyard_v1_router, 31);
 
 /**
  * @generated from message switchyard.v1.CreateRuleResponse
@@ -1153,7 +1320,7 @@ export type CreateRuleResponse = Message<"switchyard.v1.CreateRuleResponse"> & {
  * Use `create(CreateRuleResponseSchema)` to create a new message.
  */
 export const CreateRuleResponseSchema: GenMessage<CreateRuleResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 30);
+  messageDesc(file_switchyard_v1_router, 32);
 
 /**
  * @generated from message switchyard.v1.GetRuleRequest
@@ -1170,7 +1337,7 @@ export type GetRuleRequest = Message<"switchyard.v1.GetRuleRequest"> & {
  * Use `create(GetRuleRequestSchema)` to create a new message.
  */
 export const GetRuleRequestSchema: GenMessage<GetRuleRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 31);
+  messageDesc(file_switchyard_v1_router, 33);
 
 /**
  * @generated from message switchyard.v1.GetRuleResponse
@@ -1187,7 +1354,7 @@ export type GetRuleResponse = Message<"switchyard.v1.GetRuleResponse"> & {
  * Use `create(GetRuleResponseSchema)` to create a new message.
  */
 export const GetRuleResponseSchema: GenMessage<GetRuleResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 32);
+  messageDesc(file_switchyard_v1_router, 34);
 
 /**
  * Changes the fields that are set; the others keep their values. An empty
@@ -1242,7 +1409,7 @@ export type UpdateRuleRequest = Message<"switchyard.v1.UpdateRuleRequest"> & {
  * Use `create(UpdateRuleRequestSchema)` to create a new message.
  */
 export const UpdateRuleRequestSchema: GenMessage<UpdateRuleRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 33);
+  messageDesc(file_switchyard_v1_router, 35);
 
 /**
  * @generated from message switchyard.v1.UpdateRuleResponse
@@ -1259,7 +1426,7 @@ export type UpdateRuleResponse = Message<"switchyard.v1.UpdateRuleResponse"> & {
  * Use `create(UpdateRuleResponseSchema)` to create a new message.
  */
 export const UpdateRuleResponseSchema: GenMessage<UpdateRuleResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 34);
+  messageDesc(file_switchyard_v1_router, 36);
 
 /**
  * @generated from message switchyard.v1.ListRulesRequest
@@ -1296,7 +1463,7 @@ export type ListRulesRequest = Message<"switchyard.v1.ListRulesRequest"> & {
  * Use `create(ListRulesRequestSchema)` to create a new message.
  */
 export const ListRulesRequestSchema: GenMessage<ListRulesRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 35);
+  messageDesc(file_switchyard_v1_router, 37);
 
 /**
  * @generated from message switchyard.v1.ListRulesResponse
@@ -1318,7 +1485,7 @@ export type ListRulesResponse = Message<"switchyard.v1.ListRulesResponse"> & {
  * Use `create(ListRulesResponseSchema)` to create a new message.
  */
 export const ListRulesResponseSchema: GenMessage<ListRulesResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 36);
+  messageDesc(file_switchyard_v1_router, 38);
 
 /**
  * @generated from message switchyard.v1.DeleteRuleRequest
@@ -1335,7 +1502,7 @@ export type DeleteRuleRequest = Message<"switchyard.v1.DeleteRuleRequest"> & {
  * Use `create(DeleteRuleRequestSchema)` to create a new message.
  */
 export const DeleteRuleRequestSchema: GenMessage<DeleteRuleRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 37);
+  messageDesc(file_switchyard_v1_router, 39);
 
 /**
  * @generated from message switchyard.v1.DeleteRuleResponse
@@ -1348,7 +1515,7 @@ export type DeleteRuleResponse = Message<"switchyard.v1.DeleteRuleResponse"> & {
  * Use `create(DeleteRuleResponseSchema)` to create a new message.
  */
 export const DeleteRuleResponseSchema: GenMessage<DeleteRuleResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 38);
+  messageDesc(file_switchyard_v1_router, 40);
 
 /**
  * A rule that is not saved, for TestRule.
@@ -1377,7 +1544,7 @@ export type RuleSpec = Message<"switchyard.v1.RuleSpec"> & {
  * Use `create(RuleSpecSchema)` to create a new message.
  */
 export const RuleSpecSchema: GenMessage<RuleSpec> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 39);
+  messageDesc(file_switchyard_v1_router, 41);
 
 /**
  * The sample event has a fresh id, received_at now and schema_version 1.
@@ -1424,7 +1591,7 @@ export type TestRuleRequest = Message<"switchyard.v1.TestRuleRequest"> & {
  * Use `create(TestRuleRequestSchema)` to create a new message.
  */
 export const TestRuleRequestSchema: GenMessage<TestRuleRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 40);
+  messageDesc(file_switchyard_v1_router, 42);
 
 /**
  * RequestPreview is the request a matched rule's delivery would make,
@@ -1464,6 +1631,24 @@ export type RequestPreview = Message<"switchyard.v1.RequestPreview"> & {
    * @generated from field: string error = 5;
    */
   error: string;
+
+  /**
+   * Broker kinds: `method` is PUBLISH, `url` the broker, and the message
+   * goes to this exchange and routing key (RabbitMQ) or subject (NATS).
+   *
+   * @generated from field: string exchange = 6;
+   */
+  exchange: string;
+
+  /**
+   * @generated from field: string routing_key = 7;
+   */
+  routingKey: string;
+
+  /**
+   * @generated from field: string subject = 8;
+   */
+  subject: string;
 };
 
 /**
@@ -1471,7 +1656,7 @@ export type RequestPreview = Message<"switchyard.v1.RequestPreview"> & {
  * Use `create(RequestPreviewSchema)` to create a new message.
  */
 export const RequestPreviewSchema: GenMessage<RequestPreview> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 41);
+  messageDesc(file_switchyard_v1_router, 43);
 
 /**
  * @generated from message switchyard.v1.TestRuleResponse
@@ -1517,7 +1702,7 @@ export type TestRuleResponse = Message<"switchyard.v1.TestRuleResponse"> & {
  * Use `create(TestRuleResponseSchema)` to create a new message.
  */
 export const TestRuleResponseSchema: GenMessage<TestRuleResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 42);
+  messageDesc(file_switchyard_v1_router, 44);
 
 /**
  * @generated from message switchyard.v1.TestEventRequest
@@ -1539,7 +1724,7 @@ export type TestEventRequest = Message<"switchyard.v1.TestEventRequest"> & {
  * Use `create(TestEventRequestSchema)` to create a new message.
  */
 export const TestEventRequestSchema: GenMessage<TestEventRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 43);
+  messageDesc(file_switchyard_v1_router, 45);
 
 /**
  * @generated from message switchyard.v1.TestEventResponse
@@ -1558,7 +1743,7 @@ export type TestEventResponse = Message<"switchyard.v1.TestEventResponse"> & {
  * Use `create(TestEventResponseSchema)` to create a new message.
  */
 export const TestEventResponseSchema: GenMessage<TestEventResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 44);
+  messageDesc(file_switchyard_v1_router, 46);
 
 /**
  * @generated from message switchyard.v1.RuleOutcome
@@ -1617,7 +1802,7 @@ export type RuleOutcome = Message<"switchyard.v1.RuleOutcome"> & {
  * Use `create(RuleOutcomeSchema)` to create a new message.
  */
 export const RuleOutcomeSchema: GenMessage<RuleOutcome> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 45);
+  messageDesc(file_switchyard_v1_router, 47);
 
 /**
  * @generated from enum switchyard.v1.ConnectionState
