@@ -149,6 +149,16 @@ pub fn is_unique_violation(error: &tokio_postgres::Error) -> bool {
     error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
 }
 
+/// True when Postgres chose this statement's transaction as a deadlock
+/// victim (SQLSTATE 40P01). The transaction was rolled back whole, so it may
+/// simply be run again.
+pub fn is_deadlock(error: &tokio_postgres::Error) -> bool {
+    error.code() == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED)
+}
+
+/// Times a statement chosen as a deadlock victim is run in all.
+pub const DEADLOCK_TRIES: usize = 3;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use secrecy::SecretString;
+use switchyard_core::db::{self, DEADLOCK_TRIES};
 use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
 use switchyard_core::secrets::Sealed;
 use uuid::Uuid;
@@ -320,27 +321,35 @@ pub async fn record(pool: &Pool, records: &[AttemptRecord]) -> anyhow::Result<Ha
         )
         .await
         .context("preparing the record")?;
-    let rows = client
-        .query(
-            &statement,
-            &[
-                &deliveries,
-                &attempts,
-                &workspaces,
-                &started,
-                &durations,
-                &targets,
-                &codes,
-                &errors,
-                &snippets,
-                &triggers,
-                &statuses,
-                &next_attempts,
-                &details,
-            ],
-        )
-        .await
-        .context("recording attempts")?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 13] = [
+        &deliveries,
+        &attempts,
+        &workspaces,
+        &started,
+        &durations,
+        &targets,
+        &codes,
+        &errors,
+        &snippets,
+        &triggers,
+        &statuses,
+        &next_attempts,
+        &details,
+    ];
+    // A batch chosen as a deadlock victim was rolled back whole: run it
+    // again rather than leave its requests, already sent, unrecorded (their
+    // jobs would come back and send them twice).
+    let mut tries = 0;
+    let rows = loop {
+        tries += 1;
+        match client.query(&statement, &params).await {
+            Ok(rows) => break rows,
+            Err(error) if tries < DEADLOCK_TRIES && db::is_deadlock(&error) => {
+                tracing::debug!("attempt records chosen as deadlock victim; trying again");
+            }
+            Err(error) => return Err(error).context("recording attempts"),
+        }
+    };
     Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 

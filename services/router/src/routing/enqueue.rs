@@ -48,12 +48,17 @@ pub async fn mark_enqueued(pool: &Pool, deliveries: &[DeliveryId]) -> ApiResult<
     let ids: Vec<Uuid> = deliveries.iter().map(DeliveryId::as_uuid).collect();
     let mut client = pool.get().await?;
     // A stamp lost in a crash only makes the repair loop enqueue a second
-    // job, which the engine's claim turns into a no-op.
+    // job, which the engine's claim turns into a no-op. For the same reason
+    // rows the delivery engine holds (it may be claiming or recording them
+    // already) are skipped, not waited for: waiting could deadlock with the
+    // engine's batches, which lock in another order.
     let transaction = client.transaction().await?;
     transaction.batch_execute(RELAXED_COMMIT).await?;
     transaction
         .execute(
-            "UPDATE deliveries SET enqueued_at = now() WHERE id = ANY($1) AND enqueued_at IS NULL",
+            "UPDATE deliveries SET enqueued_at = now() WHERE id IN ( \
+                SELECT id FROM deliveries WHERE id = ANY($1) AND enqueued_at IS NULL \
+                ORDER BY id FOR UPDATE SKIP LOCKED)",
             &[&ids],
         )
         .await?;

@@ -26,6 +26,7 @@ use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, DeliveryId, EventId, WorkspaceId};
 use uuid::Uuid;
 
+use switchyard_core::db;
 use switchyard_core::telemetry::metrics::names;
 use switchyard_core::telemetry::propagation;
 
@@ -46,10 +47,6 @@ pub(crate) const RELAXED_COMMIT: &str = "SET LOCAL synchronous_commit TO off";
 
 /// Most events one `RouteEvents` call may carry.
 pub const MAX_BATCH_EVENTS: usize = 1000;
-
-/// Tries of the routing transaction when Postgres picks it as a deadlock
-/// victim (two batches routing the same events in another order).
-const DEADLOCK_TRIES: usize = 3;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteOutcome {
@@ -392,11 +389,8 @@ pub async fn route_events(
         tries += 1;
         match write(&mut client, &rows, &routed).await {
             Ok(written) => break written,
-            Err(error)
-                if tries < DEADLOCK_TRIES
-                    && error.code()
-                        == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED) =>
-            {
+            // Two batches routing the same events in another order.
+            Err(error) if tries < db::DEADLOCK_TRIES && db::is_deadlock(&error) => {
                 tracing::debug!("routing batch chosen as deadlock victim; trying again");
             }
             Err(error) => return Err(error.into()),
