@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure Postgres (127.0.0.1:5432) and Redis (127.0.0.1:6379) answer,
-# and the brokers the broker kinds are tested against: RabbitMQ
-# (127.0.0.1:5672, guest/guest) and NATS with JetStream (127.0.0.1:4222).
+# and with `--brokers` (the test command) also the brokers the broker kinds
+# are tested against: RabbitMQ (127.0.0.1:5672, guest/guest) and NATS with
+# JetStream (127.0.0.1:4222). The demo needs neither broker.
 # Order of preference for each: one already running; the installed server
 # started on a private data directory under .data/ (ignored by git); the
 # system package installed with apt-get (only when run as root).
@@ -148,6 +149,8 @@ ensure_server_binaries() {
 
 start_postgres
 start_redis
-start_rabbitmq
-start_nats
+if [ "${1:-}" = "--brokers" ]; then
+  start_rabbitmq
+  start_nats
+fi
 ensure_server_binaries

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-./scripts/services.sh
+./scripts/services.sh --brokers
 
 # CI builds once from scratch: incremental caches would only double the
 # disk a cold build takes (about 5 GB without them).
