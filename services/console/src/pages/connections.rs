@@ -15,7 +15,7 @@ use switchyard_proto::v1::{
 use super::{State, format, layout};
 use crate::backend::authed;
 use crate::error::ConsoleError;
-use crate::session::SignedIn;
+use crate::session::{Session, SignedIn};
 
 pub async fn list(
     state: State,
@@ -116,15 +116,7 @@ pub async fn pause(
     Path(id): Path<String>,
     Form(form): Form<StateForm>,
 ) -> Result<Response, ConsoleError> {
-    session.check_csrf(&form.csrf)?;
-    let request = PauseConnectionRequest { id };
-    state
-        .backend
-        .router
-        .clone()
-        .pause_connection(authed(&session.credential, request)?)
-        .await?;
-    Ok(Redirect::to("/connections").into_response())
+    set_paused(state, &session, id, &form, true).await
 }
 
 pub async fn resume(
@@ -133,13 +125,30 @@ pub async fn resume(
     Path(id): Path<String>,
     Form(form): Form<StateForm>,
 ) -> Result<Response, ConsoleError> {
+    set_paused(state, &session, id, &form, false).await
+}
+
+/// Pauses or resumes the connection through the router, as the signed-in
+/// credential, and goes back to the list.
+async fn set_paused(
+    state: State,
+    session: &Session,
+    id: String,
+    form: &StateForm,
+    paused: bool,
+) -> Result<Response, ConsoleError> {
     session.check_csrf(&form.csrf)?;
-    let request = ResumeConnectionRequest { id };
-    state
-        .backend
-        .router
-        .clone()
-        .resume_connection(authed(&session.credential, request)?)
-        .await?;
+    let mut router = state.backend.router.clone();
+    if paused {
+        let request = PauseConnectionRequest { id };
+        router
+            .pause_connection(authed(&session.credential, request)?)
+            .await?;
+    } else {
+        let request = ResumeConnectionRequest { id };
+        router
+            .resume_connection(authed(&session.credential, request)?)
+            .await?;
+    }
     Ok(Redirect::to("/connections").into_response())
 }
