@@ -40,7 +40,7 @@ pub struct CompiledRule {
 
 impl CompiledRule {
     pub fn compile(record: RuleRecord) -> Self {
-        let program = expr::compile_rule(&record.condition, &record.mapping)
+        let program = expr::compile_keyed_rule(&record.condition, &record.mapping, &record.ordering_key)
             .map_err(|error| format!("the rule no longer compiles: {error}"));
         Self { record, program }
     }

@@ -75,16 +75,19 @@ struct StoredEvent {
     traceparent: Option<String>,
 }
 
-/// Runs every rule against the event.
-pub(crate) fn outcomes(rules: &RuleSet, event: &EventFields<'_>) -> Vec<Outcome> {
+/// Runs every rule against the event, with each matched rule's ordering key.
+fn keyed_outcomes(rules: &RuleSet, event: &EventFields<'_>) -> Vec<(Outcome, Option<String>)> {
     let scope = EventScope::new(event);
     rules
         .iter()
         .map(|rule| match &rule.program {
-            Ok(program) => scope.outcome(program),
-            Err(error) => Outcome::Failed {
-                error: error.clone(),
-            },
+            Ok(program) => scope.keyed_outcome(program),
+            Err(error) => (
+                Outcome::Failed {
+                    error: error.clone(),
+                },
+                None,
+            ),
         })
         .collect()
 }
@@ -101,11 +104,12 @@ fn is_trivial(rules: &RuleSet) -> bool {
 async fn evaluate(
     events: Arc<Vec<StoredEvent>>,
     rules: Arc<Vec<RuleSet>>,
-) -> ApiResult<Vec<Vec<Outcome>>> {
+) -> ApiResult<Vec<Vec<(Outcome, Option<String>)>>> {
+    let as_is = || (Outcome::Matched { body: None }, None);
     if rules.iter().all(is_trivial) {
         return Ok(rules
             .iter()
-            .map(|set| vec![Outcome::Matched { body: None }; set.len()])
+            .map(|set| vec![as_is(); set.len()])
             .collect());
     }
     tokio::task::spawn_blocking(move || {
@@ -114,7 +118,7 @@ async fn evaluate(
             .zip(rules.iter())
             .map(|(event, rules)| {
                 if is_trivial(rules) {
-                    return vec![Outcome::Matched { body: None }; rules.len()];
+                    return vec![as_is(); rules.len()];
                 }
                 let id = event.reference.event.to_string();
                 let fields = EventFields {
@@ -124,7 +128,7 @@ async fn evaluate(
                     received_at: event.received_at,
                     schema_version: i64::from(event.schema_version),
                 };
-                outcomes(rules, &fields)
+                keyed_outcomes(rules, &fields)
             })
             .collect()
     })
@@ -239,6 +243,7 @@ struct DeliveryRows {
     errors: Vec<String>,
     bodies: Vec<Option<String>>,
     traceparents: Vec<Option<String>>,
+    ordering_keys: Vec<Option<String>>,
 }
 
 /// What the routing statement returns.
@@ -262,13 +267,13 @@ async fn write(
         .query(
             "WITH inserted AS ( \
                  INSERT INTO deliveries (id, workspace_id, event_id, rule_id, connection_id, \
-                                         status, last_error, body, traceparent) \
+                                         status, last_error, body, traceparent, ordering_key) \
                  SELECT d.id, d.workspace_id, d.event_id, d.rule_id, d.connection_id, d.status, \
-                        d.last_error, d.body::jsonb, d.traceparent \
+                        d.last_error, d.body::jsonb, d.traceparent, d.ordering_key \
                  FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], \
-                             $6::text[], $7::text[], $8::text[], $9::text[]) \
+                             $6::text[], $7::text[], $8::text[], $9::text[], $11::text[]) \
                       AS d (id, workspace_id, event_id, rule_id, connection_id, status, \
-                            last_error, body, traceparent) \
+                            last_error, body, traceparent, ordering_key) \
                  ON CONFLICT (event_id, rule_id) DO NOTHING \
                  RETURNING id, event_id, status \
              ), routed AS ( \
@@ -291,6 +296,7 @@ async fn write(
                 &rows.bodies,
                 &rows.traceparents,
                 &routed,
+                &rows.ordering_keys,
             ],
         )
         .await?;
@@ -358,11 +364,12 @@ pub async fn route_events(
 
     let mut rows = DeliveryRows::default();
     let mut traces: HashMap<Uuid, Option<String>> = HashMap::with_capacity(events.len());
-    for ((event, rules), outcomes) in events.iter().zip(rule_sets.iter()).zip(outcomes) {
+    for ((event, rules), keyed) in events.iter().zip(rule_sets.iter()).zip(outcomes) {
+        let (outcomes, keys): (Vec<Outcome>, Vec<Option<String>>) = keyed.into_iter().unzip();
         let span = trace_event(event, rules, &outcomes);
         let traceparent = span.in_scope(propagation::current_traceparent);
         traces.insert(event.reference.event.as_uuid(), traceparent.clone());
-        for (rule, outcome) in rules.iter().zip(outcomes) {
+        for ((rule, outcome), key) in rules.iter().zip(outcomes).zip(keys) {
             let (status, error, body) = match outcome {
                 Outcome::NotMatched => continue,
                 Outcome::Matched { body } => ("pending", String::new(), body),
@@ -380,6 +387,7 @@ pub async fn route_events(
             rows.errors.push(error);
             rows.bodies.push(body);
             rows.traceparents.push(traceparent.clone());
+            rows.ordering_keys.push(key);
         }
     }
     let routed: Vec<Uuid> = events.iter().map(|e| e.reference.event.as_uuid()).collect();
