@@ -276,7 +276,10 @@ impl DeliveryPolicy {
             if !(adaptive.min..=MAX_CONCURRENCY).contains(&adaptive.max) {
                 return Err(ApiError::invalid(
                     "policy.adaptive_concurrency.max",
-                    format!("must be between min ({}) and {MAX_CONCURRENCY}", adaptive.min),
+                    format!(
+                        "must be between min ({}) and {MAX_CONCURRENCY}",
+                        adaptive.min
+                    ),
                 ));
             }
         }
@@ -375,14 +378,20 @@ mod tests {
             }),
         };
         assert!(policy.validate().is_ok());
-        assert_eq!(DeliveryPolicy::from_json(&policy.to_json()), Ok(policy.clone()));
+        assert_eq!(
+            DeliveryPolicy::from_json(&policy.to_json()),
+            Ok(policy.clone())
+        );
         let adaptive = DeliveryPolicy {
             max_concurrency: 0,
             adaptive_concurrency: Some(AdaptiveConcurrency { min: 2, max: 40 }),
             ..policy.clone()
         };
         assert!(adaptive.validate().is_ok());
-        assert_eq!(DeliveryPolicy::from_json(&adaptive.to_json()), Ok(adaptive.clone()));
+        assert_eq!(
+            DeliveryPolicy::from_json(&adaptive.to_json()),
+            Ok(adaptive.clone())
+        );
         let field = |policy: DeliveryPolicy| match policy.validate() {
             Err(ApiError::InvalidArgument { field, .. }) => field,
             other => panic!("expected InvalidArgument, got {other:?}"),

@@ -66,13 +66,12 @@ pub fn from_proto(policy: Option<&pb::DeliveryPolicy>) -> ApiResult<DeliveryPoli
         rate_limit,
         max_concurrency: policy.max_concurrency,
         circuit_breaker,
-        adaptive_concurrency: policy
-            .adaptive_concurrency
-            .as_ref()
-            .map(|adaptive| AdaptiveConcurrency {
+        adaptive_concurrency: policy.adaptive_concurrency.as_ref().map(|adaptive| {
+            AdaptiveConcurrency {
                 min: adaptive.min,
                 max: adaptive.max,
-            }),
+            }
+        }),
         ordering: policy
             .ordering
             .as_ref()

@@ -16,7 +16,8 @@ use switchyard_tests::{LEAD_CREATED, TestStack};
 async fn keyed_events_arrive_in_emit_order_and_the_limit_adapts() -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
     stack.register_lead_schema().await?;
-    let receiver = Receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), Behaviour::default()).await?;
+    let receiver =
+        Receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), Behaviour::default()).await?;
     let policy = proto::DeliveryPolicy {
         ordering: Some(proto::OrderingPolicy {
             dead_letter: proto::DeadLetterOrdering::Skip.into(),
@@ -26,7 +27,12 @@ async fn keyed_events_arrive_in_emit_order_and_the_limit_adapts() -> anyhow::Res
     };
     let connection = stack
         .client
-        .create_webhook_with_policy("ordered", &receiver.url("/hook"), HashMap::new(), Some(policy))
+        .create_webhook_with_policy(
+            "ordered",
+            &receiver.url("/hook"),
+            HashMap::new(),
+            Some(policy),
+        )
         .await?;
     receiver.set_secret(&connection.signing_secret);
     stack
@@ -49,7 +55,8 @@ async fn keyed_events_arrive_in_emit_order_and_the_limit_adapts() -> anyhow::Res
         let client = stack.client.clone();
         emitters.push(tokio::spawn(async move {
             for n in 0..10 {
-                let payload = serde_json::json!({ "id": account, "email": format!("{n}@example.com") });
+                let payload =
+                    serde_json::json!({ "id": account, "email": format!("{n}@example.com") });
                 client.emit(LEAD_CREATED, &payload).await?;
             }
             anyhow::Ok(())

@@ -69,7 +69,9 @@ pub enum ClaimOutcome {
     /// done): the job that led here is not needed.
     Skipped,
     /// An ordered delivery behind an event not routed yet: try again then.
-    Blocked { until: DateTime<Utc> },
+    Blocked {
+        until: DateTime<Utc>,
+    },
 }
 
 /// How long a delivery held back by an unrouted earlier event waits.

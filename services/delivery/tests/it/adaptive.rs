@@ -48,7 +48,10 @@ async fn the_limit_settles_near_what_the_destination_copes_with() {
         if delivered == deliveries.len() {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "only {delivered} delivered");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {delivered} delivered"
+        );
         if delivered >= 100
             && let Some(limit) = env.breaker(connection).await.adaptive_limit
         {
@@ -79,7 +82,9 @@ async fn the_limit_settles_near_what_the_destination_copes_with() {
         receiver.max_in_flight()
     );
     assert!(
-        samples.iter().all(|limit| (1.0..=MAX as f64).contains(limit)),
+        samples
+            .iter()
+            .all(|limit| (1.0..=MAX as f64).contains(limit)),
         "the limit left [min, max]: {samples:?}"
     );
 }

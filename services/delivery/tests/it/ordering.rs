@@ -64,7 +64,7 @@ fn flaky_script() -> Vec<Reply> {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            Reply::status(if state % 4 == 0 { 500 } else { 204 })
+            Reply::status(if state.is_multiple_of(4) { 500 } else { 204 })
         })
         .collect();
     script.push(Reply::status(204));
@@ -89,9 +89,7 @@ async fn each_key_arrives_in_event_order_across_two_processes_and_a_crash() {
     let mut deliveries = Vec::new();
     for n in 0..PER_KEY {
         for key in 0..KEYS {
-            let (_, delivery) = env
-                .keyed_delivery(connection, &format!("k{key}"), n)
-                .await;
+            let (_, delivery) = env.keyed_delivery(connection, &format!("k{key}"), n).await;
             deliveries.push(delivery);
         }
     }
@@ -216,7 +214,9 @@ async fn a_keyed_delivery_waits_for_earlier_events_being_routed() {
         .await;
     // An earlier event of the workspace not routed yet: its deliveries
     // could come ahead of this one.
-    let earlier = env.insert_event(&serde_json::json!({ "key": "x", "n": 0 })).await;
+    let earlier = env
+        .insert_event(&serde_json::json!({ "key": "x", "n": 0 }))
+        .await;
     env.execute(
         "INSERT INTO events_unrouted (event_id, workspace_id) VALUES ($1, $2)",
         &[&earlier.as_uuid(), &env.workspace.as_uuid()],
@@ -226,7 +226,11 @@ async fn a_keyed_delivery_waits_for_earlier_events_being_routed() {
     env.enqueue_for(connection, delivery).await;
     let app = env.start(&env.config()).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(receiver.count(), 0, "sent before the earlier event was routed");
+    assert_eq!(
+        receiver.count(),
+        0,
+        "sent before the earlier event was routed"
+    );
     assert_eq!(env.delivery_state(delivery).await.attempt_count, 0);
 
     env.execute(

@@ -157,7 +157,13 @@ fn compile_here(role: Role, source: &str) -> Result<Option<Arc<Program>>, Compil
     if role == Role::OrderingKey
         && !matches!(
             kind,
-            Kind::String | Kind::Int | Kind::UInt | Kind::Bool | Kind::Null | Kind::Dyn
+            Kind::String
+                | Kind::Int
+                | Kind::UInt
+                | Kind::Bool
+                | Kind::Null
+                | Kind::NotBool
+                | Kind::Dyn
         )
     {
         return Err(refuse(

@@ -107,10 +107,7 @@ async fn evaluate(
 ) -> ApiResult<Vec<Vec<(Outcome, Option<String>)>>> {
     let as_is = || (Outcome::Matched { body: None }, None);
     if rules.iter().all(is_trivial) {
-        return Ok(rules
-            .iter()
-            .map(|set| vec![as_is(); set.len()])
-            .collect());
+        return Ok(rules.iter().map(|set| vec![as_is(); set.len()]).collect());
     }
     tokio::task::spawn_blocking(move || {
         events

@@ -107,8 +107,7 @@ impl RuleSpec {
     /// Checks description and compiles the expressions.
     pub fn validate(self) -> ApiResult<(Self, RuleProgram)> {
         check_description(&self.description)?;
-        let program =
-            expr::compile_keyed_rule(&self.condition, &self.mapping, &self.ordering_key)?;
+        let program = expr::compile_keyed_rule(&self.condition, &self.mapping, &self.ordering_key)?;
         Ok((self, program))
     }
 }

@@ -297,9 +297,13 @@ async fn a_rules_ordering_key_is_stored_on_each_delivery() {
                 .collect::<Vec<_>>()
         }
     };
-    let text = harness.event("lead.created", json!({"account": "acme"})).await;
+    let text = harness
+        .event("lead.created", json!({"account": "acme"}))
+        .await;
     let number = harness.event("lead.created", json!({"account": 42})).await;
-    let null = harness.event("lead.created", json!({"account": null})).await;
+    let null = harness
+        .event("lead.created", json!({"account": null}))
+        .await;
     let list = harness.event("lead.created", json!({"account": [1]})).await;
     for event in [text, number, null, list] {
         routing::route_event(&router.state, harness.workspace, event)
@@ -308,7 +312,11 @@ async fn a_rules_ordering_key_is_stored_on_each_delivery() {
     }
     let pending = |key: Option<&str>| {
         vec![
-            ("crm".to_string(), key.map(str::to_string), "pending".to_string()),
+            (
+                "crm".to_string(),
+                key.map(str::to_string),
+                "pending".to_string(),
+            ),
             ("sheet".to_string(), None, "pending".to_string()),
         ]
     };
@@ -344,7 +352,11 @@ async fn a_rules_ordering_key_is_stored_on_each_delivery() {
         .await
         .expect_err("a map is no key");
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
-    assert!(status.message().starts_with("ordering_key: "), "{}", status.message());
+    assert!(
+        status.message().starts_with("ordering_key: "),
+        "{}",
+        status.message()
+    );
     // And it can be changed, or removed with an empty string.
     let cleared = client
         .router
