@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file switchyard/v1/router.proto.
  */
 export const file_switchyard_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Chpzd2l0Y2h5YXJkL3YxL3JvdXRlci5wcm90bxINc3dpdGNoeWFyZC52MSKIAQoNV2ViaG9va0NvbmZpZxILCgN1cmwYASABKAkSOgoHaGVhZGVycxgCIAMoCzIpLnN3aXRjaHlhcmQudjEuV2ViaG9va0NvbmZpZy5IZWFkZXJzRW50cnkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWgoNSHVic3BvdENvbmZpZxINCgV0b2tlbhgBIAEoCRITCgtpZF9wcm9wZXJ0eRgCIAEoCRIQCghiYXNlX3VybBgDIAEoCRITCgtub19iYXRjaGluZxgEIAEoCCJcCg9NYWlsY2hpbXBDb25maWcSDwoHYXBpX2tleRgBIAEoCRIPCgdsaXN0X2lkGAIgASgJEhUKDXN0YXR1c19pZl9uZXcYAyABKAkSEAoIYmFzZV91cmwYBCABKAkijwEKEFNhbGVzZm9yY2VDb25maWcSEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSEQoJbG9naW5fdXJsGAMgASgJEg4KBm9iamVjdBgEIAEoCRIZChFleHRlcm5hbF9pZF9maWVsZBgFIAEoCRITCgthcGlfdmVyc2lvbhgGIAEoCSKDAQoOUmFiYml0bXFDb25maWcSCwoDdXJsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEhAKCGV4Y2hhbmdlGAQgASgJEhMKC3JvdXRpbmdfa2V5GAUgASgJEhkKEXJvdXRlZF9ieV9tYXBwaW5nGAYgASgIIngKCk5hdHNDb25maWcSCwoDdXJsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEg0KBXRva2VuGAQgASgJEg8KB3N1YmplY3QYBSABKAkSGQoRcm91dGVkX2J5X21hcHBpbmcYBiABKAgirgUKCkNvbm5lY3Rpb24SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRraW5kGAMgASgJEi0KB3dlYmhvb2sYBCABKAsyHC5zd2l0Y2h5YXJkLnYxLldlYmhvb2tDb25maWcSFgoOc2lnbmluZ19zZWNyZXQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoGcG9saWN5GAcgASgLMh0uc3dpdGNoeWFyZC52MS5EZWxpdmVyeVBvbGljeRItCgVzdGF0ZRgIIAEoDjIeLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvblN0YXRlEhQKDHN0YXRlX3JlYXNvbhgJIAEoCRI0ChBzdGF0ZV9jaGFuZ2VkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2Cg9jaXJjdWl0X2JyZWFrZXIYCyABKAsyHS5zd2l0Y2h5YXJkLnYxLkNpcmN1aXRCcmVha2VyEi4KCnVwZGF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KB2h1YnNwb3QYDSABKAsyHC5zd2l0Y2h5YXJkLnYxLkh1YnNwb3RDb25maWcSMQoJbWFpbGNoaW1wGA4gASgLMh4uc3dpdGNoeWFyZC52MS5NYWlsY2hpbXBDb25maWcSMwoKc2FsZXNmb3JjZRgPIAEoCzIfLnN3aXRjaHlhcmQudjEuU2FsZXNmb3JjZUNvbmZpZxIvCghyYWJiaXRtcRgQIAEoCzIdLnN3aXRjaHlhcmQudjEuUmFiYml0bXFDb25maWcSJwoEbmF0cxgRIAEoCzIZLnN3aXRjaHlhcmQudjEuTmF0c0NvbmZpZyLjAgoORGVsaXZlcnlQb2xpY3kSKQoFcmV0cnkYASABKAsyGi5zd2l0Y2h5YXJkLnYxLlJldHJ5UG9saWN5Eh8KF3Blcm1hbmVudF9jbGllbnRfZXJyb3JzGAIgASgIEjIKD2Nvbm5lY3RfdGltZW91dBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg9yZXF1ZXN0X3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoKcmF0ZV9saW1pdBgFIAEoCzIYLnN3aXRjaHlhcmQudjEuUmF0ZUxpbWl0EhcKD21heF9jb25jdXJyZW5jeRgGIAEoDRI8Cg9jaXJjdWl0X2JyZWFrZXIYByABKAsyIy5zd2l0Y2h5YXJkLnYxLkNpcmN1aXRCcmVha2VyUG9saWN5EhgKEG9taXRfdHJhY2VwYXJlbnQYCCABKAgiiAEKC1JldHJ5UG9saWN5EjUKCHNjaGVkdWxlGAEgASgLMiEuc3dpdGNoeWFyZC52MS5Db25maWd1cmVkU2NoZWR1bGVIABI4CgtleHBvbmVudGlhbBgCIAEoCzIhLnN3aXRjaHlhcmQudjEuRXhwb25lbnRpYWxCYWNrb2ZmSABCCAoGcG9saWN5IhQKEkNvbmZpZ3VyZWRTY2hlZHVsZSKOAQoSRXhwb25lbnRpYWxCYWNrb2ZmEioKB2luaXRpYWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDgoGZmFjdG9yGAIgASgBEiYKA2NhcBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxtYXhfYXR0ZW1wdHMYBCABKA0iRQoJUmF0ZUxpbWl0Eg0KBWNvdW50GAEgASgNEikKBnBlcmlvZBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiL+AQoUQ2lyY3VpdEJyZWFrZXJQb2xpY3kSHgoRZmFpbHVyZV90aHJlc2hvbGQYASABKA1IAIgBARIaCg1mYWlsdXJlX3JhdGlvGAIgASgBSAGIAQESGQoMbWluX3JlcXVlc3RzGAMgASgNSAKIAQESKQoGd2luZG93GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKCGNvb2xkb3duGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQhQKEl9mYWlsdXJlX3RocmVzaG9sZEIQCg5fZmFpbHVyZV9yYXRpb0IPCg1fbWluX3JlcXVlc3RzIswBCg5DaXJjdWl0QnJlYWtlchIqCgVzdGF0ZRgBIAEoDjIbLnN3aXRjaHlhcmQudjEuQ2lyY3VpdFN0YXRlEhYKDmZhaWx1cmVfc3RyZWFrGAIgASgNEhIKCmxhc3RfZXJyb3IYAyABKAkSMwoPbGFzdF9mYWlsdXJlX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglvcGVuZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpEDChdDcmVhdGVDb25uZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEi8KB3dlYmhvb2sYAiABKAsyHC5zd2l0Y2h5YXJkLnYxLldlYmhvb2tDb25maWdIABIvCgdodWJzcG90GAQgASgLMhwuc3dpdGNoeWFyZC52MS5IdWJzcG90Q29uZmlnSAASMwoJbWFpbGNoaW1wGAUgASgLMh4uc3dpdGNoeWFyZC52MS5NYWlsY2hpbXBDb25maWdIABI1CgpzYWxlc2ZvcmNlGAYgASgLMh8uc3dpdGNoeWFyZC52MS5TYWxlc2ZvcmNlQ29uZmlnSAASMQoIcmFiYml0bXEYByABKAsyHS5zd2l0Y2h5YXJkLnYxLlJhYmJpdG1xQ29uZmlnSAASKQoEbmF0cxgIIAEoCzIZLnN3aXRjaHlhcmQudjEuTmF0c0NvbmZpZ0gAEi0KBnBvbGljeRgDIAEoCzIdLnN3aXRjaHlhcmQudjEuRGVsaXZlcnlQb2xpY3lCDQoLZGVzdGluYXRpb24iSQoYQ3JlYXRlQ29ubmVjdGlvblJlc3BvbnNlEi0KCmNvbm5lY3Rpb24YASABKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24iIgoUR2V0Q29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkiRgoVR2V0Q29ubmVjdGlvblJlc3BvbnNlEi0KCmNvbm5lY3Rpb24YASABKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24iPwoWTGlzdENvbm5lY3Rpb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJiChdMaXN0Q29ubmVjdGlvbnNSZXNwb25zZRIuCgtjb25uZWN0aW9ucxgBIAMoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJQoXRGVsZXRlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkiGgoYRGVsZXRlQ29ubmVjdGlvblJlc3BvbnNlIr8DChdVcGRhdGVDb25uZWN0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCRIRCgRuYW1lGAIgASgJSACIAQESLQoHd2ViaG9vaxgDIAEoCzIcLnN3aXRjaHlhcmQudjEuV2ViaG9va0NvbmZpZxItCgZwb2xpY3kYBCABKAsyHS5zd2l0Y2h5YXJkLnYxLkRlbGl2ZXJ5UG9saWN5Ei0KBXN0YXRlGAUgASgOMh4uc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uU3RhdGUSLQoHaHVic3BvdBgGIAEoCzIcLnN3aXRjaHlhcmQudjEuSHVic3BvdENvbmZpZxIxCgltYWlsY2hpbXAYByABKAsyHi5zd2l0Y2h5YXJkLnYxLk1haWxjaGltcENvbmZpZxIzCgpzYWxlc2ZvcmNlGAggASgLMh8uc3dpdGNoeWFyZC52MS5TYWxlc2ZvcmNlQ29uZmlnEi8KCHJhYmJpdG1xGAkgASgLMh0uc3dpdGNoeWFyZC52MS5SYWJiaXRtcUNvbmZpZxInCgRuYXRzGAogASgLMhkuc3dpdGNoeWFyZC52MS5OYXRzQ29uZmlnQgcKBV9uYW1lImEKGFVwZGF0ZUNvbm5lY3Rpb25SZXNwb25zZRItCgpjb25uZWN0aW9uGAEgASgLMhkuc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uEhYKDnJlcXVldWVkX2NvdW50GAIgASgNIiQKFlBhdXNlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkiSAoXUGF1c2VDb25uZWN0aW9uUmVzcG9uc2USLQoKY29ubmVjdGlvbhgBIAEoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbiIlChdSZXN1bWVDb25uZWN0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJhChhSZXN1bWVDb25uZWN0aW9uUmVzcG9uc2USLQoKY29ubmVjdGlvbhgBIAEoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbhIWCg5yZXF1ZXVlZF9jb3VudBgCIAEoDSJZChpSb3RhdGVTaWduaW5nU2VjcmV0UmVxdWVzdBIKCgJpZBgBIAEoCRIvCgxncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ipAEKG1JvdGF0ZVNpZ25pbmdTZWNyZXRSZXNwb25zZRItCgpjb25uZWN0aW9uGAEgASgLMhkuc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uEhYKDnNpZ25pbmdfc2VjcmV0GAIgASgJEj4KGnByZXZpb3VzX3NlY3JldF9leHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCL1AQoEUnVsZRIKCgJpZBgBIAEoCRISCgpldmVudF90eXBlGAIgASgJEhUKDWNvbm5lY3Rpb25faWQYAyABKAkSDwoHZW5hYmxlZBgEIAEoCBITCgtkZXNjcmlwdGlvbhgFIAEoCRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgljb25kaXRpb24YByABKAkSDwoHbWFwcGluZxgIIAEoCRIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRuYW1lGAogASgJIqcBChFDcmVhdGVSdWxlUmVxdWVzdBISCgpldmVudF90eXBlGAEgASgJEhUKDWNvbm5lY3Rpb25faWQYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSEQoJY29uZGl0aW9uGAQgASgJEg8KB21hcHBpbmcYBSABKAkSFAoHZW5hYmxlZBgGIAEoCEgAiAEBEgwKBG5hbWUYByABKAlCCgoIX2VuYWJsZWQiNwoSQ3JlYXRlUnVsZVJlc3BvbnNlEiEKBHJ1bGUYASABKAsyEy5zd2l0Y2h5YXJkLnYxLlJ1bGUiHAoOR2V0UnVsZVJlcXVlc3QSCgoCaWQYASABKAkiNAoPR2V0UnVsZVJlc3BvbnNlEiEKBHJ1bGUYASABKAsyEy5zd2l0Y2h5YXJkLnYxLlJ1bGUipQIKEVVwZGF0ZVJ1bGVSZXF1ZXN0EgoKAmlkGAEgASgJEhcKCmV2ZW50X3R5cGUYAiABKAlIAIgBARIaCg1jb25uZWN0aW9uX2lkGAMgASgJSAGIAQESFgoJY29uZGl0aW9uGAQgASgJSAKIAQESFAoHbWFwcGluZxgFIAEoCUgDiAEBEhQKB2VuYWJsZWQYBiABKAhIBIgBARIYCgtkZXNjcmlwdGlvbhgHIAEoCUgFiAEBEhEKBG5hbWUYCCABKAlIBogBAUINCgtfZXZlbnRfdHlwZUIQCg5fY29ubmVjdGlvbl9pZEIMCgpfY29uZGl0aW9uQgoKCF9tYXBwaW5nQgoKCF9lbmFibGVkQg4KDF9kZXNjcmlwdGlvbkIHCgVfbmFtZSI3ChJVcGRhdGVSdWxlUmVzcG9uc2USIQoEcnVsZRgBIAEoCzITLnN3aXRjaHlhcmQudjEuUnVsZSJkChBMaXN0UnVsZXNSZXF1ZXN0EhIKCmV2ZW50X3R5cGUYASABKAkSFQoNY29ubmVjdGlvbl9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKA0SEgoKcGFnZV90b2tlbhgEIAEoCSJQChFMaXN0UnVsZXNSZXNwb25zZRIiCgVydWxlcxgBIAMoCzITLnN3aXRjaHlhcmQudjEuUnVsZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHwoRRGVsZXRlUnVsZVJlcXVlc3QSCgoCaWQYASABKAkiFAoSRGVsZXRlUnVsZVJlc3BvbnNlIkIKCFJ1bGVTcGVjEhIKCmV2ZW50X3R5cGUYASABKAkSEQoJY29uZGl0aW9uGAIgASgJEg8KB21hcHBpbmcYAyABKAkifwoPVGVzdFJ1bGVSZXF1ZXN0EhEKB3J1bGVfaWQYASABKAlIABInCgRzcGVjGAIgASgLMhcuc3dpdGNoeWFyZC52MS5SdWxlU3BlY0gAEhIKCmV2ZW50X3R5cGUYAyABKAkSFAoMcGF5bG9hZF9qc29uGAQgASgJQgYKBHJ1bGUi9AEKDlJlcXVlc3RQcmV2aWV3Eg4KBm1ldGhvZBgBIAEoCRILCgN1cmwYAiABKAkSOwoHaGVhZGVycxgDIAMoCzIqLnN3aXRjaHlhcmQudjEuUmVxdWVzdFByZXZpZXcuSGVhZGVyc0VudHJ5EhEKCWJvZHlfanNvbhgEIAEoCRINCgVlcnJvchgFIAEoCRIQCghleGNoYW5nZRgGIAEoCRITCgtyb3V0aW5nX2tleRgHIAEoCRIPCgdzdWJqZWN0GAggASgJGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoUBChBUZXN0UnVsZVJlc3BvbnNlEg8KB21hdGNoZWQYASABKAgSEQoJYm9keV9qc29uGAIgASgJEg0KBWVycm9yGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIuCgdyZXF1ZXN0GAUgASgLMh0uc3dpdGNoeWFyZC52MS5SZXF1ZXN0UHJldmlldyI8ChBUZXN0RXZlbnRSZXF1ZXN0EhIKCmV2ZW50X3R5cGUYASABKAkSFAoMcGF5bG9hZF9qc29uGAIgASgJIkEKEVRlc3RFdmVudFJlc3BvbnNlEiwKCG91dGNvbWVzGAEgAygLMhouc3dpdGNoeWFyZC52MS5SdWxlT3V0Y29tZSKfAQoLUnVsZU91dGNvbWUSDwoHcnVsZV9pZBgBIAEoCRIRCglydWxlX25hbWUYAiABKAkSEgoKZXZlbnRfdHlwZRgDIAEoCRIVCg1jb25uZWN0aW9uX2lkGAQgASgJEg8KB21hdGNoZWQYBSABKAgSEQoJYm9keV9qc29uGAYgASgJEg0KBWVycm9yGAcgASgJEg4KBnJlYXNvbhgIIAEoCSq0AQoPQ29ubmVjdGlvblN0YXRlEiAKHENPTk5FQ1RJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIbChdDT05ORUNUSU9OX1NUQVRFX0FDVElWRRABEhsKF0NPTk5FQ1RJT05fU1RBVEVfUEFVU0VEEAISHQoZQ09OTkVDVElPTl9TVEFURV9ESVNBQkxFRBADEiYKIkNPTk5FQ1RJT05fU1RBVEVfTkVFRFNfQ1JFREVOVElBTFMQBCp8CgxDaXJjdWl0U3RhdGUSHQoZQ0lSQ1VJVF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFENJUkNVSVRfU1RBVEVfQ0xPU0VEEAESFgoSQ0lSQ1VJVF9TVEFURV9PUEVOEAISGwoXQ0lSQ1VJVF9TVEFURV9IQUxGX09QRU4QAzLhCgoNUm91dGVyU2VydmljZRJjChBDcmVhdGVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5DcmVhdGVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuQ3JlYXRlQ29ubmVjdGlvblJlc3BvbnNlEloKDUdldENvbm5lY3Rpb24SIy5zd2l0Y2h5YXJkLnYxLkdldENvbm5lY3Rpb25SZXF1ZXN0GiQuc3dpdGNoeWFyZC52MS5HZXRDb25uZWN0aW9uUmVzcG9uc2USYAoPTGlzdENvbm5lY3Rpb25zEiUuc3dpdGNoeWFyZC52MS5MaXN0Q29ubmVjdGlvbnNSZXF1ZXN0GiYuc3dpdGNoeWFyZC52MS5MaXN0Q29ubmVjdGlvbnNSZXNwb25zZRJjChBEZWxldGVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5EZWxldGVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuRGVsZXRlQ29ubmVjdGlvblJlc3BvbnNlEmMKEFVwZGF0ZUNvbm5lY3Rpb24SJi5zd2l0Y2h5YXJkLnYxLlVwZGF0ZUNvbm5lY3Rpb25SZXF1ZXN0Gicuc3dpdGNoeWFyZC52MS5VcGRhdGVDb25uZWN0aW9uUmVzcG9uc2USYAoPUGF1c2VDb25uZWN0aW9uEiUuc3dpdGNoeWFyZC52MS5QYXVzZUNvbm5lY3Rpb25SZXF1ZXN0GiYuc3dpdGNoeWFyZC52MS5QYXVzZUNvbm5lY3Rpb25SZXNwb25zZRJjChBSZXN1bWVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5SZXN1bWVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuUmVzdW1lQ29ubmVjdGlvblJlc3BvbnNlEmwKE1JvdGF0ZVNpZ25pbmdTZWNyZXQSKS5zd2l0Y2h5YXJkLnYxLlJvdGF0ZVNpZ25pbmdTZWNyZXRSZXF1ZXN0Giouc3dpdGNoeWFyZC52MS5Sb3RhdGVTaWduaW5nU2VjcmV0UmVzcG9uc2USUQoKQ3JlYXRlUnVsZRIgLnN3aXRjaHlhcmQudjEuQ3JlYXRlUnVsZVJlcXVlc3QaIS5zd2l0Y2h5YXJkLnYxLkNyZWF0ZVJ1bGVSZXNwb25zZRJICgdHZXRSdWxlEh0uc3dpdGNoeWFyZC52MS5HZXRSdWxlUmVxdWVzdBoeLnN3aXRjaHlhcmQudjEuR2V0UnVsZVJlc3BvbnNlElEKClVwZGF0ZVJ1bGUSIC5zd2l0Y2h5YXJkLnYxLlVwZGF0ZVJ1bGVSZXF1ZXN0GiEuc3dpdGNoeWFyZC52MS5VcGRhdGVSdWxlUmVzcG9uc2USTgoJTGlzdFJ1bGVzEh8uc3dpdGNoeWFyZC52MS5MaXN0UnVsZXNSZXF1ZXN0GiAuc3dpdGNoeWFyZC52MS5MaXN0UnVsZXNSZXNwb25zZRJRCgpEZWxldGVSdWxlEiAuc3dpdGNoeWFyZC52MS5EZWxldGVSdWxlUmVxdWVzdBohLnN3aXRjaHlhcmQudjEuRGVsZXRlUnVsZVJlc3BvbnNlEksKCFRlc3RSdWxlEh4uc3dpdGNoeWFyZC52MS5UZXN0UnVsZVJlcXVlc3QaHy5zd2l0Y2h5YXJkLnYxLlRlc3RSdWxlUmVzcG9uc2USTgoJVGVzdEV2ZW50Eh8uc3dpdGNoeWFyZC52MS5UZXN0RXZlbnRSZXF1ZXN0GiAuc3dpdGNoeWFyZC52MS5UZXN0RXZlbnRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Chpzd2l0Y2h5YXJkL3YxL3JvdXRlci5wcm90bxINc3dpdGNoeWFyZC52MSKIAQoNV2ViaG9va0NvbmZpZxILCgN1cmwYASABKAkSOgoHaGVhZGVycxgCIAMoCzIpLnN3aXRjaHlhcmQudjEuV2ViaG9va0NvbmZpZy5IZWFkZXJzRW50cnkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWgoNSHVic3BvdENvbmZpZxINCgV0b2tlbhgBIAEoCRITCgtpZF9wcm9wZXJ0eRgCIAEoCRIQCghiYXNlX3VybBgDIAEoCRITCgtub19iYXRjaGluZxgEIAEoCCJcCg9NYWlsY2hpbXBDb25maWcSDwoHYXBpX2tleRgBIAEoCRIPCgdsaXN0X2lkGAIgASgJEhUKDXN0YXR1c19pZl9uZXcYAyABKAkSEAoIYmFzZV91cmwYBCABKAkijwEKEFNhbGVzZm9yY2VDb25maWcSEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSEQoJbG9naW5fdXJsGAMgASgJEg4KBm9iamVjdBgEIAEoCRIZChFleHRlcm5hbF9pZF9maWVsZBgFIAEoCRITCgthcGlfdmVyc2lvbhgGIAEoCSKDAQoOUmFiYml0bXFDb25maWcSCwoDdXJsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEhAKCGV4Y2hhbmdlGAQgASgJEhMKC3JvdXRpbmdfa2V5GAUgASgJEhkKEXJvdXRlZF9ieV9tYXBwaW5nGAYgASgIIngKCk5hdHNDb25maWcSCwoDdXJsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEg0KBXRva2VuGAQgASgJEg8KB3N1YmplY3QYBSABKAkSGQoRcm91dGVkX2J5X21hcHBpbmcYBiABKAgirgUKCkNvbm5lY3Rpb24SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRraW5kGAMgASgJEi0KB3dlYmhvb2sYBCABKAsyHC5zd2l0Y2h5YXJkLnYxLldlYmhvb2tDb25maWcSFgoOc2lnbmluZ19zZWNyZXQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoGcG9saWN5GAcgASgLMh0uc3dpdGNoeWFyZC52MS5EZWxpdmVyeVBvbGljeRItCgVzdGF0ZRgIIAEoDjIeLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvblN0YXRlEhQKDHN0YXRlX3JlYXNvbhgJIAEoCRI0ChBzdGF0ZV9jaGFuZ2VkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2Cg9jaXJjdWl0X2JyZWFrZXIYCyABKAsyHS5zd2l0Y2h5YXJkLnYxLkNpcmN1aXRCcmVha2VyEi4KCnVwZGF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KB2h1YnNwb3QYDSABKAsyHC5zd2l0Y2h5YXJkLnYxLkh1YnNwb3RDb25maWcSMQoJbWFpbGNoaW1wGA4gASgLMh4uc3dpdGNoeWFyZC52MS5NYWlsY2hpbXBDb25maWcSMwoKc2FsZXNmb3JjZRgPIAEoCzIfLnN3aXRjaHlhcmQudjEuU2FsZXNmb3JjZUNvbmZpZxIvCghyYWJiaXRtcRgQIAEoCzIdLnN3aXRjaHlhcmQudjEuUmFiYml0bXFDb25maWcSJwoEbmF0cxgRIAEoCzIZLnN3aXRjaHlhcmQudjEuTmF0c0NvbmZpZyLjAgoORGVsaXZlcnlQb2xpY3kSKQoFcmV0cnkYASABKAsyGi5zd2l0Y2h5YXJkLnYxLlJldHJ5UG9saWN5Eh8KF3Blcm1hbmVudF9jbGllbnRfZXJyb3JzGAIgASgIEjIKD2Nvbm5lY3RfdGltZW91dBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg9yZXF1ZXN0X3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoKcmF0ZV9saW1pdBgFIAEoCzIYLnN3aXRjaHlhcmQudjEuUmF0ZUxpbWl0EhcKD21heF9jb25jdXJyZW5jeRgGIAEoDRI8Cg9jaXJjdWl0X2JyZWFrZXIYByABKAsyIy5zd2l0Y2h5YXJkLnYxLkNpcmN1aXRCcmVha2VyUG9saWN5EhgKEG9taXRfdHJhY2VwYXJlbnQYCCABKAgiiAEKC1JldHJ5UG9saWN5EjUKCHNjaGVkdWxlGAEgASgLMiEuc3dpdGNoeWFyZC52MS5Db25maWd1cmVkU2NoZWR1bGVIABI4CgtleHBvbmVudGlhbBgCIAEoCzIhLnN3aXRjaHlhcmQudjEuRXhwb25lbnRpYWxCYWNrb2ZmSABCCAoGcG9saWN5IhQKEkNvbmZpZ3VyZWRTY2hlZHVsZSKOAQoSRXhwb25lbnRpYWxCYWNrb2ZmEioKB2luaXRpYWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDgoGZmFjdG9yGAIgASgBEiYKA2NhcBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxtYXhfYXR0ZW1wdHMYBCABKA0iRQoJUmF0ZUxpbWl0Eg0KBWNvdW50GAEgASgNEikKBnBlcmlvZBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiL+AQoUQ2lyY3VpdEJyZWFrZXJQb2xpY3kSHgoRZmFpbHVyZV90aHJlc2hvbGQYASABKA1IAIgBARIaCg1mYWlsdXJlX3JhdGlvGAIgASgBSAGIAQESGQoMbWluX3JlcXVlc3RzGAMgASgNSAKIAQESKQoGd2luZG93GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKCGNvb2xkb3duGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQhQKEl9mYWlsdXJlX3RocmVzaG9sZEIQCg5fZmFpbHVyZV9yYXRpb0IPCg1fbWluX3JlcXVlc3RzIswBCg5DaXJjdWl0QnJlYWtlchIqCgVzdGF0ZRgBIAEoDjIbLnN3aXRjaHlhcmQudjEuQ2lyY3VpdFN0YXRlEhYKDmZhaWx1cmVfc3RyZWFrGAIgASgNEhIKCmxhc3RfZXJyb3IYAyABKAkSMwoPbGFzdF9mYWlsdXJlX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglvcGVuZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpEDChdDcmVhdGVDb25uZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEi8KB3dlYmhvb2sYAiABKAsyHC5zd2l0Y2h5YXJkLnYxLldlYmhvb2tDb25maWdIABIvCgdodWJzcG90GAQgASgLMhwuc3dpdGNoeWFyZC52MS5IdWJzcG90Q29uZmlnSAASMwoJbWFpbGNoaW1wGAUgASgLMh4uc3dpdGNoeWFyZC52MS5NYWlsY2hpbXBDb25maWdIABI1CgpzYWxlc2ZvcmNlGAYgASgLMh8uc3dpdGNoeWFyZC52MS5TYWxlc2ZvcmNlQ29uZmlnSAASMQoIcmFiYml0bXEYByABKAsyHS5zd2l0Y2h5YXJkLnYxLlJhYmJpdG1xQ29uZmlnSAASKQoEbmF0cxgIIAEoCzIZLnN3aXRjaHlhcmQudjEuTmF0c0NvbmZpZ0gAEi0KBnBvbGljeRgDIAEoCzIdLnN3aXRjaHlhcmQudjEuRGVsaXZlcnlQb2xpY3lCDQoLZGVzdGluYXRpb24iSQoYQ3JlYXRlQ29ubmVjdGlvblJlc3BvbnNlEi0KCmNvbm5lY3Rpb24YASABKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24iIgoUR2V0Q29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkiRgoVR2V0Q29ubmVjdGlvblJlc3BvbnNlEi0KCmNvbm5lY3Rpb24YASABKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24iPwoWTGlzdENvbm5lY3Rpb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJiChdMaXN0Q29ubmVjdGlvbnNSZXNwb25zZRIuCgtjb25uZWN0aW9ucxgBIAMoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJQoXRGVsZXRlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkiGgoYRGVsZXRlQ29ubmVjdGlvblJlc3BvbnNlIr8DChdVcGRhdGVDb25uZWN0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCRIRCgRuYW1lGAIgASgJSACIAQESLQoHd2ViaG9vaxgDIAEoCzIcLnN3aXRjaHlhcmQudjEuV2ViaG9va0NvbmZpZxItCgZwb2xpY3kYBCABKAsyHS5zd2l0Y2h5YXJkLnYxLkRlbGl2ZXJ5UG9saWN5Ei0KBXN0YXRlGAUgASgOMh4uc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uU3RhdGUSLQoHaHVic3BvdBgGIAEoCzIcLnN3aXRjaHlhcmQudjEuSHVic3BvdENvbmZpZxIxCgltYWlsY2hpbXAYByABKAsyHi5zd2l0Y2h5YXJkLnYxLk1haWxjaGltcENvbmZpZxIzCgpzYWxlc2ZvcmNlGAggASgLMh8uc3dpdGNoeWFyZC52MS5TYWxlc2ZvcmNlQ29uZmlnEi8KCHJhYmJpdG1xGAkgASgLMh0uc3dpdGNoeWFyZC52MS5SYWJiaXRtcUNvbmZpZxInCgRuYXRzGAogASgLMhkuc3dpdGNoeWFyZC52MS5OYXRzQ29uZmlnQgcKBV9uYW1lImEKGFVwZGF0ZUNvbm5lY3Rpb25SZXNwb25zZRItCgpjb25uZWN0aW9uGAEgASgLMhkuc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uEhYKDnJlcXVldWVkX2NvdW50GAIgASgNIiQKFlBhdXNlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkiSAoXUGF1c2VDb25uZWN0aW9uUmVzcG9uc2USLQoKY29ubmVjdGlvbhgBIAEoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbiIlChdSZXN1bWVDb25uZWN0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJhChhSZXN1bWVDb25uZWN0aW9uUmVzcG9uc2USLQoKY29ubmVjdGlvbhgBIAEoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbhIWCg5yZXF1ZXVlZF9jb3VudBgCIAEoDSJZChpSb3RhdGVTaWduaW5nU2VjcmV0UmVxdWVzdBIKCgJpZBgBIAEoCRIvCgxncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ipAEKG1JvdGF0ZVNpZ25pbmdTZWNyZXRSZXNwb25zZRItCgpjb25uZWN0aW9uGAEgASgLMhkuc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uEhYKDnNpZ25pbmdfc2VjcmV0GAIgASgJEj4KGnByZXZpb3VzX3NlY3JldF9leHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCL1AQoEUnVsZRIKCgJpZBgBIAEoCRISCgpldmVudF90eXBlGAIgASgJEhUKDWNvbm5lY3Rpb25faWQYAyABKAkSDwoHZW5hYmxlZBgEIAEoCBITCgtkZXNjcmlwdGlvbhgFIAEoCRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgljb25kaXRpb24YByABKAkSDwoHbWFwcGluZxgIIAEoCRIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRuYW1lGAogASgJIqcBChFDcmVhdGVSdWxlUmVxdWVzdBISCgpldmVudF90eXBlGAEgASgJEhUKDWNvbm5lY3Rpb25faWQYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSEQoJY29uZGl0aW9uGAQgASgJEg8KB21hcHBpbmcYBSABKAkSFAoHZW5hYmxlZBgGIAEoCEgAiAEBEgwKBG5hbWUYByABKAlCCgoIX2VuYWJsZWQiNwoSQ3JlYXRlUnVsZVJlc3BvbnNlEiEKBHJ1bGUYASABKAsyEy5zd2l0Y2h5YXJkLnYxLlJ1bGUiHAoOR2V0UnVsZVJlcXVlc3QSCgoCaWQYASABKAkiNAoPR2V0UnVsZVJlc3BvbnNlEiEKBHJ1bGUYASABKAsyEy5zd2l0Y2h5YXJkLnYxLlJ1bGUipQIKEVVwZGF0ZVJ1bGVSZXF1ZXN0EgoKAmlkGAEgASgJEhcKCmV2ZW50X3R5cGUYAiABKAlIAIgBARIaCg1jb25uZWN0aW9uX2lkGAMgASgJSAGIAQESFgoJY29uZGl0aW9uGAQgASgJSAKIAQESFAoHbWFwcGluZxgFIAEoCUgDiAEBEhQKB2VuYWJsZWQYBiABKAhIBIgBARIYCgtkZXNjcmlwdGlvbhgHIAEoCUgFiAEBEhEKBG5hbWUYCCABKAlIBogBAUINCgtfZXZlbnRfdHlwZUIQCg5fY29ubmVjdGlvbl9pZEIMCgpfY29uZGl0aW9uQgoKCF9tYXBwaW5nQgoKCF9lbmFibGVkQg4KDF9kZXNjcmlwdGlvbkIHCgVfbmFtZSI3ChJVcGRhdGVSdWxlUmVzcG9uc2USIQoEcnVsZRgBIAEoCzITLnN3aXRjaHlhcmQudjEuUnVsZSJkChBMaXN0UnVsZXNSZXF1ZXN0EhIKCmV2ZW50X3R5cGUYASABKAkSFQoNY29ubmVjdGlvbl9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKA0SEgoKcGFnZV90b2tlbhgEIAEoCSJQChFMaXN0UnVsZXNSZXNwb25zZRIiCgVydWxlcxgBIAMoCzITLnN3aXRjaHlhcmQudjEuUnVsZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHwoRRGVsZXRlUnVsZVJlcXVlc3QSCgoCaWQYASABKAkiFAoSRGVsZXRlUnVsZVJlc3BvbnNlIkIKCFJ1bGVTcGVjEhIKCmV2ZW50X3R5cGUYASABKAkSEQoJY29uZGl0aW9uGAIgASgJEg8KB21hcHBpbmcYAyABKAkifwoPVGVzdFJ1bGVSZXF1ZXN0EhEKB3J1bGVfaWQYASABKAlIABInCgRzcGVjGAIgASgLMhcuc3dpdGNoeWFyZC52MS5SdWxlU3BlY0gAEhIKCmV2ZW50X3R5cGUYAyABKAkSFAoMcGF5bG9hZF9qc29uGAQgASgJQgYKBHJ1bGUi9AEKDlJlcXVlc3RQcmV2aWV3Eg4KBm1ldGhvZBgBIAEoCRILCgN1cmwYAiABKAkSOwoHaGVhZGVycxgDIAMoCzIqLnN3aXRjaHlhcmQudjEuUmVxdWVzdFByZXZpZXcuSGVhZGVyc0VudHJ5EhEKCWJvZHlfanNvbhgEIAEoCRINCgVlcnJvchgFIAEoCRIQCghleGNoYW5nZRgGIAEoCRITCgtyb3V0aW5nX2tleRgHIAEoCRIPCgdzdWJqZWN0GAggASgJGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoUBChBUZXN0UnVsZVJlc3BvbnNlEg8KB21hdGNoZWQYASABKAgSEQoJYm9keV9qc29uGAIgASgJEg0KBWVycm9yGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIuCgdyZXF1ZXN0GAUgASgLMh0uc3dpdGNoeWFyZC52MS5SZXF1ZXN0UHJldmlldyI8ChBUZXN0RXZlbnRSZXF1ZXN0EhIKCmV2ZW50X3R5cGUYASABKAkSFAoMcGF5bG9hZF9qc29uGAIgASgJIkEKEVRlc3RFdmVudFJlc3BvbnNlEiwKCG91dGNvbWVzGAEgAygLMhouc3dpdGNoeWFyZC52MS5SdWxlT3V0Y29tZSKfAQoLUnVsZU91dGNvbWUSDwoHcnVsZV9pZBgBIAEoCRIRCglydWxlX25hbWUYAiABKAkSEgoKZXZlbnRfdHlwZRgDIAEoCRIVCg1jb25uZWN0aW9uX2lkGAQgASgJEg8KB21hdGNoZWQYBSABKAgSEQoJYm9keV9qc29uGAYgASgJEg0KBWVycm9yGAcgASgJEg4KBnJlYXNvbhgIIAEoCSKgBAoIQmFja2ZpbGwSCgoCaWQYASABKAkSDwoHcnVsZV9pZBgCIAEoCRItCglmcm9tX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB3RvX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3JhdGVfcGVyX3NlY29uZBgFIAEoDRIrCgVzdGF0ZRgGIAEoDjIcLnN3aXRjaHlhcmQudjEuQmFja2ZpbGxTdGF0ZRIUCgxldmVudHNfdG90YWwYByABKAQSFgoOZXZlbnRzX3NjYW5uZWQYCCABKAQSFgoOZXZlbnRzX21hdGNoZWQYCSABKAQSGgoSZGVsaXZlcmllc19jcmVhdGVkGAogASgEEhoKEmRlbGl2ZXJpZXNfc2tpcHBlZBgLIAEoBBIPCgdwZXJjZW50GAwgASgBEiYKA2V0YRgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhINCgVlcnJvchgOIAEoCRIuCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAimwEKE0JhY2tmaWxsUnVsZVJlcXVlc3QSDwoHcnVsZV9pZBgBIAEoCRItCglmcm9tX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB3RvX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3JhdGVfcGVyX3NlY29uZBgEIAEoDSJBChRCYWNrZmlsbFJ1bGVSZXNwb25zZRIpCghiYWNrZmlsbBgBIAEoCzIXLnN3aXRjaHlhcmQudjEuQmFja2ZpbGwiIAoSR2V0QmFja2ZpbGxSZXF1ZXN0EgoKAmlkGAEgASgJIkAKE0dldEJhY2tmaWxsUmVzcG9uc2USKQoIYmFja2ZpbGwYASABKAsyFy5zd2l0Y2h5YXJkLnYxLkJhY2tmaWxsIk4KFExpc3RCYWNrZmlsbHNSZXF1ZXN0Eg8KB3J1bGVfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkiXAoVTGlzdEJhY2tmaWxsc1Jlc3BvbnNlEioKCWJhY2tmaWxscxgBIAMoCzIXLnN3aXRjaHlhcmQudjEuQmFja2ZpbGwSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiMKFUNhbmNlbEJhY2tmaWxsUmVxdWVzdBIKCgJpZBgBIAEoCSJDChZDYW5jZWxCYWNrZmlsbFJlc3BvbnNlEikKCGJhY2tmaWxsGAEgASgLMhcuc3dpdGNoeWFyZC52MS5CYWNrZmlsbCq0AQoPQ29ubmVjdGlvblN0YXRlEiAKHENPTk5FQ1RJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIbChdDT05ORUNUSU9OX1NUQVRFX0FDVElWRRABEhsKF0NPTk5FQ1RJT05fU1RBVEVfUEFVU0VEEAISHQoZQ09OTkVDVElPTl9TVEFURV9ESVNBQkxFRBADEiYKIkNPTk5FQ1RJT05fU1RBVEVfTkVFRFNfQ1JFREVOVElBTFMQBCp8CgxDaXJjdWl0U3RhdGUSHQoZQ0lSQ1VJVF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFENJUkNVSVRfU1RBVEVfQ0xPU0VEEAESFgoSQ0lSQ1VJVF9TVEFURV9PUEVOEAISGwoXQ0lSQ1VJVF9TVEFURV9IQUxGX09QRU4QAyqiAQoNQmFja2ZpbGxTdGF0ZRIeChpCQUNLRklMTF9TVEFURV9VTlNQRUNJRklFRBAAEhoKFkJBQ0tGSUxMX1NUQVRFX1JVTk5JTkcQARIcChhCQUNLRklMTF9TVEFURV9DT01QTEVURUQQAhIcChhCQUNLRklMTF9TVEFURV9DQU5DRUxMRUQQAxIZChVCQUNLRklMTF9TVEFURV9GQUlMRUQQBDLLDQoNUm91dGVyU2VydmljZRJjChBDcmVhdGVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5DcmVhdGVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuQ3JlYXRlQ29ubmVjdGlvblJlc3BvbnNlEloKDUdldENvbm5lY3Rpb24SIy5zd2l0Y2h5YXJkLnYxLkdldENvbm5lY3Rpb25SZXF1ZXN0GiQuc3dpdGNoeWFyZC52MS5HZXRDb25uZWN0aW9uUmVzcG9uc2USYAoPTGlzdENvbm5lY3Rpb25zEiUuc3dpdGNoeWFyZC52MS5MaXN0Q29ubmVjdGlvbnNSZXF1ZXN0GiYuc3dpdGNoeWFyZC52MS5MaXN0Q29ubmVjdGlvbnNSZXNwb25zZRJjChBEZWxldGVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5EZWxldGVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuRGVsZXRlQ29ubmVjdGlvblJlc3BvbnNlEmMKEFVwZGF0ZUNvbm5lY3Rpb24SJi5zd2l0Y2h5YXJkLnYxLlVwZGF0ZUNvbm5lY3Rpb25SZXF1ZXN0Gicuc3dpdGNoeWFyZC52MS5VcGRhdGVDb25uZWN0aW9uUmVzcG9uc2USYAoPUGF1c2VDb25uZWN0aW9uEiUuc3dpdGNoeWFyZC52MS5QYXVzZUNvbm5lY3Rpb25SZXF1ZXN0GiYuc3dpdGNoeWFyZC52MS5QYXVzZUNvbm5lY3Rpb25SZXNwb25zZRJjChBSZXN1bWVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5SZXN1bWVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuUmVzdW1lQ29ubmVjdGlvblJlc3BvbnNlEmwKE1JvdGF0ZVNpZ25pbmdTZWNyZXQSKS5zd2l0Y2h5YXJkLnYxLlJvdGF0ZVNpZ25pbmdTZWNyZXRSZXF1ZXN0Giouc3dpdGNoeWFyZC52MS5Sb3RhdGVTaWduaW5nU2VjcmV0UmVzcG9uc2USUQoKQ3JlYXRlUnVsZRIgLnN3aXRjaHlhcmQudjEuQ3JlYXRlUnVsZVJlcXVlc3QaIS5zd2l0Y2h5YXJkLnYxLkNyZWF0ZVJ1bGVSZXNwb25zZRJICgdHZXRSdWxlEh0uc3dpdGNoeWFyZC52MS5HZXRSdWxlUmVxdWVzdBoeLnN3aXRjaHlhcmQudjEuR2V0UnVsZVJlc3BvbnNlElEKClVwZGF0ZVJ1bGUSIC5zd2l0Y2h5YXJkLnYxLlVwZGF0ZVJ1bGVSZXF1ZXN0GiEuc3dpdGNoeWFyZC52MS5VcGRhdGVSdWxlUmVzcG9uc2USTgoJTGlzdFJ1bGVzEh8uc3dpdGNoeWFyZC52MS5MaXN0UnVsZXNSZXF1ZXN0GiAuc3dpdGNoeWFyZC52MS5MaXN0UnVsZXNSZXNwb25zZRJRCgpEZWxldGVSdWxlEiAuc3dpdGNoeWFyZC52MS5EZWxldGVSdWxlUmVxdWVzdBohLnN3aXRjaHlhcmQudjEuRGVsZXRlUnVsZVJlc3BvbnNlEksKCFRlc3RSdWxlEh4uc3dpdGNoeWFyZC52MS5UZXN0UnVsZVJlcXVlc3QaHy5zd2l0Y2h5YXJkLnYxLlRlc3RSdWxlUmVzcG9uc2USTgoJVGVzdEV2ZW50Eh8uc3dpdGNoeWFyZC52MS5UZXN0RXZlbnRSZXF1ZXN0GiAuc3dpdGNoeWFyZC52MS5UZXN0RXZlbnRSZXNwb25zZRJXCgxCYWNrZmlsbFJ1bGUSIi5zd2l0Y2h5YXJkLnYxLkJhY2tmaWxsUnVsZVJlcXVlc3QaIy5zd2l0Y2h5YXJkLnYxLkJhY2tmaWxsUnVsZVJlc3BvbnNlElQKC0dldEJhY2tmaWxsEiEuc3dpdGNoeWFyZC52MS5HZXRCYWNrZmlsbFJlcXVlc3QaIi5zd2l0Y2h5YXJkLnYxLkdldEJhY2tmaWxsUmVzcG9uc2USWgoNTGlzdEJhY2tmaWxscxIjLnN3aXRjaHlhcmQudjEuTGlzdEJhY2tmaWxsc1JlcXVlc3QaJC5zd2l0Y2h5YXJkLnYxLkxpc3RCYWNrZmlsbHNSZXNwb25zZRJdCg5DYW5jZWxCYWNrZmlsbBIkLnN3aXRjaHlhcmQudjEuQ2FuY2VsQmFja2ZpbGxSZXF1ZXN0GiUuc3dpdGNoeWFyZC52MS5DYW5jZWxCYWNrZmlsbFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * WebhookConfig is an HTTP POST destination signed with Standard Webhooks.
@@ -1805,6 +1805,308 @@ export const RuleOutcomeSchema: GenMessage<RuleOutcome> = /*@__PURE__*/
   messageDesc(file_switchyard_v1_router, 47);
 
 /**
+ * A run of past events through one rule, with its progress.
+ *
+ * @generated from message switchyard.v1.Backfill
+ */
+export type Backfill = Message<"switchyard.v1.Backfill"> & {
+  /**
+   * `bf_…`
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string rule_id = 2;
+   */
+  ruleId: string;
+
+  /**
+   * The range of the events' received time: from_time inclusive, to_time
+   * exclusive.
+   *
+   * @generated from field: google.protobuf.Timestamp from_time = 3;
+   */
+  fromTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp to_time = 4;
+   */
+  toTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: uint32 rate_per_second = 5;
+   */
+  ratePerSecond: number;
+
+  /**
+   * @generated from field: switchyard.v1.BackfillState state = 6;
+   */
+  state: BackfillState;
+
+  /**
+   * Events of the rule's type in the range, counted when the backfill
+   * started (an estimate: events routed meanwhile do not change it).
+   *
+   * @generated from field: uint64 events_total = 7;
+   */
+  eventsTotal: bigint;
+
+  /**
+   * Events read and routed through the rule so far.
+   *
+   * @generated from field: uint64 events_scanned = 8;
+   */
+  eventsScanned: bigint;
+
+  /**
+   * Of those, the events the rule matched (or failed on).
+   *
+   * @generated from field: uint64 events_matched = 9;
+   */
+  eventsMatched: bigint;
+
+  /**
+   * Deliveries this backfill created (failed-rule deliveries included).
+   *
+   * @generated from field: uint64 deliveries_created = 10;
+   */
+  deliveriesCreated: bigint;
+
+  /**
+   * Matched events that already had a delivery of this rule.
+   *
+   * @generated from field: uint64 deliveries_skipped = 11;
+   */
+  deliveriesSkipped: bigint;
+
+  /**
+   * events_scanned of events_total, 0 to 100.
+   *
+   * @generated from field: double percent = 12;
+   */
+  percent: number;
+
+  /**
+   * Time left at the rate seen so far; absent unless running.
+   *
+   * @generated from field: google.protobuf.Duration eta = 13;
+   */
+  eta?: Duration | undefined;
+
+  /**
+   * @generated from field: string error = 14;
+   */
+  error: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 15;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 16;
+   */
+  updatedAt?: Timestamp | undefined;
+
+  /**
+   * When it completed, was cancelled or failed.
+   *
+   * @generated from field: google.protobuf.Timestamp finished_at = 17;
+   */
+  finishedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message switchyard.v1.Backfill.
+ * Use `create(BackfillSchema)` to create a new message.
+ */
+export const BackfillSchema: GenMessage<Backfill> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 48);
+
+/**
+ * @generated from message switchyard.v1.BackfillRuleRequest
+ */
+export type BackfillRuleRequest = Message<"switchyard.v1.BackfillRuleRequest"> & {
+  /**
+   * The rule, `rul_…`; it must be enabled.
+   *
+   * @generated from field: string rule_id = 1;
+   */
+  ruleId: string;
+
+  /**
+   * Events received at or after from_time and before to_time; to_time may
+   * not be in the future.
+   *
+   * @generated from field: google.protobuf.Timestamp from_time = 2;
+   */
+  fromTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp to_time = 3;
+   */
+  toTime?: Timestamp | undefined;
+
+  /**
+   * Events routed per second at most, 1 to 10000.
+   *
+   * @generated from field: uint32 rate_per_second = 4;
+   */
+  ratePerSecond: number;
+};
+
+/**
+ * Describes the message switchyard.v1.BackfillRuleRequest.
+ * Use `create(BackfillRuleRequestSchema)` to create a new message.
+ */
+export const BackfillRuleRequestSchema: GenMessage<BackfillRuleRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 49);
+
+/**
+ * @generated from message switchyard.v1.BackfillRuleResponse
+ */
+export type BackfillRuleResponse = Message<"switchyard.v1.BackfillRuleResponse"> & {
+  /**
+   * @generated from field: switchyard.v1.Backfill backfill = 1;
+   */
+  backfill?: Backfill | undefined;
+};
+
+/**
+ * Describes the message switchyard.v1.BackfillRuleResponse.
+ * Use `create(BackfillRuleResponseSchema)` to create a new message.
+ */
+export const BackfillRuleResponseSchema: GenMessage<BackfillRuleResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 50);
+
+/**
+ * @generated from message switchyard.v1.GetBackfillRequest
+ */
+export type GetBackfillRequest = Message<"switchyard.v1.GetBackfillRequest"> & {
+  /**
+   * `bf_…`
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message switchyard.v1.GetBackfillRequest.
+ * Use `create(GetBackfillRequestSchema)` to create a new message.
+ */
+export const GetBackfillRequestSchema: GenMessage<GetBackfillRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 51);
+
+/**
+ * @generated from message switchyard.v1.GetBackfillResponse
+ */
+export type GetBackfillResponse = Message<"switchyard.v1.GetBackfillResponse"> & {
+  /**
+   * @generated from field: switchyard.v1.Backfill backfill = 1;
+   */
+  backfill?: Backfill | undefined;
+};
+
+/**
+ * Describes the message switchyard.v1.GetBackfillResponse.
+ * Use `create(GetBackfillResponseSchema)` to create a new message.
+ */
+export const GetBackfillResponseSchema: GenMessage<GetBackfillResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 52);
+
+/**
+ * @generated from message switchyard.v1.ListBackfillsRequest
+ */
+export type ListBackfillsRequest = Message<"switchyard.v1.ListBackfillsRequest"> & {
+  /**
+   * Optional: only this rule's backfills.
+   *
+   * @generated from field: string rule_id = 1;
+   */
+  ruleId: string;
+
+  /**
+   * At most 500; 0 means 100.
+   *
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message switchyard.v1.ListBackfillsRequest.
+ * Use `create(ListBackfillsRequestSchema)` to create a new message.
+ */
+export const ListBackfillsRequestSchema: GenMessage<ListBackfillsRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 53);
+
+/**
+ * @generated from message switchyard.v1.ListBackfillsResponse
+ */
+export type ListBackfillsResponse = Message<"switchyard.v1.ListBackfillsResponse"> & {
+  /**
+   * @generated from field: repeated switchyard.v1.Backfill backfills = 1;
+   */
+  backfills: Backfill[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message switchyard.v1.ListBackfillsResponse.
+ * Use `create(ListBackfillsResponseSchema)` to create a new message.
+ */
+export const ListBackfillsResponseSchema: GenMessage<ListBackfillsResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 54);
+
+/**
+ * @generated from message switchyard.v1.CancelBackfillRequest
+ */
+export type CancelBackfillRequest = Message<"switchyard.v1.CancelBackfillRequest"> & {
+  /**
+   * `bf_…`
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message switchyard.v1.CancelBackfillRequest.
+ * Use `create(CancelBackfillRequestSchema)` to create a new message.
+ */
+export const CancelBackfillRequestSchema: GenMessage<CancelBackfillRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 55);
+
+/**
+ * @generated from message switchyard.v1.CancelBackfillResponse
+ */
+export type CancelBackfillResponse = Message<"switchyard.v1.CancelBackfillResponse"> & {
+  /**
+   * @generated from field: switchyard.v1.Backfill backfill = 1;
+   */
+  backfill?: Backfill | undefined;
+};
+
+/**
+ * Describes the message switchyard.v1.CancelBackfillResponse.
+ * Use `create(CancelBackfillResponseSchema)` to create a new message.
+ */
+export const CancelBackfillResponseSchema: GenMessage<CancelBackfillResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 56);
+
+/**
  * @generated from enum switchyard.v1.ConnectionState
  */
 export enum ConnectionState {
@@ -1886,6 +2188,50 @@ export enum CircuitState {
  */
 export const CircuitStateSchema: GenEnum<CircuitState> = /*@__PURE__*/
   enumDesc(file_switchyard_v1_router, 1);
+
+/**
+ * What a backfill is doing.
+ *
+ * @generated from enum switchyard.v1.BackfillState
+ */
+export enum BackfillState {
+  /**
+   * @generated from enum value: BACKFILL_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Paging through the range (or waiting for a router to take it over).
+   *
+   * @generated from enum value: BACKFILL_STATE_RUNNING = 1;
+   */
+  RUNNING = 1,
+
+  /**
+   * Every event of the range was routed through the rule.
+   *
+   * @generated from enum value: BACKFILL_STATE_COMPLETED = 2;
+   */
+  COMPLETED = 2,
+
+  /**
+   * @generated from enum value: BACKFILL_STATE_CANCELLED = 3;
+   */
+  CANCELLED = 3,
+
+  /**
+   * Stopped early; `error` says why (e.g. the rule was deleted or disabled).
+   *
+   * @generated from enum value: BACKFILL_STATE_FAILED = 4;
+   */
+  FAILED = 4,
+}
+
+/**
+ * Describes the enum switchyard.v1.BackfillState.
+ */
+export const BackfillStateSchema: GenEnum<BackfillState> = /*@__PURE__*/
+  enumDesc(file_switchyard_v1_router, 2);
 
 /**
  * RouterService manages connections (destinations) and the rules that bind
@@ -2036,6 +2382,52 @@ export const RouterService: GenService<{
     methodKind: "unary";
     input: typeof TestEventRequestSchema;
     output: typeof TestEventResponseSchema;
+  },
+  /**
+   * BackfillRule routes the stored events of a past time range through one
+   * rule, as if the rule had existed when they arrived: one delivery per
+   * event the rule matches, never a second one (events that already have a
+   * delivery of this rule, from live routing or an earlier backfill, are
+   * counted as skipped). It runs in the background at most
+   * `rate_per_second` events a second; one backfill per rule runs at a time.
+   *
+   * @generated from rpc switchyard.v1.RouterService.BackfillRule
+   */
+  backfillRule: {
+    methodKind: "unary";
+    input: typeof BackfillRuleRequestSchema;
+    output: typeof BackfillRuleResponseSchema;
+  },
+  /**
+   * GetBackfill reports a backfill's state and progress.
+   *
+   * @generated from rpc switchyard.v1.RouterService.GetBackfill
+   */
+  getBackfill: {
+    methodKind: "unary";
+    input: typeof GetBackfillRequestSchema;
+    output: typeof GetBackfillResponseSchema;
+  },
+  /**
+   * ListBackfills lists the workspace's backfills, newest first.
+   *
+   * @generated from rpc switchyard.v1.RouterService.ListBackfills
+   */
+  listBackfills: {
+    methodKind: "unary";
+    input: typeof ListBackfillsRequestSchema;
+    output: typeof ListBackfillsResponseSchema;
+  },
+  /**
+   * CancelBackfill stops a running backfill after the page under way;
+   * deliveries it already created stay.
+   *
+   * @generated from rpc switchyard.v1.RouterService.CancelBackfill
+   */
+  cancelBackfill: {
+    methodKind: "unary";
+    input: typeof CancelBackfillRequestSchema;
+    output: typeof CancelBackfillResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_switchyard_v1_router, 0);
