@@ -138,8 +138,16 @@ const TABLE: &[(&str, &str, Access)] = {
             "BackfillRule",
             Workspace(Admin),
         ),
-        ("switchyard.v1.RouterService", "GetBackfill", Workspace(Read)),
-        ("switchyard.v1.RouterService", "ListBackfills", Workspace(Read)),
+        (
+            "switchyard.v1.RouterService",
+            "GetBackfill",
+            Workspace(Read),
+        ),
+        (
+            "switchyard.v1.RouterService",
+            "ListBackfills",
+            Workspace(Read),
+        ),
         (
             "switchyard.v1.RouterService",
             "CancelBackfill",
