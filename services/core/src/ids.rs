@@ -78,6 +78,11 @@ prefixed_id!(
     AuditEventId,
     "aud"
 );
+prefixed_id!(
+    /// A run of past events through one rule.
+    BackfillId,
+    "bf"
+);
 
 fn parse_prefixed(text: &str, prefix: &str) -> Result<Uuid, String> {
     let Some(rest) = text

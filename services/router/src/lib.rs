@@ -18,10 +18,14 @@
 //!   pipelined Redis round trip then enqueues a job per new pending
 //!   delivery. If the process dies in
 //!   between, the repair loop enqueues the orphaned deliveries.
+//! - [`backfill`] routes the stored events of a past range through one
+//!   rule, paced, resumable and exactly once, through [`routing`]'s code;
+//!   its worker runs beside the repair loop in every router.
 //! - [`dryrun`] answers `TestRule` and `TestEvent` without storing anything.
 //! - [`audit`] writes every connection and rule change to the audit log.
 
 pub mod audit;
+pub mod backfill;
 pub mod cache;
 pub mod connection_controls;
 pub mod connection_policy;
@@ -53,6 +57,7 @@ use switchyard_core::{db, grpc as core_grpc, queue};
 use tokio::net::TcpListener;
 use tonic::transport::ServerTlsConfig;
 
+use crate::backfill::BackfillSettings;
 use crate::cache::RuleCache;
 use crate::routing::RepairSettings;
 
@@ -108,6 +113,7 @@ pub struct RouterApp {
     tls: Option<ServerTlsConfig>,
     database_url: String,
     repair: RepairSettings,
+    backfill: BackfillSettings,
     /// This process's keyring, announced on the Redis prefix while it runs.
     claim: secrets::KeyringClaim,
 }
@@ -140,6 +146,7 @@ impl RouterApp {
             tls: config.tls.server()?,
             database_url: config.database_url.clone(),
             repair: RepairSettings::default(),
+            backfill: BackfillSettings::default(),
             claim,
         })
     }
@@ -155,8 +162,16 @@ impl RouterApp {
         self
     }
 
+    /// Replaces the backfill worker's timing (tests shorten the lease, or
+    /// run no worker).
+    pub fn with_backfill(mut self, backfill: BackfillSettings) -> Self {
+        self.backfill = backfill;
+        self
+    }
+
     /// Seals credentials earlier versions left in plain text, then serves
-    /// gRPC, the rule cache listener and the repair loop until `shutdown`.
+    /// gRPC, the rule cache listener, the repair loop and the backfill
+    /// worker until `shutdown`.
     pub async fn run(self, listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
         let sealed = secrets::store::encrypt_plaintext(
             &self.state.pool,
@@ -184,6 +199,11 @@ impl RouterApp {
             self.repair,
             shutdown.clone(),
         ));
+        let backfills = tokio::spawn(backfill::worker::run(
+            self.state.clone(),
+            self.backfill,
+            shutdown.clone(),
+        ));
         let pool = self.state.pool.clone();
         let served = core_grpc::serve(
             grpc::routes(self.state),
@@ -199,10 +219,13 @@ impl RouterApp {
             // Not stopped by the signal: the helpers would wait for it.
             listen.abort();
             repair.abort();
+            backfills.abort();
             claim.abort();
             return served;
         }
-        let (listened, repaired, claimed) = tokio::join!(listen, repair, claim);
+        let (listened, repaired, claimed, backfilled) =
+            tokio::join!(listen, repair, claim, backfills);
+        backfilled.map_err(|error| anyhow::anyhow!("backfill worker panicked: {error}"))?;
         claimed.map_err(|error| anyhow::anyhow!("keyring claim panicked: {error}"))?;
         listened.map_err(|error| anyhow::anyhow!("rule cache listener panicked: {error}"))?;
         repaired.map_err(|error| anyhow::anyhow!("repair loop panicked: {error}"))?;

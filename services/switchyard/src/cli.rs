@@ -91,6 +91,11 @@ pub enum Command {
         #[command(subcommand)]
         command: RuleCommand,
     },
+    /// Follow, list and cancel backfills (`rules backfill` starts one).
+    Backfills {
+        #[command(subcommand)]
+        command: crate::commands::backfills::BackfillCommand,
+    },
     /// Inspect deliveries.
     Deliveries {
         #[command(subcommand)]

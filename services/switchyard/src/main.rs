@@ -102,6 +102,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rules { command } => {
             switchyard::commands::rules::run(&client::client_from_env()?, command).await
         }
+        Command::Backfills { command } => {
+            switchyard::commands::backfills::run(&client::client_from_env()?, command).await
+        }
         Command::Deliveries { command } => {
             client::deliveries(&client::client_from_env()?, command).await
         }

@@ -197,6 +197,25 @@ async fn every_rpc_isolates_workspaces_and_enforces_scopes() -> anyhow::Result<(
         .await?
         .get(0);
     let a_key_id = switchyard_core::ids::ApiKeyId(a_key_id).to_string();
+    // A backfill of A's rule (the last hour, up to now).
+    let now = std::time::SystemTime::now();
+    let backfill_request = |rule_id: &str| proto::BackfillRuleRequest {
+        rule_id: rule_id.to_string(),
+        from_time: Some((now - std::time::Duration::from_secs(3600)).into()),
+        to_time: Some(now.into()),
+        rate_per_second: 100,
+    };
+    let started = call(
+        &stack,
+        "/switchyard.v1.RouterService/BackfillRule",
+        &stack.api_key,
+        backfill_request(&rule_id).encode_to_vec(),
+    )
+    .await?;
+    let backfill_id = proto::BackfillRuleResponse::decode(&started[..])?
+        .backfill
+        .expect("backfill")
+        .id;
 
     let (_, foreign_key) = switchyard_core::auth::create_workspace(&stack.pool, &hasher, "globex")
         .await
@@ -464,6 +483,35 @@ async fn every_rpc_isolates_workspaces_and_enforces_scopes() -> anyhow::Result<(
                 let response: proto::TestEventResponse = empty(bytes);
                 response.outcomes.is_empty()
             }),
+        ),
+        (
+            "/switchyard.v1.RouterService/BackfillRule",
+            backfill_request(&rule_id).encode_to_vec(),
+            Foreign::NotFound,
+        ),
+        (
+            "/switchyard.v1.RouterService/GetBackfill",
+            proto::GetBackfillRequest {
+                id: backfill_id.clone(),
+            }
+            .encode_to_vec(),
+            Foreign::NotFound,
+        ),
+        (
+            "/switchyard.v1.RouterService/ListBackfills",
+            proto::ListBackfillsRequest::default().encode_to_vec(),
+            Foreign::Nothing(|bytes| {
+                let response: proto::ListBackfillsResponse = empty(bytes);
+                response.backfills.is_empty()
+            }),
+        ),
+        (
+            "/switchyard.v1.RouterService/CancelBackfill",
+            proto::CancelBackfillRequest {
+                id: backfill_id.clone(),
+            }
+            .encode_to_vec(),
+            Foreign::NotFound,
         ),
         (
             "/switchyard.v1.DeliveryService/ListDeliveries",

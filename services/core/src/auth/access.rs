@@ -131,6 +131,28 @@ const TABLE: &[(&str, &str, Access)] = {
         ),
         ("switchyard.v1.RouterService", "TestRule", Workspace(Read)),
         ("switchyard.v1.RouterService", "TestEvent", Workspace(Read)),
+        // Backfills create deliveries like rule changes do: admin; progress
+        // is read.
+        (
+            "switchyard.v1.RouterService",
+            "BackfillRule",
+            Workspace(Admin),
+        ),
+        (
+            "switchyard.v1.RouterService",
+            "GetBackfill",
+            Workspace(Read),
+        ),
+        (
+            "switchyard.v1.RouterService",
+            "ListBackfills",
+            Workspace(Read),
+        ),
+        (
+            "switchyard.v1.RouterService",
+            "CancelBackfill",
+            Workspace(Admin),
+        ),
         // Delivery history is read; retries and replays are admin.
         (
             "switchyard.v1.DeliveryService",

@@ -5,12 +5,15 @@
 //!
 //! - [`messages`]: records to messages, request fields to validated values.
 //! - [`rules`]: the rule handlers, dry runs included.
+//! - [`backfills`]: `BackfillRule`, `GetBackfill`, `ListBackfills`,
+//!   `CancelBackfill`.
 //! - [`connection_rpcs`]: `GetConnection` (with the circuit breakers), the
 //!   connection controls (`UpdateConnection`, `PauseConnection`,
 //!   `ResumeConnection`) and `RotateSigningSecret`.
 //! - this file: the connection handlers, `RouteEvent(s)`, and the trait impls
 //!   that delegate to them.
 
+mod backfills;
 mod connection_rpcs;
 mod messages;
 mod rules;
@@ -347,6 +350,45 @@ impl RouterService for RouterState {
         request: Request<pb::TestEventRequest>,
     ) -> Result<Response<pb::TestEventResponse>, Status> {
         Ok(Response::new(RouterState::test_event(self, request).await?))
+    }
+
+    async fn backfill_rule(
+        &self,
+        request: Request<pb::BackfillRuleRequest>,
+    ) -> Result<Response<pb::BackfillRuleResponse>, Status> {
+        let backfill = RouterState::backfill_rule(self, request).await?;
+        Ok(Response::new(pb::BackfillRuleResponse {
+            backfill: Some(backfill),
+        }))
+    }
+
+    async fn get_backfill(
+        &self,
+        request: Request<pb::GetBackfillRequest>,
+    ) -> Result<Response<pb::GetBackfillResponse>, Status> {
+        let backfill = RouterState::get_backfill(self, request).await?;
+        Ok(Response::new(pb::GetBackfillResponse {
+            backfill: Some(backfill),
+        }))
+    }
+
+    async fn list_backfills(
+        &self,
+        request: Request<pb::ListBackfillsRequest>,
+    ) -> Result<Response<pb::ListBackfillsResponse>, Status> {
+        Ok(Response::new(
+            RouterState::list_backfills(self, request).await?,
+        ))
+    }
+
+    async fn cancel_backfill(
+        &self,
+        request: Request<pb::CancelBackfillRequest>,
+    ) -> Result<Response<pb::CancelBackfillResponse>, Status> {
+        let backfill = RouterState::cancel_backfill(self, request).await?;
+        Ok(Response::new(pb::CancelBackfillResponse {
+            backfill: Some(backfill),
+        }))
     }
 }
 

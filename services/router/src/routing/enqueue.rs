@@ -12,7 +12,7 @@ use switchyard_core::queue::{DeliveryJob, Producer};
 use switchyard_core::telemetry::propagation;
 use uuid::Uuid;
 
-use super::route::RELAXED_COMMIT;
+use super::deliver::RELAXED_COMMIT;
 
 /// A delivery to enqueue, and the trace it belongs to when not the current
 /// one.

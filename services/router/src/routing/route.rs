@@ -1,49 +1,22 @@
 //! Routing: stored events in, their deliveries out, many events per round
 //! trip. `RouteEvent` is a batch of one.
 //!
-//! 1. One query reads every event of the batch (with the trace it was
-//!    emitted in), and the compiled rules of each (workspace, type) come
-//!    from the rule cache.
-//! 2. Every rule runs against every event (on the blocking pool, in one
-//!    task, unless no rule has an expression): matched, not matched, or
-//!    failed. Each event gets a `Route` span in its own trace, with a
-//!    `rule` span per rule.
-//! 3. One statement inserts a delivery per matched rule (`pending`, with
-//!    its mapped body) and per failed rule (`failed`, with the error) for
-//!    all the events, `ON CONFLICT (event_id, rule_id) DO NOTHING`, and
-//!    marks the events routed (deletes their outbox rows). Routing again therefore creates nothing and
-//!    enqueues nothing. The transaction does not wait for its WAL flush
-//!    ([`RELAXED_COMMIT`]).
-//! 4. One pipelined Redis round trip enqueues a job per pending delivery
-//!    created now, then `enqueued_at` is stamped on them. If the process
-//!    dies in between, the repair loop (see [`super::repair`]) enqueues them.
+//! One query reads every event of the batch (with the trace it was emitted
+//! in), the compiled rules of each (workspace, type) come from the rule
+//! cache, and [`super::deliver::create_deliveries`] evaluates, inserts,
+//! marks the events routed and enqueues. What is left here is turning its
+//! result into one [`RouteOutcome`] per requested event.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use switchyard_core::error::{ApiError, ApiResult};
-use switchyard_core::ids::{ConnectionId, DeliveryId, EventId, WorkspaceId};
+use switchyard_core::ids::{DeliveryId, EventId, WorkspaceId};
 use uuid::Uuid;
 
-use switchyard_core::db;
-use switchyard_core::telemetry::metrics::names;
-use switchyard_core::telemetry::propagation;
-
-use super::enqueue;
+use super::deliver::{self, EVENT_COLUMNS, NothingElse, StoredEvent};
 use crate::RouterState;
 use crate::cache::RuleSet;
-use crate::expr::{EventFields, EventScope, Outcome};
-
-/// The routing transaction commits without waiting for its WAL flush.
-///
-/// Losing it in a Postgres crash loses nothing: the event stays unrouted
-/// (its `events_unrouted` row is deleted in the same statement) and the ingest outbox
-/// forwards it again, while a job already on the stream for a lost delivery
-/// finds no row to claim and is dropped. Nothing can act on a delivery
-/// before it is durable, since the engine's claim is a synchronous commit
-/// later in the same WAL. The emit that accepted the event was durable.
-pub(crate) const RELAXED_COMMIT: &str = "SET LOCAL synchronous_commit TO off";
 
 /// Most events one `RouteEvents` call may carry.
 pub const MAX_BATCH_EVENTS: usize = 1000;
@@ -63,118 +36,6 @@ pub struct RouteOutcome {
 pub struct EventRef {
     pub workspace: WorkspaceId,
     pub event: EventId,
-}
-
-/// A stored event, owned so it can move to the blocking pool.
-struct StoredEvent {
-    reference: EventRef,
-    event_type: String,
-    payload: serde_json::Value,
-    received_at: DateTime<Utc>,
-    schema_version: i32,
-    traceparent: Option<String>,
-}
-
-/// Runs every rule against the event, with each matched rule's ordering key.
-fn keyed_outcomes(rules: &RuleSet, event: &EventFields<'_>) -> Vec<(Outcome, Option<String>)> {
-    let scope = EventScope::new(event);
-    rules
-        .iter()
-        .map(|rule| match &rule.program {
-            Ok(program) => scope.keyed_outcome(program),
-            Err(error) => (
-                Outcome::Failed {
-                    error: error.clone(),
-                },
-                None,
-            ),
-        })
-        .collect()
-}
-
-fn is_trivial(rules: &RuleSet) -> bool {
-    rules.iter().all(|rule| {
-        rule.program
-            .as_ref()
-            .is_ok_and(|program| program.is_trivial())
-    })
-}
-
-/// The outcomes of each event's rules, in order.
-async fn evaluate(
-    events: Arc<Vec<StoredEvent>>,
-    rules: Arc<Vec<RuleSet>>,
-) -> ApiResult<Vec<Vec<(Outcome, Option<String>)>>> {
-    let as_is = || (Outcome::Matched { body: None }, None);
-    if rules.iter().all(is_trivial) {
-        return Ok(rules.iter().map(|set| vec![as_is(); set.len()]).collect());
-    }
-    tokio::task::spawn_blocking(move || {
-        events
-            .iter()
-            .zip(rules.iter())
-            .map(|(event, rules)| {
-                if is_trivial(rules) {
-                    return vec![as_is(); rules.len()];
-                }
-                let id = event.reference.event.to_string();
-                let fields = EventFields {
-                    event_type: &event.event_type,
-                    id: &id,
-                    payload: &event.payload,
-                    received_at: event.received_at,
-                    schema_version: i64::from(event.schema_version),
-                };
-                keyed_outcomes(rules, &fields)
-            })
-            .collect()
-    })
-    .await
-    .map_err(|error| ApiError::Internal(anyhow::anyhow!("rule evaluation panicked: {error}")))
-}
-
-/// The event's `Route` span, in the trace the event was emitted in, with a
-/// `rule` span per rule: matched or not, the mapped body's size, or the
-/// error.
-fn trace_event(event: &StoredEvent, rules: &RuleSet, outcomes: &[Outcome]) -> tracing::Span {
-    let route = tracing::info_span!(
-        "Route",
-        switchyard.workspace = %event.reference.workspace,
-        switchyard.event_id = %event.reference.event,
-        switchyard.rules = rules.len(),
-    );
-    propagation::set_parent_from_traceparent(&route, event.traceparent.as_deref());
-    let _entered = route.enter();
-    for (rule, outcome) in rules.iter().zip(outcomes) {
-        let span = tracing::info_span!(
-            "rule",
-            switchyard.rule_id = %rule.record.id,
-            switchyard.connection_id = %rule.record.connection_id,
-            switchyard.matched = tracing::field::Empty,
-            switchyard.mapped_bytes = tracing::field::Empty,
-            error.type = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
-        );
-        match outcome {
-            Outcome::NotMatched => {
-                span.record("switchyard.matched", false);
-            }
-            Outcome::Matched { body } => {
-                span.record("switchyard.matched", true);
-                span.record(
-                    "switchyard.mapped_bytes",
-                    body.as_ref().map_or(0, String::len),
-                );
-            }
-            Outcome::Failed { error } => {
-                span.record("switchyard.matched", true);
-                span.record("error.type", error.as_str());
-                span.record("otel.status_code", "ERROR");
-            }
-        }
-    }
-    drop(_entered);
-    route
 }
 
 /// `RouteEvent`: routes one event; `NotFound` when it does not exist.
@@ -199,8 +60,7 @@ async fn load(
     let ids: Vec<Uuid> = references.iter().map(|r| r.event.as_uuid()).collect();
     let rows = client
         .query(
-            "SELECT id, workspace_id, event_type, payload, received_at, schema_version, traceparent \
-             FROM events WHERE id = ANY($1)",
+            &format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ANY($1)"),
             &[&ids],
         )
         .await?;
@@ -208,111 +68,13 @@ async fn load(
         references.iter().map(|r| (r.event, r.workspace)).collect();
     let mut events = HashMap::with_capacity(rows.len());
     for row in rows {
-        let event = EventId(row.get("id"));
-        let workspace = WorkspaceId(row.get("workspace_id"));
-        if wanted.get(&event) != Some(&workspace) {
+        let event = StoredEvent::from_row(&row);
+        if wanted.get(&event.reference.event) != Some(&event.reference.workspace) {
             continue;
         }
-        events.insert(
-            event,
-            StoredEvent {
-                reference: EventRef { workspace, event },
-                event_type: row.get("event_type"),
-                payload: row.get("payload"),
-                received_at: row.get("received_at"),
-                schema_version: row.get("schema_version"),
-                traceparent: row.get("traceparent"),
-            },
-        );
+        events.insert(event.reference.event, event);
     }
     Ok(events)
-}
-
-/// The delivery rows of a batch, column by column (for `unnest`).
-#[derive(Default)]
-struct DeliveryRows {
-    ids: Vec<Uuid>,
-    workspaces: Vec<Uuid>,
-    events: Vec<Uuid>,
-    rules: Vec<Uuid>,
-    connections: Vec<Uuid>,
-    statuses: Vec<&'static str>,
-    errors: Vec<String>,
-    bodies: Vec<Option<String>>,
-    traceparents: Vec<Option<String>>,
-    ordering_keys: Vec<Option<String>>,
-}
-
-/// What the routing statement returns.
-struct Written {
-    existing: HashMap<Uuid, i64>,
-    /// (delivery, event, pending)
-    created: Vec<(Uuid, Uuid, bool)>,
-}
-
-async fn write(
-    client: &mut deadpool_postgres::Object,
-    rows: &DeliveryRows,
-    routed: &[Uuid],
-) -> Result<Written, tokio_postgres::Error> {
-    let transaction = client.transaction().await?;
-    transaction.batch_execute(RELAXED_COMMIT).await?;
-    // One statement: the deliveries counted before this insert (a
-    // data-modifying CTE is not visible to its siblings), the ones created
-    // now, and the outbox rows deleted.
-    let result = transaction
-        .query(
-            "WITH inserted AS ( \
-                 INSERT INTO deliveries (id, workspace_id, event_id, rule_id, connection_id, \
-                                         status, last_error, body, traceparent, ordering_key) \
-                 SELECT d.id, d.workspace_id, d.event_id, d.rule_id, d.connection_id, d.status, \
-                        d.last_error, d.body::jsonb, d.traceparent, d.ordering_key \
-                 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], \
-                             $6::text[], $7::text[], $8::text[], $9::text[], $11::text[]) \
-                      AS d (id, workspace_id, event_id, rule_id, connection_id, status, \
-                            last_error, body, traceparent, ordering_key) \
-                 ON CONFLICT (event_id, rule_id) DO NOTHING \
-                 RETURNING id, event_id, status \
-             ), routed AS ( \
-                 DELETE FROM events_unrouted WHERE event_id = ANY($10) \
-             ), existing AS ( \
-                 SELECT event_id, count(*) AS count FROM deliveries \
-                 WHERE event_id = ANY($10) GROUP BY event_id \
-             ) \
-             SELECT id, event_id, status = 'pending' AS pending, 0::bigint AS count FROM inserted \
-             UNION ALL \
-             SELECT NULL::uuid, event_id, false, count FROM existing",
-            &[
-                &rows.ids,
-                &rows.workspaces,
-                &rows.events,
-                &rows.rules,
-                &rows.connections,
-                &rows.statuses,
-                &rows.errors,
-                &rows.bodies,
-                &rows.traceparents,
-                &routed,
-                &rows.ordering_keys,
-            ],
-        )
-        .await?;
-    transaction.commit().await?;
-    let mut written = Written {
-        existing: HashMap::new(),
-        created: Vec::new(),
-    };
-    for row in &result {
-        let event: Uuid = row.get(1);
-        match row.get::<_, Option<Uuid>>(0) {
-            Some(delivery) => written.created.push((delivery, event, row.get(2))),
-            None => {
-                written.existing.insert(event, row.get::<_, i64>(3));
-            }
-        }
-    }
-    written.created.sort_unstable();
-    Ok(written)
 }
 
 /// `RouteEvents`: one outcome per requested event, in order (`None`: no
@@ -333,122 +95,36 @@ pub async fn route_events(
     // takes one of its own, and holding ours meanwhile would let concurrent
     // routes exhaust the pool and wait on each other (seen after a restart
     // under load).
-    // Each event once, in id order (the lock order of the statement).
-    let mut events: Vec<StoredEvent> = found.drain().map(|(_, event)| event).collect();
-    events.sort_by_key(|event| event.reference.event.as_uuid());
     // One cache lookup per (workspace, type) of the batch, not per event.
-    let mut by_type: HashMap<(WorkspaceId, &str), RuleSet> = HashMap::new();
-    let mut rule_sets = Vec::with_capacity(events.len());
-    for event in &events {
-        let key = (event.reference.workspace, event.event_type.as_str());
+    let mut by_type: HashMap<(WorkspaceId, String), RuleSet> = HashMap::new();
+    let mut batch = Vec::with_capacity(found.len());
+    for (_, event) in found.drain() {
+        let key = (event.reference.workspace, event.event_type.clone());
         let rules = match by_type.get(&key) {
             Some(rules) => Arc::clone(rules),
             None => {
-                let rules = state.cache.rules_for(&state.pool, key.0, key.1).await?;
+                let rules = state.cache.rules_for(&state.pool, key.0, &key.1).await?;
                 by_type.insert(key, Arc::clone(&rules));
                 rules
             }
         };
-        rule_sets.push(rules);
+        batch.push((event, rules));
     }
     drop(by_type);
-
-    let started = std::time::Instant::now();
-    let events = Arc::new(events);
-    let rule_sets = Arc::new(rule_sets);
-    let outcomes = evaluate(Arc::clone(&events), Arc::clone(&rule_sets)).await?;
-    metrics::histogram!(names::ROUTING_SECONDS).record(started.elapsed().as_secs_f64());
-
-    let mut rows = DeliveryRows::default();
-    let mut traces: HashMap<Uuid, Option<String>> = HashMap::with_capacity(events.len());
-    for ((event, rules), keyed) in events.iter().zip(rule_sets.iter()).zip(outcomes) {
-        let (outcomes, keys): (Vec<Outcome>, Vec<Option<String>>) = keyed.into_iter().unzip();
-        let span = trace_event(event, rules, &outcomes);
-        let traceparent = span.in_scope(propagation::current_traceparent);
-        traces.insert(event.reference.event.as_uuid(), traceparent.clone());
-        for ((rule, outcome), key) in rules.iter().zip(outcomes).zip(keys) {
-            let (status, error, body) = match outcome {
-                Outcome::NotMatched => continue,
-                Outcome::Matched { body } => ("pending", String::new(), body),
-                Outcome::Failed { error } => {
-                    tracing::info!(rule = %rule.record.id, event = %event.reference.event, %error, "rule failed on this event");
-                    ("failed", error, None)
-                }
-            };
-            rows.ids.push(DeliveryId::generate().as_uuid());
-            rows.workspaces.push(event.reference.workspace.as_uuid());
-            rows.events.push(event.reference.event.as_uuid());
-            rows.rules.push(rule.record.id.as_uuid());
-            rows.connections.push(rule.record.connection_id.as_uuid());
-            rows.statuses.push(status);
-            rows.errors.push(error);
-            rows.bodies.push(body);
-            rows.traceparents.push(traceparent.clone());
-            rows.ordering_keys.push(key);
-        }
-    }
-    let routed: Vec<Uuid> = events.iter().map(|e| e.reference.event.as_uuid()).collect();
-    let mut client = state.pool.get().await?;
-    let mut tries = 0;
-    let written = loop {
-        tries += 1;
-        match write(&mut client, &rows, &routed).await {
-            Ok(written) => break written,
-            // Two batches routing the same events in another order.
-            Err(error) if tries < db::DEADLOCK_TRIES && db::is_deadlock(&error) => {
-                tracing::debug!("routing batch chosen as deadlock victim; trying again");
-            }
-            Err(error) => return Err(error.into()),
-        }
+    let routed: Vec<Uuid> = batch
+        .iter()
+        .map(|(event, _)| event.reference.event.as_uuid())
+        .collect();
+    let Some(written) = deliver::create_deliveries(state, batch, &routed, &NothingElse).await?
+    else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "live routing rolled back without a reason"
+        )));
     };
-    drop(client);
 
-    let connections: HashMap<Uuid, Uuid> = rows
-        .ids
+    let mut per_event: HashMap<Uuid, RouteOutcome> = routed
         .iter()
-        .copied()
-        .zip(rows.connections.iter().copied())
-        .collect();
-    let workspaces: HashMap<Uuid, WorkspaceId> = events
-        .iter()
-        .map(|e| (e.reference.event.as_uuid(), e.reference.workspace))
-        .collect();
-    let pending: Vec<enqueue::Job> = written
-        .created
-        .iter()
-        .filter(|(_, _, pending)| *pending)
-        .filter_map(|(delivery, event, _)| {
-            Some(enqueue::Job {
-                workspace: *workspaces.get(event)?,
-                delivery: DeliveryId(*delivery),
-                connection: ConnectionId(*connections.get(delivery)?),
-                traceparent: traces.get(event).cloned().flatten(),
-            })
-        })
-        .collect();
-    if !pending.is_empty() {
-        // The deliveries are committed, so the caller has nothing to retry:
-        // a lost enqueue is repaired by the repair loop.
-        let enqueued = async {
-            if state.faults.take_enqueue_failure() {
-                return Err(ApiError::Unavailable(
-                    "injected enqueue failure".to_string(),
-                ));
-            }
-            enqueue::push(&state.producer, &pending).await?;
-            let ids: Vec<DeliveryId> = pending.iter().map(|job| job.delivery).collect();
-            enqueue::mark_enqueued(&state.pool, &ids).await
-        }
-        .await;
-        if let Err(error) = enqueued {
-            tracing::warn!(error = %error, count = pending.len(), "enqueue failed; the repair loop will enqueue");
-        }
-    }
-
-    let mut per_event: HashMap<Uuid, RouteOutcome> = events
-        .iter()
-        .map(|event| {
-            let id = event.reference.event.as_uuid();
+        .map(|&id| {
             let existing = written.existing.get(&id).copied().unwrap_or(0);
             (
                 id,
@@ -470,7 +146,7 @@ pub async fn route_events(
         }
     }
     tracing::debug!(
-        events = events.len(),
+        events = routed.len(),
         created = written.created.len(),
         "events routed"
     );

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod backfill;
 mod broker_connections;
 mod cache;
 mod dryrun;

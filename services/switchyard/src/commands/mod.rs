@@ -2,10 +2,13 @@
 //! services; [`client`] commands call the gRPC API with `SWITCHYARD_API_KEY`;
 //! [`schema`] is the schema tooling (`switchyard schema push/check/…`);
 //! [`rules`] manages rules (`switchyard rules apply/test/…`);
+//! [`backfills`] starts and follows backfills (`switchyard rules backfill`,
+//! `switchyard backfills get/list/cancel`);
 //! [`emit_file`] sends a file of events (`switchyard emit --file`);
 //! [`bench`] is the load generator (`switchyard bench`).
 
 pub mod admin;
+pub mod backfills;
 pub mod bench;
 pub mod client;
 pub mod emit_file;

@@ -3,7 +3,8 @@
 //! `create` and `list` manage rules one at a time; `apply` makes the
 //! workspace's named rules match a YAML file (see [`apply`]); `test` asks
 //! `TestEvent` what every rule would do with a payload and prints each
-//! rule's outcome — the "why didn't this webhook fire?" answer.
+//! rule's outcome — the "why didn't this webhook fire?" answer; `backfill`
+//! routes past events through a rule (see [`super::backfills`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -61,6 +62,10 @@ pub enum RuleCommand {
         event_type: String,
         payload: PathBuf,
     },
+    /// Route the past events of a time range through RULE (created or
+    /// changed since): one delivery per matching event, never a second;
+    /// follows it with a progress bar.
+    Backfill(super::backfills::BackfillArgs),
 }
 
 pub async fn run(client: &Client, command: RuleCommand) -> anyhow::Result<()> {
@@ -111,6 +116,10 @@ pub async fn run(client: &Client, command: RuleCommand) -> anyhow::Result<()> {
             payload,
         } => {
             test(client, &event_type, &payload, &mut out).await?;
+        }
+        RuleCommand::Backfill(args) => {
+            drop(out);
+            super::backfills::start(client, args).await?;
         }
     }
     Ok(())

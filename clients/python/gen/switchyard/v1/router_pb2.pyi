@@ -31,6 +31,14 @@ class CircuitState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CIRCUIT_STATE_CLOSED: _ClassVar[CircuitState]
     CIRCUIT_STATE_OPEN: _ClassVar[CircuitState]
     CIRCUIT_STATE_HALF_OPEN: _ClassVar[CircuitState]
+
+class BackfillState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BACKFILL_STATE_UNSPECIFIED: _ClassVar[BackfillState]
+    BACKFILL_STATE_RUNNING: _ClassVar[BackfillState]
+    BACKFILL_STATE_COMPLETED: _ClassVar[BackfillState]
+    BACKFILL_STATE_CANCELLED: _ClassVar[BackfillState]
+    BACKFILL_STATE_FAILED: _ClassVar[BackfillState]
 CONNECTION_STATE_UNSPECIFIED: ConnectionState
 CONNECTION_STATE_ACTIVE: ConnectionState
 CONNECTION_STATE_PAUSED: ConnectionState
@@ -43,6 +51,11 @@ CIRCUIT_STATE_UNSPECIFIED: CircuitState
 CIRCUIT_STATE_CLOSED: CircuitState
 CIRCUIT_STATE_OPEN: CircuitState
 CIRCUIT_STATE_HALF_OPEN: CircuitState
+BACKFILL_STATE_UNSPECIFIED: BackfillState
+BACKFILL_STATE_RUNNING: BackfillState
+BACKFILL_STATE_COMPLETED: BackfillState
+BACKFILL_STATE_CANCELLED: BackfillState
+BACKFILL_STATE_FAILED: BackfillState
 
 class WebhookConfig(_message.Message):
     __slots__ = ("url", "headers")
@@ -629,3 +642,101 @@ class RuleOutcome(_message.Message):
     error: str
     reason: str
     def __init__(self, rule_id: _Optional[str] = ..., rule_name: _Optional[str] = ..., event_type: _Optional[str] = ..., connection_id: _Optional[str] = ..., matched: _Optional[bool] = ..., body_json: _Optional[str] = ..., error: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class Backfill(_message.Message):
+    __slots__ = ("id", "rule_id", "from_time", "to_time", "rate_per_second", "state", "events_total", "events_scanned", "events_matched", "deliveries_created", "deliveries_skipped", "percent", "eta", "error", "created_at", "updated_at", "finished_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_TIME_FIELD_NUMBER: _ClassVar[int]
+    TO_TIME_FIELD_NUMBER: _ClassVar[int]
+    RATE_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_SCANNED_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_MATCHED_FIELD_NUMBER: _ClassVar[int]
+    DELIVERIES_CREATED_FIELD_NUMBER: _ClassVar[int]
+    DELIVERIES_SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    PERCENT_FIELD_NUMBER: _ClassVar[int]
+    ETA_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    rule_id: str
+    from_time: _timestamp_pb2.Timestamp
+    to_time: _timestamp_pb2.Timestamp
+    rate_per_second: int
+    state: BackfillState
+    events_total: int
+    events_scanned: int
+    events_matched: int
+    deliveries_created: int
+    deliveries_skipped: int
+    percent: float
+    eta: _duration_pb2.Duration
+    error: str
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    finished_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., rule_id: _Optional[str] = ..., from_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., to_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rate_per_second: _Optional[int] = ..., state: _Optional[_Union[BackfillState, str]] = ..., events_total: _Optional[int] = ..., events_scanned: _Optional[int] = ..., events_matched: _Optional[int] = ..., deliveries_created: _Optional[int] = ..., deliveries_skipped: _Optional[int] = ..., percent: _Optional[float] = ..., eta: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class BackfillRuleRequest(_message.Message):
+    __slots__ = ("rule_id", "from_time", "to_time", "rate_per_second")
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_TIME_FIELD_NUMBER: _ClassVar[int]
+    TO_TIME_FIELD_NUMBER: _ClassVar[int]
+    RATE_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    rule_id: str
+    from_time: _timestamp_pb2.Timestamp
+    to_time: _timestamp_pb2.Timestamp
+    rate_per_second: int
+    def __init__(self, rule_id: _Optional[str] = ..., from_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., to_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rate_per_second: _Optional[int] = ...) -> None: ...
+
+class BackfillRuleResponse(_message.Message):
+    __slots__ = ("backfill",)
+    BACKFILL_FIELD_NUMBER: _ClassVar[int]
+    backfill: Backfill
+    def __init__(self, backfill: _Optional[_Union[Backfill, _Mapping]] = ...) -> None: ...
+
+class GetBackfillRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetBackfillResponse(_message.Message):
+    __slots__ = ("backfill",)
+    BACKFILL_FIELD_NUMBER: _ClassVar[int]
+    backfill: Backfill
+    def __init__(self, backfill: _Optional[_Union[Backfill, _Mapping]] = ...) -> None: ...
+
+class ListBackfillsRequest(_message.Message):
+    __slots__ = ("rule_id", "page_size", "page_token")
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    rule_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, rule_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListBackfillsResponse(_message.Message):
+    __slots__ = ("backfills", "next_page_token")
+    BACKFILLS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    backfills: _containers.RepeatedCompositeFieldContainer[Backfill]
+    next_page_token: str
+    def __init__(self, backfills: _Optional[_Iterable[_Union[Backfill, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CancelBackfillRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class CancelBackfillResponse(_message.Message):
+    __slots__ = ("backfill",)
+    BACKFILL_FIELD_NUMBER: _ClassVar[int]
+    backfill: Backfill
+    def __init__(self, backfill: _Optional[_Union[Backfill, _Mapping]] = ...) -> None: ...

@@ -111,6 +111,26 @@ class RouterServiceStub:
                 request_serializer=switchyard_dot_v1_dot_router__pb2.TestEventRequest.SerializeToString,
                 response_deserializer=switchyard_dot_v1_dot_router__pb2.TestEventResponse.FromString,
                 _registered_method=True)
+        self.BackfillRule = channel.unary_unary(
+                '/switchyard.v1.RouterService/BackfillRule',
+                request_serializer=switchyard_dot_v1_dot_router__pb2.BackfillRuleRequest.SerializeToString,
+                response_deserializer=switchyard_dot_v1_dot_router__pb2.BackfillRuleResponse.FromString,
+                _registered_method=True)
+        self.GetBackfill = channel.unary_unary(
+                '/switchyard.v1.RouterService/GetBackfill',
+                request_serializer=switchyard_dot_v1_dot_router__pb2.GetBackfillRequest.SerializeToString,
+                response_deserializer=switchyard_dot_v1_dot_router__pb2.GetBackfillResponse.FromString,
+                _registered_method=True)
+        self.ListBackfills = channel.unary_unary(
+                '/switchyard.v1.RouterService/ListBackfills',
+                request_serializer=switchyard_dot_v1_dot_router__pb2.ListBackfillsRequest.SerializeToString,
+                response_deserializer=switchyard_dot_v1_dot_router__pb2.ListBackfillsResponse.FromString,
+                _registered_method=True)
+        self.CancelBackfill = channel.unary_unary(
+                '/switchyard.v1.RouterService/CancelBackfill',
+                request_serializer=switchyard_dot_v1_dot_router__pb2.CancelBackfillRequest.SerializeToString,
+                response_deserializer=switchyard_dot_v1_dot_router__pb2.CancelBackfillResponse.FromString,
+                _registered_method=True)
 
 
 class RouterServiceServicer:
@@ -225,6 +245,40 @@ class RouterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BackfillRule(self, request, context):
+        """BackfillRule routes the stored events of a past time range through one
+        rule, as if the rule had existed when they arrived: one delivery per
+        event the rule matches, never a second one (events that already have a
+        delivery of this rule, from live routing or an earlier backfill, are
+        counted as skipped). It runs in the background at most
+        `rate_per_second` events a second; one backfill per rule runs at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBackfill(self, request, context):
+        """GetBackfill reports a backfill's state and progress.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBackfills(self, request, context):
+        """ListBackfills lists the workspace's backfills, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelBackfill(self, request, context):
+        """CancelBackfill stops a running backfill after the page under way;
+        deliveries it already created stay.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RouterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -302,6 +356,26 @@ def add_RouterServiceServicer_to_server(servicer, server):
                     servicer.TestEvent,
                     request_deserializer=switchyard_dot_v1_dot_router__pb2.TestEventRequest.FromString,
                     response_serializer=switchyard_dot_v1_dot_router__pb2.TestEventResponse.SerializeToString,
+            ),
+            'BackfillRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.BackfillRule,
+                    request_deserializer=switchyard_dot_v1_dot_router__pb2.BackfillRuleRequest.FromString,
+                    response_serializer=switchyard_dot_v1_dot_router__pb2.BackfillRuleResponse.SerializeToString,
+            ),
+            'GetBackfill': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBackfill,
+                    request_deserializer=switchyard_dot_v1_dot_router__pb2.GetBackfillRequest.FromString,
+                    response_serializer=switchyard_dot_v1_dot_router__pb2.GetBackfillResponse.SerializeToString,
+            ),
+            'ListBackfills': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBackfills,
+                    request_deserializer=switchyard_dot_v1_dot_router__pb2.ListBackfillsRequest.FromString,
+                    response_serializer=switchyard_dot_v1_dot_router__pb2.ListBackfillsResponse.SerializeToString,
+            ),
+            'CancelBackfill': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelBackfill,
+                    request_deserializer=switchyard_dot_v1_dot_router__pb2.CancelBackfillRequest.FromString,
+                    response_serializer=switchyard_dot_v1_dot_router__pb2.CancelBackfillResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -711,6 +785,114 @@ class RouterService:
             '/switchyard.v1.RouterService/TestEvent',
             switchyard_dot_v1_dot_router__pb2.TestEventRequest.SerializeToString,
             switchyard_dot_v1_dot_router__pb2.TestEventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BackfillRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchyard.v1.RouterService/BackfillRule',
+            switchyard_dot_v1_dot_router__pb2.BackfillRuleRequest.SerializeToString,
+            switchyard_dot_v1_dot_router__pb2.BackfillRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBackfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchyard.v1.RouterService/GetBackfill',
+            switchyard_dot_v1_dot_router__pb2.GetBackfillRequest.SerializeToString,
+            switchyard_dot_v1_dot_router__pb2.GetBackfillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBackfills(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchyard.v1.RouterService/ListBackfills',
+            switchyard_dot_v1_dot_router__pb2.ListBackfillsRequest.SerializeToString,
+            switchyard_dot_v1_dot_router__pb2.ListBackfillsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelBackfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchyard.v1.RouterService/CancelBackfill',
+            switchyard_dot_v1_dot_router__pb2.CancelBackfillRequest.SerializeToString,
+            switchyard_dot_v1_dot_router__pb2.CancelBackfillResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file switchyard/v1/router.proto.
  */
 export const file_switchyard_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Chpzd2l0Y2h5YXJkL3YxL3JvdXRlci5wcm90bxINc3dpdGNoeWFyZC52MSKIAQoNV2ViaG9va0NvbmZpZxILCgN1cmwYASABKAkSOgoHaGVhZGVycxgCIAMoCzIpLnN3aXRjaHlhcmQudjEuV2ViaG9va0NvbmZpZy5IZWFkZXJzRW50cnkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWgoNSHVic3BvdENvbmZpZxINCgV0b2tlbhgBIAEoCRITCgtpZF9wcm9wZXJ0eRgCIAEoCRIQCghiYXNlX3VybBgDIAEoCRITCgtub19iYXRjaGluZxgEIAEoCCJcCg9NYWlsY2hpbXBDb25maWcSDwoHYXBpX2tleRgBIAEoCRIPCgdsaXN0X2lkGAIgASgJEhUKDXN0YXR1c19pZl9uZXcYAyABKAkSEAoIYmFzZV91cmwYBCABKAkijwEKEFNhbGVzZm9yY2VDb25maWcSEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSEQoJbG9naW5fdXJsGAMgASgJEg4KBm9iamVjdBgEIAEoCRIZChFleHRlcm5hbF9pZF9maWVsZBgFIAEoCRITCgthcGlfdmVyc2lvbhgGIAEoCSKDAQoOUmFiYml0bXFDb25maWcSCwoDdXJsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEhAKCGV4Y2hhbmdlGAQgASgJEhMKC3JvdXRpbmdfa2V5GAUgASgJEhkKEXJvdXRlZF9ieV9tYXBwaW5nGAYgASgIIngKCk5hdHNDb25maWcSCwoDdXJsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEg0KBXRva2VuGAQgASgJEg8KB3N1YmplY3QYBSABKAkSGQoRcm91dGVkX2J5X21hcHBpbmcYBiABKAgiyQUKCkNvbm5lY3Rpb24SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRraW5kGAMgASgJEi0KB3dlYmhvb2sYBCABKAsyHC5zd2l0Y2h5YXJkLnYxLldlYmhvb2tDb25maWcSFgoOc2lnbmluZ19zZWNyZXQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoGcG9saWN5GAcgASgLMh0uc3dpdGNoeWFyZC52MS5EZWxpdmVyeVBvbGljeRItCgVzdGF0ZRgIIAEoDjIeLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvblN0YXRlEhQKDHN0YXRlX3JlYXNvbhgJIAEoCRI0ChBzdGF0ZV9jaGFuZ2VkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2Cg9jaXJjdWl0X2JyZWFrZXIYCyABKAsyHS5zd2l0Y2h5YXJkLnYxLkNpcmN1aXRCcmVha2VyEi4KCnVwZGF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KB2h1YnNwb3QYDSABKAsyHC5zd2l0Y2h5YXJkLnYxLkh1YnNwb3RDb25maWcSMQoJbWFpbGNoaW1wGA4gASgLMh4uc3dpdGNoeWFyZC52MS5NYWlsY2hpbXBDb25maWcSMwoKc2FsZXNmb3JjZRgPIAEoCzIfLnN3aXRjaHlhcmQudjEuU2FsZXNmb3JjZUNvbmZpZxIvCghyYWJiaXRtcRgQIAEoCzIdLnN3aXRjaHlhcmQudjEuUmFiYml0bXFDb25maWcSJwoEbmF0cxgRIAEoCzIZLnN3aXRjaHlhcmQudjEuTmF0c0NvbmZpZxIZChFjb25jdXJyZW5jeV9saW1pdBgSIAEoDSLWAwoORGVsaXZlcnlQb2xpY3kSKQoFcmV0cnkYASABKAsyGi5zd2l0Y2h5YXJkLnYxLlJldHJ5UG9saWN5Eh8KF3Blcm1hbmVudF9jbGllbnRfZXJyb3JzGAIgASgIEjIKD2Nvbm5lY3RfdGltZW91dBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg9yZXF1ZXN0X3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoKcmF0ZV9saW1pdBgFIAEoCzIYLnN3aXRjaHlhcmQudjEuUmF0ZUxpbWl0EhcKD21heF9jb25jdXJyZW5jeRgGIAEoDRI8Cg9jaXJjdWl0X2JyZWFrZXIYByABKAsyIy5zd2l0Y2h5YXJkLnYxLkNpcmN1aXRCcmVha2VyUG9saWN5EhgKEG9taXRfdHJhY2VwYXJlbnQYCCABKAgSQAoUYWRhcHRpdmVfY29uY3VycmVuY3kYCSABKAsyIi5zd2l0Y2h5YXJkLnYxLkFkYXB0aXZlQ29uY3VycmVuY3kSLwoIb3JkZXJpbmcYCiABKAsyHS5zd2l0Y2h5YXJkLnYxLk9yZGVyaW5nUG9saWN5Ii8KE0FkYXB0aXZlQ29uY3VycmVuY3kSCwoDbWluGAEgASgNEgsKA21heBgCIAEoDSJICg5PcmRlcmluZ1BvbGljeRI2CgtkZWFkX2xldHRlchgBIAEoDjIhLnN3aXRjaHlhcmQudjEuRGVhZExldHRlck9yZGVyaW5nIogBCgtSZXRyeVBvbGljeRI1CghzY2hlZHVsZRgBIAEoCzIhLnN3aXRjaHlhcmQudjEuQ29uZmlndXJlZFNjaGVkdWxlSAASOAoLZXhwb25lbnRpYWwYAiABKAsyIS5zd2l0Y2h5YXJkLnYxLkV4cG9uZW50aWFsQmFja29mZkgAQggKBnBvbGljeSIUChJDb25maWd1cmVkU2NoZWR1bGUijgEKEkV4cG9uZW50aWFsQmFja29mZhIqCgdpbml0aWFsGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg4KBmZhY3RvchgCIAEoARImCgNjYXAYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2F0dGVtcHRzGAQgASgNIkUKCVJhdGVMaW1pdBINCgVjb3VudBgBIAEoDRIpCgZwZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24i/gEKFENpcmN1aXRCcmVha2VyUG9saWN5Eh4KEWZhaWx1cmVfdGhyZXNob2xkGAEgASgNSACIAQESGgoNZmFpbHVyZV9yYXRpbxgCIAEoAUgBiAEBEhkKDG1pbl9yZXF1ZXN0cxgDIAEoDUgCiAEBEikKBndpbmRvdxgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIrCghjb29sZG93bhgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIUChJfZmFpbHVyZV90aHJlc2hvbGRCEAoOX2ZhaWx1cmVfcmF0aW9CDwoNX21pbl9yZXF1ZXN0cyLMAQoOQ2lyY3VpdEJyZWFrZXISKgoFc3RhdGUYASABKA4yGy5zd2l0Y2h5YXJkLnYxLkNpcmN1aXRTdGF0ZRIWCg5mYWlsdXJlX3N0cmVhaxgCIAEoDRISCgpsYXN0X2Vycm9yGAMgASgJEjMKD2xhc3RfZmFpbHVyZV9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJb3BlbmVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKRAwoXQ3JlYXRlQ29ubmVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCRIvCgd3ZWJob29rGAIgASgLMhwuc3dpdGNoeWFyZC52MS5XZWJob29rQ29uZmlnSAASLwoHaHVic3BvdBgEIAEoCzIcLnN3aXRjaHlhcmQudjEuSHVic3BvdENvbmZpZ0gAEjMKCW1haWxjaGltcBgFIAEoCzIeLnN3aXRjaHlhcmQudjEuTWFpbGNoaW1wQ29uZmlnSAASNQoKc2FsZXNmb3JjZRgGIAEoCzIfLnN3aXRjaHlhcmQudjEuU2FsZXNmb3JjZUNvbmZpZ0gAEjEKCHJhYmJpdG1xGAcgASgLMh0uc3dpdGNoeWFyZC52MS5SYWJiaXRtcUNvbmZpZ0gAEikKBG5hdHMYCCABKAsyGS5zd2l0Y2h5YXJkLnYxLk5hdHNDb25maWdIABItCgZwb2xpY3kYAyABKAsyHS5zd2l0Y2h5YXJkLnYxLkRlbGl2ZXJ5UG9saWN5Qg0KC2Rlc3RpbmF0aW9uIkkKGENyZWF0ZUNvbm5lY3Rpb25SZXNwb25zZRItCgpjb25uZWN0aW9uGAEgASgLMhkuc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uIiIKFEdldENvbm5lY3Rpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkYKFUdldENvbm5lY3Rpb25SZXNwb25zZRItCgpjb25uZWN0aW9uGAEgASgLMhkuc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uIj8KFkxpc3RDb25uZWN0aW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkiYgoXTGlzdENvbm5lY3Rpb25zUmVzcG9uc2USLgoLY29ubmVjdGlvbnMYASADKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiUKF0RlbGV0ZUNvbm5lY3Rpb25SZXF1ZXN0EgoKAmlkGAEgASgJIhoKGERlbGV0ZUNvbm5lY3Rpb25SZXNwb25zZSK/AwoXVXBkYXRlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkSEQoEbmFtZRgCIAEoCUgAiAEBEi0KB3dlYmhvb2sYAyABKAsyHC5zd2l0Y2h5YXJkLnYxLldlYmhvb2tDb25maWcSLQoGcG9saWN5GAQgASgLMh0uc3dpdGNoeWFyZC52MS5EZWxpdmVyeVBvbGljeRItCgVzdGF0ZRgFIAEoDjIeLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvblN0YXRlEi0KB2h1YnNwb3QYBiABKAsyHC5zd2l0Y2h5YXJkLnYxLkh1YnNwb3RDb25maWcSMQoJbWFpbGNoaW1wGAcgASgLMh4uc3dpdGNoeWFyZC52MS5NYWlsY2hpbXBDb25maWcSMwoKc2FsZXNmb3JjZRgIIAEoCzIfLnN3aXRjaHlhcmQudjEuU2FsZXNmb3JjZUNvbmZpZxIvCghyYWJiaXRtcRgJIAEoCzIdLnN3aXRjaHlhcmQudjEuUmFiYml0bXFDb25maWcSJwoEbmF0cxgKIAEoCzIZLnN3aXRjaHlhcmQudjEuTmF0c0NvbmZpZ0IHCgVfbmFtZSJhChhVcGRhdGVDb25uZWN0aW9uUmVzcG9uc2USLQoKY29ubmVjdGlvbhgBIAEoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbhIWCg5yZXF1ZXVlZF9jb3VudBgCIAEoDSIkChZQYXVzZUNvbm5lY3Rpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkgKF1BhdXNlQ29ubmVjdGlvblJlc3BvbnNlEi0KCmNvbm5lY3Rpb24YASABKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24iJQoXUmVzdW1lQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkiYQoYUmVzdW1lQ29ubmVjdGlvblJlc3BvbnNlEi0KCmNvbm5lY3Rpb24YASABKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24SFgoOcmVxdWV1ZWRfY291bnQYAiABKA0iWQoaUm90YXRlU2lnbmluZ1NlY3JldFJlcXVlc3QSCgoCaWQYASABKAkSLwoMZ3JhY2VfcGVyaW9kGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIqQBChtSb3RhdGVTaWduaW5nU2VjcmV0UmVzcG9uc2USLQoKY29ubmVjdGlvbhgBIAEoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbhIWCg5zaWduaW5nX3NlY3JldBgCIAEoCRI+ChpwcmV2aW91c19zZWNyZXRfZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiiwIKBFJ1bGUSCgoCaWQYASABKAkSEgoKZXZlbnRfdHlwZRgCIAEoCRIVCg1jb25uZWN0aW9uX2lkGAMgASgJEg8KB2VuYWJsZWQYBCABKAgSEwoLZGVzY3JpcHRpb24YBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJY29uZGl0aW9uGAcgASgJEg8KB21hcHBpbmcYCCABKAkSLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbmFtZRgKIAEoCRIUCgxvcmRlcmluZ19rZXkYCyABKAkivQEKEUNyZWF0ZVJ1bGVSZXF1ZXN0EhIKCmV2ZW50X3R5cGUYASABKAkSFQoNY29ubmVjdGlvbl9pZBgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIRCgljb25kaXRpb24YBCABKAkSDwoHbWFwcGluZxgFIAEoCRIUCgdlbmFibGVkGAYgASgISACIAQESDAoEbmFtZRgHIAEoCRIUCgxvcmRlcmluZ19rZXkYCCABKAlCCgoIX2VuYWJsZWQiNwoSQ3JlYXRlUnVsZVJlc3BvbnNlEiEKBHJ1bGUYASABKAsyEy5zd2l0Y2h5YXJkLnYxLlJ1bGUiHAoOR2V0UnVsZVJlcXVlc3QSCgoCaWQYASABKAkiNAoPR2V0UnVsZVJlc3BvbnNlEiEKBHJ1bGUYASABKAsyEy5zd2l0Y2h5YXJkLnYxLlJ1bGUi0QIKEVVwZGF0ZVJ1bGVSZXF1ZXN0EgoKAmlkGAEgASgJEhcKCmV2ZW50X3R5cGUYAiABKAlIAIgBARIaCg1jb25uZWN0aW9uX2lkGAMgASgJSAGIAQESFgoJY29uZGl0aW9uGAQgASgJSAKIAQESFAoHbWFwcGluZxgFIAEoCUgDiAEBEhQKB2VuYWJsZWQYBiABKAhIBIgBARIYCgtkZXNjcmlwdGlvbhgHIAEoCUgFiAEBEhEKBG5hbWUYCCABKAlIBogBARIZCgxvcmRlcmluZ19rZXkYCSABKAlIB4gBAUINCgtfZXZlbnRfdHlwZUIQCg5fY29ubmVjdGlvbl9pZEIMCgpfY29uZGl0aW9uQgoKCF9tYXBwaW5nQgoKCF9lbmFibGVkQg4KDF9kZXNjcmlwdGlvbkIHCgVfbmFtZUIPCg1fb3JkZXJpbmdfa2V5IjcKElVwZGF0ZVJ1bGVSZXNwb25zZRIhCgRydWxlGAEgASgLMhMuc3dpdGNoeWFyZC52MS5SdWxlImQKEExpc3RSdWxlc1JlcXVlc3QSEgoKZXZlbnRfdHlwZRgBIAEoCRIVCg1jb25uZWN0aW9uX2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoDRISCgpwYWdlX3Rva2VuGAQgASgJIlAKEUxpc3RSdWxlc1Jlc3BvbnNlEiIKBXJ1bGVzGAEgAygLMhMuc3dpdGNoeWFyZC52MS5SdWxlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIfChFEZWxldGVSdWxlUmVxdWVzdBIKCgJpZBgBIAEoCSIUChJEZWxldGVSdWxlUmVzcG9uc2UiWAoIUnVsZVNwZWMSEgoKZXZlbnRfdHlwZRgBIAEoCRIRCgljb25kaXRpb24YAiABKAkSDwoHbWFwcGluZxgDIAEoCRIUCgxvcmRlcmluZ19rZXkYBCABKAkifwoPVGVzdFJ1bGVSZXF1ZXN0EhEKB3J1bGVfaWQYASABKAlIABInCgRzcGVjGAIgASgLMhcuc3dpdGNoeWFyZC52MS5SdWxlU3BlY0gAEhIKCmV2ZW50X3R5cGUYAyABKAkSFAoMcGF5bG9hZF9qc29uGAQgASgJQgYKBHJ1bGUi9AEKDlJlcXVlc3RQcmV2aWV3Eg4KBm1ldGhvZBgBIAEoCRILCgN1cmwYAiABKAkSOwoHaGVhZGVycxgDIAMoCzIqLnN3aXRjaHlhcmQudjEuUmVxdWVzdFByZXZpZXcuSGVhZGVyc0VudHJ5EhEKCWJvZHlfanNvbhgEIAEoCRINCgVlcnJvchgFIAEoCRIQCghleGNoYW5nZRgGIAEoCRITCgtyb3V0aW5nX2tleRgHIAEoCRIPCgdzdWJqZWN0GAggASgJGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoUBChBUZXN0UnVsZVJlc3BvbnNlEg8KB21hdGNoZWQYASABKAgSEQoJYm9keV9qc29uGAIgASgJEg0KBWVycm9yGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIuCgdyZXF1ZXN0GAUgASgLMh0uc3dpdGNoeWFyZC52MS5SZXF1ZXN0UHJldmlldyI8ChBUZXN0RXZlbnRSZXF1ZXN0EhIKCmV2ZW50X3R5cGUYASABKAkSFAoMcGF5bG9hZF9qc29uGAIgASgJIkEKEVRlc3RFdmVudFJlc3BvbnNlEiwKCG91dGNvbWVzGAEgAygLMhouc3dpdGNoeWFyZC52MS5SdWxlT3V0Y29tZSKfAQoLUnVsZU91dGNvbWUSDwoHcnVsZV9pZBgBIAEoCRIRCglydWxlX25hbWUYAiABKAkSEgoKZXZlbnRfdHlwZRgDIAEoCRIVCg1jb25uZWN0aW9uX2lkGAQgASgJEg8KB21hdGNoZWQYBSABKAgSEQoJYm9keV9qc29uGAYgASgJEg0KBWVycm9yGAcgASgJEg4KBnJlYXNvbhgIIAEoCSq0AQoPQ29ubmVjdGlvblN0YXRlEiAKHENPTk5FQ1RJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIbChdDT05ORUNUSU9OX1NUQVRFX0FDVElWRRABEhsKF0NPTk5FQ1RJT05fU1RBVEVfUEFVU0VEEAISHQoZQ09OTkVDVElPTl9TVEFURV9ESVNBQkxFRBADEiYKIkNPTk5FQ1RJT05fU1RBVEVfTkVFRFNfQ1JFREVOVElBTFMQBCp5ChJEZWFkTGV0dGVyT3JkZXJpbmcSJAogREVBRF9MRVRURVJfT1JERVJJTkdfVU5TUEVDSUZJRUQQABIeChpERUFEX0xFVFRFUl9PUkRFUklOR19CTE9DSxABEh0KGURFQURfTEVUVEVSX09SREVSSU5HX1NLSVAQAip8CgxDaXJjdWl0U3RhdGUSHQoZQ0lSQ1VJVF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFENJUkNVSVRfU1RBVEVfQ0xPU0VEEAESFgoSQ0lSQ1VJVF9TVEFURV9PUEVOEAISGwoXQ0lSQ1VJVF9TVEFURV9IQUxGX09QRU4QAzLhCgoNUm91dGVyU2VydmljZRJjChBDcmVhdGVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5DcmVhdGVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuQ3JlYXRlQ29ubmVjdGlvblJlc3BvbnNlEloKDUdldENvbm5lY3Rpb24SIy5zd2l0Y2h5YXJkLnYxLkdldENvbm5lY3Rpb25SZXF1ZXN0GiQuc3dpdGNoeWFyZC52MS5HZXRDb25uZWN0aW9uUmVzcG9uc2USYAoPTGlzdENvbm5lY3Rpb25zEiUuc3dpdGNoeWFyZC52MS5MaXN0Q29ubmVjdGlvbnNSZXF1ZXN0GiYuc3dpdGNoeWFyZC52MS5MaXN0Q29ubmVjdGlvbnNSZXNwb25zZRJjChBEZWxldGVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5EZWxldGVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuRGVsZXRlQ29ubmVjdGlvblJlc3BvbnNlEmMKEFVwZGF0ZUNvbm5lY3Rpb24SJi5zd2l0Y2h5YXJkLnYxLlVwZGF0ZUNvbm5lY3Rpb25SZXF1ZXN0Gicuc3dpdGNoeWFyZC52MS5VcGRhdGVDb25uZWN0aW9uUmVzcG9uc2USYAoPUGF1c2VDb25uZWN0aW9uEiUuc3dpdGNoeWFyZC52MS5QYXVzZUNvbm5lY3Rpb25SZXF1ZXN0GiYuc3dpdGNoeWFyZC52MS5QYXVzZUNvbm5lY3Rpb25SZXNwb25zZRJjChBSZXN1bWVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5SZXN1bWVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuUmVzdW1lQ29ubmVjdGlvblJlc3BvbnNlEmwKE1JvdGF0ZVNpZ25pbmdTZWNyZXQSKS5zd2l0Y2h5YXJkLnYxLlJvdGF0ZVNpZ25pbmdTZWNyZXRSZXF1ZXN0Giouc3dpdGNoeWFyZC52MS5Sb3RhdGVTaWduaW5nU2VjcmV0UmVzcG9uc2USUQoKQ3JlYXRlUnVsZRIgLnN3aXRjaHlhcmQudjEuQ3JlYXRlUnVsZVJlcXVlc3QaIS5zd2l0Y2h5YXJkLnYxLkNyZWF0ZVJ1bGVSZXNwb25zZRJICgdHZXRSdWxlEh0uc3dpdGNoeWFyZC52MS5HZXRSdWxlUmVxdWVzdBoeLnN3aXRjaHlhcmQudjEuR2V0UnVsZVJlc3BvbnNlElEKClVwZGF0ZVJ1bGUSIC5zd2l0Y2h5YXJkLnYxLlVwZGF0ZVJ1bGVSZXF1ZXN0GiEuc3dpdGNoeWFyZC52MS5VcGRhdGVSdWxlUmVzcG9uc2USTgoJTGlzdFJ1bGVzEh8uc3dpdGNoeWFyZC52MS5MaXN0UnVsZXNSZXF1ZXN0GiAuc3dpdGNoeWFyZC52MS5MaXN0UnVsZXNSZXNwb25zZRJRCgpEZWxldGVSdWxlEiAuc3dpdGNoeWFyZC52MS5EZWxldGVSdWxlUmVxdWVzdBohLnN3aXRjaHlhcmQudjEuRGVsZXRlUnVsZVJlc3BvbnNlEksKCFRlc3RSdWxlEh4uc3dpdGNoeWFyZC52MS5UZXN0UnVsZVJlcXVlc3QaHy5zd2l0Y2h5YXJkLnYxLlRlc3RSdWxlUmVzcG9uc2USTgoJVGVzdEV2ZW50Eh8uc3dpdGNoeWFyZC52MS5UZXN0RXZlbnRSZXF1ZXN0GiAuc3dpdGNoeWFyZC52MS5UZXN0RXZlbnRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Chpzd2l0Y2h5YXJkL3YxL3JvdXRlci5wcm90bxINc3dpdGNoeWFyZC52MSKIAQoNV2ViaG9va0NvbmZpZxILCgN1cmwYASABKAkSOgoHaGVhZGVycxgCIAMoCzIpLnN3aXRjaHlhcmQudjEuV2ViaG9va0NvbmZpZy5IZWFkZXJzRW50cnkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWgoNSHVic3BvdENvbmZpZxINCgV0b2tlbhgBIAEoCRITCgtpZF9wcm9wZXJ0eRgCIAEoCRIQCghiYXNlX3VybBgDIAEoCRITCgtub19iYXRjaGluZxgEIAEoCCJcCg9NYWlsY2hpbXBDb25maWcSDwoHYXBpX2tleRgBIAEoCRIPCgdsaXN0X2lkGAIgASgJEhUKDXN0YXR1c19pZl9uZXcYAyABKAkSEAoIYmFzZV91cmwYBCABKAkijwEKEFNhbGVzZm9yY2VDb25maWcSEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSEQoJbG9naW5fdXJsGAMgASgJEg4KBm9iamVjdBgEIAEoCRIZChFleHRlcm5hbF9pZF9maWVsZBgFIAEoCRITCgthcGlfdmVyc2lvbhgGIAEoCSKDAQoOUmFiYml0bXFDb25maWcSCwoDdXJsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEhAKCGV4Y2hhbmdlGAQgASgJEhMKC3JvdXRpbmdfa2V5GAUgASgJEhkKEXJvdXRlZF9ieV9tYXBwaW5nGAYgASgIIngKCk5hdHNDb25maWcSCwoDdXJsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEg0KBXRva2VuGAQgASgJEg8KB3N1YmplY3QYBSABKAkSGQoRcm91dGVkX2J5X21hcHBpbmcYBiABKAgiyQUKCkNvbm5lY3Rpb24SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRraW5kGAMgASgJEi0KB3dlYmhvb2sYBCABKAsyHC5zd2l0Y2h5YXJkLnYxLldlYmhvb2tDb25maWcSFgoOc2lnbmluZ19zZWNyZXQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoGcG9saWN5GAcgASgLMh0uc3dpdGNoeWFyZC52MS5EZWxpdmVyeVBvbGljeRItCgVzdGF0ZRgIIAEoDjIeLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvblN0YXRlEhQKDHN0YXRlX3JlYXNvbhgJIAEoCRI0ChBzdGF0ZV9jaGFuZ2VkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2Cg9jaXJjdWl0X2JyZWFrZXIYCyABKAsyHS5zd2l0Y2h5YXJkLnYxLkNpcmN1aXRCcmVha2VyEi4KCnVwZGF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KB2h1YnNwb3QYDSABKAsyHC5zd2l0Y2h5YXJkLnYxLkh1YnNwb3RDb25maWcSMQoJbWFpbGNoaW1wGA4gASgLMh4uc3dpdGNoeWFyZC52MS5NYWlsY2hpbXBDb25maWcSMwoKc2FsZXNmb3JjZRgPIAEoCzIfLnN3aXRjaHlhcmQudjEuU2FsZXNmb3JjZUNvbmZpZxIvCghyYWJiaXRtcRgQIAEoCzIdLnN3aXRjaHlhcmQudjEuUmFiYml0bXFDb25maWcSJwoEbmF0cxgRIAEoCzIZLnN3aXRjaHlhcmQudjEuTmF0c0NvbmZpZxIZChFjb25jdXJyZW5jeV9saW1pdBgSIAEoDSLWAwoORGVsaXZlcnlQb2xpY3kSKQoFcmV0cnkYASABKAsyGi5zd2l0Y2h5YXJkLnYxLlJldHJ5UG9saWN5Eh8KF3Blcm1hbmVudF9jbGllbnRfZXJyb3JzGAIgASgIEjIKD2Nvbm5lY3RfdGltZW91dBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg9yZXF1ZXN0X3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoKcmF0ZV9saW1pdBgFIAEoCzIYLnN3aXRjaHlhcmQudjEuUmF0ZUxpbWl0EhcKD21heF9jb25jdXJyZW5jeRgGIAEoDRI8Cg9jaXJjdWl0X2JyZWFrZXIYByABKAsyIy5zd2l0Y2h5YXJkLnYxLkNpcmN1aXRCcmVha2VyUG9saWN5EhgKEG9taXRfdHJhY2VwYXJlbnQYCCABKAgSQAoUYWRhcHRpdmVfY29uY3VycmVuY3kYCSABKAsyIi5zd2l0Y2h5YXJkLnYxLkFkYXB0aXZlQ29uY3VycmVuY3kSLwoIb3JkZXJpbmcYCiABKAsyHS5zd2l0Y2h5YXJkLnYxLk9yZGVyaW5nUG9saWN5Ii8KE0FkYXB0aXZlQ29uY3VycmVuY3kSCwoDbWluGAEgASgNEgsKA21heBgCIAEoDSJICg5PcmRlcmluZ1BvbGljeRI2CgtkZWFkX2xldHRlchgBIAEoDjIhLnN3aXRjaHlhcmQudjEuRGVhZExldHRlck9yZGVyaW5nIogBCgtSZXRyeVBvbGljeRI1CghzY2hlZHVsZRgBIAEoCzIhLnN3aXRjaHlhcmQudjEuQ29uZmlndXJlZFNjaGVkdWxlSAASOAoLZXhwb25lbnRpYWwYAiABKAsyIS5zd2l0Y2h5YXJkLnYxLkV4cG9uZW50aWFsQmFja29mZkgAQggKBnBvbGljeSIUChJDb25maWd1cmVkU2NoZWR1bGUijgEKEkV4cG9uZW50aWFsQmFja29mZhIqCgdpbml0aWFsGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg4KBmZhY3RvchgCIAEoARImCgNjYXAYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2F0dGVtcHRzGAQgASgNIkUKCVJhdGVMaW1pdBINCgVjb3VudBgBIAEoDRIpCgZwZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24i/gEKFENpcmN1aXRCcmVha2VyUG9saWN5Eh4KEWZhaWx1cmVfdGhyZXNob2xkGAEgASgNSACIAQESGgoNZmFpbHVyZV9yYXRpbxgCIAEoAUgBiAEBEhkKDG1pbl9yZXF1ZXN0cxgDIAEoDUgCiAEBEikKBndpbmRvdxgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIrCghjb29sZG93bhgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIUChJfZmFpbHVyZV90aHJlc2hvbGRCEAoOX2ZhaWx1cmVfcmF0aW9CDwoNX21pbl9yZXF1ZXN0cyLMAQoOQ2lyY3VpdEJyZWFrZXISKgoFc3RhdGUYASABKA4yGy5zd2l0Y2h5YXJkLnYxLkNpcmN1aXRTdGF0ZRIWCg5mYWlsdXJlX3N0cmVhaxgCIAEoDRISCgpsYXN0X2Vycm9yGAMgASgJEjMKD2xhc3RfZmFpbHVyZV9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJb3BlbmVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKRAwoXQ3JlYXRlQ29ubmVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCRIvCgd3ZWJob29rGAIgASgLMhwuc3dpdGNoeWFyZC52MS5XZWJob29rQ29uZmlnSAASLwoHaHVic3BvdBgEIAEoCzIcLnN3aXRjaHlhcmQudjEuSHVic3BvdENvbmZpZ0gAEjMKCW1haWxjaGltcBgFIAEoCzIeLnN3aXRjaHlhcmQudjEuTWFpbGNoaW1wQ29uZmlnSAASNQoKc2FsZXNmb3JjZRgGIAEoCzIfLnN3aXRjaHlhcmQudjEuU2FsZXNmb3JjZUNvbmZpZ0gAEjEKCHJhYmJpdG1xGAcgASgLMh0uc3dpdGNoeWFyZC52MS5SYWJiaXRtcUNvbmZpZ0gAEikKBG5hdHMYCCABKAsyGS5zd2l0Y2h5YXJkLnYxLk5hdHNDb25maWdIABItCgZwb2xpY3kYAyABKAsyHS5zd2l0Y2h5YXJkLnYxLkRlbGl2ZXJ5UG9saWN5Qg0KC2Rlc3RpbmF0aW9uIkkKGENyZWF0ZUNvbm5lY3Rpb25SZXNwb25zZRItCgpjb25uZWN0aW9uGAEgASgLMhkuc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uIiIKFEdldENvbm5lY3Rpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkYKFUdldENvbm5lY3Rpb25SZXNwb25zZRItCgpjb25uZWN0aW9uGAEgASgLMhkuc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uIj8KFkxpc3RDb25uZWN0aW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkiYgoXTGlzdENvbm5lY3Rpb25zUmVzcG9uc2USLgoLY29ubmVjdGlvbnMYASADKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiUKF0RlbGV0ZUNvbm5lY3Rpb25SZXF1ZXN0EgoKAmlkGAEgASgJIhoKGERlbGV0ZUNvbm5lY3Rpb25SZXNwb25zZSK/AwoXVXBkYXRlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkSEQoEbmFtZRgCIAEoCUgAiAEBEi0KB3dlYmhvb2sYAyABKAsyHC5zd2l0Y2h5YXJkLnYxLldlYmhvb2tDb25maWcSLQoGcG9saWN5GAQgASgLMh0uc3dpdGNoeWFyZC52MS5EZWxpdmVyeVBvbGljeRItCgVzdGF0ZRgFIAEoDjIeLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvblN0YXRlEi0KB2h1YnNwb3QYBiABKAsyHC5zd2l0Y2h5YXJkLnYxLkh1YnNwb3RDb25maWcSMQoJbWFpbGNoaW1wGAcgASgLMh4uc3dpdGNoeWFyZC52MS5NYWlsY2hpbXBDb25maWcSMwoKc2FsZXNmb3JjZRgIIAEoCzIfLnN3aXRjaHlhcmQudjEuU2FsZXNmb3JjZUNvbmZpZxIvCghyYWJiaXRtcRgJIAEoCzIdLnN3aXRjaHlhcmQudjEuUmFiYml0bXFDb25maWcSJwoEbmF0cxgKIAEoCzIZLnN3aXRjaHlhcmQudjEuTmF0c0NvbmZpZ0IHCgVfbmFtZSJhChhVcGRhdGVDb25uZWN0aW9uUmVzcG9uc2USLQoKY29ubmVjdGlvbhgBIAEoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbhIWCg5yZXF1ZXVlZF9jb3VudBgCIAEoDSIkChZQYXVzZUNvbm5lY3Rpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkgKF1BhdXNlQ29ubmVjdGlvblJlc3BvbnNlEi0KCmNvbm5lY3Rpb24YASABKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24iJQoXUmVzdW1lQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkiYQoYUmVzdW1lQ29ubmVjdGlvblJlc3BvbnNlEi0KCmNvbm5lY3Rpb24YASABKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24SFgoOcmVxdWV1ZWRfY291bnQYAiABKA0iWQoaUm90YXRlU2lnbmluZ1NlY3JldFJlcXVlc3QSCgoCaWQYASABKAkSLwoMZ3JhY2VfcGVyaW9kGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIqQBChtSb3RhdGVTaWduaW5nU2VjcmV0UmVzcG9uc2USLQoKY29ubmVjdGlvbhgBIAEoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbhIWCg5zaWduaW5nX3NlY3JldBgCIAEoCRI+ChpwcmV2aW91c19zZWNyZXRfZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiiwIKBFJ1bGUSCgoCaWQYASABKAkSEgoKZXZlbnRfdHlwZRgCIAEoCRIVCg1jb25uZWN0aW9uX2lkGAMgASgJEg8KB2VuYWJsZWQYBCABKAgSEwoLZGVzY3JpcHRpb24YBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJY29uZGl0aW9uGAcgASgJEg8KB21hcHBpbmcYCCABKAkSLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbmFtZRgKIAEoCRIUCgxvcmRlcmluZ19rZXkYCyABKAkivQEKEUNyZWF0ZVJ1bGVSZXF1ZXN0EhIKCmV2ZW50X3R5cGUYASABKAkSFQoNY29ubmVjdGlvbl9pZBgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIRCgljb25kaXRpb24YBCABKAkSDwoHbWFwcGluZxgFIAEoCRIUCgdlbmFibGVkGAYgASgISACIAQESDAoEbmFtZRgHIAEoCRIUCgxvcmRlcmluZ19rZXkYCCABKAlCCgoIX2VuYWJsZWQiNwoSQ3JlYXRlUnVsZVJlc3BvbnNlEiEKBHJ1bGUYASABKAsyEy5zd2l0Y2h5YXJkLnYxLlJ1bGUiHAoOR2V0UnVsZVJlcXVlc3QSCgoCaWQYASABKAkiNAoPR2V0UnVsZVJlc3BvbnNlEiEKBHJ1bGUYASABKAsyEy5zd2l0Y2h5YXJkLnYxLlJ1bGUi0QIKEVVwZGF0ZVJ1bGVSZXF1ZXN0EgoKAmlkGAEgASgJEhcKCmV2ZW50X3R5cGUYAiABKAlIAIgBARIaCg1jb25uZWN0aW9uX2lkGAMgASgJSAGIAQESFgoJY29uZGl0aW9uGAQgASgJSAKIAQESFAoHbWFwcGluZxgFIAEoCUgDiAEBEhQKB2VuYWJsZWQYBiABKAhIBIgBARIYCgtkZXNjcmlwdGlvbhgHIAEoCUgFiAEBEhEKBG5hbWUYCCABKAlIBogBARIZCgxvcmRlcmluZ19rZXkYCSABKAlIB4gBAUINCgtfZXZlbnRfdHlwZUIQCg5fY29ubmVjdGlvbl9pZEIMCgpfY29uZGl0aW9uQgoKCF9tYXBwaW5nQgoKCF9lbmFibGVkQg4KDF9kZXNjcmlwdGlvbkIHCgVfbmFtZUIPCg1fb3JkZXJpbmdfa2V5IjcKElVwZGF0ZVJ1bGVSZXNwb25zZRIhCgRydWxlGAEgASgLMhMuc3dpdGNoeWFyZC52MS5SdWxlImQKEExpc3RSdWxlc1JlcXVlc3QSEgoKZXZlbnRfdHlwZRgBIAEoCRIVCg1jb25uZWN0aW9uX2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoDRISCgpwYWdlX3Rva2VuGAQgASgJIlAKEUxpc3RSdWxlc1Jlc3BvbnNlEiIKBXJ1bGVzGAEgAygLMhMuc3dpdGNoeWFyZC52MS5SdWxlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIfChFEZWxldGVSdWxlUmVxdWVzdBIKCgJpZBgBIAEoCSIUChJEZWxldGVSdWxlUmVzcG9uc2UiWAoIUnVsZVNwZWMSEgoKZXZlbnRfdHlwZRgBIAEoCRIRCgljb25kaXRpb24YAiABKAkSDwoHbWFwcGluZxgDIAEoCRIUCgxvcmRlcmluZ19rZXkYBCABKAkifwoPVGVzdFJ1bGVSZXF1ZXN0EhEKB3J1bGVfaWQYASABKAlIABInCgRzcGVjGAIgASgLMhcuc3dpdGNoeWFyZC52MS5SdWxlU3BlY0gAEhIKCmV2ZW50X3R5cGUYAyABKAkSFAoMcGF5bG9hZF9qc29uGAQgASgJQgYKBHJ1bGUi9AEKDlJlcXVlc3RQcmV2aWV3Eg4KBm1ldGhvZBgBIAEoCRILCgN1cmwYAiABKAkSOwoHaGVhZGVycxgDIAMoCzIqLnN3aXRjaHlhcmQudjEuUmVxdWVzdFByZXZpZXcuSGVhZGVyc0VudHJ5EhEKCWJvZHlfanNvbhgEIAEoCRINCgVlcnJvchgFIAEoCRIQCghleGNoYW5nZRgGIAEoCRITCgtyb3V0aW5nX2tleRgHIAEoCRIPCgdzdWJqZWN0GAggASgJGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoUBChBUZXN0UnVsZVJlc3BvbnNlEg8KB21hdGNoZWQYASABKAgSEQoJYm9keV9qc29uGAIgASgJEg0KBWVycm9yGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIuCgdyZXF1ZXN0GAUgASgLMh0uc3dpdGNoeWFyZC52MS5SZXF1ZXN0UHJldmlldyI8ChBUZXN0RXZlbnRSZXF1ZXN0EhIKCmV2ZW50X3R5cGUYASABKAkSFAoMcGF5bG9hZF9qc29uGAIgASgJIkEKEVRlc3RFdmVudFJlc3BvbnNlEiwKCG91dGNvbWVzGAEgAygLMhouc3dpdGNoeWFyZC52MS5SdWxlT3V0Y29tZSKfAQoLUnVsZU91dGNvbWUSDwoHcnVsZV9pZBgBIAEoCRIRCglydWxlX25hbWUYAiABKAkSEgoKZXZlbnRfdHlwZRgDIAEoCRIVCg1jb25uZWN0aW9uX2lkGAQgASgJEg8KB21hdGNoZWQYBSABKAgSEQoJYm9keV9qc29uGAYgASgJEg0KBWVycm9yGAcgASgJEg4KBnJlYXNvbhgIIAEoCSKgBAoIQmFja2ZpbGwSCgoCaWQYASABKAkSDwoHcnVsZV9pZBgCIAEoCRItCglmcm9tX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB3RvX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3JhdGVfcGVyX3NlY29uZBgFIAEoDRIrCgVzdGF0ZRgGIAEoDjIcLnN3aXRjaHlhcmQudjEuQmFja2ZpbGxTdGF0ZRIUCgxldmVudHNfdG90YWwYByABKAQSFgoOZXZlbnRzX3NjYW5uZWQYCCABKAQSFgoOZXZlbnRzX21hdGNoZWQYCSABKAQSGgoSZGVsaXZlcmllc19jcmVhdGVkGAogASgEEhoKEmRlbGl2ZXJpZXNfc2tpcHBlZBgLIAEoBBIPCgdwZXJjZW50GAwgASgBEiYKA2V0YRgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhINCgVlcnJvchgOIAEoCRIuCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAimwEKE0JhY2tmaWxsUnVsZVJlcXVlc3QSDwoHcnVsZV9pZBgBIAEoCRItCglmcm9tX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB3RvX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3JhdGVfcGVyX3NlY29uZBgEIAEoDSJBChRCYWNrZmlsbFJ1bGVSZXNwb25zZRIpCghiYWNrZmlsbBgBIAEoCzIXLnN3aXRjaHlhcmQudjEuQmFja2ZpbGwiIAoSR2V0QmFja2ZpbGxSZXF1ZXN0EgoKAmlkGAEgASgJIkAKE0dldEJhY2tmaWxsUmVzcG9uc2USKQoIYmFja2ZpbGwYASABKAsyFy5zd2l0Y2h5YXJkLnYxLkJhY2tmaWxsIk4KFExpc3RCYWNrZmlsbHNSZXF1ZXN0Eg8KB3J1bGVfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkiXAoVTGlzdEJhY2tmaWxsc1Jlc3BvbnNlEioKCWJhY2tmaWxscxgBIAMoCzIXLnN3aXRjaHlhcmQudjEuQmFja2ZpbGwSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiMKFUNhbmNlbEJhY2tmaWxsUmVxdWVzdBIKCgJpZBgBIAEoCSJDChZDYW5jZWxCYWNrZmlsbFJlc3BvbnNlEikKCGJhY2tmaWxsGAEgASgLMhcuc3dpdGNoeWFyZC52MS5CYWNrZmlsbCq0AQoPQ29ubmVjdGlvblN0YXRlEiAKHENPTk5FQ1RJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIbChdDT05ORUNUSU9OX1NUQVRFX0FDVElWRRABEhsKF0NPTk5FQ1RJT05fU1RBVEVfUEFVU0VEEAISHQoZQ09OTkVDVElPTl9TVEFURV9ESVNBQkxFRBADEiYKIkNPTk5FQ1RJT05fU1RBVEVfTkVFRFNfQ1JFREVOVElBTFMQBCp5ChJEZWFkTGV0dGVyT3JkZXJpbmcSJAogREVBRF9MRVRURVJfT1JERVJJTkdfVU5TUEVDSUZJRUQQABIeChpERUFEX0xFVFRFUl9PUkRFUklOR19CTE9DSxABEh0KGURFQURfTEVUVEVSX09SREVSSU5HX1NLSVAQAip8CgxDaXJjdWl0U3RhdGUSHQoZQ0lSQ1VJVF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFENJUkNVSVRfU1RBVEVfQ0xPU0VEEAESFgoSQ0lSQ1VJVF9TVEFURV9PUEVOEAISGwoXQ0lSQ1VJVF9TVEFURV9IQUxGX09QRU4QAyqiAQoNQmFja2ZpbGxTdGF0ZRIeChpCQUNLRklMTF9TVEFURV9VTlNQRUNJRklFRBAAEhoKFkJBQ0tGSUxMX1NUQVRFX1JVTk5JTkcQARIcChhCQUNLRklMTF9TVEFURV9DT01QTEVURUQQAhIcChhCQUNLRklMTF9TVEFURV9DQU5DRUxMRUQQAxIZChVCQUNLRklMTF9TVEFURV9GQUlMRUQQBDLLDQoNUm91dGVyU2VydmljZRJjChBDcmVhdGVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5DcmVhdGVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuQ3JlYXRlQ29ubmVjdGlvblJlc3BvbnNlEloKDUdldENvbm5lY3Rpb24SIy5zd2l0Y2h5YXJkLnYxLkdldENvbm5lY3Rpb25SZXF1ZXN0GiQuc3dpdGNoeWFyZC52MS5HZXRDb25uZWN0aW9uUmVzcG9uc2USYAoPTGlzdENvbm5lY3Rpb25zEiUuc3dpdGNoeWFyZC52MS5MaXN0Q29ubmVjdGlvbnNSZXF1ZXN0GiYuc3dpdGNoeWFyZC52MS5MaXN0Q29ubmVjdGlvbnNSZXNwb25zZRJjChBEZWxldGVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5EZWxldGVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuRGVsZXRlQ29ubmVjdGlvblJlc3BvbnNlEmMKEFVwZGF0ZUNvbm5lY3Rpb24SJi5zd2l0Y2h5YXJkLnYxLlVwZGF0ZUNvbm5lY3Rpb25SZXF1ZXN0Gicuc3dpdGNoeWFyZC52MS5VcGRhdGVDb25uZWN0aW9uUmVzcG9uc2USYAoPUGF1c2VDb25uZWN0aW9uEiUuc3dpdGNoeWFyZC52MS5QYXVzZUNvbm5lY3Rpb25SZXF1ZXN0GiYuc3dpdGNoeWFyZC52MS5QYXVzZUNvbm5lY3Rpb25SZXNwb25zZRJjChBSZXN1bWVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5SZXN1bWVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuUmVzdW1lQ29ubmVjdGlvblJlc3BvbnNlEmwKE1JvdGF0ZVNpZ25pbmdTZWNyZXQSKS5zd2l0Y2h5YXJkLnYxLlJvdGF0ZVNpZ25pbmdTZWNyZXRSZXF1ZXN0Giouc3dpdGNoeWFyZC52MS5Sb3RhdGVTaWduaW5nU2VjcmV0UmVzcG9uc2USUQoKQ3JlYXRlUnVsZRIgLnN3aXRjaHlhcmQudjEuQ3JlYXRlUnVsZVJlcXVlc3QaIS5zd2l0Y2h5YXJkLnYxLkNyZWF0ZVJ1bGVSZXNwb25zZRJICgdHZXRSdWxlEh0uc3dpdGNoeWFyZC52MS5HZXRSdWxlUmVxdWVzdBoeLnN3aXRjaHlhcmQudjEuR2V0UnVsZVJlc3BvbnNlElEKClVwZGF0ZVJ1bGUSIC5zd2l0Y2h5YXJkLnYxLlVwZGF0ZVJ1bGVSZXF1ZXN0GiEuc3dpdGNoeWFyZC52MS5VcGRhdGVSdWxlUmVzcG9uc2USTgoJTGlzdFJ1bGVzEh8uc3dpdGNoeWFyZC52MS5MaXN0UnVsZXNSZXF1ZXN0GiAuc3dpdGNoeWFyZC52MS5MaXN0UnVsZXNSZXNwb25zZRJRCgpEZWxldGVSdWxlEiAuc3dpdGNoeWFyZC52MS5EZWxldGVSdWxlUmVxdWVzdBohLnN3aXRjaHlhcmQudjEuRGVsZXRlUnVsZVJlc3BvbnNlEksKCFRlc3RSdWxlEh4uc3dpdGNoeWFyZC52MS5UZXN0UnVsZVJlcXVlc3QaHy5zd2l0Y2h5YXJkLnYxLlRlc3RSdWxlUmVzcG9uc2USTgoJVGVzdEV2ZW50Eh8uc3dpdGNoeWFyZC52MS5UZXN0RXZlbnRSZXF1ZXN0GiAuc3dpdGNoeWFyZC52MS5UZXN0RXZlbnRSZXNwb25zZRJXCgxCYWNrZmlsbFJ1bGUSIi5zd2l0Y2h5YXJkLnYxLkJhY2tmaWxsUnVsZVJlcXVlc3QaIy5zd2l0Y2h5YXJkLnYxLkJhY2tmaWxsUnVsZVJlc3BvbnNlElQKC0dldEJhY2tmaWxsEiEuc3dpdGNoeWFyZC52MS5HZXRCYWNrZmlsbFJlcXVlc3QaIi5zd2l0Y2h5YXJkLnYxLkdldEJhY2tmaWxsUmVzcG9uc2USWgoNTGlzdEJhY2tmaWxscxIjLnN3aXRjaHlhcmQudjEuTGlzdEJhY2tmaWxsc1JlcXVlc3QaJC5zd2l0Y2h5YXJkLnYxLkxpc3RCYWNrZmlsbHNSZXNwb25zZRJdCg5DYW5jZWxCYWNrZmlsbBIkLnN3aXRjaHlhcmQudjEuQ2FuY2VsQmFja2ZpbGxSZXF1ZXN0GiUuc3dpdGNoeWFyZC52MS5DYW5jZWxCYWNrZmlsbFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * WebhookConfig is an HTTP POST destination signed with Standard Webhooks.
@@ -1910,6 +1910,308 @@ export const RuleOutcomeSchema: GenMessage<RuleOutcome> = /*@__PURE__*/
   messageDesc(file_switchyard_v1_router, 49);
 
 /**
+ * A run of past events through one rule, with its progress.
+ *
+ * @generated from message switchyard.v1.Backfill
+ */
+export type Backfill = Message<"switchyard.v1.Backfill"> & {
+  /**
+   * `bf_…`
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string rule_id = 2;
+   */
+  ruleId: string;
+
+  /**
+   * The range of the events' received time: from_time inclusive, to_time
+   * exclusive.
+   *
+   * @generated from field: google.protobuf.Timestamp from_time = 3;
+   */
+  fromTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp to_time = 4;
+   */
+  toTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: uint32 rate_per_second = 5;
+   */
+  ratePerSecond: number;
+
+  /**
+   * @generated from field: switchyard.v1.BackfillState state = 6;
+   */
+  state: BackfillState;
+
+  /**
+   * Events of the rule's type in the range, counted when the backfill
+   * started (an estimate: events routed meanwhile do not change it).
+   *
+   * @generated from field: uint64 events_total = 7;
+   */
+  eventsTotal: bigint;
+
+  /**
+   * Events read and routed through the rule so far.
+   *
+   * @generated from field: uint64 events_scanned = 8;
+   */
+  eventsScanned: bigint;
+
+  /**
+   * Of those, the events the rule matched (or failed on).
+   *
+   * @generated from field: uint64 events_matched = 9;
+   */
+  eventsMatched: bigint;
+
+  /**
+   * Deliveries this backfill created (failed-rule deliveries included).
+   *
+   * @generated from field: uint64 deliveries_created = 10;
+   */
+  deliveriesCreated: bigint;
+
+  /**
+   * Matched events that already had a delivery of this rule.
+   *
+   * @generated from field: uint64 deliveries_skipped = 11;
+   */
+  deliveriesSkipped: bigint;
+
+  /**
+   * events_scanned of events_total, 0 to 100.
+   *
+   * @generated from field: double percent = 12;
+   */
+  percent: number;
+
+  /**
+   * Time left at the rate seen so far; absent unless running.
+   *
+   * @generated from field: google.protobuf.Duration eta = 13;
+   */
+  eta?: Duration | undefined;
+
+  /**
+   * @generated from field: string error = 14;
+   */
+  error: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 15;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 16;
+   */
+  updatedAt?: Timestamp | undefined;
+
+  /**
+   * When it completed, was cancelled or failed.
+   *
+   * @generated from field: google.protobuf.Timestamp finished_at = 17;
+   */
+  finishedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message switchyard.v1.Backfill.
+ * Use `create(BackfillSchema)` to create a new message.
+ */
+export const BackfillSchema: GenMessage<Backfill> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 50);
+
+/**
+ * @generated from message switchyard.v1.BackfillRuleRequest
+ */
+export type BackfillRuleRequest = Message<"switchyard.v1.BackfillRuleRequest"> & {
+  /**
+   * The rule, `rul_…`; it must be enabled.
+   *
+   * @generated from field: string rule_id = 1;
+   */
+  ruleId: string;
+
+  /**
+   * Events received at or after from_time and before to_time; to_time may
+   * not be in the future.
+   *
+   * @generated from field: google.protobuf.Timestamp from_time = 2;
+   */
+  fromTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp to_time = 3;
+   */
+  toTime?: Timestamp | undefined;
+
+  /**
+   * Events routed per second at most, 1 to 10000.
+   *
+   * @generated from field: uint32 rate_per_second = 4;
+   */
+  ratePerSecond: number;
+};
+
+/**
+ * Describes the message switchyard.v1.BackfillRuleRequest.
+ * Use `create(BackfillRuleRequestSchema)` to create a new message.
+ */
+export const BackfillRuleRequestSchema: GenMessage<BackfillRuleRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 51);
+
+/**
+ * @generated from message switchyard.v1.BackfillRuleResponse
+ */
+export type BackfillRuleResponse = Message<"switchyard.v1.BackfillRuleResponse"> & {
+  /**
+   * @generated from field: switchyard.v1.Backfill backfill = 1;
+   */
+  backfill?: Backfill | undefined;
+};
+
+/**
+ * Describes the message switchyard.v1.BackfillRuleResponse.
+ * Use `create(BackfillRuleResponseSchema)` to create a new message.
+ */
+export const BackfillRuleResponseSchema: GenMessage<BackfillRuleResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 52);
+
+/**
+ * @generated from message switchyard.v1.GetBackfillRequest
+ */
+export type GetBackfillRequest = Message<"switchyard.v1.GetBackfillRequest"> & {
+  /**
+   * `bf_…`
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message switchyard.v1.GetBackfillRequest.
+ * Use `create(GetBackfillRequestSchema)` to create a new message.
+ */
+export const GetBackfillRequestSchema: GenMessage<GetBackfillRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 53);
+
+/**
+ * @generated from message switchyard.v1.GetBackfillResponse
+ */
+export type GetBackfillResponse = Message<"switchyard.v1.GetBackfillResponse"> & {
+  /**
+   * @generated from field: switchyard.v1.Backfill backfill = 1;
+   */
+  backfill?: Backfill | undefined;
+};
+
+/**
+ * Describes the message switchyard.v1.GetBackfillResponse.
+ * Use `create(GetBackfillResponseSchema)` to create a new message.
+ */
+export const GetBackfillResponseSchema: GenMessage<GetBackfillResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 54);
+
+/**
+ * @generated from message switchyard.v1.ListBackfillsRequest
+ */
+export type ListBackfillsRequest = Message<"switchyard.v1.ListBackfillsRequest"> & {
+  /**
+   * Optional: only this rule's backfills.
+   *
+   * @generated from field: string rule_id = 1;
+   */
+  ruleId: string;
+
+  /**
+   * At most 500; 0 means 100.
+   *
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message switchyard.v1.ListBackfillsRequest.
+ * Use `create(ListBackfillsRequestSchema)` to create a new message.
+ */
+export const ListBackfillsRequestSchema: GenMessage<ListBackfillsRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 55);
+
+/**
+ * @generated from message switchyard.v1.ListBackfillsResponse
+ */
+export type ListBackfillsResponse = Message<"switchyard.v1.ListBackfillsResponse"> & {
+  /**
+   * @generated from field: repeated switchyard.v1.Backfill backfills = 1;
+   */
+  backfills: Backfill[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message switchyard.v1.ListBackfillsResponse.
+ * Use `create(ListBackfillsResponseSchema)` to create a new message.
+ */
+export const ListBackfillsResponseSchema: GenMessage<ListBackfillsResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 56);
+
+/**
+ * @generated from message switchyard.v1.CancelBackfillRequest
+ */
+export type CancelBackfillRequest = Message<"switchyard.v1.CancelBackfillRequest"> & {
+  /**
+   * `bf_…`
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message switchyard.v1.CancelBackfillRequest.
+ * Use `create(CancelBackfillRequestSchema)` to create a new message.
+ */
+export const CancelBackfillRequestSchema: GenMessage<CancelBackfillRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 57);
+
+/**
+ * @generated from message switchyard.v1.CancelBackfillResponse
+ */
+export type CancelBackfillResponse = Message<"switchyard.v1.CancelBackfillResponse"> & {
+  /**
+   * @generated from field: switchyard.v1.Backfill backfill = 1;
+   */
+  backfill?: Backfill | undefined;
+};
+
+/**
+ * Describes the message switchyard.v1.CancelBackfillResponse.
+ * Use `create(CancelBackfillResponseSchema)` to create a new message.
+ */
+export const CancelBackfillResponseSchema: GenMessage<CancelBackfillResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 58);
+
+/**
  * @generated from enum switchyard.v1.ConnectionState
  */
 export enum ConnectionState {
@@ -2023,6 +2325,50 @@ export enum CircuitState {
  */
 export const CircuitStateSchema: GenEnum<CircuitState> = /*@__PURE__*/
   enumDesc(file_switchyard_v1_router, 2);
+
+/**
+ * What a backfill is doing.
+ *
+ * @generated from enum switchyard.v1.BackfillState
+ */
+export enum BackfillState {
+  /**
+   * @generated from enum value: BACKFILL_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Paging through the range (or waiting for a router to take it over).
+   *
+   * @generated from enum value: BACKFILL_STATE_RUNNING = 1;
+   */
+  RUNNING = 1,
+
+  /**
+   * Every event of the range was routed through the rule.
+   *
+   * @generated from enum value: BACKFILL_STATE_COMPLETED = 2;
+   */
+  COMPLETED = 2,
+
+  /**
+   * @generated from enum value: BACKFILL_STATE_CANCELLED = 3;
+   */
+  CANCELLED = 3,
+
+  /**
+   * Stopped early; `error` says why (e.g. the rule was deleted or disabled).
+   *
+   * @generated from enum value: BACKFILL_STATE_FAILED = 4;
+   */
+  FAILED = 4,
+}
+
+/**
+ * Describes the enum switchyard.v1.BackfillState.
+ */
+export const BackfillStateSchema: GenEnum<BackfillState> = /*@__PURE__*/
+  enumDesc(file_switchyard_v1_router, 3);
 
 /**
  * RouterService manages connections (destinations) and the rules that bind
@@ -2173,6 +2519,52 @@ export const RouterService: GenService<{
     methodKind: "unary";
     input: typeof TestEventRequestSchema;
     output: typeof TestEventResponseSchema;
+  },
+  /**
+   * BackfillRule routes the stored events of a past time range through one
+   * rule, as if the rule had existed when they arrived: one delivery per
+   * event the rule matches, never a second one (events that already have a
+   * delivery of this rule, from live routing or an earlier backfill, are
+   * counted as skipped). It runs in the background at most
+   * `rate_per_second` events a second; one backfill per rule runs at a time.
+   *
+   * @generated from rpc switchyard.v1.RouterService.BackfillRule
+   */
+  backfillRule: {
+    methodKind: "unary";
+    input: typeof BackfillRuleRequestSchema;
+    output: typeof BackfillRuleResponseSchema;
+  },
+  /**
+   * GetBackfill reports a backfill's state and progress.
+   *
+   * @generated from rpc switchyard.v1.RouterService.GetBackfill
+   */
+  getBackfill: {
+    methodKind: "unary";
+    input: typeof GetBackfillRequestSchema;
+    output: typeof GetBackfillResponseSchema;
+  },
+  /**
+   * ListBackfills lists the workspace's backfills, newest first.
+   *
+   * @generated from rpc switchyard.v1.RouterService.ListBackfills
+   */
+  listBackfills: {
+    methodKind: "unary";
+    input: typeof ListBackfillsRequestSchema;
+    output: typeof ListBackfillsResponseSchema;
+  },
+  /**
+   * CancelBackfill stops a running backfill after the page under way;
+   * deliveries it already created stay.
+   *
+   * @generated from rpc switchyard.v1.RouterService.CancelBackfill
+   */
+  cancelBackfill: {
+    methodKind: "unary";
+    input: typeof CancelBackfillRequestSchema;
+    output: typeof CancelBackfillResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_switchyard_v1_router, 0);

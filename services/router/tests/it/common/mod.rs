@@ -16,6 +16,7 @@ use switchyard_core::ids::{EventId, WorkspaceId};
 use switchyard_core::queue::QueueKeys;
 use switchyard_core::shutdown::{self, Trigger};
 use switchyard_core::testkit::{TestDatabase, TestRedis};
+use switchyard_router::backfill::BackfillSettings;
 use switchyard_router::{RouterApp, RouterState};
 use tokio::task::JoinHandle;
 
@@ -102,7 +103,15 @@ impl Harness {
     }
 
     pub async fn start_router(&self) -> RunningRouter {
-        let app = RouterApp::build(&self.config).await.expect("router");
+        self.start_router_with(BackfillSettings::default()).await
+    }
+
+    /// A router whose backfill worker runs with `backfill`.
+    pub async fn start_router_with(&self, backfill: BackfillSettings) -> RunningRouter {
+        let app = RouterApp::build(&self.config)
+            .await
+            .expect("router")
+            .with_backfill(backfill);
         let state = app.state().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
