@@ -44,7 +44,7 @@ use serde_json::{Value, json};
 use switchyard_client::Client;
 use switchyard_core::config::Config;
 use switchyard_core::ids::{ConnectionId, RuleId, WorkspaceId};
-use switchyard_core::queue::QueueKeys;
+use switchyard_core::queue::QueueLayout;
 
 use crate::stack::{ServiceKind, Stack};
 pub use brokers::BrokerKind;
@@ -314,8 +314,8 @@ pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
         (Some((workspace, pool)), true) => {
             let preloader = Preloader {
                 pool: pool.clone(),
-                redis: switchyard_core::queue::connect(&target.config.redis_url).await?,
-                keys: QueueKeys::new(&target.config.redis_prefix),
+                redis: switchyard_core::redis_conn::connect(&target.config).await?,
+                layout: QueueLayout::from_config(&target.config),
                 workspace: *workspace,
                 rules,
             };
