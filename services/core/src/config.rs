@@ -491,6 +491,31 @@ mod tests {
     }
 
     #[test]
+    fn redis_cluster_and_partitions_come_from_the_file_or_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "switchyard.toml",
+                "redis_url = \"redis://10.0.0.1:7000,10.0.0.2:7000\"\n[redis]\ncluster = true\n",
+            )?;
+            jail.set_env("SWITCHYARD_REDIS__PARTITIONS", "3");
+            let config = Config::load_from(Some(Path::new("switchyard.toml"))).expect("loads");
+            assert!(config.redis.cluster);
+            assert_eq!(config.redis.partitions, 3);
+            assert_eq!(
+                crate::redis_conn::Target::from_config(&config).expect("target"),
+                crate::redis_conn::Target::Cluster(vec![
+                    "redis://10.0.0.1:7000".into(),
+                    "redis://10.0.0.2:7000".into()
+                ])
+            );
+            jail.set_env("SWITCHYARD_REDIS__PARTITIONS", "0");
+            let error = Config::load_from(Some(Path::new("switchyard.toml"))).expect_err("0");
+            assert!(format!("{error:#}").contains("redis.partitions"), "{error:#}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn master_keys_come_from_the_environment() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("SWITCHYARD_SECRETS__KEYS__K2026", "a2V5");

@@ -362,6 +362,14 @@ pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
         attempts_recorded,
     );
     report["clean_start"] = json!(clean_start);
+    if !args.external {
+        let cluster = switchyard_core::redis_conn::Target::from_config(&target.config)
+            .is_ok_and(|redis| redis.is_cluster());
+        report["redis"] = json!({
+            "cluster": cluster,
+            "partitions": target.config.redis.partitions,
+        });
+    }
     if let Some(stack) = target.stack {
         stack.stop().await?;
     }
