@@ -510,7 +510,10 @@ mod tests {
             );
             jail.set_env("SWITCHYARD_REDIS__PARTITIONS", "0");
             let error = Config::load_from(Some(Path::new("switchyard.toml"))).expect_err("0");
-            assert!(format!("{error:#}").contains("redis.partitions"), "{error:#}");
+            assert!(
+                format!("{error:#}").contains("redis.partitions"),
+                "{error:#}"
+            );
             Ok(())
         });
     }
