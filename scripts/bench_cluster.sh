@@ -7,6 +7,7 @@
 #
 #   ./scripts/bench_cluster.sh                    # 20 s per run
 #   BENCH_SECS=30 ./scripts/bench_cluster.sh
+#   BENCH_NO_BUILD=1 ./scripts/bench_cluster.sh   # use the release binary as built
 #
 # Rows: single Redis with 1 partition (today's layout), single Redis with 3
 # partitions, the 3-node cluster with 3 partitions (one per node).
@@ -15,7 +16,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 command -v redis-server >/dev/null || { echo "redis-server is not on PATH" >&2; exit 1; }
 ./scripts/services.sh >/dev/null
-cargo build --release --quiet -p switchyard
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release --quiet -p switchyard
 bin=./target/release/switchyard
 secs="${BENCH_SECS:-20}"
 out="$(mktemp -d)"
