@@ -67,6 +67,14 @@ pub fn test_config(database: &TestDatabase, redis: &TestRedis) -> Config {
     config.ingest.outbox_grace = Duration::from_millis(300);
     config.telemetry.metrics_addr = Some(any_port);
     config.api_key_pepper = Some(secrecy::SecretString::from("test pepper, not secret"));
+    // `SWITCHYARD_TEST_REDIS_PARTITIONS=3` runs the suite with the stream
+    // sharded (on whatever Redis the tests use).
+    if let Some(partitions) = std::env::var("SWITCHYARD_TEST_REDIS_PARTITIONS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+    {
+        config.redis.partitions = partitions;
+    }
     config.operator_token = Some(secrecy::SecretString::from(OPERATOR_TOKEN));
     config
 }

@@ -30,6 +30,8 @@ pub struct Config {
     pub redis_url: String,
     /// Every Redis key starts with this prefix and a colon.
     pub redis_prefix: String,
+    /// Redis Cluster and stream partitions (see `crate::redis_conn`).
+    pub redis: crate::redis_conn::RedisConfig,
     /// Listen address of the registry service.
     pub registry_addr: SocketAddr,
     /// Listen address of the ingest service.
@@ -86,6 +88,7 @@ impl Default for Config {
             database_pool_size: 16,
             redis_url: "redis://127.0.0.1:6379".to_string(),
             redis_prefix: "switchyard".to_string(),
+            redis: crate::redis_conn::RedisConfig::default(),
             registry_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
             ingest_addr: SocketAddr::from(([127, 0, 0, 1], 50052)),
             router_addr: SocketAddr::from(([127, 0, 0, 1], 50053)),
@@ -357,6 +360,8 @@ impl Config {
         if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
             bail!("redis_prefix must be non-empty and without spaces");
         }
+        self.redis.validate()?;
+        crate::redis_conn::Target::from_config(self)?;
         self.tls.validate()?;
         crate::quota::Quotas::from_config(self)?;
         Ok(())
@@ -481,6 +486,34 @@ mod tests {
             let config = Config::load_from(Some(Path::new("switchyard.toml"))).expect("loads");
             assert_eq!(config.redis_prefix, "from-env");
             assert_eq!(config.database_url, "postgres://x@h/db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn redis_cluster_and_partitions_come_from_the_file_or_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "switchyard.toml",
+                "redis_url = \"redis://10.0.0.1:7000,10.0.0.2:7000\"\n[redis]\ncluster = true\n",
+            )?;
+            jail.set_env("SWITCHYARD_REDIS__PARTITIONS", "3");
+            let config = Config::load_from(Some(Path::new("switchyard.toml"))).expect("loads");
+            assert!(config.redis.cluster);
+            assert_eq!(config.redis.partitions, 3);
+            assert_eq!(
+                crate::redis_conn::Target::from_config(&config).expect("target"),
+                crate::redis_conn::Target::Cluster(vec![
+                    "redis://10.0.0.1:7000".into(),
+                    "redis://10.0.0.2:7000".into()
+                ])
+            );
+            jail.set_env("SWITCHYARD_REDIS__PARTITIONS", "0");
+            let error = Config::load_from(Some(Path::new("switchyard.toml"))).expect_err("0");
+            assert!(
+                format!("{error:#}").contains("redis.partitions"),
+                "{error:#}"
+            );
             Ok(())
         });
     }

@@ -16,7 +16,8 @@
 //!   connected channels to the other services; [`readiness`] has health
 //!   follow Postgres.
 //! - [`queue`]: the Redis key layout shared by the router (producer) and the
-//!   delivery engine (consumer), and the job format.
+//!   delivery engine (consumer), its partitions, and the job format.
+//! - [`redis_conn`]: the one Redis handle (single Redis or Redis Cluster).
 //! - [`signature`]: Standard Webhooks signing secrets and signatures.
 //! - [`secrets`]: connection credentials encrypted at rest (AES-256-GCM
 //!   under master keys from the configuration) and their rotation; HS256
@@ -57,6 +58,7 @@ pub mod policy;
 pub mod queue;
 pub mod quota;
 pub mod readiness;
+pub mod redis_conn;
 pub mod requeue;
 pub mod secrets;
 pub mod shutdown;

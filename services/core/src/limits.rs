@@ -24,8 +24,8 @@
 //! Losing these keys (Redis restarted empty) only forgets limits for a
 //! moment and closes breakers; nothing is lost.
 
+use crate::redis_conn::RedisConn;
 use chrono::{DateTime, Utc};
-use redis::aio::ConnectionManager;
 
 use crate::ids::ConnectionId;
 
@@ -90,7 +90,7 @@ pub struct BreakerSnapshot {
 
 /// Reads the breaker of a connection; a missing key is a closed breaker.
 pub async fn read_breaker(
-    redis: &ConnectionManager,
+    redis: &RedisConn,
     keys: &ConnectionKeys,
 ) -> redis::RedisResult<BreakerSnapshot> {
     let fields: Vec<Option<String>> = redis::cmd("HMGET")

@@ -1,23 +1,30 @@
 //! The Redis layout shared by the router (producer) and the delivery engine
-//! (consumer). All keys live under the configured prefix and one hash tag,
-//! so on Redis Cluster they share a slot and Lua scripts may touch them all.
+//! (consumer). All keys live under the configured prefix, and every key a
+//! script or `MULTI` touches together shares one hash tag, so on Redis
+//! Cluster they share a slot.
 //!
-//! - `<prefix>:{dlv}:stream` — a stream of ready jobs, read by the consumer
-//!   group [`CONSUMER_GROUP`]; each entry has one field, `job`, holding a
-//!   JSON [`DeliveryJob`].
-//! - `<prefix>:{dlv}:delayed` — a sorted set of jobs waiting for a retry,
-//!   scored by due time (Unix milliseconds); a Lua script moves due ones to
-//!   the stream atomically.
-//! - `<prefix>:{dlv}:waiting:<connection_id>` — a list of the jobs of a
-//!   connection that was at its in-flight cap when they were read, oldest
-//!   first; each attempt to that connection that ends takes the next one
-//!   (the delivery engine's `waiting` module). `<prefix>:{dlv}:waiting` is
-//!   the set of connections whose list is not empty.
-//! - `<prefix>:{dlv}:keyrings` — a hash of the master-key fingerprints of
-//!   every live router and delivery process (`crate::secrets::claim`), so
-//!   a second deployment on the same prefix refuses to start.
+//! The stream is split into `redis.partitions` partitions (N, default 1).
+//! Partition `i` has the tag `{dlv:i}`; with N = 1 the tag is `{dlv}`, the
+//! layout of a single-stream deployment. Tags `{dlv:0}`, `{dlv:1}`,
+//! `{dlv:2}` hash to slots 12447, 8382 and 4317: one per node of a 3-node
+//! cluster with the default slot split.
 //!
-//! Jobs are hints: Postgres holds each delivery's truth, and the consumer
+//! | key | tag | written by |
+//! |---|---|---|
+//! | `<prefix>:<tag>:stream` — ready jobs; consumer group [`CONSUMER_GROUP`]; one field, `job`, a JSON [`DeliveryJob`] | partition | [`Producer`] (router, replays, requeues, sweeper, bench preload); engine promotion and rescue scripts |
+//! | `<prefix>:<tag>:delayed` — sorted set of jobs waiting for a retry, scored by due time (Unix ms) | partition | engine acknowledgement `MULTI`; read back by its promotion script |
+//! | `<prefix>:<tag>:waiting:<con_…>` — a full connection's jobs, oldest first (engine `waiting`) | partition of the connection | engine acknowledgement `MULTI`, pop and rescue scripts |
+//! | `<prefix>:<tag>:waiting` — set of connections whose list is not empty | partition | same |
+//! | `<prefix>:{dlv}:keyrings` — hash of live processes' key fingerprints (`crate::secrets::claim`) | `{dlv}` | router, delivery |
+//! | `<prefix>:{con_…}:breaker`, `:slots`, `:rate`, `:reserved` (`crate::limits`) | the connection | engine gate scripts (which touch no stream key) |
+//! | `<prefix>:{ws_…}:ingest_rate` (`crate::quota`) | the workspace | ingest |
+//!
+//! [`QueueLayout`] places jobs: a job goes to the partition of its
+//! connection ([`QueueLayout::partition_of_connection`], a stable hash of
+//! the `con_…` id), so one connection's jobs, its waiting list and its
+//! retries stay in one partition; a job that does not name its connection
+//! (replays, requeues) goes by its delivery id. Any partition's consumer
+//! may take any job: Postgres holds each delivery's truth, and the consumer
 //! claims a delivery there before sending, so a duplicate job is harmless.
 //!
 //! [`Producer`] is the one writer of jobs: the router's enqueue, replays,
@@ -25,10 +32,10 @@
 //! all go through it, so the stream's entry layout is written in one place
 //! ([`Producer::add_ready`], [`Producer::add_delayed`]; the engine's
 //! promotion and waiting-list scripts are the exceptions, since they run
-//! inside Redis).
+//! inside Redis). It writes one pipeline per partition, never one across
+//! partitions.
 
-use anyhow::Context;
-use redis::aio::ConnectionManager;
+use crate::redis_conn::RedisConn;
 use serde::{Deserialize, Serialize};
 
 /// The consumer group every delivery replica joins.
@@ -36,8 +43,11 @@ pub const CONSUMER_GROUP: &str = "delivery";
 /// The stream entry field holding the job.
 pub const JOB_FIELD: &str = "job";
 
+/// The keys of one partition.
 #[derive(Clone, Debug)]
 pub struct QueueKeys {
+    /// This partition's index (0 with one partition).
+    pub partition: usize,
     pub stream: String,
     pub delayed: String,
     /// The set of connections with jobs waiting for a free slot.
@@ -48,11 +58,24 @@ pub struct QueueKeys {
 }
 
 impl QueueKeys {
+    /// The keys of the single-partition layout.
     pub fn new(prefix: &str) -> Self {
+        Self::partition(prefix, 0, 1)
+    }
+
+    /// The keys of partition `index` of `count`.
+    pub fn partition(prefix: &str, index: usize, count: usize) -> Self {
+        debug_assert!(index < count, "partition {index} of {count}");
+        let tag = if count <= 1 {
+            "{dlv}".to_string()
+        } else {
+            format!("{{dlv:{index}}}")
+        };
         Self {
-            stream: format!("{prefix}:{{dlv}}:stream"),
-            delayed: format!("{prefix}:{{dlv}}:delayed"),
-            waiting: format!("{prefix}:{{dlv}}:waiting"),
+            partition: index,
+            stream: format!("{prefix}:{tag}:stream"),
+            delayed: format!("{prefix}:{tag}:delayed"),
+            waiting: format!("{prefix}:{tag}:waiting"),
             prefix: prefix.to_string(),
         }
     }
@@ -60,6 +83,83 @@ impl QueueKeys {
     /// The list of jobs waiting for a free slot of `connection`.
     pub fn waiting_list(&self, connection: &str) -> String {
         format!("{}:{connection}", self.waiting)
+    }
+}
+
+/// Every partition's keys, and which partition a job belongs to. Cheap to
+/// clone.
+#[derive(Clone, Debug)]
+pub struct QueueLayout {
+    partitions: std::sync::Arc<[QueueKeys]>,
+}
+
+impl QueueLayout {
+    /// `count` partitions under `prefix` (at least one).
+    pub fn new(prefix: &str, count: usize) -> Self {
+        let count = count.max(1);
+        Self {
+            partitions: (0..count)
+                .map(|index| QueueKeys::partition(prefix, index, count))
+                .collect(),
+        }
+    }
+
+    /// The layout `config` names (`redis_prefix`, `redis.partitions`).
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self::new(&config.redis_prefix, usize::from(config.redis.partitions))
+    }
+
+    pub fn partitions(&self) -> &[QueueKeys] {
+        &self.partitions
+    }
+
+    pub fn len(&self) -> usize {
+        self.partitions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.partitions.is_empty()
+    }
+
+    /// The keys of partition `index`.
+    pub fn keys(&self, index: usize) -> &QueueKeys {
+        &self.partitions[index % self.partitions.len()]
+    }
+
+    /// The partition of `connection` (a `con_…` id): its waiting list and,
+    /// normally, its jobs live there.
+    pub fn partition_of_connection(&self, connection: &str) -> usize {
+        self.bucket(connection)
+    }
+
+    /// The partition `job` is written to: its connection's, or by delivery
+    /// id when the job does not name its connection.
+    pub fn partition_of(&self, job: &DeliveryJob) -> usize {
+        match &job.connection_id {
+            Some(connection) => self.bucket(connection),
+            None => self.bucket(&job.delivery_id),
+        }
+    }
+
+    /// The partition of a serialized job (partition 0 when it does not parse:
+    /// the consumer drops malformed jobs wherever they are).
+    pub fn partition_of_json(&self, job_json: &str) -> usize {
+        serde_json::from_str::<DeliveryJob>(job_json)
+            .map(|job| self.partition_of(&job))
+            .unwrap_or(0)
+    }
+
+    fn bucket(&self, id: &str) -> usize {
+        let count = self.partitions.len() as u64;
+        if count <= 1 {
+            return 0;
+        }
+        // FNV-1a: stable across processes, releases and platforms, unlike
+        // the standard library's seeded hasher.
+        let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+        (hash % count) as usize
     }
 }
 
@@ -135,49 +235,77 @@ impl JobBatch {
 /// builds one huge request nor blocks Redis for long.
 const CHUNK: usize = 1000;
 
-/// Writes jobs to the stream and the delayed set; cheap to clone.
+/// Writes jobs to the streams and delayed sets of their partitions; cheap
+/// to clone.
 #[derive(Clone)]
 pub struct Producer {
-    redis: ConnectionManager,
-    keys: QueueKeys,
+    redis: RedisConn,
+    layout: QueueLayout,
 }
 
 impl Producer {
-    pub fn new(redis: ConnectionManager, keys: QueueKeys) -> Self {
-        Self { redis, keys }
+    pub fn new(redis: RedisConn, layout: QueueLayout) -> Self {
+        Self { redis, layout }
     }
 
-    pub fn keys(&self) -> &QueueKeys {
-        &self.keys
+    pub fn layout(&self) -> &QueueLayout {
+        &self.layout
     }
 
-    /// Appends ready jobs to the stream, in order, one pipelined round trip
-    /// per thousand.
+    /// Appends ready jobs to their partitions' streams, in order within a
+    /// partition, one pipelined round trip per partition and thousand.
     pub async fn ready(&self, jobs: &[DeliveryJob]) -> redis::RedisResult<()> {
-        for chunk in jobs.chunks(CHUNK) {
-            let mut pipe = redis::pipe();
-            for job in chunk {
-                Self::add_ready(&self.keys, &mut pipe, &job.to_json());
+        let jsons: Vec<String> = jobs.iter().map(DeliveryJob::to_json).collect();
+        let mut by_partition: Vec<Vec<&str>> = vec![Vec::new(); self.layout.len()];
+        for (job, json) in jobs.iter().zip(&jsons) {
+            by_partition[self.layout.partition_of(job)].push(json);
+        }
+        self.ready_json(by_partition).await
+    }
+
+    /// Appends serialized jobs to their partitions' streams (as
+    /// [`Self::ready`]).
+    pub async fn ready_json(&self, by_partition: Vec<Vec<&str>>) -> redis::RedisResult<()> {
+        for (index, jobs) in by_partition.iter().enumerate() {
+            let keys = self.layout.keys(index);
+            for chunk in jobs.chunks(CHUNK) {
+                let mut pipe = redis::pipe();
+                for job in chunk {
+                    Self::add_ready(keys, &mut pipe, job);
+                }
+                pipe.query_async::<()>(&mut self.redis.clone()).await?;
             }
-            pipe.query_async::<()>(&mut self.redis.clone()).await?;
         }
         Ok(())
     }
 
+    /// Groups serialized jobs by partition, for [`Self::ready_json`].
+    pub fn split_json<'a>(&self, jobs: &'a [String]) -> Vec<Vec<&'a str>> {
+        let mut by_partition: Vec<Vec<&str>> = vec![Vec::new(); self.layout.len()];
+        for job in jobs {
+            by_partition[self.layout.partition_of_json(job)].push(job);
+        }
+        by_partition
+    }
+
     /// Writes a batch: ready jobs first, then delayed ones, a round trip per
-    /// thousand jobs.
+    /// partition and thousand jobs.
     pub async fn send(&self, batch: &JobBatch) -> redis::RedisResult<()> {
         self.ready(&batch.ready).await?;
-        for chunk in batch.delayed.chunks(CHUNK) {
-            let mut pipe = redis::pipe();
-            let jobs: Vec<(i64, String)> = chunk
-                .iter()
-                .map(|(job, due)| (*due, job.to_json()))
-                .collect();
-            let entries: Vec<(i64, &str)> =
-                jobs.iter().map(|(due, job)| (*due, job.as_str())).collect();
-            Self::add_delayed(&self.keys, &mut pipe, &entries);
-            pipe.query_async::<()>(&mut self.redis.clone()).await?;
+        let mut by_partition: Vec<Vec<(i64, String)>> = vec![Vec::new(); self.layout.len()];
+        for (job, due) in &batch.delayed {
+            by_partition[self.layout.partition_of(job)].push((*due, job.to_json()));
+        }
+        for (index, jobs) in by_partition.iter().enumerate() {
+            for chunk in jobs.chunks(CHUNK) {
+                let mut pipe = redis::pipe();
+                let entries: Vec<(i64, &str)> = chunk
+                    .iter()
+                    .map(|(due, job)| (*due, job.as_str()))
+                    .collect();
+                Self::add_delayed(self.layout.keys(index), &mut pipe, &entries);
+                pipe.query_async::<()>(&mut self.redis.clone()).await?;
+            }
         }
         Ok(())
     }
@@ -225,15 +353,6 @@ impl Producer {
     }
 }
 
-/// A Redis connection that reconnects by itself.
-pub async fn connect(redis_url: &str) -> anyhow::Result<ConnectionManager> {
-    let client =
-        redis::Client::open(redis_url).with_context(|| format!("invalid Redis URL {redis_url}"))?;
-    ConnectionManager::new(client)
-        .await
-        .with_context(|| format!("connecting to Redis at {redis_url}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +363,50 @@ mod tests {
         assert_eq!(keys.stream, "t1:{dlv}:stream");
         assert_eq!(keys.delayed, "t1:{dlv}:delayed");
         assert_eq!(keys.waiting_list("con_1"), "t1:{dlv}:waiting:con_1");
+    }
+
+    #[test]
+    fn partitions_have_their_own_tag() {
+        let layout = QueueLayout::new("t1", 3);
+        let streams: Vec<&str> = layout
+            .partitions()
+            .iter()
+            .map(|keys| keys.stream.as_str())
+            .collect();
+        assert_eq!(
+            streams,
+            [
+                "t1:{dlv:0}:stream",
+                "t1:{dlv:1}:stream",
+                "t1:{dlv:2}:stream"
+            ]
+        );
+        assert_eq!(layout.keys(1).delayed, "t1:{dlv:1}:delayed");
+        assert_eq!(
+            layout.keys(2).waiting_list("con_1"),
+            "t1:{dlv:2}:waiting:con_1"
+        );
+        assert_eq!(QueueLayout::new("t1", 1).keys(0).stream, "t1:{dlv}:stream");
+    }
+
+    #[test]
+    fn a_connections_jobs_stay_in_one_partition() {
+        let layout = QueueLayout::new("t1", 3);
+        let connection = "con_0190a1b2c3d4e5f6a7b8c9d0e1f2a3b4";
+        let home = layout.partition_of_connection(connection);
+        for delivery in 0..50 {
+            let job = DeliveryJob::new("ws_1".into(), format!("dlv_{delivery}"))
+                .with_connection(Some(connection.into()));
+            assert_eq!(layout.partition_of(&job), home);
+            assert_eq!(layout.partition_of_json(&job.to_json()), home);
+        }
+        // Jobs without a connection spread by delivery id over every partition.
+        let used: std::collections::BTreeSet<usize> = (0..60)
+            .map(|delivery| {
+                layout.partition_of(&DeliveryJob::new("ws_1".into(), format!("dlv_{delivery}")))
+            })
+            .collect();
+        assert_eq!(used.len(), 3);
     }
 
     #[test]

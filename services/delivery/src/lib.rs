@@ -28,10 +28,10 @@ use deadpool_postgres::Pool;
 use switchyard_core::auth::Authenticator;
 use switchyard_core::auth::layer::Authorized;
 use switchyard_core::config::Config;
-use switchyard_core::queue::{Producer, QueueKeys};
+use switchyard_core::db;
+use switchyard_core::queue::{Producer, QueueLayout};
 use switchyard_core::secrets::{Keyring, KeyringClaim};
 use switchyard_core::shutdown::Signal;
-use switchyard_core::{db, queue};
 use switchyard_proto::v1::delivery_service_server::DeliveryServiceServer;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
@@ -58,7 +58,7 @@ impl DeliveryApp {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let pool = db::pool(&config.database_url, config.database_pool_size)?;
         check_postgres(&pool).await?;
-        let redis = queue::connect(&config.redis_url).await?;
+        let redis = switchyard_core::redis_conn::connect(config).await?;
         // Before the engine joins the consumer group: a process of another
         // deployment must not take a single job.
         let keyring = Keyring::from_config(&config.secrets)?;
@@ -69,7 +69,7 @@ impl DeliveryApp {
         let auth = Authenticator::new(pool.clone(), config)?;
         let api = DeliveryApi::new(
             pool,
-            Producer::new(redis, QueueKeys::new(&config.redis_prefix)),
+            Producer::new(redis, QueueLayout::from_config(config)),
             config.telemetry.clone(),
         );
         let grpc = DeliveryGrpc::new(auth, api);

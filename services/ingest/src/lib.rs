@@ -34,7 +34,7 @@ use switchyard_core::auth::Authenticator;
 use switchyard_core::config::{Config, IngestConfig, TelemetryConfig};
 use switchyard_core::quota::{IngestRateLimiter, Quotas};
 use switchyard_core::shutdown::Signal;
-use switchyard_core::{db, grpc as core_grpc, queue};
+use switchyard_core::{db, grpc as core_grpc};
 use switchyard_proto::internal::v1::routing_service_client::RoutingServiceClient;
 use switchyard_proto::v1::registry_service_client::RegistryServiceClient;
 use tokio::net::TcpListener;
@@ -117,7 +117,7 @@ impl IngestApp {
         let pool = db::pool(&config.database_url, config.database_pool_size)?;
         let quotas = Quotas::from_config(config)?;
         let rate = if quotas.any_ingest_rate() {
-            let redis = queue::connect(&config.redis_url).await?;
+            let redis = switchyard_core::redis_conn::connect(config).await?;
             Some(IngestRateLimiter::new(redis, &config.redis_prefix))
         } else {
             None

@@ -45,15 +45,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::Context;
 use deadpool_postgres::Pool;
-use redis::aio::ConnectionManager;
 use switchyard_core::auth::Authenticator;
 use switchyard_core::config::Config;
 use switchyard_core::destination::DestinationPolicy;
-use switchyard_core::queue::{Producer, QueueKeys};
+use switchyard_core::queue::{Producer, QueueKeys, QueueLayout};
 use switchyard_core::quota::Quotas;
+use switchyard_core::redis_conn::RedisConn;
 use switchyard_core::secrets::{self, Keyring};
 use switchyard_core::shutdown::Signal;
-use switchyard_core::{db, grpc as core_grpc, queue};
+use switchyard_core::{db, grpc as core_grpc};
 use tokio::net::TcpListener;
 use tonic::transport::ServerTlsConfig;
 
@@ -94,7 +94,7 @@ impl Faults {
 #[derive(Clone)]
 pub struct RouterState {
     pub pool: Pool,
-    pub redis: ConnectionManager,
+    pub redis: RedisConn,
     pub keys: QueueKeys,
     /// Writes delivery jobs (the queue's one producer).
     pub producer: Producer,
@@ -124,13 +124,13 @@ impl RouterApp {
         config.require_internal_token()?;
         let keyring = Keyring::from_config(&config.secrets)?;
         let pool = db::pool(&config.database_url, config.database_pool_size)?;
-        let redis = queue::connect(&config.redis_url).await?;
+        let redis = switchyard_core::redis_conn::connect(config).await?;
         let keys = QueueKeys::new(&config.redis_prefix);
         let claim =
             secrets::KeyringClaim::acquire(redis.clone(), &config.redis_prefix, &keyring, "router")
                 .await?;
         let state = RouterState {
-            producer: Producer::new(redis.clone(), keys.clone()),
+            producer: Producer::new(redis.clone(), QueueLayout::from_config(config)),
             auth: Authenticator::new(pool.clone(), config)?,
             pool,
             redis,

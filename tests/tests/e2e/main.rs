@@ -7,6 +7,7 @@ mod audit;
 mod bad_apple;
 mod bad_input;
 mod bench_smoke;
+mod cluster;
 mod connection_controls;
 mod credentials;
 mod delivery_semantics;

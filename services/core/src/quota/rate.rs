@@ -15,8 +15,8 @@
 
 use std::time::Duration;
 
+use crate::redis_conn::RedisConn;
 use redis::Script;
-use redis::aio::ConnectionManager;
 
 use super::WorkspaceLimits;
 use crate::error::ApiResult;
@@ -51,13 +51,13 @@ pub enum RateDecision {
 /// Checks emits against each workspace's `ingest_rate`. Cheap to clone.
 #[derive(Clone)]
 pub struct IngestRateLimiter {
-    redis: ConnectionManager,
+    redis: RedisConn,
     prefix: String,
     script: Script,
 }
 
 impl IngestRateLimiter {
-    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(redis: RedisConn, prefix: &str) -> Self {
         Self {
             redis,
             prefix: prefix.to_string(),
@@ -177,7 +177,10 @@ mod tests {
     }
 
     async fn limiter(redis: &TestRedis) -> IngestRateLimiter {
-        let connection = crate::queue::connect(&redis.url).await.expect("redis");
+        let connection = crate::redis_conn::Target::Single(redis.url.clone())
+            .connect()
+            .await
+            .expect("redis");
         IngestRateLimiter::new(connection, &redis.prefix)
     }
 

@@ -21,9 +21,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::redis_conn::RedisConn;
 use anyhow::Context;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 
 use crate::secrets::Keyring;
@@ -53,7 +53,7 @@ struct Entry {
 
 /// This process's claim on the prefix; [`KeyringClaim::hold`] keeps it.
 pub struct KeyringClaim {
-    redis: ConnectionManager,
+    redis: RedisConn,
     key: String,
     prefix: String,
     field: String,
@@ -64,7 +64,7 @@ impl KeyringClaim {
     /// Claims `prefix` for `keyring`, or explains which other deployment
     /// uses it with keys that do not go with these.
     pub async fn acquire(
-        mut redis: ConnectionManager,
+        mut redis: RedisConn,
         prefix: &str,
         keyring: &Keyring,
         service: &str,
@@ -142,7 +142,7 @@ struct Conflict {
 /// Reads every entry, removes stale ones, and returns the first live one
 /// (not ours) whose keyring conflicts with `ours`.
 async fn find_conflict(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     key: &str,
     own_field: &str,
     ours: &BTreeMap<String, String>,

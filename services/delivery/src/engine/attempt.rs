@@ -147,6 +147,7 @@ impl Attempter {
         };
         let ack = Ack {
             entry_id: entry.id,
+            partition: entry.partition,
             park,
         };
         if let Err(error) = self.inner.writers.acks.call(ack).await {

@@ -82,6 +82,7 @@ mod tests {
         StreamEntry {
             id: "1-0".to_string(),
             job: job.map(str::to_string),
+            partition: 0,
         }
     }
 

@@ -1,5 +1,7 @@
 //! Wires the engine together: builds the shared parts once, runs the
-//! loops until shutdown, then waits for in-flight attempts.
+//! loops until shutdown, then waits for in-flight attempts. The consumer,
+//! reclaimer and scheduler run once per stream partition; gauges, waiting
+//! lists and the sweeper once for all.
 //!
 //! Loop periods follow the visibility timeout `V`: the reclaimer looks every
 //! `V/2` (between 0.5 and 5 s), the sweeper every `V` (between 1 and 10 s)
@@ -9,8 +11,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use deadpool_postgres::Pool;
-use redis::aio::ConnectionManager;
 use switchyard_core::config::Config;
+use switchyard_core::redis_conn::RedisConn;
 use switchyard_core::secrets::Keyring;
 use switchyard_core::shutdown::Signal;
 
@@ -60,7 +62,7 @@ pub struct Engine {
 impl Engine {
     /// Opens the engine's own Postgres pool and Redis reader and creates
     /// the consumer group if needed.
-    pub async fn build(config: &Config, redis: ConnectionManager) -> anyhow::Result<Self> {
+    pub async fn build(config: &Config, redis: RedisConn) -> anyhow::Result<Self> {
         config.validate()?;
         // Without its keys the engine could sign nothing: refuse to start.
         let keyring = Keyring::from_config(&config.secrets)?;
@@ -82,7 +84,7 @@ impl Engine {
             RELAXED_POOL_SIZE,
             &relaxed_settings,
         )?;
-        let queue = JobQueue::new(&config.redis_prefix, &config.redis_url, redis.clone()).await?;
+        let queue = JobQueue::new(config, redis.clone()).await?;
         queue
             .ensure_group()
             .await
@@ -93,7 +95,7 @@ impl Engine {
             &config.redis_prefix,
             delivery.max_in_flight_per_connection,
         );
-        let waiting = Waiting::new(queue.commands(), queue.keys().clone());
+        let waiting = Waiting::new(queue.commands(), queue.layout().clone());
         let attempter = Attempter::new(
             pool.clone(),
             writers,
@@ -126,26 +128,37 @@ impl Engine {
         let sweep_every = visibility.clamp(Duration::from_secs(1), Duration::from_secs(10));
         tracing::info!(consumer = self.queue.consumer(), "delivery engine started");
 
-        tokio::join!(
-            consumer::run(
-                self.queue.clone(),
+        // The stream's partitions each get their reader, reclaimer and
+        // scheduler; the rest looks at every partition at once.
+        let per_partition = self.queue.partitions().into_iter().map(|partition| {
+            let (dispatcher, recovery, shutdown) = (
                 self.dispatcher.clone(),
                 self.recovery.clone(),
-                shutdown.clone()
-            ),
-            scheduler::run(
-                self.queue.clone(),
-                self.scheduler_interval,
-                shutdown.clone()
-            ),
-            reclaim::run(
-                self.queue.clone(),
-                self.dispatcher.clone(),
-                self.recovery.clone(),
-                visibility,
-                reclaim_every,
                 shutdown.clone(),
-            ),
+            );
+            let scheduler_interval = self.scheduler_interval;
+            async move {
+                tokio::join!(
+                    consumer::run(
+                        partition.clone(),
+                        dispatcher.clone(),
+                        recovery.clone(),
+                        shutdown.clone()
+                    ),
+                    scheduler::run(partition.clone(), scheduler_interval, shutdown.clone()),
+                    reclaim::run(
+                        partition,
+                        dispatcher,
+                        recovery,
+                        visibility,
+                        reclaim_every,
+                        shutdown,
+                    ),
+                );
+            }
+        });
+        tokio::join!(
+            futures::future::join_all(per_partition),
             gauges::run(self.queue.clone(), shutdown.clone()),
             waiting::run(self.waiting.clone(), self.gate.clone(), shutdown.clone()),
             sweeper::run(

@@ -17,6 +17,11 @@
 //!   ended before the last jobs were set aside, or the process running them
 //!   died) has that many jobs moved back to the stream ([`run`]).
 //!
+//! A connection's list (and the set naming it) lives in the connection's
+//! stream partition (`QueueLayout::partition_of_connection`), so each
+//! script touches one partition's keys; rescue rounds visit every
+//! partition.
+//!
 //! A job taken from a list lives only in this process until its outcome is
 //! recorded. If the process dies then, the delivery stays due in Postgres
 //! and the sweeper gives it a fresh job: as everywhere, Redis holds hints
@@ -26,10 +31,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use redis::{RedisResult, Script};
 use switchyard_core::ids::ConnectionId;
-use switchyard_core::queue::{JOB_FIELD, Producer, QueueKeys};
+use switchyard_core::queue::{JOB_FIELD, Producer, QueueKeys, QueueLayout};
+use switchyard_core::redis_conn::RedisConn;
 use switchyard_core::shutdown::{self, Signal};
 
 use super::gate::Gate;
@@ -79,8 +84,8 @@ pub struct Waiting {
 }
 
 struct Inner {
-    redis: ConnectionManager,
-    keys: QueueKeys,
+    redis: RedisConn,
+    layout: QueueLayout,
     pop: Script,
     rescue: Script,
     /// Connections that may have waiting jobs: added when this process sets
@@ -93,17 +98,23 @@ struct Inner {
 }
 
 impl Waiting {
-    pub fn new(redis: ConnectionManager, keys: QueueKeys) -> Self {
+    pub fn new(redis: RedisConn, layout: QueueLayout) -> Self {
         Self {
             inner: Arc::new(Inner {
                 redis,
-                keys,
+                layout,
                 pop: Script::new(POP),
                 rescue: Script::new(RESCUE),
                 known: Mutex::default(),
                 heads: Mutex::default(),
             }),
         }
+    }
+
+    /// The keys of the partition holding `connection`'s list.
+    fn keys_of(&self, connection: &str) -> &QueueKeys {
+        let layout = &self.inner.layout;
+        layout.keys(layout.partition_of_connection(connection))
     }
 
     /// Remembers that `connection` has jobs waiting (one was just set aside).
@@ -124,11 +135,12 @@ impl Waiting {
     /// The oldest waiting job of `connection`, taken off its list.
     pub async fn pop(&self, connection: ConnectionId) -> RedisResult<Option<String>> {
         let name = connection.to_string();
+        let keys = self.keys_of(&name);
         let job: Option<String> = self
             .inner
             .pop
-            .key(self.inner.keys.waiting_list(&name))
-            .key(&self.inner.keys.waiting)
+            .key(keys.waiting_list(&name))
+            .key(&keys.waiting)
             .arg(&name)
             .invoke_async(&mut self.inner.redis.clone())
             .await?;
@@ -142,14 +154,15 @@ impl Waiting {
     /// filled up again before it could run).
     pub async fn push_front(&self, connection: ConnectionId, job: &str) -> RedisResult<()> {
         let name = connection.to_string();
+        let keys = self.keys_of(&name);
         redis::pipe()
             .atomic()
             .cmd("LPUSH")
-            .arg(self.inner.keys.waiting_list(&name))
+            .arg(keys.waiting_list(&name))
             .arg(job)
             .ignore()
             .cmd("SADD")
-            .arg(&self.inner.keys.waiting)
+            .arg(&keys.waiting)
             .arg(&name)
             .ignore()
             .query_async::<()>(&mut self.inner.redis.clone())
@@ -161,7 +174,9 @@ impl Waiting {
     /// Parks a job taken off a list in the delayed set until `due_ms`.
     pub async fn park_until(&self, job: &str, due_ms: i64) -> RedisResult<()> {
         let mut pipe = redis::pipe();
-        Producer::add_delayed(&self.inner.keys, &mut pipe, &[(due_ms, job)]);
+        let layout = &self.inner.layout;
+        let keys = layout.keys(layout.partition_of_json(job));
+        Producer::add_delayed(keys, &mut pipe, &[(due_ms, job)]);
         pipe.query_async::<()>(&mut self.inner.redis.clone()).await
     }
 
@@ -176,8 +191,27 @@ impl Waiting {
     /// the stream, as many as this process has free slots for. Returns the
     /// number moved.
     pub async fn rescue(&self, gate: &Gate) -> RedisResult<usize> {
+        let mut moved_total = 0;
+        let mut heads = HashMap::new();
+        for keys in self.inner.layout.partitions() {
+            moved_total += self.rescue_partition(gate, keys, &mut heads).await?;
+        }
+        if let Ok(mut known_heads) = self.inner.heads.lock() {
+            *known_heads = heads;
+        }
+        Ok(moved_total)
+    }
+
+    /// One rescue round over the lists of one partition; records the heads
+    /// seen in `heads`.
+    async fn rescue_partition(
+        &self,
+        gate: &Gate,
+        keys: &QueueKeys,
+        heads: &mut HashMap<ConnectionId, String>,
+    ) -> RedisResult<usize> {
         let members: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(&self.inner.keys.waiting)
+            .arg(&keys.waiting)
             .query_async(&mut self.inner.redis.clone())
             .await?;
         let connections: Vec<ConnectionId> = members
@@ -188,7 +222,6 @@ impl Waiting {
             known.extend(connections.iter().copied());
         }
         let mut moved_total = 0;
-        let mut heads = HashMap::new();
         for connection in connections {
             let name = connection.to_string();
             let previous = self
@@ -202,9 +235,9 @@ impl Waiting {
             let (moved, head): (usize, String) = self
                 .inner
                 .rescue
-                .key(self.inner.keys.waiting_list(&name))
-                .key(&self.inner.keys.stream)
-                .key(&self.inner.keys.waiting)
+                .key(keys.waiting_list(&name))
+                .key(&keys.stream)
+                .key(&keys.waiting)
                 .arg(if room == 0 { "" } else { previous.as_str() })
                 .arg(room)
                 .arg(JOB_FIELD)
@@ -224,9 +257,6 @@ impl Waiting {
             } else {
                 heads.insert(connection, head);
             }
-        }
-        if let Ok(mut known_heads) = self.inner.heads.lock() {
-            *known_heads = heads;
         }
         Ok(moved_total)
     }

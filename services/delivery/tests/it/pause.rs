@@ -49,7 +49,8 @@ async fn a_paused_connection_accumulates_then_drains_in_creation_order() {
     assert_eq!(env.attempt_count(&held).await, 0);
 
     env.set_connection_state(paused, "active").await;
-    let redis = switchyard_core::queue::connect(&env.redis.url)
+    let redis = switchyard_core::redis_conn::Target::Single(env.redis.url.clone())
+        .connect()
         .await
         .expect("redis");
     let scope = Scope::Connection {
@@ -58,7 +59,10 @@ async fn a_paused_connection_accumulates_then_drains_in_creation_order() {
     };
     let requeued = requeue::requeue(
         &env.pool,
-        &switchyard_core::queue::Producer::new(redis, env.keys.clone()),
+        &switchyard_core::queue::Producer::new(
+            redis,
+            switchyard_core::queue::QueueLayout::new(&env.redis.prefix, 1),
+        ),
         scope,
     )
     .await

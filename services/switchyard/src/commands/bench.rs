@@ -44,7 +44,7 @@ use serde_json::{Value, json};
 use switchyard_client::{Client, proto};
 use switchyard_core::config::Config;
 use switchyard_core::ids::{ConnectionId, RuleId, WorkspaceId};
-use switchyard_core::queue::QueueKeys;
+use switchyard_core::queue::QueueLayout;
 
 use crate::stack::{ServiceKind, Stack};
 pub use brokers::BrokerKind;
@@ -324,8 +324,8 @@ pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
         (Some((workspace, pool)), true) => {
             let preloader = Preloader {
                 pool: pool.clone(),
-                redis: switchyard_core::queue::connect(&target.config.redis_url).await?,
-                keys: QueueKeys::new(&target.config.redis_prefix),
+                redis: switchyard_core::redis_conn::connect(&target.config).await?,
+                layout: QueueLayout::from_config(&target.config),
                 workspace: *workspace,
                 rules,
             };
@@ -372,6 +372,14 @@ pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
         attempts_recorded,
     );
     report["clean_start"] = json!(clean_start);
+    if !args.external {
+        let cluster = switchyard_core::redis_conn::Target::from_config(&target.config)
+            .is_ok_and(|redis| redis.is_cluster());
+        report["redis"] = json!({
+            "cluster": cluster,
+            "partitions": target.config.redis.partitions,
+        });
+    }
     if let Some(stack) = target.stack {
         stack.stop().await?;
     }

@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use redis::Script;
-use redis::aio::ConnectionManager;
 use switchyard_core::ids::{ConnectionId, DeliveryId};
 use switchyard_core::limits::{BreakerState, ConnectionKeys};
+use switchyard_core::redis_conn::RedisConn;
 use switchyard_core::telemetry::metrics::names;
 
 pub use local::{LocalSlot, LocalSlots};
@@ -146,7 +146,7 @@ pub struct Gate {
 }
 
 struct Inner {
-    redis: ConnectionManager,
+    redis: RedisConn,
     prefix: String,
     admit: Script,
     finish: Script,
@@ -155,7 +155,7 @@ struct Inner {
 }
 
 impl Gate {
-    pub fn new(redis: ConnectionManager, prefix: &str, local_cap: usize) -> Self {
+    pub fn new(redis: RedisConn, prefix: &str, local_cap: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
                 redis,

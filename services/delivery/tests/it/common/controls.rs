@@ -80,7 +80,8 @@ impl TestEnv {
     }
 
     pub async fn breaker(&self, connection: ConnectionId) -> BreakerSnapshot {
-        let redis = switchyard_core::queue::connect(&self.redis.url)
+        let redis = switchyard_core::redis_conn::Target::Single(self.redis.url.clone())
+            .connect()
             .await
             .expect("redis");
         read_breaker(&redis, &ConnectionKeys::new(&self.redis.prefix, connection))

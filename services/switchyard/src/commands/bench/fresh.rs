@@ -9,13 +9,14 @@
 use anyhow::Context;
 use serde_json::{Value, json};
 use switchyard_core::config::Config;
-use switchyard_core::queue::QueueKeys;
+use switchyard_core::queue::QueueLayout;
+use switchyard_core::redis_conn::Target;
 use tokio_postgres::NoTls;
 
 pub struct Fresh {
     admin_url: String,
     pub database: String,
-    redis_url: String,
+    redis: Target,
     pub prefix: String,
 }
 
@@ -43,7 +44,7 @@ impl Fresh {
         Ok(Self {
             admin_url,
             database,
-            redis_url: config.redis_url.clone(),
+            redis: Target::from_config(config)?,
             prefix,
         })
     }
@@ -56,17 +57,16 @@ impl Fresh {
         )
         .await
         .context("dropping the bench database")?;
-        let mut redis = redis::Client::open(self.redis_url.as_str())?
-            .get_multiplexed_async_connection()
-            .await
-            .context("connecting to Redis")?;
+        let mut redis = self.redis.connect().await?;
+        // On a cluster `KEYS` asks every primary; the keys then span slots,
+        // so each is deleted on its own.
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg(format!("{}:*", self.prefix))
             .query_async(&mut redis)
             .await?;
-        if !keys.is_empty() {
+        for key in keys {
             redis::cmd("DEL")
-                .arg(keys)
+                .arg(key)
                 .query_async::<()>(&mut redis)
                 .await?;
         }
@@ -90,19 +90,18 @@ pub async fn clean_start(pool: &deadpool_postgres::Pool, config: &Config) -> any
         .query_one("SELECT count(*) FROM deliveries", &[])
         .await?
         .get(0);
-    let keys = QueueKeys::new(&config.redis_prefix);
-    let mut redis = redis::Client::open(config.redis_url.as_str())?
-        .get_multiplexed_async_connection()
-        .await
-        .context("connecting to Redis")?;
-    let stream: u64 = redis::cmd("XLEN")
-        .arg(&keys.stream)
-        .query_async(&mut redis)
-        .await?;
-    let delayed: u64 = redis::cmd("ZCARD")
-        .arg(&keys.delayed)
-        .query_async(&mut redis)
-        .await?;
+    let mut redis = switchyard_core::redis_conn::connect(config).await?;
+    let (mut stream, mut delayed) = (0_u64, 0_u64);
+    for keys in QueueLayout::from_config(config).partitions() {
+        stream += redis::cmd("XLEN")
+            .arg(&keys.stream)
+            .query_async::<u64>(&mut redis)
+            .await?;
+        delayed += redis::cmd("ZCARD")
+            .arg(&keys.delayed)
+            .query_async::<u64>(&mut redis)
+            .await?;
+    }
     Ok(json!({
         "clean": deliveries == 0 && stream == 0 && delayed == 0,
         "deliveries": deliveries,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use deadpool_postgres::Pool;
 use switchyard_core::ids::{ConnectionId, DeliveryId, EventId, RuleId, WorkspaceId};
-use switchyard_core::queue::{DeliveryJob, Producer, QueueKeys};
+use switchyard_core::queue::{DeliveryJob, Producer, QueueLayout};
 
 use super::emitter::{EmitPlan, Emitted};
 use super::receivers::unix_micros;
@@ -23,8 +23,8 @@ const TICKS_PER_SECOND: f64 = 20.0;
 
 pub struct Preloader {
     pub pool: Pool,
-    pub redis: redis::aio::ConnectionManager,
-    pub keys: QueueKeys,
+    pub redis: switchyard_core::redis_conn::RedisConn,
+    pub layout: QueueLayout,
     pub workspace: WorkspaceId,
     /// Every event gets one delivery per rule.
     pub rules: Vec<(RuleId, ConnectionId)>,
@@ -121,7 +121,7 @@ impl Preloader {
             .iter()
             .map(|delivery| DeliveryJob::new(self.workspace.to_string(), delivery.to_string()))
             .collect();
-        Producer::new(self.redis.clone(), self.keys.clone())
+        Producer::new(self.redis.clone(), self.layout.clone())
             .ready(&jobs)
             .await
             .context("enqueueing jobs")?;

@@ -1,11 +1,14 @@
 //! Test support used by every crate's integration tests: a fresh, migrated
 //! Postgres database and a fresh Redis key prefix per test, both removed
 //! when the test ends so tests run in parallel and leave nothing behind,
-//! and a fresh master key per test ([`secrets_config`]).
+//! and a fresh master key per test ([`secrets_config`]); [`cluster`]
+//! starts a throwaway 3-node Redis Cluster.
 //!
 //! The server comes from `SWITCHYARD_TEST_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`) and `SWITCHYARD_TEST_REDIS_URL`
 //! (default `redis://127.0.0.1:6379`).
+
+pub mod cluster;
 
 use anyhow::Context;
 use tokio_postgres::NoTls;
