@@ -8,7 +8,10 @@
 //!   `half_open`), `streak` (consecutive failures), `last_error`,
 //!   `last_failure_at` and `opened_at` (Unix ms), the half-open probe's
 //!   `probe_lease` and `probe_until`, and the failure-ratio window
-//!   (`win_start`, `win_total`, `win_failures`).
+//!   (`win_start`, `win_total`, `win_failures`); for a connection with
+//!   adaptive concurrency also its limit (`aimd_limit`, a fraction), the
+//!   time of its last halving (`aimd_drop_at`) and its normal latency
+//!   (`aimd_base`, ms).
 //! - `<prefix>:{con_…}:slots` — a sorted set of concurrency leases, scored
 //!   by expiry (Unix ms): a replica that dies leaves slots that free
 //!   themselves.
@@ -73,7 +76,7 @@ impl BreakerState {
 }
 
 /// What `GetConnection` shows of a connection's circuit breaker.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct BreakerSnapshot {
     pub state: BreakerState,
     pub failure_streak: u32,
@@ -81,6 +84,8 @@ pub struct BreakerSnapshot {
     pub last_failure_at: Option<DateTime<Utc>>,
     /// When it last opened; `None` while closed.
     pub opened_at: Option<DateTime<Utc>>,
+    /// The adaptive concurrency limit, when one was ever set.
+    pub adaptive_limit: Option<f64>,
 }
 
 /// Reads the breaker of a connection; a missing key is a closed breaker.
@@ -96,6 +101,7 @@ pub async fn read_breaker(
             "last_error",
             "last_failure_at",
             "opened_at",
+            "aimd_limit",
         ])
         .query_async(&mut redis.clone())
         .await?;
@@ -116,6 +122,7 @@ pub async fn read_breaker(
         } else {
             time(4)
         },
+        adaptive_limit: field(5).and_then(|limit| limit.parse().ok()),
     })
 }
 

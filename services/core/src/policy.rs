@@ -11,6 +11,10 @@
 //! - [`RateLimit`], `max_concurrency`: enforced across every delivery replica.
 //! - [`BreakerPolicy`]: when the circuit breaker opens and how long it stays
 //!   open before one probe.
+//! - [`AdaptiveConcurrency`]: a concurrency limit that the engine moves
+//!   between `min` and `max` (AIMD) instead of a fixed `max_concurrency`.
+//! - [`OrderingPolicy`]: deliveries whose rule gives them an ordering key go
+//!   one at a time per key, in event order.
 //!
 //! Durations are whole milliseconds (`*_ms`), so the stored JSON is plain.
 
@@ -44,6 +48,49 @@ pub struct DeliveryPolicy {
     /// so receivers can continue the event's trace.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub omit_traceparent: bool,
+    /// A limit on requests in flight that adapts to how the destination
+    /// copes, shared by replicas; `None`: `max_concurrency` as set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adaptive_concurrency: Option<AdaptiveConcurrency>,
+    /// Per-key ordering of keyed deliveries; `None`: no ordering.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ordering: Option<OrderingPolicy>,
+}
+
+/// AIMD bounds: the limit starts at `min`, grows by about one per round of
+/// successful requests while latency holds, and halves on a timeout, a 429
+/// or a 5xx, never leaving `[min, max]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdaptiveConcurrency {
+    pub min: u32,
+    pub max: u32,
+}
+
+/// What a dead-lettered delivery does to the deliveries behind it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadLetterOrdering {
+    /// The key waits until the dead delivery is replayed (and succeeds).
+    #[default]
+    Block,
+    /// The key goes on with the next delivery.
+    Skip,
+}
+
+impl DeadLetterOrdering {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Block => "block",
+            Self::Skip => "skip",
+        }
+    }
+}
+
+/// Turns per-key ordering on for a connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OrderingPolicy {
+    pub dead_letter: DeadLetterOrdering,
 }
 
 /// When the next attempt happens after a failure.
@@ -213,6 +260,29 @@ impl DeliveryPolicy {
                 format!("must be at most {MAX_CONCURRENCY}"),
             ));
         }
+        if let Some(adaptive) = self.adaptive_concurrency {
+            if self.max_concurrency > 0 {
+                return Err(ApiError::invalid(
+                    "policy.adaptive_concurrency",
+                    "set either max_concurrency or adaptive_concurrency, not both",
+                ));
+            }
+            if !(1..=MAX_CONCURRENCY).contains(&adaptive.min) {
+                return Err(ApiError::invalid(
+                    "policy.adaptive_concurrency.min",
+                    format!("must be between 1 and {MAX_CONCURRENCY}"),
+                ));
+            }
+            if !(adaptive.min..=MAX_CONCURRENCY).contains(&adaptive.max) {
+                return Err(ApiError::invalid(
+                    "policy.adaptive_concurrency.max",
+                    format!(
+                        "must be between min ({}) and {MAX_CONCURRENCY}",
+                        adaptive.min
+                    ),
+                ));
+            }
+        }
         let breaker = &self.circuit_breaker;
         if !(0.0..=1.0).contains(&breaker.failure_ratio) {
             return Err(ApiError::invalid(
@@ -302,9 +372,51 @@ mod tests {
                 ..BreakerPolicy::default()
             },
             omit_traceparent: true,
+            adaptive_concurrency: None,
+            ordering: Some(OrderingPolicy {
+                dead_letter: DeadLetterOrdering::Skip,
+            }),
         };
         assert!(policy.validate().is_ok());
-        assert_eq!(DeliveryPolicy::from_json(&policy.to_json()), Ok(policy));
+        assert_eq!(
+            DeliveryPolicy::from_json(&policy.to_json()),
+            Ok(policy.clone())
+        );
+        let adaptive = DeliveryPolicy {
+            max_concurrency: 0,
+            adaptive_concurrency: Some(AdaptiveConcurrency { min: 2, max: 40 }),
+            ..policy.clone()
+        };
+        assert!(adaptive.validate().is_ok());
+        assert_eq!(
+            DeliveryPolicy::from_json(&adaptive.to_json()),
+            Ok(adaptive.clone())
+        );
+        let field = |policy: DeliveryPolicy| match policy.validate() {
+            Err(ApiError::InvalidArgument { field, .. }) => field,
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        };
+        assert_eq!(
+            field(DeliveryPolicy {
+                max_concurrency: 4,
+                ..adaptive.clone()
+            }),
+            "policy.adaptive_concurrency"
+        );
+        assert_eq!(
+            field(DeliveryPolicy {
+                adaptive_concurrency: Some(AdaptiveConcurrency { min: 0, max: 4 }),
+                ..adaptive.clone()
+            }),
+            "policy.adaptive_concurrency.min"
+        );
+        assert_eq!(
+            field(DeliveryPolicy {
+                adaptive_concurrency: Some(AdaptiveConcurrency { min: 5, max: 4 }),
+                ..adaptive
+            }),
+            "policy.adaptive_concurrency.max"
+        );
         assert_eq!(
             RateLimit {
                 count: 50,

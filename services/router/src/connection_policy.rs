@@ -6,7 +6,10 @@
 //! in, so a client sees what applies.
 
 use switchyard_core::error::{ApiError, ApiResult};
-use switchyard_core::policy::{BreakerPolicy, DeliveryPolicy, RateLimit, RetryPolicy};
+use switchyard_core::policy::{
+    AdaptiveConcurrency, BreakerPolicy, DeadLetterOrdering, DeliveryPolicy, OrderingPolicy,
+    RateLimit, RetryPolicy,
+};
 use switchyard_proto::v1 as pb;
 
 /// The stored policy for a request's (absent: every default).
@@ -63,6 +66,17 @@ pub fn from_proto(policy: Option<&pb::DeliveryPolicy>) -> ApiResult<DeliveryPoli
         rate_limit,
         max_concurrency: policy.max_concurrency,
         circuit_breaker,
+        adaptive_concurrency: policy.adaptive_concurrency.as_ref().map(|adaptive| {
+            AdaptiveConcurrency {
+                min: adaptive.min,
+                max: adaptive.max,
+            }
+        }),
+        ordering: policy
+            .ordering
+            .as_ref()
+            .map(|ordering| ordering_from_proto(ordering.dead_letter))
+            .transpose()?,
     };
     stored.validate()?;
     Ok(stored)
@@ -106,7 +120,35 @@ pub fn to_proto(policy: &DeliveryPolicy) -> pb::DeliveryPolicy {
             window: Some(duration(breaker.window_ms)),
             cooldown: Some(duration(breaker.cooldown_ms)),
         }),
+        adaptive_concurrency: policy
+            .adaptive_concurrency
+            .map(|adaptive| pb::AdaptiveConcurrency {
+                min: adaptive.min,
+                max: adaptive.max,
+            }),
+        ordering: policy.ordering.map(|ordering| pb::OrderingPolicy {
+            dead_letter: match ordering.dead_letter {
+                DeadLetterOrdering::Block => pb::DeadLetterOrdering::Block,
+                DeadLetterOrdering::Skip => pb::DeadLetterOrdering::Skip,
+            } as i32,
+        }),
     }
+}
+
+fn ordering_from_proto(dead_letter: i32) -> ApiResult<OrderingPolicy> {
+    let dead_letter = match pb::DeadLetterOrdering::try_from(dead_letter) {
+        Ok(pb::DeadLetterOrdering::Unspecified | pb::DeadLetterOrdering::Block) => {
+            DeadLetterOrdering::Block
+        }
+        Ok(pb::DeadLetterOrdering::Skip) => DeadLetterOrdering::Skip,
+        Err(_) => {
+            return Err(ApiError::invalid(
+                "policy.ordering.dead_letter",
+                format!("{dead_letter} is not a DeadLetterOrdering"),
+            ));
+        }
+    };
+    Ok(OrderingPolicy { dead_letter })
 }
 
 fn duration(ms: u64) -> prost_types::Duration {
@@ -182,8 +224,16 @@ mod tests {
                 cooldown: seconds(5),
                 ..Default::default()
             }),
+            adaptive_concurrency: None,
+            ordering: Some(pb::OrderingPolicy {
+                dead_letter: pb::DeadLetterOrdering::Skip.into(),
+            }),
         };
         let stored = from_proto(Some(&request)).expect("valid");
+        assert_eq!(
+            stored.ordering.map(|ordering| ordering.dead_letter),
+            Some(DeadLetterOrdering::Skip)
+        );
         assert_eq!(
             stored.retry,
             RetryPolicy::Exponential {
@@ -213,6 +263,17 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(field(negative), "policy.request_timeout");
+        let bad_ordering = pb::DeliveryPolicy {
+            ordering: Some(pb::OrderingPolicy { dead_letter: 9 }),
+            ..Default::default()
+        };
+        assert_eq!(field(bad_ordering), "policy.ordering.dead_letter");
+        let both = pb::DeliveryPolicy {
+            max_concurrency: 3,
+            adaptive_concurrency: Some(pb::AdaptiveConcurrency { min: 1, max: 8 }),
+            ..Default::default()
+        };
+        assert_eq!(field(both), "policy.adaptive_concurrency");
         let no_period = pb::DeliveryPolicy {
             rate_limit: Some(pb::RateLimit {
                 count: 5,

@@ -50,6 +50,7 @@ pub enum RuleUnderTest {
         event_type: String,
         condition: String,
         mapping: String,
+        ordering_key: String,
     },
 }
 
@@ -158,9 +159,10 @@ pub async fn test_rule(
             event_type,
             condition,
             mapping,
+            ordering_key,
         } => (
             model::parse_pattern(&event_type)?,
-            expr::compile_rule(&condition, &mapping)?,
+            expr::compile_keyed_rule(&condition, &mapping, &ordering_key)?,
         ),
     };
     if !pattern.matches(sample.event_type.as_str()) {

@@ -9,7 +9,7 @@ use switchyard::commands::bench::{self, BenchArgs, BrokerKind};
 use switchyard_core::testkit::{TestDatabase, TestRedis};
 use switchyard_tests::test_config;
 
-fn args(preload: bool, batch: usize, broker: Option<BrokerKind>) -> BenchArgs {
+fn args(preload: bool, batch: usize, broker: Option<BrokerKind>, ordering_keys: u32) -> BenchArgs {
     BenchArgs {
         rate: 20.0,
         duration_secs: 1,
@@ -29,23 +29,25 @@ fn args(preload: bool, batch: usize, broker: Option<BrokerKind>) -> BenchArgs {
         broker_url: None,
         broker_user: "guest".into(),
         broker_password: "guest".into(),
+        ordering_keys,
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_bench_reports_every_delivery_once() -> anyhow::Result<()> {
     let (rabbitmq, nats) = (Some(BrokerKind::Rabbitmq), Some(BrokerKind::Nats));
-    for (preload, batch, broker) in [
-        (false, 1, None),
-        (true, 1, None),
-        (false, 10, None),
-        (true, 1, rabbitmq),
-        (true, 1, nats),
+    for (preload, batch, broker, ordering_keys) in [
+        (false, 1, None, 0),
+        (true, 1, None, 0),
+        (false, 10, None, 0),
+        (true, 1, rabbitmq, 0),
+        (true, 1, nats, 0),
+        (false, 1, None, 3),
     ] {
         let database = TestDatabase::create().await?;
         let redis = TestRedis::new();
         let report = bench::run(
-            &args(preload, batch, broker),
+            &args(preload, batch, broker, ordering_keys),
             test_config(&database, &redis),
         )
         .await?;

@@ -9,6 +9,7 @@ mod bad_input;
 mod bench_smoke;
 mod connection_controls;
 mod credentials;
+mod delivery_semantics;
 mod deprecated_emit;
 mod end_to_end;
 mod four_destinations;

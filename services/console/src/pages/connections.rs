@@ -77,6 +77,15 @@ pub async fn list(
                             td.state {
                                 span class={"badge " (state_name.replace(' ', "-"))} { (state_name) }
                                 @if breaker_open { " " span.badge.dead { "breaker open" } }
+                                @if let Some(adaptive) = connection.policy.as_ref().and_then(|p| p.adaptive_concurrency.as_ref()) {
+                                    div.hint.concurrency {
+                                        "concurrency limit " (connection.concurrency_limit)
+                                        " (adaptive, " (adaptive.min) "–" (adaptive.max) ")"
+                                    }
+                                }
+                                @if connection.policy.as_ref().is_some_and(|p| p.ordering.is_some()) {
+                                    div.hint { "ordered per key" }
+                                }
                                 @if !connection.state_reason.is_empty() { div.hint { (connection.state_reason) } }
                             }
                             td.rate {

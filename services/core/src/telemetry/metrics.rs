@@ -36,6 +36,9 @@ pub mod names {
     pub const STREAM_PENDING: &str = "switchyard_stream_pending";
     pub const DELAYED_JOBS: &str = "switchyard_delayed_jobs";
     pub const BREAKER_OPEN: &str = "switchyard_breaker_open";
+    /// A connection's adaptive concurrency limit, as last moved by this
+    /// process.
+    pub const CONCURRENCY_LIMIT: &str = "switchyard_connection_concurrency_limit";
     pub const RATE_LIMITED_WAITS: &str = "switchyard_rate_limited_waits_total";
     /// Retention: rows removed (label `table`), day partitions created and
     /// dropped, payloads pruned (label `table`), duration of a run.

@@ -25,13 +25,14 @@ use std::time::{Duration, Instant};
 use chrono::{TimeDelta, Utc};
 use deadpool_postgres::Pool;
 use switchyard_core::ids::ConnectionId;
-use switchyard_core::policy::DeliveryPolicy;
+use switchyard_core::policy::{DeadLetterOrdering, DeliveryPolicy};
+use switchyard_core::queue::{DeliveryJob, Producer};
 use switchyard_core::secrets::Keyring;
 use tracing::{Instrument, Span};
 
 use super::credentials::{self, Credentials};
 
-use super::gate::{Gate, HoldReason, Verdict};
+use super::gate::{Gate, HoldReason, Load, Verdict};
 use super::http::{SendResult, Sender, Timeouts};
 use super::job::Job;
 use super::observe;
@@ -43,6 +44,7 @@ use super::waiting::Waiting;
 use super::writers::Writers;
 use crate::destinations::{self, Context, Destination, Shared};
 use crate::store::jobs::{self, AttemptRecord, ClaimOutcome, Claimed, NewStatus, Release};
+use crate::store::ordering;
 
 /// The error recorded when the delivery's connection was deleted.
 pub const CONNECTION_DELETED: &str = "connection deleted";
@@ -81,10 +83,13 @@ struct Inner {
     defaults: Defaults,
     keyring: Keyring,
     waiting: Waiting,
+    /// Enqueues the next delivery of an ordering key (the hand-over).
+    producer: Producer,
     shared: Shared,
 }
 
 impl Attempter {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         pool: Pool,
         writers: Writers,
@@ -93,6 +98,7 @@ impl Attempter {
         defaults: Defaults,
         keyring: Keyring,
         waiting: Waiting,
+        producer: Producer,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -103,6 +109,7 @@ impl Attempter {
                 defaults,
                 keyring,
                 waiting,
+                producer,
                 shared: Shared::default(),
             }),
         }
@@ -245,6 +252,7 @@ impl Attempter {
                     .await
             }
             ClaimOutcome::Leased { until } => Ok(After::ParkUntil(until + LEASE_SLACK)),
+            ClaimOutcome::Blocked { until } => Ok(After::ParkUntil(until)),
             ClaimOutcome::Skipped => {
                 tracing::debug!(delivery_id = %job.delivery, "delivery not due, done or paused; skipping the job");
                 Ok(After::Ack)
@@ -358,7 +366,10 @@ impl Attempter {
         let decision = outcome::decide_action(claimed.attempt, action, &policy);
         // The slot is freed and the breaker told while the record is written.
         let error = decision.error.clone();
-        let finish = inner.gate.finish(ticket, decision.health, &error, &policy);
+        let load = Load::of(&result);
+        let finish = inner
+            .gate
+            .finish(ticket, (decision.health, load, duration), &error, &policy);
         let record = self.record(
             span,
             job,
@@ -468,6 +479,9 @@ impl Attempter {
                 tracing::warn!(error = %decision.error, "the destination rejected the credentials; the connection waits for new ones");
             }
         }
+        if let Some(key) = &claimed.ordering_key {
+            self.hand_over(claimed, key, &decision.status).await;
+        }
         Ok(match decision.status {
             NewStatus::Succeeded => {
                 tracing::debug!(?status_code, "delivered");
@@ -482,6 +496,49 @@ impl Attempter {
                 After::Ack
             }
         })
+    }
+
+    /// When a keyed delivery of an ordered connection is done for good
+    /// (delivered, or dead and its key goes on), enqueues the delivery now
+    /// at the head of its key (see `crate::store::ordering`). A failure is
+    /// logged: the sweeper re-enqueues a head left without a job.
+    async fn hand_over(&self, claimed: &Claimed, key: &str, status: &NewStatus) {
+        let Some(ordering) = DeliveryPolicy::from_json(&claimed.policy)
+            .ok()
+            .and_then(|policy| policy.ordering)
+        else {
+            return;
+        };
+        let gone = claimed.connection_deleted || claimed.connection_state == "disabled";
+        let done = match status {
+            NewStatus::Succeeded => true,
+            NewStatus::Dead => gone || ordering.dead_letter == DeadLetterOrdering::Skip,
+            NewStatus::Retrying { .. } => false,
+        };
+        if !done {
+            return;
+        }
+        let connection = claimed.connection;
+        let next = ordering::next(&self.inner.pool, connection, key, ordering.dead_letter).await;
+        let enqueued = match next {
+            Ok(Some((workspace, delivery))) => {
+                let job = DeliveryJob::new(workspace.to_string(), delivery.to_string())
+                    .with_connection(Some(connection.to_string()));
+                self.inner
+                    .producer
+                    .ready(&[job])
+                    .await
+                    .map_err(anyhow::Error::from)
+            }
+            Ok(None) => Ok(()),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = enqueued {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "handing the ordering key over failed; the sweeper will re-enqueue its head"
+            );
+        }
     }
 
     /// Lets the destination build and send the delivery's request.

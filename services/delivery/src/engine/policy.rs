@@ -10,7 +10,9 @@
 use std::time::Duration;
 
 use switchyard_core::config::DeliveryConfig;
-use switchyard_core::policy::{BreakerPolicy, DeliveryPolicy, RateLimit, RetryPolicy};
+use switchyard_core::policy::{
+    AdaptiveConcurrency, BreakerPolicy, DeliveryPolicy, RateLimit, RetryPolicy,
+};
 
 use super::retry::RetryLogic;
 use super::schedule::RetrySchedule;
@@ -76,6 +78,7 @@ impl Defaults {
             request_timeout,
             rate_limit: stored.rate_limit,
             max_concurrency: stored.max_concurrency,
+            adaptive: stored.adaptive_concurrency,
             breaker: stored.circuit_breaker,
             send_traceparent: !stored.omit_traceparent,
         }
@@ -91,6 +94,8 @@ pub struct EffectivePolicy {
     pub rate_limit: Option<RateLimit>,
     /// 0: no limit.
     pub max_concurrency: u32,
+    /// The adaptive limit's bounds; the limit itself lives in Redis.
+    pub adaptive: Option<AdaptiveConcurrency>,
     pub breaker: BreakerPolicy,
     /// Webhooks carry the attempt span's W3C `traceparent`.
     pub send_traceparent: bool,
@@ -105,7 +110,12 @@ impl EffectivePolicy {
     /// True when every admission needs the shared state in Redis (a rate
     /// limit or a concurrency cap); otherwise only the breaker matters.
     pub fn has_shared_limits(&self) -> bool {
-        self.rate_limit.is_some() || self.max_concurrency > 0
+        self.rate_limit.is_some() || self.max_concurrency > 0 || self.adaptive.is_some()
+    }
+
+    /// Whether a finished attempt holds a concurrency slot to free.
+    pub fn holds_slot(&self) -> bool {
+        self.max_concurrency > 0 || self.adaptive.is_some()
     }
 }
 

@@ -102,6 +102,7 @@ impl Engine {
             Defaults::new(delivery),
             keyring,
             waiting.clone(),
+            queue.producer(),
         );
         Ok(Self {
             recovery: Recovery::new(pool.clone(), queue.clone()),

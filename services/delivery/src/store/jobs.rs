@@ -18,6 +18,8 @@ use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
 use switchyard_core::secrets::Sealed;
 use uuid::Uuid;
 
+use super::ordering;
+
 /// A delivery claimed for one attempt, with what the attempt needs.
 #[derive(Debug)]
 pub struct Claimed {
@@ -33,6 +35,9 @@ pub struct Claimed {
     /// The connection's sealed secrets not expired, by
     /// `connection_secrets.field` (see `switchyard_core::secrets`).
     pub sealed_secrets: Vec<(String, Sealed)>,
+    /// The key a rule gave the delivery; it orders the delivery only when
+    /// the connection's policy turns ordering on ([`super::ordering`]).
+    pub ordering_key: Option<String>,
     /// The plain-text signing secret of a connection written before
     /// encryption at rest and not yet sealed (the router seals them at
     /// start).
@@ -59,10 +64,18 @@ pub enum ClaimOutcome {
     Leased {
         until: DateTime<Utc>,
     },
-    /// Not due, already done or its connection is paused: the job that led
-    /// here is not needed.
+    /// Not due, already done, its connection is paused, or an earlier
+    /// delivery of its ordering key is unfinished (which hands it over when
+    /// done): the job that led here is not needed.
     Skipped,
+    /// An ordered delivery behind an event not routed yet: try again then.
+    Blocked {
+        until: DateTime<Utc>,
+    },
 }
+
+/// How long a delivery held back by an unrouted earlier event waits.
+const UNROUTED_WAIT_MS: i64 = 200;
 
 /// Claims every delivery of `requests` that is due (or whose lease
 /// expired) and whose connection is not paused, leasing each for `lease`.
@@ -95,7 +108,7 @@ pub async fn claim(
     let workspaces: Vec<Uuid> = requests.iter().map(|(w, _)| w.as_uuid()).collect();
     let client = pool.get().await.context("connecting to Postgres")?;
     let statement = client
-        .prepare_cached(
+        .prepare_cached(&format!(
             "WITH claimed AS ( \
                 UPDATE deliveries d \
                 SET status = 'delivering', attempt_count = d.attempt_count + 1, \
@@ -109,13 +122,14 @@ pub async fn claim(
                         ELSE false END \
                   AND NOT EXISTS (SELECT 1 FROM connections p WHERE p.id = d.connection_id \
                                   AND p.state IN ('paused', 'needs_credentials') AND p.deleted_at IS NULL) \
+                  AND NOT {blocked} \
                 RETURNING d.id, d.event_id, d.connection_id, d.attempt_count, d.next_trigger, \
-                          d.body, d.traceparent \
+                          d.body, d.traceparent, d.ordering_key \
              ) \
              SELECT c.id, c.attempt_count, COALESCE(c.body, e.payload), n.config, \
                     n.signing_secret, n.deleted_at IS NOT NULL, n.state, n.policy, \
                     c.next_trigger, c.connection_id, s.fields, s.key_ids, s.ciphertexts, \
-                    c.traceparent, n.kind \
+                    c.traceparent, n.kind, c.ordering_key \
              FROM claimed c \
              JOIN events e ON e.id = c.event_id \
              JOIN connections n ON n.id = c.connection_id \
@@ -127,7 +141,8 @@ pub async fn claim(
                 WHERE cs.connection_id = n.id \
                   AND (cs.expires_at IS NULL OR cs.expires_at > now()) \
              ) s ON true",
-        )
+            blocked = ordering::blocked()
+        ))
         .await
         .context("preparing the claim")?;
     let rows = client
@@ -151,6 +166,7 @@ pub async fn claim(
             connection: ConnectionId(row.get(9)),
             traceparent: row.get(13),
             kind: row.get(14),
+            ordering_key: row.get(15),
         };
         by_id.insert(
             row.get::<_, Uuid>(0),
@@ -165,17 +181,31 @@ pub async fn claim(
         .copied()
         .collect();
     if !missing.is_empty() {
-        let leased = client
+        let held = client
             .query(
-                "SELECT id, lease_expires_at FROM deliveries \
-                 WHERE id = ANY($1::uuid[]) AND status = 'delivering' AND lease_expires_at > now()",
+                &format!(
+                    "SELECT d.id, \
+                            CASE WHEN d.status = 'delivering' THEN d.lease_expires_at END, \
+                            d.status IN ('pending', 'retrying') AND {unrouted} \
+                     FROM deliveries d \
+                     WHERE d.id = ANY($1::uuid[]) \
+                       AND ((d.status = 'delivering' AND d.lease_expires_at > now()) \
+                            OR (d.status IN ('pending', 'retrying') AND d.ordering_key IS NOT NULL))",
+                    unrouted = ordering::UNROUTED
+                ),
                 &[&missing],
             )
             .await
             .context("reading leases")?;
-        for row in &leased {
-            let until: DateTime<Utc> = row.get(1);
-            by_id.insert(row.get(0), ClaimOutcome::Leased { until });
+        for row in &held {
+            let lease: Option<DateTime<Utc>> = row.get(1);
+            let unrouted: bool = row.get(2);
+            if let Some(until) = lease.filter(|until| *until > Utc::now()) {
+                by_id.insert(row.get(0), ClaimOutcome::Leased { until });
+            } else if unrouted {
+                let until = Utc::now() + chrono::TimeDelta::milliseconds(UNROUTED_WAIT_MS);
+                by_id.insert(row.get(0), ClaimOutcome::Blocked { until });
+            }
         }
     }
     // The first request for a delivery gets its outcome, repeats skip.
@@ -475,13 +505,18 @@ pub async fn sweep(
     let mut swept = Vec::new();
     for (condition, order) in [
         (
-            "d.status IN ('pending', 'retrying') \
-             AND d.next_attempt_at < now() - make_interval(secs => $1)",
+            &format!(
+                "d.status IN ('pending', 'retrying') \
+                 AND d.next_attempt_at < now() - make_interval(secs => $1) \
+                 AND NOT {}",
+                ordering::BLOCKED_BY_EARLIER
+            ),
             "d.next_attempt_at",
         ),
         (
-            "d.status = 'delivering' \
-             AND d.lease_expires_at < now() - make_interval(secs => $1)",
+            &"d.status = 'delivering' \
+             AND d.lease_expires_at < now() - make_interval(secs => $1)"
+                .to_string(),
             "d.lease_expires_at",
         ),
     ] {

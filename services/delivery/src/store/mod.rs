@@ -4,6 +4,8 @@
 //!   deliveries (with body, connection and policy), recording attempts and
 //!   the deliveries' new states, releasing held-back claims — and sweeping
 //!   for overdue deliveries.
+//! - [`ordering`]: per-key ordering — the claim's "is anything ahead" test
+//!   and the hand-over to the next delivery of a key.
 //! - [`history`]: the read side behind `ListDeliveries` and `GetDelivery`.
 //! - [`replay`]: dead letters made due again (`RetryDelivery`,
 //!   `ReplayDeadLetters`).
@@ -13,5 +15,6 @@
 
 pub mod history;
 pub mod jobs;
+pub mod ordering;
 pub mod replay;
 pub mod stats;

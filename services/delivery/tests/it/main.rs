@@ -3,11 +3,13 @@
 
 mod common;
 
+mod adaptive;
 mod api;
 mod dead_letters;
 mod delivery;
 mod destinations;
 mod limits;
+mod ordering;
 mod pause;
 mod policies;
 mod recovery;

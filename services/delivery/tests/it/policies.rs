@@ -106,9 +106,11 @@ async fn gone_kills_the_delivery_and_disables_the_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn retry_after_as_an_http_date_postpones_the_retry() {
     let env = TestEnv::new().await;
-    let in_two_seconds = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2));
+    // Far enough ahead that a slow start on a busy machine still leaves
+    // most of it to wait.
+    let in_four_seconds = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(4));
     let receiver = Receiver::start(vec![
-        Reply::retry_after(503, in_two_seconds),
+        Reply::retry_after(503, in_four_seconds),
         Reply::status(204),
     ])
     .await;

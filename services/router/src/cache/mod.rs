@@ -40,8 +40,9 @@ pub struct CompiledRule {
 
 impl CompiledRule {
     pub fn compile(record: RuleRecord) -> Self {
-        let program = expr::compile_rule(&record.condition, &record.mapping)
-            .map_err(|error| format!("the rule no longer compiles: {error}"));
+        let program =
+            expr::compile_keyed_rule(&record.condition, &record.mapping, &record.ordering_key)
+                .map_err(|error| format!("the rule no longer compiles: {error}"));
         Self { record, program }
     }
 }

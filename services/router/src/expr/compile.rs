@@ -21,6 +21,9 @@ use super::value::EventFields;
 pub enum Role {
     Condition,
     Mapping,
+    /// A rule's ordering key: deliveries with the same key to an ordered
+    /// connection go one at a time, in event order.
+    OrderingKey,
 }
 
 impl Role {
@@ -28,6 +31,7 @@ impl Role {
         match self {
             Self::Condition => "condition",
             Self::Mapping => "mapping",
+            Self::OrderingKey => "ordering_key",
         }
     }
 }
@@ -150,6 +154,27 @@ fn compile_here(role: Role, source: &str) -> Result<Option<Arc<Program>>, Compil
             ),
         ));
     }
+    if role == Role::OrderingKey
+        && !matches!(
+            kind,
+            Kind::String
+                | Kind::Int
+                | Kind::UInt
+                | Kind::Bool
+                | Kind::Null
+                | Kind::NotBool
+                | Kind::Dyn
+        )
+    {
+        return Err(refuse(
+            root.0,
+            root.1,
+            format!(
+                "an ordering key must yield a string, int, uint or bool, but this yields a {}",
+                kind.name()
+            ),
+        ));
+    }
     if role == Role::Mapping && kind == Kind::Type {
         return Err(refuse(
             root.0,
@@ -183,6 +208,7 @@ fn sample_check(program: &Program) -> Result<(), String> {
     let result = match program.role {
         Role::Condition => scope.condition(program).map(|_| ()),
         Role::Mapping => scope.mapping(program).map(|_| ()),
+        Role::OrderingKey => scope.ordering_key(program).map(|_| ()),
     };
     match result {
         Err(EvalError::WrongKind(reason)) => Err(format!("on a sample event, {reason}")),

@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use cel::common::types::CelBool;
+use cel::common::types::{CelBool, CelInt, CelNull, CelString, CelUInt};
 use cel::common::value::Val;
 use cel::{Context, Env, ExecutionError, Value as CelValue};
 
@@ -46,14 +46,19 @@ pub fn environment() -> &'static Arc<Env> {
 pub struct RuleProgram {
     pub condition: Option<Arc<Program>>,
     pub mapping: Option<Arc<Program>>,
+    /// `None`: the rule's deliveries have no ordering key.
+    pub ordering_key: Option<Arc<Program>>,
 }
 
 impl RuleProgram {
     /// Whether running it needs an evaluation at all.
     pub fn is_trivial(&self) -> bool {
-        self.condition.is_none() && self.mapping.is_none()
+        self.condition.is_none() && self.mapping.is_none() && self.ordering_key.is_none()
     }
 }
+
+/// Longest ordering key kept, in bytes; a longer one is refused on the event.
+pub const MAX_ORDERING_KEY_BYTES: usize = 256;
 
 /// What one rule does with one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +190,58 @@ impl<'v> EventScope<'v> {
                     .map(|shape| json::write_json_text(&shape).map_err(EvalError::WrongKind))
             })?
         })
+    }
+
+    /// The ordering key as text: a string as is, a number or bool written
+    /// out; `None` for null (the delivery is then not ordered).
+    pub fn ordering_key(&self, program: &Program) -> Result<Option<String>, EvalError> {
+        let key = self.run(program, |value| {
+            if let Some(text) = value.downcast_ref::<CelString<'_>>() {
+                return Ok(Some(text.inner().to_string()));
+            }
+            if let Some(number) = value.downcast_ref::<CelInt>() {
+                return Ok(Some(number.inner().to_string()));
+            }
+            if let Some(number) = value.downcast_ref::<CelUInt>() {
+                return Ok(Some(number.inner().to_string()));
+            }
+            if let Some(boolean) = value.downcast_ref::<CelBool>() {
+                return Ok(Some(boolean.inner().to_string()));
+            }
+            if value.downcast_ref::<CelNull>().is_some() {
+                return Ok(None);
+            }
+            Err(EvalError::WrongKind(format!(
+                "the ordering key yields a {}, not a string, int, uint or bool",
+                value.get_type().name()
+            )))
+        })?;
+        if let Some(key) = &key
+            && key.len() > MAX_ORDERING_KEY_BYTES
+        {
+            return Err(EvalError::WrongKind(format!(
+                "the ordering key is longer than {MAX_ORDERING_KEY_BYTES} bytes"
+            )));
+        }
+        Ok(key)
+    }
+
+    /// [`Self::outcome`], and the ordering key of a matched event. A key
+    /// that fails makes the rule fail on this event, like its mapping.
+    pub fn keyed_outcome(&self, rule: &RuleProgram) -> (Outcome, Option<String>) {
+        let outcome = self.outcome(rule);
+        let (Outcome::Matched { .. }, Some(program)) = (&outcome, &rule.ordering_key) else {
+            return (outcome, None);
+        };
+        match self.ordering_key(program) {
+            Ok(key) => (outcome, key),
+            Err(error) => (
+                Outcome::Failed {
+                    error: format!("ordering_key: {}", error.message()),
+                },
+                None,
+            ),
+        }
     }
 
     /// The condition, then (when it holds) the mapping.

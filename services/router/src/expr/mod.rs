@@ -31,8 +31,18 @@ pub use value::EventFields;
 
 /// Compiles a rule's condition and mapping.
 pub fn compile_rule(condition: &str, mapping: &str) -> Result<RuleProgram, CompileError> {
+    compile_keyed_rule(condition, mapping, "")
+}
+
+/// Compiles a rule's condition, mapping and ordering key.
+pub fn compile_keyed_rule(
+    condition: &str,
+    mapping: &str,
+    ordering_key: &str,
+) -> Result<RuleProgram, CompileError> {
     Ok(RuleProgram {
         condition: compile(Role::Condition, condition)?,
         mapping: compile(Role::Mapping, mapping)?,
+        ordering_key: compile(Role::OrderingKey, ordering_key)?,
     })
 }

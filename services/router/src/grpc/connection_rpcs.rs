@@ -75,9 +75,14 @@ impl RouterState {
         let id = parse_connection_id(&request.get_ref().id, "id")?;
         let record = connections::get(&self.pool, workspace, id).await?;
         let mut connection = connection_message(&record, None);
-        connection.circuit_breaker = connection_controls::breaker(self, id)
-            .await
-            .map(breaker_message);
+        let snapshot = connection_controls::breaker(self, id).await;
+        if let Some(adaptive) = record.policy.adaptive_concurrency {
+            let current = snapshot.as_ref().and_then(|s| s.adaptive_limit);
+            connection.concurrency_limit = current.map_or(adaptive.min, |limit| {
+                (limit.floor() as u32).clamp(adaptive.min, adaptive.max)
+            });
+        }
+        connection.circuit_breaker = snapshot.map(breaker_message);
         Ok(connection)
     }
 
@@ -218,6 +223,7 @@ mod tests {
             last_error: "HTTP 503".into(),
             last_failure_at: None,
             opened_at: Some(chrono::Utc::now()),
+            adaptive_limit: None,
         };
         let message = breaker_message(open);
         assert_eq!(message.state(), pb::CircuitState::Open);

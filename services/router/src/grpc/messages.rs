@@ -56,6 +56,7 @@ pub fn connection_message(record: &ConnectionRecord, secret: Option<String>) -> 
         state_reason: record.state_reason.clone(),
         state_changed_at: time::to_proto_opt(record.state_changed_at),
         circuit_breaker: None,
+        concurrency_limit: 0,
         updated_at: Some(time::to_proto(record.updated_at)),
     }
 }
@@ -70,6 +71,7 @@ pub fn rule_message(record: &RuleRecord) -> pb::Rule {
         created_at: Some(time::to_proto(record.created_at)),
         condition: record.condition.clone(),
         mapping: record.mapping.clone(),
+        ordering_key: record.ordering_key.clone(),
         updated_at: Some(time::to_proto(record.updated_at)),
         name: record.name.clone().unwrap_or_default(),
     }
@@ -131,6 +133,7 @@ pub fn rule_patch(request: &pb::UpdateRuleRequest) -> ApiResult<RulePatch> {
             .transpose()?,
         condition: request.condition.clone(),
         mapping: request.mapping.clone(),
+        ordering_key: request.ordering_key.clone(),
         enabled: request.enabled,
         description: request.description.clone(),
         name: request.name.as_deref().map(model::parse_name).transpose()?,

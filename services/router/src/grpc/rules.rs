@@ -27,8 +27,11 @@ impl RouterState {
             &request.event_type,
             &request.connection_id,
             &request.description,
-            &request.condition,
-            &request.mapping,
+            crate::rules::model::Expressions {
+                condition: &request.condition,
+                mapping: &request.mapping,
+                ordering_key: &request.ordering_key,
+            },
             request.enabled,
             &request.name,
         )?;
@@ -112,6 +115,7 @@ impl RouterState {
                 event_type: spec.event_type,
                 condition: spec.condition,
                 mapping: spec.mapping,
+                ordering_key: spec.ordering_key,
             },
             None => return Err(ApiError::invalid("rule", "is required (rule_id or spec)")),
         };

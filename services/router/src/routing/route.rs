@@ -78,16 +78,19 @@ struct StoredEvent {
     traceparent: Option<String>,
 }
 
-/// Runs every rule against the event.
-pub(crate) fn outcomes(rules: &RuleSet, event: &EventFields<'_>) -> Vec<Outcome> {
+/// Runs every rule against the event, with each matched rule's ordering key.
+fn keyed_outcomes(rules: &RuleSet, event: &EventFields<'_>) -> Vec<(Outcome, Option<String>)> {
     let scope = EventScope::new(event);
     rules
         .iter()
         .map(|rule| match &rule.program {
-            Ok(program) => scope.outcome(program),
-            Err(error) => Outcome::Failed {
-                error: error.clone(),
-            },
+            Ok(program) => scope.keyed_outcome(program),
+            Err(error) => (
+                Outcome::Failed {
+                    error: error.clone(),
+                },
+                None,
+            ),
         })
         .collect()
 }
@@ -104,12 +107,10 @@ fn is_trivial(rules: &RuleSet) -> bool {
 async fn evaluate(
     events: Arc<Vec<StoredEvent>>,
     rules: Arc<Vec<RuleSet>>,
-) -> ApiResult<Vec<Vec<Outcome>>> {
+) -> ApiResult<Vec<Vec<(Outcome, Option<String>)>>> {
+    let as_is = || (Outcome::Matched { body: None }, None);
     if rules.iter().all(is_trivial) {
-        return Ok(rules
-            .iter()
-            .map(|set| vec![Outcome::Matched { body: None }; set.len()])
-            .collect());
+        return Ok(rules.iter().map(|set| vec![as_is(); set.len()]).collect());
     }
     tokio::task::spawn_blocking(move || {
         events
@@ -117,7 +118,7 @@ async fn evaluate(
             .zip(rules.iter())
             .map(|(event, rules)| {
                 if is_trivial(rules) {
-                    return vec![Outcome::Matched { body: None }; rules.len()];
+                    return vec![as_is(); rules.len()];
                 }
                 let id = event.reference.event.to_string();
                 let fields = EventFields {
@@ -127,7 +128,7 @@ async fn evaluate(
                     received_at: event.received_at,
                     schema_version: i64::from(event.schema_version),
                 };
-                outcomes(rules, &fields)
+                keyed_outcomes(rules, &fields)
             })
             .collect()
     })
@@ -248,6 +249,7 @@ struct DeliveryRows {
     errors: Vec<String>,
     bodies: Vec<Option<String>>,
     traceparents: Vec<Option<String>>,
+    ordering_keys: Vec<Option<String>>,
 }
 
 /// What the routing statement returns.
@@ -271,13 +273,13 @@ async fn write(
         .query(
             "WITH inserted AS ( \
                  INSERT INTO deliveries (id, workspace_id, event_id, rule_id, connection_id, \
-                                         status, last_error, body, traceparent) \
+                                         status, last_error, body, traceparent, ordering_key) \
                  SELECT d.id, d.workspace_id, d.event_id, d.rule_id, d.connection_id, d.status, \
-                        d.last_error, d.body::jsonb, d.traceparent \
+                        d.last_error, d.body::jsonb, d.traceparent, d.ordering_key \
                  FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], \
-                             $6::text[], $7::text[], $8::text[], $9::text[]) \
+                             $6::text[], $7::text[], $8::text[], $9::text[], $11::text[]) \
                       AS d (id, workspace_id, event_id, rule_id, connection_id, status, \
-                            last_error, body, traceparent) \
+                            last_error, body, traceparent, ordering_key) \
                  WHERE CASE WHEN d.event_id >= (SELECT deterministic_from FROM delivery_id_scheme) \
                             THEN true \
                             ELSE NOT EXISTS (SELECT 1 FROM deliveries x \
@@ -289,7 +291,7 @@ async fn write(
                  DELETE FROM events_unrouted WHERE event_id = ANY($10) \
              ), existing AS ( \
                  SELECT event_id, count(*) AS count FROM deliveries \
-                 WHERE event_id = ANY($10) AND id >= $11 GROUP BY event_id \
+                 WHERE event_id = ANY($10) AND id >= $12 GROUP BY event_id \
              ) \
              SELECT id, event_id, status = 'pending' AS pending, 0::bigint AS count FROM inserted \
              UNION ALL \
@@ -305,6 +307,7 @@ async fn write(
                 &rows.bodies,
                 &rows.traceparents,
                 &routed,
+                &rows.ordering_keys,
                 &earliest_delivery_bound(routed),
             ],
         )
@@ -392,11 +395,12 @@ pub async fn route_events(
 
     let mut rows = DeliveryRows::default();
     let mut traces: HashMap<Uuid, Option<String>> = HashMap::with_capacity(events.len());
-    for ((event, rules), outcomes) in events.iter().zip(rule_sets.iter()).zip(outcomes) {
+    for ((event, rules), keyed) in events.iter().zip(rule_sets.iter()).zip(outcomes) {
+        let (outcomes, keys): (Vec<Outcome>, Vec<Option<String>>) = keyed.into_iter().unzip();
         let span = trace_event(event, rules, &outcomes);
         let traceparent = span.in_scope(propagation::current_traceparent);
         traces.insert(event.reference.event.as_uuid(), traceparent.clone());
-        for (rule, outcome) in rules.iter().zip(outcomes) {
+        for ((rule, outcome), key) in rules.iter().zip(outcomes).zip(keys) {
             let (status, error, body) = match outcome {
                 Outcome::NotMatched => continue,
                 Outcome::Matched { body } => ("pending", String::new(), body),
@@ -415,6 +419,7 @@ pub async fn route_events(
             rows.errors.push(error);
             rows.bodies.push(body);
             rows.traceparents.push(traceparent.clone());
+            rows.ordering_keys.push(key);
         }
     }
     let routed: Vec<Uuid> = events.iter().map(|e| e.reference.event.as_uuid()).collect();

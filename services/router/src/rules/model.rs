@@ -22,6 +22,8 @@ pub struct RuleRecord {
     pub description: String,
     pub condition: String,
     pub mapping: String,
+    /// CEL naming the ordering key of this rule's deliveries; empty: none.
+    pub ordering_key: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -38,6 +40,7 @@ impl RuleRecord {
             "description": self.description,
             "condition": self.condition,
             "mapping": self.mapping,
+            "ordering_key": self.ordering_key,
         })
     }
 }
@@ -94,6 +97,7 @@ pub struct RuleSpec {
     pub connection_id: ConnectionId,
     pub condition: String,
     pub mapping: String,
+    pub ordering_key: String,
     pub enabled: bool,
     pub description: String,
     pub name: Option<String>,
@@ -103,7 +107,7 @@ impl RuleSpec {
     /// Checks description and compiles the expressions.
     pub fn validate(self) -> ApiResult<(Self, RuleProgram)> {
         check_description(&self.description)?;
-        let program = expr::compile_rule(&self.condition, &self.mapping)?;
+        let program = expr::compile_keyed_rule(&self.condition, &self.mapping, &self.ordering_key)?;
         Ok((self, program))
     }
 }
@@ -113,22 +117,29 @@ pub struct NewRule {
     pub spec: RuleSpec,
 }
 
+/// The expressions of a `CreateRule`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Expressions<'a> {
+    pub condition: &'a str,
+    pub mapping: &'a str,
+    pub ordering_key: &'a str,
+}
+
 impl NewRule {
-    #[allow(clippy::too_many_arguments)]
     pub fn parse(
         event_type: &str,
         connection_id: &str,
         description: &str,
-        condition: &str,
-        mapping: &str,
+        expressions: Expressions<'_>,
         enabled: Option<bool>,
         name: &str,
     ) -> ApiResult<Self> {
         let spec = RuleSpec {
             pattern: parse_pattern(event_type)?,
             connection_id: parse_connection(connection_id)?,
-            condition: condition.to_string(),
-            mapping: mapping.to_string(),
+            condition: expressions.condition.to_string(),
+            mapping: expressions.mapping.to_string(),
+            ordering_key: expressions.ordering_key.to_string(),
             enabled: enabled.unwrap_or(true),
             description: description.to_string(),
             name: parse_name(name)?,
@@ -145,6 +156,7 @@ pub struct RulePatch {
     pub connection_id: Option<ConnectionId>,
     pub condition: Option<String>,
     pub mapping: Option<String>,
+    pub ordering_key: Option<String>,
     pub enabled: Option<bool>,
     pub description: Option<String>,
     pub name: Option<Option<String>>,
@@ -156,6 +168,7 @@ impl RulePatch {
             && self.connection_id.is_none()
             && self.condition.is_none()
             && self.mapping.is_none()
+            && self.ordering_key.is_none()
             && self.enabled.is_none()
             && self.description.is_none()
             && self.name.is_none()
@@ -180,6 +193,10 @@ impl RulePatch {
                 .mapping
                 .clone()
                 .unwrap_or_else(|| current.mapping.clone()),
+            ordering_key: self
+                .ordering_key
+                .clone()
+                .unwrap_or_else(|| current.ordering_key.clone()),
             enabled: self.enabled.unwrap_or(current.enabled),
             description: self
                 .description
@@ -214,8 +231,11 @@ mod tests {
                 event_type,
                 connection,
                 description,
-                condition,
-                mapping,
+                Expressions {
+                    condition,
+                    mapping,
+                    ordering_key: "",
+                },
                 None,
                 "",
             )
@@ -271,6 +291,7 @@ mod tests {
             description: "d".into(),
             condition: "event.payload.a == 1".into(),
             mapping: String::new(),
+            ordering_key: String::new(),
             created_at: Utc::now(),
             updated_at: Utc::now(),
         };

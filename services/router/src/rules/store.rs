@@ -18,7 +18,7 @@ use super::pattern::{EventPattern, patterns_matching};
 pub const RULES_CHANNEL: &str = "switchyard_rules";
 
 const COLUMNS: &str = "r.id, r.name, r.event_type, r.connection_id, r.enabled, r.description, \
-                       r.condition, r.mapping, r.created_at, r.updated_at";
+                       r.condition, r.mapping, r.ordering_key, r.created_at, r.updated_at";
 
 fn record_from_row(row: &tokio_postgres::Row) -> RuleRecord {
     RuleRecord {
@@ -30,6 +30,7 @@ fn record_from_row(row: &tokio_postgres::Row) -> RuleRecord {
         description: row.get("description"),
         condition: row.get("condition"),
         mapping: row.get("mapping"),
+        ordering_key: row.get("ordering_key"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     }
@@ -71,8 +72,8 @@ pub async fn create(
                      SELECT name FROM event_types WHERE workspace_id = $1 AND name = $3 \
                  ), inserted AS ( \
                      INSERT INTO rules AS r (id, workspace_id, event_type, connection_id, description, \
-                                             condition, mapping, enabled, name) \
-                     SELECT $4, $1, $3, $2, $5, $6, $7, $8, $9 \
+                                             condition, mapping, enabled, name, ordering_key) \
+                     SELECT $4, $1, $3, $2, $5, $6, $7, $8, $9, $12 \
                      WHERE EXISTS (SELECT 1 FROM connection) \
                        AND ($10 OR EXISTS (SELECT 1 FROM event_type)) \
                      RETURNING {COLUMNS} \
@@ -95,6 +96,7 @@ pub async fn create(
                 &spec.name,
                 &spec.pattern.is_wildcard(),
                 &workspace.as_uuid().to_string(),
+                &spec.ordering_key,
             ],
         )
         .await
@@ -191,7 +193,8 @@ pub async fn update(
         .query_one(
             &format!(
                 "UPDATE rules AS r SET event_type = $3, connection_id = $4, condition = $5, \
-                     mapping = $6, enabled = $7, description = $8, name = $9, updated_at = now() \
+                     mapping = $6, enabled = $7, description = $8, name = $9, ordering_key = $10, \
+                     updated_at = now() \
                  WHERE r.workspace_id = $1 AND r.id = $2 RETURNING {COLUMNS}"
             ),
             &[
@@ -204,6 +207,7 @@ pub async fn update(
                 &spec.enabled,
                 &spec.description,
                 &spec.name,
+                &spec.ordering_key,
             ],
         )
         .await

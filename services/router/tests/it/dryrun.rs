@@ -67,6 +67,7 @@ async fn test_rule_runs_saved_and_unsaved_rules() {
         event_type: "*".into(),
         condition: String::new(),
         mapping: String::new(),
+        ordering_key: String::new(),
     });
     let as_is = run(spec, "invoice.paid", json!({"total": 5}))
         .await
@@ -81,6 +82,7 @@ async fn test_rule_runs_saved_and_unsaved_rules() {
         event_type: "*".into(),
         condition: "event.payload.a ==".into(),
         mapping: String::new(),
+        ordering_key: String::new(),
     });
     let status = run(invalid, "invoice.paid", json!({}))
         .await

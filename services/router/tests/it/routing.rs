@@ -255,3 +255,121 @@ async fn a_crash_between_commit_and_enqueue_is_repaired_once() {
     assert_eq!(twice, 0, "each job is enqueued once");
     assert_eq!(harness.stream_length().await, 3);
 }
+
+#[tokio::test]
+async fn a_rules_ordering_key_is_stored_on_each_delivery() {
+    let harness = Harness::new().await;
+    let router = harness.start_router().await;
+    let client = &router.client;
+    let crm = connection(client, "crm").await;
+    let sheet = connection(client, "sheet").await;
+    let keyed = create_rule(
+        client,
+        proto::CreateRuleRequest {
+            ordering_key: "event.payload.account".to_string(),
+            ..new_rule("lead.created", &crm)
+        },
+    )
+    .await;
+    assert_eq!(keyed.ordering_key, "event.payload.account");
+    create_rule(client, new_rule("lead.created", &sheet)).await;
+
+    let keys = |event| {
+        let pool = harness.pool.clone();
+        async move {
+            let client = pool.get().await.expect("client");
+            client
+                .query(
+                    "SELECT c.name, d.ordering_key, d.status FROM deliveries d \
+                     JOIN connections c ON c.id = d.connection_id WHERE d.event_id = $1 ORDER BY c.name",
+                    &[&switchyard_core::ids::EventId::as_uuid(&event)],
+                )
+                .await
+                .expect("deliveries")
+                .iter()
+                .map(|row| {
+                    (
+                        row.get::<_, String>(0),
+                        row.get::<_, Option<String>>(1),
+                        row.get::<_, String>(2),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let text = harness
+        .event("lead.created", json!({"account": "acme"}))
+        .await;
+    let number = harness.event("lead.created", json!({"account": 42})).await;
+    let null = harness
+        .event("lead.created", json!({"account": null}))
+        .await;
+    let list = harness.event("lead.created", json!({"account": [1]})).await;
+    for event in [text, number, null, list] {
+        routing::route_event(&router.state, harness.workspace, event)
+            .await
+            .expect("routed");
+    }
+    let pending = |key: Option<&str>| {
+        vec![
+            (
+                "crm".to_string(),
+                key.map(str::to_string),
+                "pending".to_string(),
+            ),
+            ("sheet".to_string(), None, "pending".to_string()),
+        ]
+    };
+    assert_eq!(keys(text).await, pending(Some("acme")));
+    assert_eq!(keys(number).await, pending(Some("42")));
+    // null: no key, the delivery is not ordered.
+    assert_eq!(keys(null).await, pending(None));
+    // A key of the wrong kind fails the rule on this event, visibly.
+    let failed = keys(list).await;
+    assert_eq!(failed[0].2, "failed");
+    let error: String = harness
+        .pool
+        .get()
+        .await
+        .expect("client")
+        .query_one(
+            "SELECT last_error FROM deliveries WHERE event_id = $1 AND status = 'failed'",
+            &[&list.as_uuid()],
+        )
+        .await
+        .expect("failed delivery")
+        .get(0);
+    assert!(error.starts_with("ordering_key: "), "{error}");
+
+    // A key expression that cannot be a key is refused with its field.
+    let status = client
+        .router
+        .clone()
+        .create_rule(proto::CreateRuleRequest {
+            ordering_key: "{'a': 1}".to_string(),
+            ..new_rule("lead.created", &crm)
+        })
+        .await
+        .expect_err("a map is no key");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(
+        status.message().starts_with("ordering_key: "),
+        "{}",
+        status.message()
+    );
+    // And it can be changed, or removed with an empty string.
+    let cleared = client
+        .router
+        .clone()
+        .update_rule(proto::UpdateRuleRequest {
+            id: keyed.id.clone(),
+            ordering_key: Some(String::new()),
+            ..Default::default()
+        })
+        .await
+        .expect("updated")
+        .into_inner()
+        .rule
+        .expect("rule");
+    assert_eq!(cleared.ordering_key, "");
+}

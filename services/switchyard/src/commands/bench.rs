@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::{Value, json};
-use switchyard_client::Client;
+use switchyard_client::{Client, proto};
 use switchyard_core::config::Config;
 use switchyard_core::ids::{ConnectionId, RuleId, WorkspaceId};
 use switchyard_core::queue::QueueKeys;
@@ -123,6 +123,10 @@ pub struct BenchArgs {
         hide_env_values = true
     )]
     pub broker_password: String,
+    /// Turn per-key ordering on for every webhook connection, with rules
+    /// keying each event by its sequence number modulo N (N distinct keys).
+    #[arg(long, default_value_t = 0, conflicts_with = "preload")]
+    pub ordering_keys: u32,
 }
 
 impl BenchArgs {
@@ -289,12 +293,18 @@ pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
     }
     for (index, receiver) in receivers.iter().enumerate() {
         let name = format!("bench-{}-{index}", receiver.behaviour.name());
+        let policy = (args.ordering_keys > 0).then(|| proto::DeliveryPolicy {
+            ordering: Some(proto::OrderingPolicy {
+                dead_letter: proto::DeadLetterOrdering::Block.into(),
+            }),
+            ..Default::default()
+        });
         let connection = client
-            .create_webhook(&name, &receiver.url(), Default::default())
+            .create_webhook_with_policy(&name, &receiver.url(), Default::default(), policy)
             .await
             .with_context(|| format!("creating connection {name}"))?;
         receiver.set_secret(&connection.signing_secret);
-        rules.push(rule_for(client, &name, &connection.id).await?);
+        rules.push(keyed_rule_for(client, &name, &connection.id, args.ordering_keys).await?);
     }
 
     let plan = EmitPlan {
@@ -380,10 +390,35 @@ pub async fn run(args: &BenchArgs, config: Config) -> anyhow::Result<Value> {
 
 /// A rule sending every bench event to connection `id` (named `name`).
 async fn rule_for(client: &Client, name: &str, id: &str) -> anyhow::Result<(RuleId, ConnectionId)> {
+    keyed_rule_for(client, name, id, 0).await
+}
+
+/// [`rule_for`], keying each event by `seq % keys` when `keys` is not 0.
+async fn keyed_rule_for(
+    client: &Client,
+    name: &str,
+    id: &str,
+    keys: u32,
+) -> anyhow::Result<(RuleId, ConnectionId)> {
+    let request = proto::CreateRuleRequest {
+        event_type: EVENT_TYPE.to_string(),
+        connection_id: id.to_string(),
+        ordering_key: if keys > 0 {
+            format!("event.payload.seq % {keys}")
+        } else {
+            String::new()
+        },
+        ..Default::default()
+    };
     let rule = client
-        .create_rule(EVENT_TYPE, id)
+        .router
+        .clone()
+        .create_rule(request)
         .await
-        .with_context(|| format!("creating the rule of {name}"))?;
+        .with_context(|| format!("creating the rule of {name}"))?
+        .into_inner()
+        .rule
+        .context("the server returned no rule")?;
     Ok((
         RuleId::parse(&rule.id).map_err(anyhow::Error::msg)?,
         ConnectionId::parse(id).map_err(anyhow::Error::msg)?,

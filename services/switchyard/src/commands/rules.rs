@@ -32,6 +32,11 @@ pub enum RuleCommand {
         /// CEL mapping building the body, e.g. `{"email": event.payload.email}`.
         #[arg(long, default_value = "")]
         mapping: String,
+        /// CEL naming the delivery's ordering key, e.g.
+        /// `event.payload.account_id`; honoured by connections whose policy
+        /// turns ordering on.
+        #[arg(long, default_value = "")]
+        ordering_key: String,
         #[arg(long, default_value = "")]
         name: String,
         #[arg(long, default_value = "")]
@@ -66,6 +71,7 @@ pub async fn run(client: &Client, command: RuleCommand) -> anyhow::Result<()> {
             connection,
             condition,
             mapping,
+            ordering_key,
             name,
             description,
             disabled,
@@ -78,6 +84,7 @@ pub async fn run(client: &Client, command: RuleCommand) -> anyhow::Result<()> {
                 mapping,
                 enabled: Some(!disabled),
                 name,
+                ordering_key,
             };
             let rule = client
                 .router
@@ -124,6 +131,9 @@ pub fn describe_rule(rule: &proto::Rule) -> String {
     }
     if !rule.mapping.is_empty() {
         text.push_str(&format!("\n  mapping: {}", rule.mapping));
+    }
+    if !rule.ordering_key.is_empty() {
+        text.push_str(&format!("\n  ordering key: {}", rule.ordering_key));
     }
     text
 }

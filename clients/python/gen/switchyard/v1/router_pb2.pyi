@@ -19,6 +19,12 @@ class ConnectionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CONNECTION_STATE_DISABLED: _ClassVar[ConnectionState]
     CONNECTION_STATE_NEEDS_CREDENTIALS: _ClassVar[ConnectionState]
 
+class DeadLetterOrdering(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DEAD_LETTER_ORDERING_UNSPECIFIED: _ClassVar[DeadLetterOrdering]
+    DEAD_LETTER_ORDERING_BLOCK: _ClassVar[DeadLetterOrdering]
+    DEAD_LETTER_ORDERING_SKIP: _ClassVar[DeadLetterOrdering]
+
 class CircuitState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     CIRCUIT_STATE_UNSPECIFIED: _ClassVar[CircuitState]
@@ -30,6 +36,9 @@ CONNECTION_STATE_ACTIVE: ConnectionState
 CONNECTION_STATE_PAUSED: ConnectionState
 CONNECTION_STATE_DISABLED: ConnectionState
 CONNECTION_STATE_NEEDS_CREDENTIALS: ConnectionState
+DEAD_LETTER_ORDERING_UNSPECIFIED: DeadLetterOrdering
+DEAD_LETTER_ORDERING_BLOCK: DeadLetterOrdering
+DEAD_LETTER_ORDERING_SKIP: DeadLetterOrdering
 CIRCUIT_STATE_UNSPECIFIED: CircuitState
 CIRCUIT_STATE_CLOSED: CircuitState
 CIRCUIT_STATE_OPEN: CircuitState
@@ -123,7 +132,7 @@ class NatsConfig(_message.Message):
     def __init__(self, url: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ..., token: _Optional[str] = ..., subject: _Optional[str] = ..., routed_by_mapping: _Optional[bool] = ...) -> None: ...
 
 class Connection(_message.Message):
-    __slots__ = ("id", "name", "kind", "webhook", "signing_secret", "created_at", "policy", "state", "state_reason", "state_changed_at", "circuit_breaker", "updated_at", "hubspot", "mailchimp", "salesforce", "rabbitmq", "nats")
+    __slots__ = ("id", "name", "kind", "webhook", "signing_secret", "created_at", "policy", "state", "state_reason", "state_changed_at", "circuit_breaker", "updated_at", "hubspot", "mailchimp", "salesforce", "rabbitmq", "nats", "concurrency_limit")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +150,7 @@ class Connection(_message.Message):
     SALESFORCE_FIELD_NUMBER: _ClassVar[int]
     RABBITMQ_FIELD_NUMBER: _ClassVar[int]
     NATS_FIELD_NUMBER: _ClassVar[int]
+    CONCURRENCY_LIMIT_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     kind: str
@@ -158,10 +168,11 @@ class Connection(_message.Message):
     salesforce: SalesforceConfig
     rabbitmq: RabbitmqConfig
     nats: NatsConfig
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., webhook: _Optional[_Union[WebhookConfig, _Mapping]] = ..., signing_secret: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., policy: _Optional[_Union[DeliveryPolicy, _Mapping]] = ..., state: _Optional[_Union[ConnectionState, str]] = ..., state_reason: _Optional[str] = ..., state_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., circuit_breaker: _Optional[_Union[CircuitBreaker, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hubspot: _Optional[_Union[HubspotConfig, _Mapping]] = ..., mailchimp: _Optional[_Union[MailchimpConfig, _Mapping]] = ..., salesforce: _Optional[_Union[SalesforceConfig, _Mapping]] = ..., rabbitmq: _Optional[_Union[RabbitmqConfig, _Mapping]] = ..., nats: _Optional[_Union[NatsConfig, _Mapping]] = ...) -> None: ...
+    concurrency_limit: int
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., webhook: _Optional[_Union[WebhookConfig, _Mapping]] = ..., signing_secret: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., policy: _Optional[_Union[DeliveryPolicy, _Mapping]] = ..., state: _Optional[_Union[ConnectionState, str]] = ..., state_reason: _Optional[str] = ..., state_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., circuit_breaker: _Optional[_Union[CircuitBreaker, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hubspot: _Optional[_Union[HubspotConfig, _Mapping]] = ..., mailchimp: _Optional[_Union[MailchimpConfig, _Mapping]] = ..., salesforce: _Optional[_Union[SalesforceConfig, _Mapping]] = ..., rabbitmq: _Optional[_Union[RabbitmqConfig, _Mapping]] = ..., nats: _Optional[_Union[NatsConfig, _Mapping]] = ..., concurrency_limit: _Optional[int] = ...) -> None: ...
 
 class DeliveryPolicy(_message.Message):
-    __slots__ = ("retry", "permanent_client_errors", "connect_timeout", "request_timeout", "rate_limit", "max_concurrency", "circuit_breaker", "omit_traceparent")
+    __slots__ = ("retry", "permanent_client_errors", "connect_timeout", "request_timeout", "rate_limit", "max_concurrency", "circuit_breaker", "omit_traceparent", "adaptive_concurrency", "ordering")
     RETRY_FIELD_NUMBER: _ClassVar[int]
     PERMANENT_CLIENT_ERRORS_FIELD_NUMBER: _ClassVar[int]
     CONNECT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
@@ -170,6 +181,8 @@ class DeliveryPolicy(_message.Message):
     MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     CIRCUIT_BREAKER_FIELD_NUMBER: _ClassVar[int]
     OMIT_TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    ADAPTIVE_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    ORDERING_FIELD_NUMBER: _ClassVar[int]
     retry: RetryPolicy
     permanent_client_errors: bool
     connect_timeout: _duration_pb2.Duration
@@ -178,7 +191,23 @@ class DeliveryPolicy(_message.Message):
     max_concurrency: int
     circuit_breaker: CircuitBreakerPolicy
     omit_traceparent: bool
-    def __init__(self, retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., permanent_client_errors: _Optional[bool] = ..., connect_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., request_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., rate_limit: _Optional[_Union[RateLimit, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., circuit_breaker: _Optional[_Union[CircuitBreakerPolicy, _Mapping]] = ..., omit_traceparent: _Optional[bool] = ...) -> None: ...
+    adaptive_concurrency: AdaptiveConcurrency
+    ordering: OrderingPolicy
+    def __init__(self, retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., permanent_client_errors: _Optional[bool] = ..., connect_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., request_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., rate_limit: _Optional[_Union[RateLimit, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., circuit_breaker: _Optional[_Union[CircuitBreakerPolicy, _Mapping]] = ..., omit_traceparent: _Optional[bool] = ..., adaptive_concurrency: _Optional[_Union[AdaptiveConcurrency, _Mapping]] = ..., ordering: _Optional[_Union[OrderingPolicy, _Mapping]] = ...) -> None: ...
+
+class AdaptiveConcurrency(_message.Message):
+    __slots__ = ("min", "max")
+    MIN_FIELD_NUMBER: _ClassVar[int]
+    MAX_FIELD_NUMBER: _ClassVar[int]
+    min: int
+    max: int
+    def __init__(self, min: _Optional[int] = ..., max: _Optional[int] = ...) -> None: ...
+
+class OrderingPolicy(_message.Message):
+    __slots__ = ("dead_letter",)
+    DEAD_LETTER_FIELD_NUMBER: _ClassVar[int]
+    dead_letter: DeadLetterOrdering
+    def __init__(self, dead_letter: _Optional[_Union[DeadLetterOrdering, str]] = ...) -> None: ...
 
 class RetryPolicy(_message.Message):
     __slots__ = ("schedule", "exponential")
@@ -381,7 +410,7 @@ class RotateSigningSecretResponse(_message.Message):
     def __init__(self, connection: _Optional[_Union[Connection, _Mapping]] = ..., signing_secret: _Optional[str] = ..., previous_secret_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Rule(_message.Message):
-    __slots__ = ("id", "event_type", "connection_id", "enabled", "description", "created_at", "condition", "mapping", "updated_at", "name")
+    __slots__ = ("id", "event_type", "connection_id", "enabled", "description", "created_at", "condition", "mapping", "updated_at", "name", "ordering_key")
     ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -392,6 +421,7 @@ class Rule(_message.Message):
     MAPPING_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    ORDERING_KEY_FIELD_NUMBER: _ClassVar[int]
     id: str
     event_type: str
     connection_id: str
@@ -402,10 +432,11 @@ class Rule(_message.Message):
     mapping: str
     updated_at: _timestamp_pb2.Timestamp
     name: str
-    def __init__(self, id: _Optional[str] = ..., event_type: _Optional[str] = ..., connection_id: _Optional[str] = ..., enabled: _Optional[bool] = ..., description: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., condition: _Optional[str] = ..., mapping: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
+    ordering_key: str
+    def __init__(self, id: _Optional[str] = ..., event_type: _Optional[str] = ..., connection_id: _Optional[str] = ..., enabled: _Optional[bool] = ..., description: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., condition: _Optional[str] = ..., mapping: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., name: _Optional[str] = ..., ordering_key: _Optional[str] = ...) -> None: ...
 
 class CreateRuleRequest(_message.Message):
-    __slots__ = ("event_type", "connection_id", "description", "condition", "mapping", "enabled", "name")
+    __slots__ = ("event_type", "connection_id", "description", "condition", "mapping", "enabled", "name", "ordering_key")
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -413,6 +444,7 @@ class CreateRuleRequest(_message.Message):
     MAPPING_FIELD_NUMBER: _ClassVar[int]
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    ORDERING_KEY_FIELD_NUMBER: _ClassVar[int]
     event_type: str
     connection_id: str
     description: str
@@ -420,7 +452,8 @@ class CreateRuleRequest(_message.Message):
     mapping: str
     enabled: bool
     name: str
-    def __init__(self, event_type: _Optional[str] = ..., connection_id: _Optional[str] = ..., description: _Optional[str] = ..., condition: _Optional[str] = ..., mapping: _Optional[str] = ..., enabled: _Optional[bool] = ..., name: _Optional[str] = ...) -> None: ...
+    ordering_key: str
+    def __init__(self, event_type: _Optional[str] = ..., connection_id: _Optional[str] = ..., description: _Optional[str] = ..., condition: _Optional[str] = ..., mapping: _Optional[str] = ..., enabled: _Optional[bool] = ..., name: _Optional[str] = ..., ordering_key: _Optional[str] = ...) -> None: ...
 
 class CreateRuleResponse(_message.Message):
     __slots__ = ("rule",)
@@ -441,7 +474,7 @@ class GetRuleResponse(_message.Message):
     def __init__(self, rule: _Optional[_Union[Rule, _Mapping]] = ...) -> None: ...
 
 class UpdateRuleRequest(_message.Message):
-    __slots__ = ("id", "event_type", "connection_id", "condition", "mapping", "enabled", "description", "name")
+    __slots__ = ("id", "event_type", "connection_id", "condition", "mapping", "enabled", "description", "name", "ordering_key")
     ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -450,6 +483,7 @@ class UpdateRuleRequest(_message.Message):
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    ORDERING_KEY_FIELD_NUMBER: _ClassVar[int]
     id: str
     event_type: str
     connection_id: str
@@ -458,7 +492,8 @@ class UpdateRuleRequest(_message.Message):
     enabled: bool
     description: str
     name: str
-    def __init__(self, id: _Optional[str] = ..., event_type: _Optional[str] = ..., connection_id: _Optional[str] = ..., condition: _Optional[str] = ..., mapping: _Optional[str] = ..., enabled: _Optional[bool] = ..., description: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    ordering_key: str
+    def __init__(self, id: _Optional[str] = ..., event_type: _Optional[str] = ..., connection_id: _Optional[str] = ..., condition: _Optional[str] = ..., mapping: _Optional[str] = ..., enabled: _Optional[bool] = ..., description: _Optional[str] = ..., name: _Optional[str] = ..., ordering_key: _Optional[str] = ...) -> None: ...
 
 class UpdateRuleResponse(_message.Message):
     __slots__ = ("rule",)
@@ -497,14 +532,16 @@ class DeleteRuleResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class RuleSpec(_message.Message):
-    __slots__ = ("event_type", "condition", "mapping")
+    __slots__ = ("event_type", "condition", "mapping", "ordering_key")
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     CONDITION_FIELD_NUMBER: _ClassVar[int]
     MAPPING_FIELD_NUMBER: _ClassVar[int]
+    ORDERING_KEY_FIELD_NUMBER: _ClassVar[int]
     event_type: str
     condition: str
     mapping: str
-    def __init__(self, event_type: _Optional[str] = ..., condition: _Optional[str] = ..., mapping: _Optional[str] = ...) -> None: ...
+    ordering_key: str
+    def __init__(self, event_type: _Optional[str] = ..., condition: _Optional[str] = ..., mapping: _Optional[str] = ..., ordering_key: _Optional[str] = ...) -> None: ...
 
 class TestRuleRequest(_message.Message):
     __slots__ = ("rule_id", "spec", "event_type", "payload_json")

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file switchyard/v1/router.proto.
  */
 export const file_switchyard_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Chpzd2l0Y2h5YXJkL3YxL3JvdXRlci5wcm90bxINc3dpdGNoeWFyZC52MSKIAQoNV2ViaG9va0NvbmZpZxILCgN1cmwYASABKAkSOgoHaGVhZGVycxgCIAMoCzIpLnN3aXRjaHlhcmQudjEuV2ViaG9va0NvbmZpZy5IZWFkZXJzRW50cnkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWgoNSHVic3BvdENvbmZpZxINCgV0b2tlbhgBIAEoCRITCgtpZF9wcm9wZXJ0eRgCIAEoCRIQCghiYXNlX3VybBgDIAEoCRITCgtub19iYXRjaGluZxgEIAEoCCJcCg9NYWlsY2hpbXBDb25maWcSDwoHYXBpX2tleRgBIAEoCRIPCgdsaXN0X2lkGAIgASgJEhUKDXN0YXR1c19pZl9uZXcYAyABKAkSEAoIYmFzZV91cmwYBCABKAkijwEKEFNhbGVzZm9yY2VDb25maWcSEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSEQoJbG9naW5fdXJsGAMgASgJEg4KBm9iamVjdBgEIAEoCRIZChFleHRlcm5hbF9pZF9maWVsZBgFIAEoCRITCgthcGlfdmVyc2lvbhgGIAEoCSKDAQoOUmFiYml0bXFDb25maWcSCwoDdXJsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEhAKCGV4Y2hhbmdlGAQgASgJEhMKC3JvdXRpbmdfa2V5GAUgASgJEhkKEXJvdXRlZF9ieV9tYXBwaW5nGAYgASgIIngKCk5hdHNDb25maWcSCwoDdXJsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEg0KBXRva2VuGAQgASgJEg8KB3N1YmplY3QYBSABKAkSGQoRcm91dGVkX2J5X21hcHBpbmcYBiABKAgirgUKCkNvbm5lY3Rpb24SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRraW5kGAMgASgJEi0KB3dlYmhvb2sYBCABKAsyHC5zd2l0Y2h5YXJkLnYxLldlYmhvb2tDb25maWcSFgoOc2lnbmluZ19zZWNyZXQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoGcG9saWN5GAcgASgLMh0uc3dpdGNoeWFyZC52MS5EZWxpdmVyeVBvbGljeRItCgVzdGF0ZRgIIAEoDjIeLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvblN0YXRlEhQKDHN0YXRlX3JlYXNvbhgJIAEoCRI0ChBzdGF0ZV9jaGFuZ2VkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2Cg9jaXJjdWl0X2JyZWFrZXIYCyABKAsyHS5zd2l0Y2h5YXJkLnYxLkNpcmN1aXRCcmVha2VyEi4KCnVwZGF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KB2h1YnNwb3QYDSABKAsyHC5zd2l0Y2h5YXJkLnYxLkh1YnNwb3RDb25maWcSMQoJbWFpbGNoaW1wGA4gASgLMh4uc3dpdGNoeWFyZC52MS5NYWlsY2hpbXBDb25maWcSMwoKc2FsZXNmb3JjZRgPIAEoCzIfLnN3aXRjaHlhcmQudjEuU2FsZXNmb3JjZUNvbmZpZxIvCghyYWJiaXRtcRgQIAEoCzIdLnN3aXRjaHlhcmQudjEuUmFiYml0bXFDb25maWcSJwoEbmF0cxgRIAEoCzIZLnN3aXRjaHlhcmQudjEuTmF0c0NvbmZpZyLjAgoORGVsaXZlcnlQb2xpY3kSKQoFcmV0cnkYASABKAsyGi5zd2l0Y2h5YXJkLnYxLlJldHJ5UG9saWN5Eh8KF3Blcm1hbmVudF9jbGllbnRfZXJyb3JzGAIgASgIEjIKD2Nvbm5lY3RfdGltZW91dBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg9yZXF1ZXN0X3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoKcmF0ZV9saW1pdBgFIAEoCzIYLnN3aXRjaHlhcmQudjEuUmF0ZUxpbWl0EhcKD21heF9jb25jdXJyZW5jeRgGIAEoDRI8Cg9jaXJjdWl0X2JyZWFrZXIYByABKAsyIy5zd2l0Y2h5YXJkLnYxLkNpcmN1aXRCcmVha2VyUG9saWN5EhgKEG9taXRfdHJhY2VwYXJlbnQYCCABKAgiiAEKC1JldHJ5UG9saWN5EjUKCHNjaGVkdWxlGAEgASgLMiEuc3dpdGNoeWFyZC52MS5Db25maWd1cmVkU2NoZWR1bGVIABI4CgtleHBvbmVudGlhbBgCIAEoCzIhLnN3aXRjaHlhcmQudjEuRXhwb25lbnRpYWxCYWNrb2ZmSABCCAoGcG9saWN5IhQKEkNvbmZpZ3VyZWRTY2hlZHVsZSKOAQoSRXhwb25lbnRpYWxCYWNrb2ZmEioKB2luaXRpYWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDgoGZmFjdG9yGAIgASgBEiYKA2NhcBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxtYXhfYXR0ZW1wdHMYBCABKA0iRQoJUmF0ZUxpbWl0Eg0KBWNvdW50GAEgASgNEikKBnBlcmlvZBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiL+AQoUQ2lyY3VpdEJyZWFrZXJQb2xpY3kSHgoRZmFpbHVyZV90aHJlc2hvbGQYASABKA1IAIgBARIaCg1mYWlsdXJlX3JhdGlvGAIgASgBSAGIAQESGQoMbWluX3JlcXVlc3RzGAMgASgNSAKIAQESKQoGd2luZG93GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKCGNvb2xkb3duGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQhQKEl9mYWlsdXJlX3RocmVzaG9sZEIQCg5fZmFpbHVyZV9yYXRpb0IPCg1fbWluX3JlcXVlc3RzIswBCg5DaXJjdWl0QnJlYWtlchIqCgVzdGF0ZRgBIAEoDjIbLnN3aXRjaHlhcmQudjEuQ2lyY3VpdFN0YXRlEhYKDmZhaWx1cmVfc3RyZWFrGAIgASgNEhIKCmxhc3RfZXJyb3IYAyABKAkSMwoPbGFzdF9mYWlsdXJlX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglvcGVuZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpEDChdDcmVhdGVDb25uZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEi8KB3dlYmhvb2sYAiABKAsyHC5zd2l0Y2h5YXJkLnYxLldlYmhvb2tDb25maWdIABIvCgdodWJzcG90GAQgASgLMhwuc3dpdGNoeWFyZC52MS5IdWJzcG90Q29uZmlnSAASMwoJbWFpbGNoaW1wGAUgASgLMh4uc3dpdGNoeWFyZC52MS5NYWlsY2hpbXBDb25maWdIABI1CgpzYWxlc2ZvcmNlGAYgASgLMh8uc3dpdGNoeWFyZC52MS5TYWxlc2ZvcmNlQ29uZmlnSAASMQoIcmFiYml0bXEYByABKAsyHS5zd2l0Y2h5YXJkLnYxLlJhYmJpdG1xQ29uZmlnSAASKQoEbmF0cxgIIAEoCzIZLnN3aXRjaHlhcmQudjEuTmF0c0NvbmZpZ0gAEi0KBnBvbGljeRgDIAEoCzIdLnN3aXRjaHlhcmQudjEuRGVsaXZlcnlQb2xpY3lCDQoLZGVzdGluYXRpb24iSQoYQ3JlYXRlQ29ubmVjdGlvblJlc3BvbnNlEi0KCmNvbm5lY3Rpb24YASABKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24iIgoUR2V0Q29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkiRgoVR2V0Q29ubmVjdGlvblJlc3BvbnNlEi0KCmNvbm5lY3Rpb24YASABKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24iPwoWTGlzdENvbm5lY3Rpb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJiChdMaXN0Q29ubmVjdGlvbnNSZXNwb25zZRIuCgtjb25uZWN0aW9ucxgBIAMoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJQoXRGVsZXRlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkiGgoYRGVsZXRlQ29ubmVjdGlvblJlc3BvbnNlIr8DChdVcGRhdGVDb25uZWN0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCRIRCgRuYW1lGAIgASgJSACIAQESLQoHd2ViaG9vaxgDIAEoCzIcLnN3aXRjaHlhcmQudjEuV2ViaG9va0NvbmZpZxItCgZwb2xpY3kYBCABKAsyHS5zd2l0Y2h5YXJkLnYxLkRlbGl2ZXJ5UG9saWN5Ei0KBXN0YXRlGAUgASgOMh4uc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uU3RhdGUSLQoHaHVic3BvdBgGIAEoCzIcLnN3aXRjaHlhcmQudjEuSHVic3BvdENvbmZpZxIxCgltYWlsY2hpbXAYByABKAsyHi5zd2l0Y2h5YXJkLnYxLk1haWxjaGltcENvbmZpZxIzCgpzYWxlc2ZvcmNlGAggASgLMh8uc3dpdGNoeWFyZC52MS5TYWxlc2ZvcmNlQ29uZmlnEi8KCHJhYmJpdG1xGAkgASgLMh0uc3dpdGNoeWFyZC52MS5SYWJiaXRtcUNvbmZpZxInCgRuYXRzGAogASgLMhkuc3dpdGNoeWFyZC52MS5OYXRzQ29uZmlnQgcKBV9uYW1lImEKGFVwZGF0ZUNvbm5lY3Rpb25SZXNwb25zZRItCgpjb25uZWN0aW9uGAEgASgLMhkuc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uEhYKDnJlcXVldWVkX2NvdW50GAIgASgNIiQKFlBhdXNlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkiSAoXUGF1c2VDb25uZWN0aW9uUmVzcG9uc2USLQoKY29ubmVjdGlvbhgBIAEoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbiIlChdSZXN1bWVDb25uZWN0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJhChhSZXN1bWVDb25uZWN0aW9uUmVzcG9uc2USLQoKY29ubmVjdGlvbhgBIAEoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbhIWCg5yZXF1ZXVlZF9jb3VudBgCIAEoDSJZChpSb3RhdGVTaWduaW5nU2VjcmV0UmVxdWVzdBIKCgJpZBgBIAEoCRIvCgxncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ipAEKG1JvdGF0ZVNpZ25pbmdTZWNyZXRSZXNwb25zZRItCgpjb25uZWN0aW9uGAEgASgLMhkuc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uEhYKDnNpZ25pbmdfc2VjcmV0GAIgASgJEj4KGnByZXZpb3VzX3NlY3JldF9leHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCL1AQoEUnVsZRIKCgJpZBgBIAEoCRISCgpldmVudF90eXBlGAIgASgJEhUKDWNvbm5lY3Rpb25faWQYAyABKAkSDwoHZW5hYmxlZBgEIAEoCBITCgtkZXNjcmlwdGlvbhgFIAEoCRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgljb25kaXRpb24YByABKAkSDwoHbWFwcGluZxgIIAEoCRIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRuYW1lGAogASgJIqcBChFDcmVhdGVSdWxlUmVxdWVzdBISCgpldmVudF90eXBlGAEgASgJEhUKDWNvbm5lY3Rpb25faWQYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSEQoJY29uZGl0aW9uGAQgASgJEg8KB21hcHBpbmcYBSABKAkSFAoHZW5hYmxlZBgGIAEoCEgAiAEBEgwKBG5hbWUYByABKAlCCgoIX2VuYWJsZWQiNwoSQ3JlYXRlUnVsZVJlc3BvbnNlEiEKBHJ1bGUYASABKAsyEy5zd2l0Y2h5YXJkLnYxLlJ1bGUiHAoOR2V0UnVsZVJlcXVlc3QSCgoCaWQYASABKAkiNAoPR2V0UnVsZVJlc3BvbnNlEiEKBHJ1bGUYASABKAsyEy5zd2l0Y2h5YXJkLnYxLlJ1bGUipQIKEVVwZGF0ZVJ1bGVSZXF1ZXN0EgoKAmlkGAEgASgJEhcKCmV2ZW50X3R5cGUYAiABKAlIAIgBARIaCg1jb25uZWN0aW9uX2lkGAMgASgJSAGIAQESFgoJY29uZGl0aW9uGAQgASgJSAKIAQESFAoHbWFwcGluZxgFIAEoCUgDiAEBEhQKB2VuYWJsZWQYBiABKAhIBIgBARIYCgtkZXNjcmlwdGlvbhgHIAEoCUgFiAEBEhEKBG5hbWUYCCABKAlIBogBAUINCgtfZXZlbnRfdHlwZUIQCg5fY29ubmVjdGlvbl9pZEIMCgpfY29uZGl0aW9uQgoKCF9tYXBwaW5nQgoKCF9lbmFibGVkQg4KDF9kZXNjcmlwdGlvbkIHCgVfbmFtZSI3ChJVcGRhdGVSdWxlUmVzcG9uc2USIQoEcnVsZRgBIAEoCzITLnN3aXRjaHlhcmQudjEuUnVsZSJkChBMaXN0UnVsZXNSZXF1ZXN0EhIKCmV2ZW50X3R5cGUYASABKAkSFQoNY29ubmVjdGlvbl9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKA0SEgoKcGFnZV90b2tlbhgEIAEoCSJQChFMaXN0UnVsZXNSZXNwb25zZRIiCgVydWxlcxgBIAMoCzITLnN3aXRjaHlhcmQudjEuUnVsZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHwoRRGVsZXRlUnVsZVJlcXVlc3QSCgoCaWQYASABKAkiFAoSRGVsZXRlUnVsZVJlc3BvbnNlIkIKCFJ1bGVTcGVjEhIKCmV2ZW50X3R5cGUYASABKAkSEQoJY29uZGl0aW9uGAIgASgJEg8KB21hcHBpbmcYAyABKAkifwoPVGVzdFJ1bGVSZXF1ZXN0EhEKB3J1bGVfaWQYASABKAlIABInCgRzcGVjGAIgASgLMhcuc3dpdGNoeWFyZC52MS5SdWxlU3BlY0gAEhIKCmV2ZW50X3R5cGUYAyABKAkSFAoMcGF5bG9hZF9qc29uGAQgASgJQgYKBHJ1bGUi9AEKDlJlcXVlc3RQcmV2aWV3Eg4KBm1ldGhvZBgBIAEoCRILCgN1cmwYAiABKAkSOwoHaGVhZGVycxgDIAMoCzIqLnN3aXRjaHlhcmQudjEuUmVxdWVzdFByZXZpZXcuSGVhZGVyc0VudHJ5EhEKCWJvZHlfanNvbhgEIAEoCRINCgVlcnJvchgFIAEoCRIQCghleGNoYW5nZRgGIAEoCRITCgtyb3V0aW5nX2tleRgHIAEoCRIPCgdzdWJqZWN0GAggASgJGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoUBChBUZXN0UnVsZVJlc3BvbnNlEg8KB21hdGNoZWQYASABKAgSEQoJYm9keV9qc29uGAIgASgJEg0KBWVycm9yGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIuCgdyZXF1ZXN0GAUgASgLMh0uc3dpdGNoeWFyZC52MS5SZXF1ZXN0UHJldmlldyI8ChBUZXN0RXZlbnRSZXF1ZXN0EhIKCmV2ZW50X3R5cGUYASABKAkSFAoMcGF5bG9hZF9qc29uGAIgASgJIkEKEVRlc3RFdmVudFJlc3BvbnNlEiwKCG91dGNvbWVzGAEgAygLMhouc3dpdGNoeWFyZC52MS5SdWxlT3V0Y29tZSKfAQoLUnVsZU91dGNvbWUSDwoHcnVsZV9pZBgBIAEoCRIRCglydWxlX25hbWUYAiABKAkSEgoKZXZlbnRfdHlwZRgDIAEoCRIVCg1jb25uZWN0aW9uX2lkGAQgASgJEg8KB21hdGNoZWQYBSABKAgSEQoJYm9keV9qc29uGAYgASgJEg0KBWVycm9yGAcgASgJEg4KBnJlYXNvbhgIIAEoCSq0AQoPQ29ubmVjdGlvblN0YXRlEiAKHENPTk5FQ1RJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIbChdDT05ORUNUSU9OX1NUQVRFX0FDVElWRRABEhsKF0NPTk5FQ1RJT05fU1RBVEVfUEFVU0VEEAISHQoZQ09OTkVDVElPTl9TVEFURV9ESVNBQkxFRBADEiYKIkNPTk5FQ1RJT05fU1RBVEVfTkVFRFNfQ1JFREVOVElBTFMQBCp8CgxDaXJjdWl0U3RhdGUSHQoZQ0lSQ1VJVF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFENJUkNVSVRfU1RBVEVfQ0xPU0VEEAESFgoSQ0lSQ1VJVF9TVEFURV9PUEVOEAISGwoXQ0lSQ1VJVF9TVEFURV9IQUxGX09QRU4QAzLhCgoNUm91dGVyU2VydmljZRJjChBDcmVhdGVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5DcmVhdGVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuQ3JlYXRlQ29ubmVjdGlvblJlc3BvbnNlEloKDUdldENvbm5lY3Rpb24SIy5zd2l0Y2h5YXJkLnYxLkdldENvbm5lY3Rpb25SZXF1ZXN0GiQuc3dpdGNoeWFyZC52MS5HZXRDb25uZWN0aW9uUmVzcG9uc2USYAoPTGlzdENvbm5lY3Rpb25zEiUuc3dpdGNoeWFyZC52MS5MaXN0Q29ubmVjdGlvbnNSZXF1ZXN0GiYuc3dpdGNoeWFyZC52MS5MaXN0Q29ubmVjdGlvbnNSZXNwb25zZRJjChBEZWxldGVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5EZWxldGVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuRGVsZXRlQ29ubmVjdGlvblJlc3BvbnNlEmMKEFVwZGF0ZUNvbm5lY3Rpb24SJi5zd2l0Y2h5YXJkLnYxLlVwZGF0ZUNvbm5lY3Rpb25SZXF1ZXN0Gicuc3dpdGNoeWFyZC52MS5VcGRhdGVDb25uZWN0aW9uUmVzcG9uc2USYAoPUGF1c2VDb25uZWN0aW9uEiUuc3dpdGNoeWFyZC52MS5QYXVzZUNvbm5lY3Rpb25SZXF1ZXN0GiYuc3dpdGNoeWFyZC52MS5QYXVzZUNvbm5lY3Rpb25SZXNwb25zZRJjChBSZXN1bWVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5SZXN1bWVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuUmVzdW1lQ29ubmVjdGlvblJlc3BvbnNlEmwKE1JvdGF0ZVNpZ25pbmdTZWNyZXQSKS5zd2l0Y2h5YXJkLnYxLlJvdGF0ZVNpZ25pbmdTZWNyZXRSZXF1ZXN0Giouc3dpdGNoeWFyZC52MS5Sb3RhdGVTaWduaW5nU2VjcmV0UmVzcG9uc2USUQoKQ3JlYXRlUnVsZRIgLnN3aXRjaHlhcmQudjEuQ3JlYXRlUnVsZVJlcXVlc3QaIS5zd2l0Y2h5YXJkLnYxLkNyZWF0ZVJ1bGVSZXNwb25zZRJICgdHZXRSdWxlEh0uc3dpdGNoeWFyZC52MS5HZXRSdWxlUmVxdWVzdBoeLnN3aXRjaHlhcmQudjEuR2V0UnVsZVJlc3BvbnNlElEKClVwZGF0ZVJ1bGUSIC5zd2l0Y2h5YXJkLnYxLlVwZGF0ZVJ1bGVSZXF1ZXN0GiEuc3dpdGNoeWFyZC52MS5VcGRhdGVSdWxlUmVzcG9uc2USTgoJTGlzdFJ1bGVzEh8uc3dpdGNoeWFyZC52MS5MaXN0UnVsZXNSZXF1ZXN0GiAuc3dpdGNoeWFyZC52MS5MaXN0UnVsZXNSZXNwb25zZRJRCgpEZWxldGVSdWxlEiAuc3dpdGNoeWFyZC52MS5EZWxldGVSdWxlUmVxdWVzdBohLnN3aXRjaHlhcmQudjEuRGVsZXRlUnVsZVJlc3BvbnNlEksKCFRlc3RSdWxlEh4uc3dpdGNoeWFyZC52MS5UZXN0UnVsZVJlcXVlc3QaHy5zd2l0Y2h5YXJkLnYxLlRlc3RSdWxlUmVzcG9uc2USTgoJVGVzdEV2ZW50Eh8uc3dpdGNoeWFyZC52MS5UZXN0RXZlbnRSZXF1ZXN0GiAuc3dpdGNoeWFyZC52MS5UZXN0RXZlbnRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Chpzd2l0Y2h5YXJkL3YxL3JvdXRlci5wcm90bxINc3dpdGNoeWFyZC52MSKIAQoNV2ViaG9va0NvbmZpZxILCgN1cmwYASABKAkSOgoHaGVhZGVycxgCIAMoCzIpLnN3aXRjaHlhcmQudjEuV2ViaG9va0NvbmZpZy5IZWFkZXJzRW50cnkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWgoNSHVic3BvdENvbmZpZxINCgV0b2tlbhgBIAEoCRITCgtpZF9wcm9wZXJ0eRgCIAEoCRIQCghiYXNlX3VybBgDIAEoCRITCgtub19iYXRjaGluZxgEIAEoCCJcCg9NYWlsY2hpbXBDb25maWcSDwoHYXBpX2tleRgBIAEoCRIPCgdsaXN0X2lkGAIgASgJEhUKDXN0YXR1c19pZl9uZXcYAyABKAkSEAoIYmFzZV91cmwYBCABKAkijwEKEFNhbGVzZm9yY2VDb25maWcSEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSEQoJbG9naW5fdXJsGAMgASgJEg4KBm9iamVjdBgEIAEoCRIZChFleHRlcm5hbF9pZF9maWVsZBgFIAEoCRITCgthcGlfdmVyc2lvbhgGIAEoCSKDAQoOUmFiYml0bXFDb25maWcSCwoDdXJsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEhAKCGV4Y2hhbmdlGAQgASgJEhMKC3JvdXRpbmdfa2V5GAUgASgJEhkKEXJvdXRlZF9ieV9tYXBwaW5nGAYgASgIIngKCk5hdHNDb25maWcSCwoDdXJsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEg0KBXRva2VuGAQgASgJEg8KB3N1YmplY3QYBSABKAkSGQoRcm91dGVkX2J5X21hcHBpbmcYBiABKAgiyQUKCkNvbm5lY3Rpb24SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRraW5kGAMgASgJEi0KB3dlYmhvb2sYBCABKAsyHC5zd2l0Y2h5YXJkLnYxLldlYmhvb2tDb25maWcSFgoOc2lnbmluZ19zZWNyZXQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoGcG9saWN5GAcgASgLMh0uc3dpdGNoeWFyZC52MS5EZWxpdmVyeVBvbGljeRItCgVzdGF0ZRgIIAEoDjIeLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvblN0YXRlEhQKDHN0YXRlX3JlYXNvbhgJIAEoCRI0ChBzdGF0ZV9jaGFuZ2VkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2Cg9jaXJjdWl0X2JyZWFrZXIYCyABKAsyHS5zd2l0Y2h5YXJkLnYxLkNpcmN1aXRCcmVha2VyEi4KCnVwZGF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KB2h1YnNwb3QYDSABKAsyHC5zd2l0Y2h5YXJkLnYxLkh1YnNwb3RDb25maWcSMQoJbWFpbGNoaW1wGA4gASgLMh4uc3dpdGNoeWFyZC52MS5NYWlsY2hpbXBDb25maWcSMwoKc2FsZXNmb3JjZRgPIAEoCzIfLnN3aXRjaHlhcmQudjEuU2FsZXNmb3JjZUNvbmZpZxIvCghyYWJiaXRtcRgQIAEoCzIdLnN3aXRjaHlhcmQudjEuUmFiYml0bXFDb25maWcSJwoEbmF0cxgRIAEoCzIZLnN3aXRjaHlhcmQudjEuTmF0c0NvbmZpZxIZChFjb25jdXJyZW5jeV9saW1pdBgSIAEoDSLWAwoORGVsaXZlcnlQb2xpY3kSKQoFcmV0cnkYASABKAsyGi5zd2l0Y2h5YXJkLnYxLlJldHJ5UG9saWN5Eh8KF3Blcm1hbmVudF9jbGllbnRfZXJyb3JzGAIgASgIEjIKD2Nvbm5lY3RfdGltZW91dBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg9yZXF1ZXN0X3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoKcmF0ZV9saW1pdBgFIAEoCzIYLnN3aXRjaHlhcmQudjEuUmF0ZUxpbWl0EhcKD21heF9jb25jdXJyZW5jeRgGIAEoDRI8Cg9jaXJjdWl0X2JyZWFrZXIYByABKAsyIy5zd2l0Y2h5YXJkLnYxLkNpcmN1aXRCcmVha2VyUG9saWN5EhgKEG9taXRfdHJhY2VwYXJlbnQYCCABKAgSQAoUYWRhcHRpdmVfY29uY3VycmVuY3kYCSABKAsyIi5zd2l0Y2h5YXJkLnYxLkFkYXB0aXZlQ29uY3VycmVuY3kSLwoIb3JkZXJpbmcYCiABKAsyHS5zd2l0Y2h5YXJkLnYxLk9yZGVyaW5nUG9saWN5Ii8KE0FkYXB0aXZlQ29uY3VycmVuY3kSCwoDbWluGAEgASgNEgsKA21heBgCIAEoDSJICg5PcmRlcmluZ1BvbGljeRI2CgtkZWFkX2xldHRlchgBIAEoDjIhLnN3aXRjaHlhcmQudjEuRGVhZExldHRlck9yZGVyaW5nIogBCgtSZXRyeVBvbGljeRI1CghzY2hlZHVsZRgBIAEoCzIhLnN3aXRjaHlhcmQudjEuQ29uZmlndXJlZFNjaGVkdWxlSAASOAoLZXhwb25lbnRpYWwYAiABKAsyIS5zd2l0Y2h5YXJkLnYxLkV4cG9uZW50aWFsQmFja29mZkgAQggKBnBvbGljeSIUChJDb25maWd1cmVkU2NoZWR1bGUijgEKEkV4cG9uZW50aWFsQmFja29mZhIqCgdpbml0aWFsGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg4KBmZhY3RvchgCIAEoARImCgNjYXAYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2F0dGVtcHRzGAQgASgNIkUKCVJhdGVMaW1pdBINCgVjb3VudBgBIAEoDRIpCgZwZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24i/gEKFENpcmN1aXRCcmVha2VyUG9saWN5Eh4KEWZhaWx1cmVfdGhyZXNob2xkGAEgASgNSACIAQESGgoNZmFpbHVyZV9yYXRpbxgCIAEoAUgBiAEBEhkKDG1pbl9yZXF1ZXN0cxgDIAEoDUgCiAEBEikKBndpbmRvdxgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIrCghjb29sZG93bhgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIUChJfZmFpbHVyZV90aHJlc2hvbGRCEAoOX2ZhaWx1cmVfcmF0aW9CDwoNX21pbl9yZXF1ZXN0cyLMAQoOQ2lyY3VpdEJyZWFrZXISKgoFc3RhdGUYASABKA4yGy5zd2l0Y2h5YXJkLnYxLkNpcmN1aXRTdGF0ZRIWCg5mYWlsdXJlX3N0cmVhaxgCIAEoDRISCgpsYXN0X2Vycm9yGAMgASgJEjMKD2xhc3RfZmFpbHVyZV9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJb3BlbmVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKRAwoXQ3JlYXRlQ29ubmVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCRIvCgd3ZWJob29rGAIgASgLMhwuc3dpdGNoeWFyZC52MS5XZWJob29rQ29uZmlnSAASLwoHaHVic3BvdBgEIAEoCzIcLnN3aXRjaHlhcmQudjEuSHVic3BvdENvbmZpZ0gAEjMKCW1haWxjaGltcBgFIAEoCzIeLnN3aXRjaHlhcmQudjEuTWFpbGNoaW1wQ29uZmlnSAASNQoKc2FsZXNmb3JjZRgGIAEoCzIfLnN3aXRjaHlhcmQudjEuU2FsZXNmb3JjZUNvbmZpZ0gAEjEKCHJhYmJpdG1xGAcgASgLMh0uc3dpdGNoeWFyZC52MS5SYWJiaXRtcUNvbmZpZ0gAEikKBG5hdHMYCCABKAsyGS5zd2l0Y2h5YXJkLnYxLk5hdHNDb25maWdIABItCgZwb2xpY3kYAyABKAsyHS5zd2l0Y2h5YXJkLnYxLkRlbGl2ZXJ5UG9saWN5Qg0KC2Rlc3RpbmF0aW9uIkkKGENyZWF0ZUNvbm5lY3Rpb25SZXNwb25zZRItCgpjb25uZWN0aW9uGAEgASgLMhkuc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uIiIKFEdldENvbm5lY3Rpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkYKFUdldENvbm5lY3Rpb25SZXNwb25zZRItCgpjb25uZWN0aW9uGAEgASgLMhkuc3dpdGNoeWFyZC52MS5Db25uZWN0aW9uIj8KFkxpc3RDb25uZWN0aW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkiYgoXTGlzdENvbm5lY3Rpb25zUmVzcG9uc2USLgoLY29ubmVjdGlvbnMYASADKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiUKF0RlbGV0ZUNvbm5lY3Rpb25SZXF1ZXN0EgoKAmlkGAEgASgJIhoKGERlbGV0ZUNvbm5lY3Rpb25SZXNwb25zZSK/AwoXVXBkYXRlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkSEQoEbmFtZRgCIAEoCUgAiAEBEi0KB3dlYmhvb2sYAyABKAsyHC5zd2l0Y2h5YXJkLnYxLldlYmhvb2tDb25maWcSLQoGcG9saWN5GAQgASgLMh0uc3dpdGNoeWFyZC52MS5EZWxpdmVyeVBvbGljeRItCgVzdGF0ZRgFIAEoDjIeLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvblN0YXRlEi0KB2h1YnNwb3QYBiABKAsyHC5zd2l0Y2h5YXJkLnYxLkh1YnNwb3RDb25maWcSMQoJbWFpbGNoaW1wGAcgASgLMh4uc3dpdGNoeWFyZC52MS5NYWlsY2hpbXBDb25maWcSMwoKc2FsZXNmb3JjZRgIIAEoCzIfLnN3aXRjaHlhcmQudjEuU2FsZXNmb3JjZUNvbmZpZxIvCghyYWJiaXRtcRgJIAEoCzIdLnN3aXRjaHlhcmQudjEuUmFiYml0bXFDb25maWcSJwoEbmF0cxgKIAEoCzIZLnN3aXRjaHlhcmQudjEuTmF0c0NvbmZpZ0IHCgVfbmFtZSJhChhVcGRhdGVDb25uZWN0aW9uUmVzcG9uc2USLQoKY29ubmVjdGlvbhgBIAEoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbhIWCg5yZXF1ZXVlZF9jb3VudBgCIAEoDSIkChZQYXVzZUNvbm5lY3Rpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkgKF1BhdXNlQ29ubmVjdGlvblJlc3BvbnNlEi0KCmNvbm5lY3Rpb24YASABKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24iJQoXUmVzdW1lQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkiYQoYUmVzdW1lQ29ubmVjdGlvblJlc3BvbnNlEi0KCmNvbm5lY3Rpb24YASABKAsyGS5zd2l0Y2h5YXJkLnYxLkNvbm5lY3Rpb24SFgoOcmVxdWV1ZWRfY291bnQYAiABKA0iWQoaUm90YXRlU2lnbmluZ1NlY3JldFJlcXVlc3QSCgoCaWQYASABKAkSLwoMZ3JhY2VfcGVyaW9kGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIqQBChtSb3RhdGVTaWduaW5nU2VjcmV0UmVzcG9uc2USLQoKY29ubmVjdGlvbhgBIAEoCzIZLnN3aXRjaHlhcmQudjEuQ29ubmVjdGlvbhIWCg5zaWduaW5nX3NlY3JldBgCIAEoCRI+ChpwcmV2aW91c19zZWNyZXRfZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiiwIKBFJ1bGUSCgoCaWQYASABKAkSEgoKZXZlbnRfdHlwZRgCIAEoCRIVCg1jb25uZWN0aW9uX2lkGAMgASgJEg8KB2VuYWJsZWQYBCABKAgSEwoLZGVzY3JpcHRpb24YBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJY29uZGl0aW9uGAcgASgJEg8KB21hcHBpbmcYCCABKAkSLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbmFtZRgKIAEoCRIUCgxvcmRlcmluZ19rZXkYCyABKAkivQEKEUNyZWF0ZVJ1bGVSZXF1ZXN0EhIKCmV2ZW50X3R5cGUYASABKAkSFQoNY29ubmVjdGlvbl9pZBgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIRCgljb25kaXRpb24YBCABKAkSDwoHbWFwcGluZxgFIAEoCRIUCgdlbmFibGVkGAYgASgISACIAQESDAoEbmFtZRgHIAEoCRIUCgxvcmRlcmluZ19rZXkYCCABKAlCCgoIX2VuYWJsZWQiNwoSQ3JlYXRlUnVsZVJlc3BvbnNlEiEKBHJ1bGUYASABKAsyEy5zd2l0Y2h5YXJkLnYxLlJ1bGUiHAoOR2V0UnVsZVJlcXVlc3QSCgoCaWQYASABKAkiNAoPR2V0UnVsZVJlc3BvbnNlEiEKBHJ1bGUYASABKAsyEy5zd2l0Y2h5YXJkLnYxLlJ1bGUi0QIKEVVwZGF0ZVJ1bGVSZXF1ZXN0EgoKAmlkGAEgASgJEhcKCmV2ZW50X3R5cGUYAiABKAlIAIgBARIaCg1jb25uZWN0aW9uX2lkGAMgASgJSAGIAQESFgoJY29uZGl0aW9uGAQgASgJSAKIAQESFAoHbWFwcGluZxgFIAEoCUgDiAEBEhQKB2VuYWJsZWQYBiABKAhIBIgBARIYCgtkZXNjcmlwdGlvbhgHIAEoCUgFiAEBEhEKBG5hbWUYCCABKAlIBogBARIZCgxvcmRlcmluZ19rZXkYCSABKAlIB4gBAUINCgtfZXZlbnRfdHlwZUIQCg5fY29ubmVjdGlvbl9pZEIMCgpfY29uZGl0aW9uQgoKCF9tYXBwaW5nQgoKCF9lbmFibGVkQg4KDF9kZXNjcmlwdGlvbkIHCgVfbmFtZUIPCg1fb3JkZXJpbmdfa2V5IjcKElVwZGF0ZVJ1bGVSZXNwb25zZRIhCgRydWxlGAEgASgLMhMuc3dpdGNoeWFyZC52MS5SdWxlImQKEExpc3RSdWxlc1JlcXVlc3QSEgoKZXZlbnRfdHlwZRgBIAEoCRIVCg1jb25uZWN0aW9uX2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoDRISCgpwYWdlX3Rva2VuGAQgASgJIlAKEUxpc3RSdWxlc1Jlc3BvbnNlEiIKBXJ1bGVzGAEgAygLMhMuc3dpdGNoeWFyZC52MS5SdWxlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIfChFEZWxldGVSdWxlUmVxdWVzdBIKCgJpZBgBIAEoCSIUChJEZWxldGVSdWxlUmVzcG9uc2UiWAoIUnVsZVNwZWMSEgoKZXZlbnRfdHlwZRgBIAEoCRIRCgljb25kaXRpb24YAiABKAkSDwoHbWFwcGluZxgDIAEoCRIUCgxvcmRlcmluZ19rZXkYBCABKAkifwoPVGVzdFJ1bGVSZXF1ZXN0EhEKB3J1bGVfaWQYASABKAlIABInCgRzcGVjGAIgASgLMhcuc3dpdGNoeWFyZC52MS5SdWxlU3BlY0gAEhIKCmV2ZW50X3R5cGUYAyABKAkSFAoMcGF5bG9hZF9qc29uGAQgASgJQgYKBHJ1bGUi9AEKDlJlcXVlc3RQcmV2aWV3Eg4KBm1ldGhvZBgBIAEoCRILCgN1cmwYAiABKAkSOwoHaGVhZGVycxgDIAMoCzIqLnN3aXRjaHlhcmQudjEuUmVxdWVzdFByZXZpZXcuSGVhZGVyc0VudHJ5EhEKCWJvZHlfanNvbhgEIAEoCRINCgVlcnJvchgFIAEoCRIQCghleGNoYW5nZRgGIAEoCRITCgtyb3V0aW5nX2tleRgHIAEoCRIPCgdzdWJqZWN0GAggASgJGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoUBChBUZXN0UnVsZVJlc3BvbnNlEg8KB21hdGNoZWQYASABKAgSEQoJYm9keV9qc29uGAIgASgJEg0KBWVycm9yGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIuCgdyZXF1ZXN0GAUgASgLMh0uc3dpdGNoeWFyZC52MS5SZXF1ZXN0UHJldmlldyI8ChBUZXN0RXZlbnRSZXF1ZXN0EhIKCmV2ZW50X3R5cGUYASABKAkSFAoMcGF5bG9hZF9qc29uGAIgASgJIkEKEVRlc3RFdmVudFJlc3BvbnNlEiwKCG91dGNvbWVzGAEgAygLMhouc3dpdGNoeWFyZC52MS5SdWxlT3V0Y29tZSKfAQoLUnVsZU91dGNvbWUSDwoHcnVsZV9pZBgBIAEoCRIRCglydWxlX25hbWUYAiABKAkSEgoKZXZlbnRfdHlwZRgDIAEoCRIVCg1jb25uZWN0aW9uX2lkGAQgASgJEg8KB21hdGNoZWQYBSABKAgSEQoJYm9keV9qc29uGAYgASgJEg0KBWVycm9yGAcgASgJEg4KBnJlYXNvbhgIIAEoCSq0AQoPQ29ubmVjdGlvblN0YXRlEiAKHENPTk5FQ1RJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIbChdDT05ORUNUSU9OX1NUQVRFX0FDVElWRRABEhsKF0NPTk5FQ1RJT05fU1RBVEVfUEFVU0VEEAISHQoZQ09OTkVDVElPTl9TVEFURV9ESVNBQkxFRBADEiYKIkNPTk5FQ1RJT05fU1RBVEVfTkVFRFNfQ1JFREVOVElBTFMQBCp5ChJEZWFkTGV0dGVyT3JkZXJpbmcSJAogREVBRF9MRVRURVJfT1JERVJJTkdfVU5TUEVDSUZJRUQQABIeChpERUFEX0xFVFRFUl9PUkRFUklOR19CTE9DSxABEh0KGURFQURfTEVUVEVSX09SREVSSU5HX1NLSVAQAip8CgxDaXJjdWl0U3RhdGUSHQoZQ0lSQ1VJVF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFENJUkNVSVRfU1RBVEVfQ0xPU0VEEAESFgoSQ0lSQ1VJVF9TVEFURV9PUEVOEAISGwoXQ0lSQ1VJVF9TVEFURV9IQUxGX09QRU4QAzLhCgoNUm91dGVyU2VydmljZRJjChBDcmVhdGVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5DcmVhdGVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuQ3JlYXRlQ29ubmVjdGlvblJlc3BvbnNlEloKDUdldENvbm5lY3Rpb24SIy5zd2l0Y2h5YXJkLnYxLkdldENvbm5lY3Rpb25SZXF1ZXN0GiQuc3dpdGNoeWFyZC52MS5HZXRDb25uZWN0aW9uUmVzcG9uc2USYAoPTGlzdENvbm5lY3Rpb25zEiUuc3dpdGNoeWFyZC52MS5MaXN0Q29ubmVjdGlvbnNSZXF1ZXN0GiYuc3dpdGNoeWFyZC52MS5MaXN0Q29ubmVjdGlvbnNSZXNwb25zZRJjChBEZWxldGVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5EZWxldGVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuRGVsZXRlQ29ubmVjdGlvblJlc3BvbnNlEmMKEFVwZGF0ZUNvbm5lY3Rpb24SJi5zd2l0Y2h5YXJkLnYxLlVwZGF0ZUNvbm5lY3Rpb25SZXF1ZXN0Gicuc3dpdGNoeWFyZC52MS5VcGRhdGVDb25uZWN0aW9uUmVzcG9uc2USYAoPUGF1c2VDb25uZWN0aW9uEiUuc3dpdGNoeWFyZC52MS5QYXVzZUNvbm5lY3Rpb25SZXF1ZXN0GiYuc3dpdGNoeWFyZC52MS5QYXVzZUNvbm5lY3Rpb25SZXNwb25zZRJjChBSZXN1bWVDb25uZWN0aW9uEiYuc3dpdGNoeWFyZC52MS5SZXN1bWVDb25uZWN0aW9uUmVxdWVzdBonLnN3aXRjaHlhcmQudjEuUmVzdW1lQ29ubmVjdGlvblJlc3BvbnNlEmwKE1JvdGF0ZVNpZ25pbmdTZWNyZXQSKS5zd2l0Y2h5YXJkLnYxLlJvdGF0ZVNpZ25pbmdTZWNyZXRSZXF1ZXN0Giouc3dpdGNoeWFyZC52MS5Sb3RhdGVTaWduaW5nU2VjcmV0UmVzcG9uc2USUQoKQ3JlYXRlUnVsZRIgLnN3aXRjaHlhcmQudjEuQ3JlYXRlUnVsZVJlcXVlc3QaIS5zd2l0Y2h5YXJkLnYxLkNyZWF0ZVJ1bGVSZXNwb25zZRJICgdHZXRSdWxlEh0uc3dpdGNoeWFyZC52MS5HZXRSdWxlUmVxdWVzdBoeLnN3aXRjaHlhcmQudjEuR2V0UnVsZVJlc3BvbnNlElEKClVwZGF0ZVJ1bGUSIC5zd2l0Y2h5YXJkLnYxLlVwZGF0ZVJ1bGVSZXF1ZXN0GiEuc3dpdGNoeWFyZC52MS5VcGRhdGVSdWxlUmVzcG9uc2USTgoJTGlzdFJ1bGVzEh8uc3dpdGNoeWFyZC52MS5MaXN0UnVsZXNSZXF1ZXN0GiAuc3dpdGNoeWFyZC52MS5MaXN0UnVsZXNSZXNwb25zZRJRCgpEZWxldGVSdWxlEiAuc3dpdGNoeWFyZC52MS5EZWxldGVSdWxlUmVxdWVzdBohLnN3aXRjaHlhcmQudjEuRGVsZXRlUnVsZVJlc3BvbnNlEksKCFRlc3RSdWxlEh4uc3dpdGNoeWFyZC52MS5UZXN0UnVsZVJlcXVlc3QaHy5zd2l0Y2h5YXJkLnYxLlRlc3RSdWxlUmVzcG9uc2USTgoJVGVzdEV2ZW50Eh8uc3dpdGNoeWFyZC52MS5UZXN0RXZlbnRSZXF1ZXN0GiAuc3dpdGNoeWFyZC52MS5UZXN0RXZlbnRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * WebhookConfig is an HTTP POST destination signed with Standard Webhooks.
@@ -441,6 +441,15 @@ export type Connection = Message<"switchyard.v1.Connection"> & {
    * @generated from field: switchyard.v1.NatsConfig nats = 17;
    */
   nats?: NatsConfig | undefined;
+
+  /**
+   * The adaptive concurrency limit now in force, shared by every delivery
+   * replica (policy.adaptive_concurrency); 0 without one. Set by
+   * GetConnection only.
+   *
+   * @generated from field: uint32 concurrency_limit = 18;
+   */
+  concurrencyLimit: number;
 };
 
 /**
@@ -516,6 +525,25 @@ export type DeliveryPolicy = Message<"switchyard.v1.DeliveryPolicy"> & {
    * @generated from field: bool omit_traceparent = 8;
    */
   omitTraceparent: boolean;
+
+  /**
+   * A concurrency limit that adapts to the destination, shared by every
+   * delivery replica: it starts at min, grows by about one per round of
+   * successful requests while latency holds, and halves on a timeout, a 429
+   * or a 5xx. Not together with max_concurrency. The current limit is in
+   * Connection.concurrency_limit.
+   *
+   * @generated from field: switchyard.v1.AdaptiveConcurrency adaptive_concurrency = 9;
+   */
+  adaptiveConcurrency?: AdaptiveConcurrency | undefined;
+
+  /**
+   * Set: deliveries whose rule names an ordering_key are attempted one at a
+   * time per key, in event order, while other keys go in parallel.
+   *
+   * @generated from field: switchyard.v1.OrderingPolicy ordering = 10;
+   */
+  ordering?: OrderingPolicy | undefined;
 };
 
 /**
@@ -524,6 +552,51 @@ export type DeliveryPolicy = Message<"switchyard.v1.DeliveryPolicy"> & {
  */
 export const DeliveryPolicySchema: GenMessage<DeliveryPolicy> = /*@__PURE__*/
   messageDesc(file_switchyard_v1_router, 7);
+
+/**
+ * @generated from message switchyard.v1.AdaptiveConcurrency
+ */
+export type AdaptiveConcurrency = Message<"switchyard.v1.AdaptiveConcurrency"> & {
+  /**
+   * 1 to 10,000.
+   *
+   * @generated from field: uint32 min = 1;
+   */
+  min: number;
+
+  /**
+   * min to 10,000.
+   *
+   * @generated from field: uint32 max = 2;
+   */
+  max: number;
+};
+
+/**
+ * Describes the message switchyard.v1.AdaptiveConcurrency.
+ * Use `create(AdaptiveConcurrencySchema)` to create a new message.
+ */
+export const AdaptiveConcurrencySchema: GenMessage<AdaptiveConcurrency> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 8);
+
+/**
+ * @generated from message switchyard.v1.OrderingPolicy
+ */
+export type OrderingPolicy = Message<"switchyard.v1.OrderingPolicy"> & {
+  /**
+   * What a dead-lettered delivery does to the deliveries behind it.
+   *
+   * @generated from field: switchyard.v1.DeadLetterOrdering dead_letter = 1;
+   */
+  deadLetter: DeadLetterOrdering;
+};
+
+/**
+ * Describes the message switchyard.v1.OrderingPolicy.
+ * Use `create(OrderingPolicySchema)` to create a new message.
+ */
+export const OrderingPolicySchema: GenMessage<OrderingPolicy> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_router, 9);
 
 /**
  * RetryPolicy says when the next attempt happens after a failure (±20 %
@@ -558,7 +631,7 @@ export type RetryPolicy = Message<"switchyard.v1.RetryPolicy"> & {
  * Use `create(RetryPolicySchema)` to create a new message.
  */
 export const RetryPolicySchema: GenMessage<RetryPolicy> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 8);
+  messageDesc(file_switchyard_v1_router, 10);
 
 /**
  * @generated from message switchyard.v1.ConfiguredSchedule
@@ -571,7 +644,7 @@ export type ConfiguredSchedule = Message<"switchyard.v1.ConfiguredSchedule"> & {
  * Use `create(ConfiguredScheduleSchema)` to create a new message.
  */
 export const ConfiguredScheduleSchema: GenMessage<ConfiguredSchedule> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 9);
+  messageDesc(file_switchyard_v1_router, 11);
 
 /**
  * ExponentialBackoff waits initial × factor^(n-1) after the n-th failure, at
@@ -614,7 +687,7 @@ export type ExponentialBackoff = Message<"switchyard.v1.ExponentialBackoff"> & {
  * Use `create(ExponentialBackoffSchema)` to create a new message.
  */
 export const ExponentialBackoffSchema: GenMessage<ExponentialBackoff> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 10);
+  messageDesc(file_switchyard_v1_router, 12);
 
 /**
  * RateLimit allows count requests per period, in bursts of up to count.
@@ -638,7 +711,7 @@ export type RateLimit = Message<"switchyard.v1.RateLimit"> & {
  * Use `create(RateLimitSchema)` to create a new message.
  */
 export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 11);
+  messageDesc(file_switchyard_v1_router, 13);
 
 /**
  * CircuitBreakerPolicy: the breaker opens after failure_threshold
@@ -691,7 +764,7 @@ export type CircuitBreakerPolicy = Message<"switchyard.v1.CircuitBreakerPolicy">
  * Use `create(CircuitBreakerPolicySchema)` to create a new message.
  */
 export const CircuitBreakerPolicySchema: GenMessage<CircuitBreakerPolicy> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 12);
+  messageDesc(file_switchyard_v1_router, 14);
 
 /**
  * CircuitBreaker is the live state of a connection's breaker.
@@ -734,7 +807,7 @@ export type CircuitBreaker = Message<"switchyard.v1.CircuitBreaker"> & {
  * Use `create(CircuitBreakerSchema)` to create a new message.
  */
 export const CircuitBreakerSchema: GenMessage<CircuitBreaker> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 13);
+  messageDesc(file_switchyard_v1_router, 15);
 
 /**
  * @generated from message switchyard.v1.CreateConnectionRequest
@@ -799,7 +872,7 @@ export type CreateConnectionRequest = Message<"switchyard.v1.CreateConnectionReq
  * Use `create(CreateConnectionRequestSchema)` to create a new message.
  */
 export const CreateConnectionRequestSchema: GenMessage<CreateConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 14);
+  messageDesc(file_switchyard_v1_router, 16);
 
 /**
  * @generated from message switchyard.v1.CreateConnectionResponse
@@ -816,7 +889,7 @@ export type CreateConnectionResponse = Message<"switchyard.v1.CreateConnectionRe
  * Use `create(CreateConnectionResponseSchema)` to create a new message.
  */
 export const CreateConnectionResponseSchema: GenMessage<CreateConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 15);
+  messageDesc(file_switchyard_v1_router, 17);
 
 /**
  * @generated from message switchyard.v1.GetConnectionRequest
@@ -833,7 +906,7 @@ export type GetConnectionRequest = Message<"switchyard.v1.GetConnectionRequest">
  * Use `create(GetConnectionRequestSchema)` to create a new message.
  */
 export const GetConnectionRequestSchema: GenMessage<GetConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 16);
+  messageDesc(file_switchyard_v1_router, 18);
 
 /**
  * @generated from message switchyard.v1.GetConnectionResponse
@@ -850,7 +923,7 @@ export type GetConnectionResponse = Message<"switchyard.v1.GetConnectionResponse
  * Use `create(GetConnectionResponseSchema)` to create a new message.
  */
 export const GetConnectionResponseSchema: GenMessage<GetConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 17);
+  messageDesc(file_switchyard_v1_router, 19);
 
 /**
  * @generated from message switchyard.v1.ListConnectionsRequest
@@ -874,7 +947,7 @@ export type ListConnectionsRequest = Message<"switchyard.v1.ListConnectionsReque
  * Use `create(ListConnectionsRequestSchema)` to create a new message.
  */
 export const ListConnectionsRequestSchema: GenMessage<ListConnectionsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 18);
+  messageDesc(file_switchyard_v1_router, 20);
 
 /**
  * @generated from message switchyard.v1.ListConnectionsResponse
@@ -896,7 +969,7 @@ export type ListConnectionsResponse = Message<"switchyard.v1.ListConnectionsResp
  * Use `create(ListConnectionsResponseSchema)` to create a new message.
  */
 export const ListConnectionsResponseSchema: GenMessage<ListConnectionsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 19);
+  messageDesc(file_switchyard_v1_router, 21);
 
 /**
  * @generated from message switchyard.v1.DeleteConnectionRequest
@@ -913,7 +986,7 @@ export type DeleteConnectionRequest = Message<"switchyard.v1.DeleteConnectionReq
  * Use `create(DeleteConnectionRequestSchema)` to create a new message.
  */
 export const DeleteConnectionRequestSchema: GenMessage<DeleteConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 20);
+  messageDesc(file_switchyard_v1_router, 22);
 
 /**
  * @generated from message switchyard.v1.DeleteConnectionResponse
@@ -926,7 +999,7 @@ export type DeleteConnectionResponse = Message<"switchyard.v1.DeleteConnectionRe
  * Use `create(DeleteConnectionResponseSchema)` to create a new message.
  */
 export const DeleteConnectionResponseSchema: GenMessage<DeleteConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 21);
+  messageDesc(file_switchyard_v1_router, 23);
 
 /**
  * @generated from message switchyard.v1.UpdateConnectionRequest
@@ -1013,7 +1086,7 @@ export type UpdateConnectionRequest = Message<"switchyard.v1.UpdateConnectionReq
  * Use `create(UpdateConnectionRequestSchema)` to create a new message.
  */
 export const UpdateConnectionRequestSchema: GenMessage<UpdateConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 22);
+  messageDesc(file_switchyard_v1_router, 24);
 
 /**
  * @generated from message switchyard.v1.UpdateConnectionResponse
@@ -1037,7 +1110,7 @@ export type UpdateConnectionResponse = Message<"switchyard.v1.UpdateConnectionRe
  * Use `create(UpdateConnectionResponseSchema)` to create a new message.
  */
 export const UpdateConnectionResponseSchema: GenMessage<UpdateConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 23);
+  messageDesc(file_switchyard_v1_router, 25);
 
 /**
  * @generated from message switchyard.v1.PauseConnectionRequest
@@ -1054,7 +1127,7 @@ export type PauseConnectionRequest = Message<"switchyard.v1.PauseConnectionReque
  * Use `create(PauseConnectionRequestSchema)` to create a new message.
  */
 export const PauseConnectionRequestSchema: GenMessage<PauseConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 24);
+  messageDesc(file_switchyard_v1_router, 26);
 
 /**
  * @generated from message switchyard.v1.PauseConnectionResponse
@@ -1071,7 +1144,7 @@ export type PauseConnectionResponse = Message<"switchyard.v1.PauseConnectionResp
  * Use `create(PauseConnectionResponseSchema)` to create a new message.
  */
 export const PauseConnectionResponseSchema: GenMessage<PauseConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 25);
+  messageDesc(file_switchyard_v1_router, 27);
 
 /**
  * @generated from message switchyard.v1.ResumeConnectionRequest
@@ -1088,7 +1161,7 @@ export type ResumeConnectionRequest = Message<"switchyard.v1.ResumeConnectionReq
  * Use `create(ResumeConnectionRequestSchema)` to create a new message.
  */
 export const ResumeConnectionRequestSchema: GenMessage<ResumeConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 26);
+  messageDesc(file_switchyard_v1_router, 28);
 
 /**
  * @generated from message switchyard.v1.ResumeConnectionResponse
@@ -1112,7 +1185,7 @@ export type ResumeConnectionResponse = Message<"switchyard.v1.ResumeConnectionRe
  * Use `create(ResumeConnectionResponseSchema)` to create a new message.
  */
 export const ResumeConnectionResponseSchema: GenMessage<ResumeConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 27);
+  messageDesc(file_switchyard_v1_router, 29);
 
 /**
  * @generated from message switchyard.v1.RotateSigningSecretRequest
@@ -1139,7 +1212,7 @@ export type RotateSigningSecretRequest = Message<"switchyard.v1.RotateSigningSec
  * Use `create(RotateSigningSecretRequestSchema)` to create a new message.
  */
 export const RotateSigningSecretRequestSchema: GenMessage<RotateSigningSecretRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 28);
+  messageDesc(file_switchyard_v1_router, 30);
 
 /**
  * @generated from message switchyard.v1.RotateSigningSecretResponse
@@ -1171,7 +1244,7 @@ export type RotateSigningSecretResponse = Message<"switchyard.v1.RotateSigningSe
  * Use `create(RotateSigningSecretResponseSchema)` to create a new message.
  */
 export const RotateSigningSecretResponseSchema: GenMessage<RotateSigningSecretResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 29);
+  messageDesc(file_switchyard_v1_router, 31);
 
 /**
  * A rule sends the events of a type that satisfy its condition to a
@@ -1247,6 +1320,17 @@ export type Rule = Message<"switchyard.v1.Rule"> & {
    * @generated from field: string name = 10;
    */
   name: string;
+
+  /**
+   * CEL naming the ordering key of the rule's deliveries, e.g.
+   * `event.payload.account_id` (a string, int, uint or bool; null means no
+   * key). When the connection's policy turns ordering on, deliveries with
+   * the same key to it are attempted one at a time, in event order. Empty:
+   * no key.
+   *
+   * @generated from field: string ordering_key = 11;
+   */
+  orderingKey: string;
 };
 
 /**
@@ -1254,7 +1338,7 @@ export type Rule = Message<"switchyard.v1.Rule"> & {
  * Use `create(RuleSchema)` to create a new message.
  */
 export const RuleSchema: GenMessage<Rule> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 30);
+  messageDesc(file_switchyard_v1_router, 32);
 
 /**
  * @generated from message switchyard.v1.CreateRuleRequest
@@ -1296,6 +1380,13 @@ export type CreateRuleRequest = Message<"switchyard.v1.CreateRuleRequest"> & {
    * @generated from field: string name = 7;
    */
   name: string;
+
+  /**
+   * See Rule.ordering_key.
+   *
+   * @generated from field: string ordering_key = 8;
+   */
+  orderingKey: string;
 };
 
 /**
@@ -1303,7 +1394,7 @@ export type CreateRuleRequest = Message<"switchyard.v1.CreateRuleRequest"> & {
  * Use `create(CreateRuleRequestSchema)` to create a new message.
  */
 export const CreateRuleRequestSchema: GenMessage<CreateRuleRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 31);
+  messageDesc(file_switchyard_v1_router, 33);
 
 /**
  * @generated from message switchyard.v1.CreateRuleResponse
@@ -1320,7 +1411,7 @@ export type CreateRuleResponse = Message<"switchyard.v1.CreateRuleResponse"> & {
  * Use `create(CreateRuleResponseSchema)` to create a new message.
  */
 export const CreateRuleResponseSchema: GenMessage<CreateRuleResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 32);
+  messageDesc(file_switchyard_v1_router, 34);
 
 /**
  * @generated from message switchyard.v1.GetRuleRequest
@@ -1337,7 +1428,7 @@ export type GetRuleRequest = Message<"switchyard.v1.GetRuleRequest"> & {
  * Use `create(GetRuleRequestSchema)` to create a new message.
  */
 export const GetRuleRequestSchema: GenMessage<GetRuleRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 33);
+  messageDesc(file_switchyard_v1_router, 35);
 
 /**
  * @generated from message switchyard.v1.GetRuleResponse
@@ -1354,7 +1445,7 @@ export type GetRuleResponse = Message<"switchyard.v1.GetRuleResponse"> & {
  * Use `create(GetRuleResponseSchema)` to create a new message.
  */
 export const GetRuleResponseSchema: GenMessage<GetRuleResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 34);
+  messageDesc(file_switchyard_v1_router, 36);
 
 /**
  * Changes the fields that are set; the others keep their values. An empty
@@ -1402,6 +1493,13 @@ export type UpdateRuleRequest = Message<"switchyard.v1.UpdateRuleRequest"> & {
    * @generated from field: optional string name = 8;
    */
   name?: string | undefined;
+
+  /**
+   * An empty string removes the ordering key.
+   *
+   * @generated from field: optional string ordering_key = 9;
+   */
+  orderingKey?: string | undefined;
 };
 
 /**
@@ -1409,7 +1507,7 @@ export type UpdateRuleRequest = Message<"switchyard.v1.UpdateRuleRequest"> & {
  * Use `create(UpdateRuleRequestSchema)` to create a new message.
  */
 export const UpdateRuleRequestSchema: GenMessage<UpdateRuleRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 35);
+  messageDesc(file_switchyard_v1_router, 37);
 
 /**
  * @generated from message switchyard.v1.UpdateRuleResponse
@@ -1426,7 +1524,7 @@ export type UpdateRuleResponse = Message<"switchyard.v1.UpdateRuleResponse"> & {
  * Use `create(UpdateRuleResponseSchema)` to create a new message.
  */
 export const UpdateRuleResponseSchema: GenMessage<UpdateRuleResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 36);
+  messageDesc(file_switchyard_v1_router, 38);
 
 /**
  * @generated from message switchyard.v1.ListRulesRequest
@@ -1463,7 +1561,7 @@ export type ListRulesRequest = Message<"switchyard.v1.ListRulesRequest"> & {
  * Use `create(ListRulesRequestSchema)` to create a new message.
  */
 export const ListRulesRequestSchema: GenMessage<ListRulesRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 37);
+  messageDesc(file_switchyard_v1_router, 39);
 
 /**
  * @generated from message switchyard.v1.ListRulesResponse
@@ -1485,7 +1583,7 @@ export type ListRulesResponse = Message<"switchyard.v1.ListRulesResponse"> & {
  * Use `create(ListRulesResponseSchema)` to create a new message.
  */
 export const ListRulesResponseSchema: GenMessage<ListRulesResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 38);
+  messageDesc(file_switchyard_v1_router, 40);
 
 /**
  * @generated from message switchyard.v1.DeleteRuleRequest
@@ -1502,7 +1600,7 @@ export type DeleteRuleRequest = Message<"switchyard.v1.DeleteRuleRequest"> & {
  * Use `create(DeleteRuleRequestSchema)` to create a new message.
  */
 export const DeleteRuleRequestSchema: GenMessage<DeleteRuleRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 39);
+  messageDesc(file_switchyard_v1_router, 41);
 
 /**
  * @generated from message switchyard.v1.DeleteRuleResponse
@@ -1515,7 +1613,7 @@ export type DeleteRuleResponse = Message<"switchyard.v1.DeleteRuleResponse"> & {
  * Use `create(DeleteRuleResponseSchema)` to create a new message.
  */
 export const DeleteRuleResponseSchema: GenMessage<DeleteRuleResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 40);
+  messageDesc(file_switchyard_v1_router, 42);
 
 /**
  * A rule that is not saved, for TestRule.
@@ -1537,6 +1635,13 @@ export type RuleSpec = Message<"switchyard.v1.RuleSpec"> & {
    * @generated from field: string mapping = 3;
    */
   mapping: string;
+
+  /**
+   * Compiled and checked like the others (see Rule.ordering_key).
+   *
+   * @generated from field: string ordering_key = 4;
+   */
+  orderingKey: string;
 };
 
 /**
@@ -1544,7 +1649,7 @@ export type RuleSpec = Message<"switchyard.v1.RuleSpec"> & {
  * Use `create(RuleSpecSchema)` to create a new message.
  */
 export const RuleSpecSchema: GenMessage<RuleSpec> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 41);
+  messageDesc(file_switchyard_v1_router, 43);
 
 /**
  * The sample event has a fresh id, received_at now and schema_version 1.
@@ -1591,7 +1696,7 @@ export type TestRuleRequest = Message<"switchyard.v1.TestRuleRequest"> & {
  * Use `create(TestRuleRequestSchema)` to create a new message.
  */
 export const TestRuleRequestSchema: GenMessage<TestRuleRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 42);
+  messageDesc(file_switchyard_v1_router, 44);
 
 /**
  * RequestPreview is the request a matched rule's delivery would make,
@@ -1656,7 +1761,7 @@ export type RequestPreview = Message<"switchyard.v1.RequestPreview"> & {
  * Use `create(RequestPreviewSchema)` to create a new message.
  */
 export const RequestPreviewSchema: GenMessage<RequestPreview> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 43);
+  messageDesc(file_switchyard_v1_router, 45);
 
 /**
  * @generated from message switchyard.v1.TestRuleResponse
@@ -1702,7 +1807,7 @@ export type TestRuleResponse = Message<"switchyard.v1.TestRuleResponse"> & {
  * Use `create(TestRuleResponseSchema)` to create a new message.
  */
 export const TestRuleResponseSchema: GenMessage<TestRuleResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 44);
+  messageDesc(file_switchyard_v1_router, 46);
 
 /**
  * @generated from message switchyard.v1.TestEventRequest
@@ -1724,7 +1829,7 @@ export type TestEventRequest = Message<"switchyard.v1.TestEventRequest"> & {
  * Use `create(TestEventRequestSchema)` to create a new message.
  */
 export const TestEventRequestSchema: GenMessage<TestEventRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 45);
+  messageDesc(file_switchyard_v1_router, 47);
 
 /**
  * @generated from message switchyard.v1.TestEventResponse
@@ -1743,7 +1848,7 @@ export type TestEventResponse = Message<"switchyard.v1.TestEventResponse"> & {
  * Use `create(TestEventResponseSchema)` to create a new message.
  */
 export const TestEventResponseSchema: GenMessage<TestEventResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 46);
+  messageDesc(file_switchyard_v1_router, 48);
 
 /**
  * @generated from message switchyard.v1.RuleOutcome
@@ -1802,7 +1907,7 @@ export type RuleOutcome = Message<"switchyard.v1.RuleOutcome"> & {
  * Use `create(RuleOutcomeSchema)` to create a new message.
  */
 export const RuleOutcomeSchema: GenMessage<RuleOutcome> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_router, 47);
+  messageDesc(file_switchyard_v1_router, 49);
 
 /**
  * @generated from enum switchyard.v1.ConnectionState
@@ -1853,6 +1958,38 @@ export const ConnectionStateSchema: GenEnum<ConnectionState> = /*@__PURE__*/
   enumDesc(file_switchyard_v1_router, 0);
 
 /**
+ * @generated from enum switchyard.v1.DeadLetterOrdering
+ */
+export enum DeadLetterOrdering {
+  /**
+   * Block.
+   *
+   * @generated from enum value: DEAD_LETTER_ORDERING_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The key waits until the dead delivery is replayed and succeeds.
+   *
+   * @generated from enum value: DEAD_LETTER_ORDERING_BLOCK = 1;
+   */
+  BLOCK = 1,
+
+  /**
+   * The key goes on with its next delivery.
+   *
+   * @generated from enum value: DEAD_LETTER_ORDERING_SKIP = 2;
+   */
+  SKIP = 2,
+}
+
+/**
+ * Describes the enum switchyard.v1.DeadLetterOrdering.
+ */
+export const DeadLetterOrderingSchema: GenEnum<DeadLetterOrdering> = /*@__PURE__*/
+  enumDesc(file_switchyard_v1_router, 1);
+
+/**
  * @generated from enum switchyard.v1.CircuitState
  */
 export enum CircuitState {
@@ -1885,7 +2022,7 @@ export enum CircuitState {
  * Describes the enum switchyard.v1.CircuitState.
  */
 export const CircuitStateSchema: GenEnum<CircuitState> = /*@__PURE__*/
-  enumDesc(file_switchyard_v1_router, 1);
+  enumDesc(file_switchyard_v1_router, 2);
 
 /**
  * RouterService manages connections (destinations) and the rules that bind

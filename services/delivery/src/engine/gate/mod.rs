@@ -7,7 +7,9 @@
 //! connection's keys (`switchyard_core::limits`); an attempt it holds back
 //! gets how long to wait, and the engine parks the job in the delayed set
 //! for that long without counting an attempt. [`Gate::finish`] runs
-//! `FINISH`: it frees the concurrency slot and moves the breaker.
+//! `FINISH`: it frees the concurrency slot, moves the breaker and, for a
+//! connection with adaptive concurrency, moves its limit ([`Load`] says how
+//! the destination coped).
 //!
 //! Most connections have neither a rate limit nor a concurrency cap and a
 //! closed breaker; for them the scripts are skipped while this process's
@@ -74,11 +76,45 @@ pub enum Verdict {
     Held { wait: Duration, reason: HoldReason },
 }
 
+/// How an attempt's destination coped, for the adaptive limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Load {
+    /// It answered with a success.
+    Coped,
+    /// It timed out, or answered 429 or a 5xx.
+    Overloaded,
+    /// Anything else (a 4xx, a refused address): says nothing about load.
+    Neutral,
+}
+
+impl Load {
+    /// Reads an attempt's result.
+    pub fn of(result: &super::http::SendResult) -> Self {
+        match result {
+            Ok(response) if (200..300).contains(&response.status) => Self::Coped,
+            Ok(response) if response.status == 429 || response.status >= 500 => Self::Overloaded,
+            Ok(_) => Self::Neutral,
+            Err(super::http::SendError::TimedOut(_)) => Self::Overloaded,
+            Err(_) => Self::Neutral,
+        }
+    }
+
+    fn as_arg(self) -> &'static str {
+        match self {
+            Self::Coped => "o",
+            Self::Overloaded => "x",
+            Self::Neutral => "n",
+        }
+    }
+}
+
 /// An admitted attempt: hand it back to [`Gate::finish`].
 pub struct Ticket {
     connection: ConnectionId,
     lease: String,
     probe: bool,
+    /// Redis's clock when `ADMIT` let it through (0: the script was skipped).
+    admitted_at_ms: i64,
     _local: LocalSlot,
 }
 
@@ -209,6 +245,7 @@ impl Gate {
                 connection,
                 lease,
                 probe: false,
+                admitted_at_ms: 0,
                 _local: local,
             }));
         }
@@ -221,7 +258,10 @@ impl Gate {
             }
             None => (0.0, 0.0),
         };
-        let (verdict, wait_ms, state, streak): (i64, i64, String, i64) = self
+        let (adaptive_min, adaptive_max) = policy
+            .adaptive
+            .map_or((0, 0), |adaptive| (adaptive.min, adaptive.max));
+        let (verdict, wait_ms, state, streak, now_ms): (i64, i64, String, i64, i64) = self
             .inner
             .admit
             .key(&keys.breaker)
@@ -236,6 +276,8 @@ impl Gate {
             .arg(tolerance)
             .arg(policy.breaker.cooldown_ms)
             .arg(if breaker_on { 1 } else { 0 })
+            .arg(adaptive_min)
+            .arg(adaptive_max)
             .invoke_async(&mut self.inner.redis.clone())
             .await?;
         let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
@@ -246,6 +288,7 @@ impl Gate {
                 connection,
                 lease,
                 probe: verdict == 2,
+                admitted_at_ms: now_ms,
                 _local: local,
             }),
             0 => held(spread(wait), HoldReason::Breaker),
@@ -254,13 +297,14 @@ impl Gate {
         })
     }
 
-    /// Frees the attempt's slots and tells the breaker how it went. A
-    /// failure to reach Redis is logged: the lease expires by itself.
+    /// Frees the attempt's slots and tells the breaker (and the adaptive
+    /// limit) how it went. A failure to reach Redis is logged: the lease
+    /// expires by itself.
     #[tracing::instrument(skip_all, fields(connection_id = %ticket.connection))]
     pub async fn finish(
         &self,
         ticket: Ticket,
-        health: Health,
+        (health, load, latency): (Health, Load, Duration),
         error: &str,
         policy: &EffectivePolicy,
     ) {
@@ -270,9 +314,12 @@ impl Gate {
             .is_some_and(|view| view.healthy());
         let breaker_needs_it = breaker.enabled()
             && (health == Health::Failure || !view_healthy || breaker.failure_ratio > 0.0);
-        if policy.max_concurrency == 0 && !ticket.probe && !breaker_needs_it {
+        if !policy.holds_slot() && !ticket.probe && !breaker_needs_it {
             return;
         }
+        let (adaptive_min, adaptive_max) = policy
+            .adaptive
+            .map_or((0, 0), |adaptive| (adaptive.min, adaptive.max));
         let outcome = match health {
             Health::Success => "s",
             Health::Failure => "f",
@@ -280,7 +327,7 @@ impl Gate {
         };
         let error: String = error.chars().take(MAX_ERROR_LEN).collect();
         let keys = ConnectionKeys::new(&self.inner.prefix, ticket.connection);
-        let reply: redis::RedisResult<(String, i64)> = self
+        let reply: redis::RedisResult<(String, i64, i64)> = self
             .inner
             .finish
             .key(&keys.breaker)
@@ -293,10 +340,22 @@ impl Gate {
             .arg(breaker.min_requests)
             .arg(breaker.window_ms)
             .arg(millis(BREAKER_RETENTION))
+            .arg(adaptive_min)
+            .arg(adaptive_max)
+            .arg(load.as_arg())
+            .arg(millis(latency))
+            .arg(ticket.admitted_at_ms)
             .invoke_async(&mut self.inner.redis.clone())
             .await;
         match reply {
-            Ok((state, streak)) => {
+            Ok((state, streak, limit)) => {
+                if policy.adaptive.is_some() {
+                    metrics::gauge!(
+                        names::CONCURRENCY_LIMIT,
+                        "connection" => ticket.connection.to_string()
+                    )
+                    .set(limit as f64);
+                }
                 if state == "open" && health == Health::Failure {
                     tracing::warn!(streak, "circuit breaker open");
                 }

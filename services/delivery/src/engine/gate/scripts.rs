@@ -11,11 +11,14 @@
 /// KEYS: breaker, slots, rate, reserved.
 /// ARGV: 1 delivery id, 2 lease id, 3 lease ttl (ms), 4 max concurrency
 /// (0: none), 5 rate interval (ms, may be fractional; 0: none), 6 burst
-/// tolerance (ms), 7 breaker cooldown (ms), 8 breaker enabled (1 or 0).
+/// tolerance (ms), 7 breaker cooldown (ms), 8 breaker enabled (1 or 0),
+/// 9 and 10 the adaptive limit's min and max (0: not adaptive; the cap is
+/// then the limit in the breaker hash's `aimd_limit`, `min` when unset).
 ///
-/// Returns `{verdict, wait_ms, state, streak}`: verdict 1 admitted, 2
+/// Returns `{verdict, wait_ms, state, streak, now}`: verdict 1 admitted, 2
 /// admitted as the half-open probe, 0 held by the breaker, -1 held by the
-/// concurrency cap, -2 held by the rate limit until `wait_ms` from now.
+/// concurrency cap, -2 held by the rate limit until `wait_ms` from now;
+/// `now` is Redis's clock (Unix ms), the attempt's start for `FINISH`.
 pub const ADMIT: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -27,24 +30,29 @@ local probe = false
 if ARGV[8] == '1' and state ~= 'closed' then
   if state == 'open' then
     local reopen = tonumber(b[3] or '0') + tonumber(ARGV[7])
-    if now < reopen then return {0, reopen - now, state, streak} end
+    if now < reopen then return {0, reopen - now, state, streak, now} end
   else
     local busy_until = tonumber(b[4] or '0')
-    if now < busy_until then return {0, math.min(busy_until - now, 1000), state, streak} end
+    if now < busy_until then return {0, math.min(busy_until - now, 1000), state, streak, now} end
   end
   probe = true
 end
 local max = tonumber(ARGV[4])
+local amin = tonumber(ARGV[9])
+if amin > 0 then
+  local limit = tonumber(redis.call('HGET', KEYS[1], 'aimd_limit') or amin)
+  max = math.max(amin, math.min(tonumber(ARGV[10]), math.floor(limit)))
+end
 if max > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-  if redis.call('ZCARD', KEYS[2]) >= max then return {-1, 0, state, streak} end
+  if redis.call('ZCARD', KEYS[2]) >= max then return {-1, 0, state, streak, now} end
 end
 local interval = tonumber(ARGV[5])
 if interval > 0 then
   local reserved = redis.call('ZSCORE', KEYS[4], ARGV[1])
   if reserved then
     reserved = tonumber(reserved)
-    if reserved > now then return {-2, math.ceil(reserved - now), state, streak} end
+    if reserved > now then return {-2, math.ceil(reserved - now), state, streak, now} end
     redis.call('ZREM', KEYS[4], ARGV[1])
   else
     local tat = tonumber(redis.call('GET', KEYS[3]) or '0')
@@ -55,7 +63,7 @@ if interval > 0 then
       redis.call('ZADD', KEYS[4], allowed_at, ARGV[1])
       redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 600000)
       redis.call('PEXPIRE', KEYS[4], math.ceil(allowed_at - now) + 600000)
-      return {-2, math.ceil(allowed_at - now), state, streak}
+      return {-2, math.ceil(allowed_at - now), state, streak, now}
     end
   end
 end
@@ -65,9 +73,9 @@ if max > 0 then
 end
 if probe then
   redis.call('HSET', KEYS[1], 'state', 'half_open', 'probe_lease', ARGV[2], 'probe_until', now + ttl)
-  return {2, 0, 'half_open', streak}
+  return {2, 0, 'half_open', streak, now}
 end
-return {1, 0, state, streak}
+return {1, 0, state, streak, now}
 ";
 
 /// Records how an admitted attempt went: frees its concurrency slot and
@@ -129,6 +137,27 @@ else
     redis.call('HDEL', KEYS[1], 'probe_lease', 'probe_until', 'opened_at')
   end
 end
+local limit = 0
+local amin = tonumber(ARGV[9])
+if amin > 0 then
+  local amax = tonumber(ARGV[10])
+  local a = redis.call('HMGET', KEYS[1], 'aimd_limit', 'aimd_drop_at', 'aimd_base')
+  limit = tonumber(a[1] or amin)
+  local latency = tonumber(ARGV[12])
+  if ARGV[11] == 'x' then
+    if tonumber(ARGV[13]) >= tonumber(a[2] or '0') then
+      limit = limit / 2
+      redis.call('HSET', KEYS[1], 'aimd_drop_at', now)
+    end
+  elseif ARGV[11] == 'o' then
+    local base = tonumber(a[3] or latency)
+    if latency <= 2 * base + 5 then limit = limit + 1 / math.max(limit, 1) end
+    if latency < base then base = latency else base = base + (latency - base) / 100 end
+    redis.call('HSET', KEYS[1], 'aimd_base', base)
+  end
+  limit = math.max(amin, math.min(amax, limit))
+  redis.call('HSET', KEYS[1], 'aimd_limit', limit)
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
-return {state, streak}
+return {state, streak, math.floor(limit)}
 ";

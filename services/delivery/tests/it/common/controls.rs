@@ -121,6 +121,21 @@ impl TestEnv {
             .get(0)
     }
 
+    /// How many of `deliveries` have `status`.
+    pub async fn count_with_status(&self, deliveries: &[DeliveryId], status: &str) -> usize {
+        let ids: Vec<uuid::Uuid> = deliveries.iter().map(|d| d.as_uuid()).collect();
+        let client = self.pool.get().await.expect("client");
+        let count: i64 = client
+            .query_one(
+                "SELECT count(*) FROM deliveries WHERE id = ANY($1) AND status = $2",
+                &[&ids, &status],
+            )
+            .await
+            .expect("count")
+            .get(0);
+        usize::try_from(count).unwrap_or(0)
+    }
+
     /// Waits until every delivery has `status`.
     pub async fn wait_for_all(&self, deliveries: &[DeliveryId], status: &str) {
         for delivery in deliveries {

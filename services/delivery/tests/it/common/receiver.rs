@@ -1,6 +1,8 @@
 //! A real HTTP destination for tests: a hyper server on 127.0.0.1:0 that
 //! records every request (with its arrival time) and answers from a script
 //! (the last reply repeats), counting how many requests it holds at once.
+//! A receiver with a [`Capacity`] answers by its load instead: slower the
+//! more requests it holds, and 429 above its capacity.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -71,8 +73,19 @@ impl Received {
     }
 }
 
+/// A destination that copes with `limit` requests at once: each takes
+/// `base` plus `step` per request held (this one included); one more than
+/// `limit` gets a 429 at once.
+#[derive(Clone, Copy, Debug)]
+pub struct Capacity {
+    pub limit: usize,
+    pub base: Duration,
+    pub step: Duration,
+}
+
 struct State {
     script: Vec<Reply>,
+    capacity: Option<Capacity>,
     requests: Mutex<Vec<Received>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
@@ -88,12 +101,22 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start(script: Vec<Reply>) -> Self {
+        Self::serve(script, None).await
+    }
+
+    /// A receiver answering by its load (see [`Capacity`]).
+    pub async fn with_capacity(capacity: Capacity) -> Self {
+        Self::serve(Vec::new(), Some(capacity)).await
+    }
+
+    async fn serve(script: Vec<Reply>, capacity: Option<Capacity>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind receiver");
         let port = listener.local_addr().expect("receiver address").port();
         let state = Arc::new(State {
             script,
+            capacity,
             requests: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
@@ -184,7 +207,7 @@ async fn answer(
         });
         requests.len() - 1
     };
-    let reply = state
+    let mut reply = state
         .script
         .get(index)
         .or(state.script.last())
@@ -192,6 +215,14 @@ async fn answer(
         .unwrap_or(Reply::status(204));
     let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     state.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    if let Some(capacity) = state.capacity {
+        reply = if now > capacity.limit {
+            Reply::status(429)
+        } else {
+            let held = u32::try_from(now).unwrap_or(u32::MAX);
+            Reply::slow(204, capacity.base + capacity.step * held)
+        };
+    }
     // Counted out even when the client gives up and the future is dropped.
     let _holding = Holding(Arc::clone(&state));
     tokio::time::sleep(reply.delay).await;

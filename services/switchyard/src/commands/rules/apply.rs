@@ -9,6 +9,7 @@
 //!     connection: crm                 # a connection name, or its con_… id
 //!     condition: event.payload.amount > 100
 //!     mapping: '{"email": event.payload.email}'
+//!     ordering_key: event.payload.account_id   # optional: per-key order
 //!     enabled: true                   # optional, default true
 //!     description: optional text
 //! ```
@@ -48,6 +49,8 @@ pub struct DesiredRule {
     pub condition: String,
     #[serde(default)]
     pub mapping: String,
+    #[serde(default)]
+    pub ordering_key: String,
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
     #[serde(default)]
@@ -135,6 +138,7 @@ pub fn plan(desired: &[DesiredRule], existing: &[proto::Rule]) -> Vec<Change> {
                 mapping: want.mapping.clone(),
                 enabled: Some(want.enabled),
                 name: name.to_string(),
+                ordering_key: want.ordering_key.clone(),
             }));
             continue;
         };
@@ -155,6 +159,7 @@ pub fn plan(desired: &[DesiredRule], existing: &[proto::Rule]) -> Vec<Change> {
         request.connection_id = differs("connection", &have.connection_id, &want.connection);
         request.condition = differs("condition", &have.condition, &want.condition);
         request.mapping = differs("mapping", &have.mapping, &want.mapping);
+        request.ordering_key = differs("ordering_key", &have.ordering_key, &want.ordering_key);
         request.description = differs("description", &have.description, &want.description);
         if have.enabled != want.enabled {
             fields.push(format!("enabled: {} -> {}", have.enabled, want.enabled));
@@ -255,6 +260,7 @@ async fn check(
     event_type: &str,
     condition: &str,
     mapping: &str,
+    ordering_key: &str,
 ) -> anyhow::Result<()> {
     client
         .router
@@ -264,6 +270,7 @@ async fn check(
                 event_type: event_type.to_string(),
                 condition: condition.to_string(),
                 mapping: mapping.to_string(),
+                ordering_key: ordering_key.to_string(),
             })),
             event_type: "sample.event".to_string(),
             payload_json: "{}".to_string(),
@@ -294,6 +301,7 @@ pub async fn apply(
                 &want.event_type,
                 &want.condition,
                 &want.mapping,
+                &want.ordering_key,
             )
             .await?;
         }
@@ -349,6 +357,7 @@ mod tests {
             connection: "con_1".into(),
             condition: condition.into(),
             mapping: String::new(),
+            ordering_key: String::new(),
             enabled: true,
             description: String::new(),
         }
