@@ -60,6 +60,7 @@ use proto::delivery_service_client::DeliveryServiceClient;
 use proto::ingest_service_client::IngestServiceClient;
 use proto::registry_service_client::RegistryServiceClient;
 use proto::router_service_client::RouterServiceClient;
+use proto::workspace_service_client::WorkspaceServiceClient;
 use retry::Idempotency;
 pub use retry::RetryPolicy;
 pub use switchyard_proto::v1 as proto;
@@ -132,6 +133,8 @@ pub struct Client {
     pub ingest: IngestServiceClient<AuthedChannel>,
     pub router: RouterServiceClient<AuthedChannel>,
     pub delivery: DeliveryServiceClient<AuthedChannel>,
+    /// Served by the registry process.
+    pub workspaces: WorkspaceServiceClient<AuthedChannel>,
     retry: RetryPolicy,
 }
 
@@ -192,6 +195,7 @@ impl Client {
         };
         Ok(Self {
             registry: RegistryServiceClient::new(channel(&endpoints.registry)?),
+            workspaces: WorkspaceServiceClient::new(channel(&endpoints.registry)?),
             ingest: IngestServiceClient::new(channel(&endpoints.ingest)?),
             router: RouterServiceClient::new(channel(&endpoints.router)?),
             delivery: DeliveryServiceClient::new(channel(&endpoints.delivery)?),
@@ -406,6 +410,29 @@ impl Client {
                     .await?
                     .into_inner()
                     .deliveries)
+            }
+        })
+        .await
+    }
+
+    /// Sets how long the caller's workspace keeps its history
+    /// (`payload_retention_days` 0: as long as the rest).
+    pub async fn set_retention(
+        &self,
+        retention_days: u32,
+        payload_retention_days: u32,
+    ) -> Result<proto::Workspace, Status> {
+        let request = proto::SetRetentionRequest {
+            retention_days,
+            payload_retention_days,
+        };
+        retry::run(&self.retry, Idempotency::Idempotent, || {
+            let mut workspaces = self.workspaces.clone();
+            async move {
+                let response = workspaces.set_retention(request).await?.into_inner();
+                response
+                    .workspace
+                    .ok_or_else(|| Status::internal("SetRetention answered without a workspace"))
             }
         })
         .await

@@ -236,6 +236,39 @@ pub struct IngestConfig {
     /// Group commits in flight at once (each holds a pooled connection);
     /// while they wait for their commit, the next batch gathers.
     pub commit_parallelism: usize,
+    /// The retention loop over events, deliveries and attempts.
+    pub retention: RetentionConfig,
+}
+
+/// History retention (run by ingest, which owns the events table): day
+/// partitions created ahead and dropped once older than every workspace's
+/// `retention_days`, shorter periods and payload periods applied in small
+/// batches.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RetentionConfig {
+    /// Run the loop in this process (one replica at a time runs it, under
+    /// a Postgres advisory lock).
+    pub enabled: bool,
+    /// How often the loop runs.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Day partitions kept ready ahead of today; an insert beyond them fails.
+    pub days_ahead: u32,
+    /// Rows deleted or payloads pruned per statement (each its own short
+    /// transaction).
+    pub batch_size: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: Duration::from_secs(3600),
+            days_ahead: 7,
+            batch_size: 500,
+        }
+    }
 }
 
 impl Default for IngestConfig {
@@ -247,6 +280,7 @@ impl Default for IngestConfig {
             max_pending_commits: 4096,
             max_pending_routes: 4096,
             commit_parallelism: 4,
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -341,6 +375,12 @@ impl Config {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=365).contains(&self.ingest.retention.days_ahead) {
+            bail!("ingest.retention.days_ahead must be between 1 and 365");
+        }
+        if self.ingest.retention.batch_size == 0 || self.ingest.retention.interval.is_zero() {
+            bail!("ingest.retention.batch_size and ingest.retention.interval must be above 0");
+        }
         if self.delivery.retry_schedule.is_empty() {
             bail!("delivery.retry_schedule needs at least one entry");
         }

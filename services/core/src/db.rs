@@ -133,6 +133,24 @@ pub async fn migrate(database_url: &str) -> anyhow::Result<usize> {
     Ok(applied)
 }
 
+/// Applies the migrations up to `version` only: tests of a migration
+/// write rows in the schema before it, then [`migrate`] the rest.
+pub async fn migrate_to(database_url: &str, version: i32) -> anyhow::Result<()> {
+    create_database_if_missing(database_url).await?;
+    let (mut client, connection) = tokio_postgres::connect(database_url, NoTls)
+        .await
+        .with_context(|| format!("connecting to Postgres at {}", redact(database_url)))?;
+    let driver = tokio::spawn(connection);
+    let report = embedded::migrations::runner()
+        .set_target(refinery::Target::Version(version))
+        .run_async(&mut client)
+        .await
+        .with_context(|| format!("applying migrations up to V{version}"));
+    drop(client);
+    driver.abort();
+    report.map(|_| ())
+}
+
 /// The URL without its password, for messages.
 pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {

@@ -84,6 +84,31 @@ prefixed_id!(
     "bf"
 );
 
+impl DeliveryId {
+    /// The delivery of `event` through `rule`, always the same id: the
+    /// event's 48-bit time (so the delivery lands in its event's day
+    /// partition) followed by 74 bits of SHA-256 of the pair. Routing the
+    /// pair again conflicts on the primary key, which is routing's
+    /// exactly-once guarantee (see `migrations/V13__retention_partitions.sql`).
+    pub fn for_event_rule(event: EventId, rule: RuleId) -> Self {
+        use sha2::{Digest, Sha256};
+
+        let mut hasher = Sha256::new();
+        hasher.update(event.0.as_bytes());
+        hasher.update(rule.0.as_bytes());
+        let digest = hasher.finalize();
+        let mut tail = [0u8; 10];
+        tail.copy_from_slice(&digest[..10]);
+        let millis = event
+            .0
+            .as_bytes()
+            .iter()
+            .take(6)
+            .fold(0u64, |millis, byte| (millis << 8) | u64::from(*byte));
+        Self(uuid::Builder::from_unix_timestamp_millis(millis, &tail).into_uuid())
+    }
+}
+
 fn parse_prefixed(text: &str, prefix: &str) -> Result<Uuid, String> {
     let Some(rest) = text
         .strip_prefix(prefix)
@@ -119,6 +144,22 @@ mod tests {
         );
         assert!(EventId::parse("evt_xyz").is_err());
         assert!(EventId::parse("").is_err());
+    }
+
+    #[test]
+    fn a_delivery_id_is_its_event_and_rule() {
+        let event = EventId::generate();
+        let (first, second) = (RuleId::generate(), RuleId::generate());
+        let delivery = DeliveryId::for_event_rule(event, first);
+        assert_eq!(delivery, DeliveryId::for_event_rule(event, first));
+        assert_ne!(delivery, DeliveryId::for_event_rule(event, second));
+        assert_eq!(delivery.0.get_version_num(), 7);
+        // Same millisecond as the event: the same day partition.
+        assert_eq!(delivery.0.as_bytes()[..6], event.0.as_bytes()[..6]);
+        assert_eq!(
+            delivery.0.get_timestamp().map(|t| t.to_unix()),
+            event.0.get_timestamp().map(|t| t.to_unix())
+        );
     }
 
     #[test]

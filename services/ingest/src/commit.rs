@@ -16,6 +16,13 @@
 //!
 //! The common case — new events, keyed or not — costs one statement.
 //!
+//! Keys live in `idempotency_keys` (the events table is partitioned by
+//! time and cannot hold a unique key across partitions): the statement
+//! claims each key there and stores the events whose key it claimed.
+//! Retention removes a key only after its event (`crate::retention`); an
+//! emit that meets a key whose event is already gone releases the key and
+//! is answered `Unavailable`, so its retry stores the event afresh.
+//!
 //! A failed insert fails every event of the batch and stores none (one
 //! statement, which also puts each new event in the outbox,
 //! `events_unrouted`). Answers go out only after the commit, so an answered event
@@ -209,7 +216,9 @@ impl Flusher {
             .collect();
         if let Ok(found) = self.stored_keys(&refused_keyed, &candidate).await {
             for (slot, response) in found {
-                answers[slot.0][slot.1] = Some(Ok(response));
+                if response.is_ok() {
+                    answers[slot.0][slot.1] = Some(response);
+                }
             }
         }
 
@@ -267,7 +276,7 @@ impl Flusher {
             match self.stored_keys(&lost_races, &candidate).await {
                 Ok(found) => {
                     for (slot, response) in found {
-                        answers[slot.0][slot.1] = Some(Ok(response));
+                        answers[slot.0][slot.1] = Some(response);
                     }
                 }
                 Err(error) => {
@@ -306,12 +315,14 @@ impl Flusher {
             .record(events as f64);
     }
 
-    /// The stored events of the candidates' keys, as duplicate answers.
+    /// The stored events of the candidates' keys, as duplicate answers. A
+    /// key whose event retention removed (and has not pruned yet) is
+    /// released here, and its candidate answered `Unavailable` to retry.
     async fn stored_keys<'a>(
         &self,
         slots: &[Slot],
         candidate: &impl Fn(Slot) -> &'a Candidate,
-    ) -> ApiResult<Vec<(Slot, pb::EmitEventResponse)>> {
+    ) -> ApiResult<Vec<(Slot, ApiResult<pb::EmitEventResponse>)>> {
         if slots.is_empty() {
             return Ok(Vec::new());
         }
@@ -334,27 +345,56 @@ impl Flusher {
         let client = self.pool.get().await?;
         let rows = client
             .query(
-                "SELECT k.position, e.id, e.schema_version \
+                "SELECT k.position, e.id, e.schema_version, i.workspace_id, i.key, i.event_id \
                  FROM unnest($1::uuid[], $2::text[], $3::int4[]) AS k (workspace_id, key, position) \
-                 JOIN events e ON e.workspace_id = k.workspace_id AND e.idempotency_key = k.key",
+                 JOIN idempotency_keys i ON i.workspace_id = k.workspace_id AND i.key = k.key \
+                 LEFT JOIN events e ON e.id = i.event_id",
                 &[&workspaces, &keys, &positions],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| {
-                let position = usize::try_from(row.get::<_, i32>(0)).ok()?;
-                Some((
-                    *slots.get(position)?,
-                    pb::EmitEventResponse {
-                        event_id: EventId(row.get(1)).to_string(),
-                        duplicate: true,
-                        schema_version: u32::try_from(row.get::<_, i32>(2)).unwrap_or(0),
-                        deprecated: false,
-                    },
-                ))
-            })
-            .collect())
+        let mut answers = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let Some(slot) = usize::try_from(row.get::<_, i32>(0))
+                .ok()
+                .and_then(|position| slots.get(position))
+            else {
+                continue;
+            };
+            let Some(event) = row.get::<_, Option<Uuid>>(1) else {
+                // Only this key row, and only while its event is still gone.
+                client
+                    .execute(
+                        "DELETE FROM idempotency_keys i \
+                         WHERE i.workspace_id = $1 AND i.key = $2 AND i.event_id = $3 \
+                           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = i.event_id)",
+                        &[
+                            &row.get::<_, Uuid>(3),
+                            &row.get::<_, String>(4),
+                            &row.get::<_, Uuid>(5),
+                        ],
+                    )
+                    .await?;
+                answers.push((
+                    *slot,
+                    Err(ApiError::Unavailable(
+                        "the idempotency key belonged to an event removed by retention and was \
+                         released; retry to store this event"
+                            .to_string(),
+                    )),
+                ));
+                continue;
+            };
+            answers.push((
+                *slot,
+                Ok(pb::EmitEventResponse {
+                    event_id: EventId(event).to_string(),
+                    duplicate: true,
+                    schema_version: u32::try_from(row.get::<_, i32>(2)).unwrap_or(0),
+                    deprecated: false,
+                }),
+            ));
+        }
+        Ok(answers)
     }
 
     /// Inserts the winners in one statement; returns the ids stored (a key
@@ -390,16 +430,25 @@ impl Flusher {
         let client = self.pool.get().await?;
         let rows = client
             .query(
-                "WITH stored AS ( \
+                "WITH input AS ( \
+                     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int4[], \
+                                          $5::text[], $6::text[], $7::text[]) \
+                          AS e (id, workspace_id, event_type, schema_version, payload, \
+                                idempotency_key, traceparent) \
+                 ), claimed AS ( \
+                     INSERT INTO idempotency_keys (workspace_id, key, event_id) \
+                     SELECT workspace_id, idempotency_key, id FROM input \
+                     WHERE idempotency_key IS NOT NULL \
+                     ON CONFLICT (workspace_id, key) DO NOTHING \
+                     RETURNING event_id \
+                 ), stored AS ( \
                      INSERT INTO events (id, workspace_id, event_type, schema_version, payload, \
                                          idempotency_key, traceparent) \
                      SELECT e.id, e.workspace_id, e.event_type, e.schema_version, e.payload::jsonb, \
                             e.idempotency_key, e.traceparent \
-                     FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int4[], $5::text[], \
-                                 $6::text[], $7::text[]) \
-                          AS e (id, workspace_id, event_type, schema_version, payload, \
-                                idempotency_key, traceparent) \
-                     ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING id, workspace_id \
+                     FROM input e \
+                     WHERE e.idempotency_key IS NULL OR e.id IN (SELECT event_id FROM claimed) \
+                     RETURNING id, workspace_id \
                  ), outbox AS ( \
                      INSERT INTO events_unrouted (event_id, workspace_id, next_route_at) \
                      SELECT id, workspace_id, now() + $8 * interval '1 second' FROM stored \

@@ -1,7 +1,9 @@
 //! `ListEvents` and `GetEvent`: the stored events of the caller's
 //! workspace, read from the events table this service writes. Listing is
 //! newest first (ids are UUIDv7, so id order is time order), paged by the
-//! last id, without payloads; `GetEvent` adds the payload.
+//! last id, without payloads; `GetEvent` adds the payload. An event whose
+//! payload retention removed it (a NULL payload, see `crate::retention`)
+//! is shown with `payload_pruned` instead.
 
 use chrono::{DateTime, Utc};
 use switchyard_core::config::TelemetryConfig;
@@ -14,7 +16,8 @@ use tokio_postgres::Row;
 
 use crate::IngestState;
 
-const COLUMNS: &str = "id, event_type, schema_version, idempotency_key, received_at, traceparent";
+const COLUMNS: &str =
+    "id, event_type, schema_version, idempotency_key, received_at, traceparent, payload IS NULL";
 
 /// `ListEvents` for `workspace`.
 pub async fn list(
@@ -74,9 +77,9 @@ pub async fn get(
         )
         .await?
         .ok_or_else(|| ApiError::not_found(format!("event {id} not found")))?;
-    let payload: serde_json::Value = row.get(6);
+    let payload: Option<serde_json::Value> = row.get(7);
     Ok(pb::GetEventResponse {
-        event: Some(event_message(&row, Some(&payload), &state.telemetry)),
+        event: Some(event_message(&row, payload.as_ref(), &state.telemetry)),
     })
 }
 
@@ -98,6 +101,7 @@ fn event_message(
         received_at: Some(to_proto(row.get(4))),
         trace_id,
         trace_url,
+        payload_pruned: row.get(6),
     }
 }
 

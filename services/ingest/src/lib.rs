@@ -13,6 +13,9 @@
 //!   keys answered exactly within and across batches.
 //! - [`forward`] hands committed events to the router, many per call.
 //! - [`events`] answers `ListEvents` and `GetEvent` from the same table.
+//! - [`retention`] keeps the history (events, deliveries, attempts) for
+//!   each workspace's period: day partitions created ahead and dropped,
+//!   shorter periods and payload periods applied in small batches.
 //! - [`outbox`] is the forwarder of last resort: the events table is the
 //!   outbox, and any event the router has not marked routed (router down,
 //!   process crashed after answering) is sent again, with backoff, until
@@ -25,6 +28,7 @@ pub mod events;
 pub mod forward;
 pub mod grpc;
 pub mod outbox;
+pub mod retention;
 pub mod validation;
 
 use std::sync::Arc;
@@ -156,6 +160,13 @@ impl IngestApp {
     pub async fn run(self, listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
         let forwarder = tokio::spawn(outbox::run(self.state.clone(), shutdown.clone()));
         let credentials = tokio::spawn(self.state.auth.clone().listen(shutdown.clone()));
+        let retention = self.state.limits.retention.enabled.then(|| {
+            tokio::spawn(retention::run(
+                self.state.pool.clone(),
+                self.state.limits.retention.clone(),
+                shutdown.clone(),
+            ))
+        });
         let pool = self.state.pool.clone();
         let served = core_grpc::serve(
             grpc::routes(self.state),
@@ -167,6 +178,11 @@ impl IngestApp {
         )
         .await;
         credentials.abort();
+        if let Some(retention) = retention
+            && let Err(error) = retention.await
+        {
+            tracing::warn!(%error, "retention loop ended abnormally");
+        }
         if let Err(error) = forwarder.await {
             tracing::warn!(%error, "outbox forwarder ended abnormally");
         }

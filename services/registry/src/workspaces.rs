@@ -1,6 +1,7 @@
 //! `WorkspaceService`: tenants (operator token) and each workspace's
-//! credentials — API keys and JWT verification keys — and its audit log
-//! (admin scope). The work is in `switchyard_core::auth` and
+//! credentials — API keys and JWT verification keys — its audit log and
+//! its retention periods (admin scope; the ingest retention loop applies
+//! them). The work is in `switchyard_core::auth` and
 //! `switchyard_core::audit`; this file converts messages and picks the
 //! caller's workspace from the principal the access layer attached. HS256
 //! secrets are sealed with the authenticator's master keyring (refused
@@ -116,6 +117,52 @@ fn grace(value: Option<&prost_types::Duration>) -> ApiResult<Duration> {
     Ok(Duration::new(seconds, nanos))
 }
 
+/// The default period of a workspace (the column default).
+const DEFAULT_RETENTION_DAYS: u32 = 30;
+/// The longest period a workspace may set (about ten years).
+const MAX_RETENTION_DAYS: u32 = 3650;
+
+/// The columns [`workspace_message`] reads, in order.
+const WORKSPACE_COLUMNS: &str =
+    "id, slug, created_at, retention_days, COALESCE(payload_retention_days, retention_days)";
+
+fn workspace_message(row: &tokio_postgres::Row) -> pb::Workspace {
+    let days = |index: usize| u32::try_from(row.get::<_, i32>(index)).unwrap_or(0);
+    pb::Workspace {
+        id: WorkspaceId(row.get(0)).to_string(),
+        slug: row.get(1),
+        created_at: Some(to_proto(row.get(2))),
+        retention_days: days(3),
+        payload_retention_days: days(4),
+    }
+}
+
+/// The checked periods of a `SetRetention`: retention days, and payload
+/// days (`None`: the same as retention).
+fn retention_periods(request: &pb::SetRetentionRequest) -> ApiResult<(i32, Option<i32>)> {
+    let days = request.retention_days;
+    if !(1..=MAX_RETENTION_DAYS).contains(&days) {
+        return Err(ApiError::invalid(
+            "retention_days",
+            format!("must be between 1 and {MAX_RETENTION_DAYS} (got {days})"),
+        ));
+    }
+    let payload_days = match request.payload_retention_days {
+        0 => None,
+        payload_days if payload_days > days => {
+            return Err(ApiError::invalid(
+                "payload_retention_days",
+                format!(
+                    "must be at most retention_days ({days}); payloads cannot outlive their events (got {payload_days})"
+                ),
+            ));
+        }
+        payload_days => Some(payload_days),
+    };
+    let to_i32 = |value: u32| i32::try_from(value).unwrap_or(i32::MAX);
+    Ok((to_i32(days), payload_days.map(to_i32)))
+}
+
 impl WorkspaceGrpc {
     async fn create_workspace_inner(
         &self,
@@ -133,6 +180,8 @@ impl WorkspaceGrpc {
                 id: workspace.to_string(),
                 slug,
                 created_at: Some(to_proto(created_at)),
+                retention_days: DEFAULT_RETENTION_DAYS,
+                payload_retention_days: DEFAULT_RETENTION_DAYS,
             }),
             api_key: key,
             key: Some(key_message(&record)),
@@ -150,19 +199,14 @@ impl WorkspaceGrpc {
         let client = self.auth.pool().get().await?;
         let rows = client
             .query(
-                "SELECT id, slug, created_at FROM workspaces \
-                 WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+                &format!(
+                    "SELECT {WORKSPACE_COLUMNS} FROM workspaces \
+                     WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
+                ),
                 &[&after.map(|id| id.as_uuid()), &limit],
             )
             .await?;
-        let workspaces: Vec<pb::Workspace> = rows
-            .iter()
-            .map(|row| pb::Workspace {
-                id: WorkspaceId(row.get(0)).to_string(),
-                slug: row.get(1),
-                created_at: Some(to_proto(row.get(2))),
-            })
-            .collect();
+        let workspaces: Vec<pb::Workspace> = rows.iter().map(workspace_message).collect();
         let last = rows.last().map(|row| WorkspaceId(row.get(0)));
         Ok(pb::ListWorkspacesResponse {
             next_page_token: paging::next_token(rows.len(), limit, last.as_ref()),
@@ -312,7 +356,7 @@ impl WorkspaceGrpc {
         let client = self.auth.pool().get().await?;
         let row = client
             .query_opt(
-                "SELECT slug, created_at FROM workspaces WHERE id = $1",
+                &format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1"),
                 &[&caller.workspace.as_uuid()],
             )
             .await?
@@ -320,17 +364,62 @@ impl WorkspaceGrpc {
                 ApiError::not_found(format!("workspace {} not found", caller.workspace))
             })?;
         Ok(pb::GetCallerResponse {
-            workspace: Some(pb::Workspace {
-                id: caller.workspace.to_string(),
-                slug: row.get(0),
-                created_at: Some(to_proto(row.get(1))),
-            }),
+            workspace: Some(workspace_message(&row)),
             scopes: caller
                 .scopes
                 .iter()
                 .map(|scope| scope_to_proto(scope) as i32)
                 .collect(),
             actor: caller.actor,
+        })
+    }
+
+    async fn set_retention_inner(
+        &self,
+        request: Request<pb::SetRetentionRequest>,
+    ) -> ApiResult<pb::SetRetentionResponse> {
+        let caller = principal(&request)?.clone();
+        let (retention_days, payload_retention_days) = retention_periods(request.get_ref())?;
+        let mut client = self.auth.pool().get().await?;
+        let transaction = client.transaction().await?;
+        let before = transaction
+            .query_opt(
+                "SELECT retention_days, payload_retention_days FROM workspaces \
+                 WHERE id = $1 FOR UPDATE",
+                &[&caller.workspace.as_uuid()],
+            )
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found(format!("workspace {} not found", caller.workspace))
+            })?;
+        let row = transaction
+            .query_one(
+                &format!(
+                    "UPDATE workspaces SET retention_days = $2, payload_retention_days = $3 \
+                     WHERE id = $1 RETURNING {WORKSPACE_COLUMNS}"
+                ),
+                &[
+                    &caller.workspace.as_uuid(),
+                    &retention_days,
+                    &payload_retention_days,
+                ],
+            )
+            .await?;
+        let periods = |days: i32, payload_days: Option<i32>| serde_json::json!({"retention_days": days, "payload_retention_days": payload_days});
+        audit::record(
+            &transaction,
+            caller.workspace,
+            &caller.actor,
+            "workspace.set_retention",
+            &caller.workspace.to_string(),
+            Some(&periods(before.get(0), before.get(1))),
+            Some(&periods(retention_days, payload_retention_days)),
+        )
+        .await?;
+        transaction.commit().await?;
+        tracing::info!(workspace = %caller.workspace, retention_days, ?payload_retention_days, "retention set");
+        Ok(pb::SetRetentionResponse {
+            workspace: Some(workspace_message(&row)),
         })
     }
 
@@ -452,5 +541,12 @@ impl WorkspaceService for WorkspaceGrpc {
         request: Request<pb::GetCallerRequest>,
     ) -> Result<Response<pb::GetCallerResponse>, Status> {
         Ok(Response::new(self.get_caller_inner(request).await?))
+    }
+
+    async fn set_retention(
+        &self,
+        request: Request<pb::SetRetentionRequest>,
+    ) -> Result<Response<pb::SetRetentionResponse>, Status> {
+        Ok(Response::new(self.set_retention_inner(request).await?))
     }
 }

@@ -33,7 +33,7 @@ pub enum Command {
         /// omitted.
         service: Option<ServeTarget>,
     },
-    /// Manage workspaces (talks to Postgres directly).
+    /// Manage workspaces (`create` talks to Postgres directly).
     Workspace {
         #[command(subcommand)]
         command: WorkspaceCommand,
@@ -131,6 +131,17 @@ impl std::str::FromStr for ServeTarget {
 pub enum WorkspaceCommand {
     /// Create a workspace; its API key is printed once, alone on the last line.
     Create { slug: String },
+    /// Set how long the workspace of SWITCHYARD_API_KEY keeps its history
+    /// (through the API; needs an admin key).
+    Retention {
+        /// Days events, deliveries and attempts are kept (1-3650).
+        #[arg(long)]
+        days: u32,
+        /// Days payloads are kept (at most --days); as long as --days when
+        /// omitted.
+        #[arg(long)]
+        payload_days: Option<u32>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -54,6 +54,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Workspace {
             command: WorkspaceCommand::Create { slug },
         } => admin::create_workspace(&load()?, &slug).await,
+        Command::Workspace {
+            command: WorkspaceCommand::Retention { days, payload_days },
+        } => client::set_retention(&client::client_from_env()?, days, payload_days).await,
         Command::Keys {
             command: KeysCommand::Rotate { batch_size },
         } => admin::rotate_keys(&load()?, batch_size, &mut std::io::stdout())

@@ -556,6 +556,16 @@ async fn every_rpc_isolates_workspaces_and_enforces_scopes() -> anyhow::Result<(
             Foreign::Own,
         ),
         (
+            "/switchyard.v1.WorkspaceService/SetRetention",
+            proto::SetRetentionRequest {
+                retention_days: 30,
+                payload_retention_days: 0,
+            }
+            .encode_to_vec(),
+            // Sets the caller's own workspace's periods.
+            Foreign::Own,
+        ),
+        (
             "/switchyard.v1.DeliveryService/GetDelivery",
             proto::GetDeliveryRequest {
                 id: delivery.id.clone(),

@@ -269,7 +269,11 @@ pub async fn show(
                 }
             }
             h2 { "Payload" }
-            pre #payload { (format::pretty_json(&event.payload_json)) }
+            @if event.payload_pruned {
+                p #payload-pruned { "Pruned by the workspace's payload retention." }
+            } @else {
+                pre #payload { (format::pretty_json(&event.payload_json)) }
+            }
             h2 { "Deliveries (" span #delivery-count { (deliveries.len()) } ")" }
             @for section in &details { (section) }
         },

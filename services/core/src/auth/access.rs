@@ -232,6 +232,11 @@ const TABLE: &[(&str, &str, Access)] = {
             Workspace(Read),
         ),
         (
+            "switchyard.v1.WorkspaceService",
+            "SetRetention",
+            Workspace(Admin),
+        ),
+        (
             "switchyard.internal.v1.RoutingService",
             "RouteEvent",
             Internal,

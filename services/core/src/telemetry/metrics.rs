@@ -40,6 +40,13 @@ pub mod names {
     /// process.
     pub const CONCURRENCY_LIMIT: &str = "switchyard_connection_concurrency_limit";
     pub const RATE_LIMITED_WAITS: &str = "switchyard_rate_limited_waits_total";
+    /// Retention: rows removed (label `table`), day partitions created and
+    /// dropped, payloads pruned (label `table`), duration of a run.
+    pub const RETENTION_ROWS_REMOVED: &str = "switchyard_retention_rows_removed_total";
+    pub const RETENTION_PARTITIONS_CREATED: &str = "switchyard_retention_partitions_created_total";
+    pub const RETENTION_PARTITIONS_DROPPED: &str = "switchyard_retention_partitions_dropped_total";
+    pub const RETENTION_PAYLOADS_PRUNED: &str = "switchyard_retention_payloads_pruned_total";
+    pub const RETENTION_RUN_SECONDS: &str = "switchyard_retention_run_duration_seconds";
 }
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();

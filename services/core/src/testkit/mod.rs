@@ -50,6 +50,16 @@ impl TestDatabase {
             .context("migrating the test database")?;
         Ok(Self { url, name })
     }
+
+    /// A database migrated up to `version` only (see [`crate::db::migrate_to`]).
+    pub async fn create_at(version: i32) -> anyhow::Result<Self> {
+        let name = format!("sy_test_{}", uuid::Uuid::now_v7().simple());
+        let url = url_with_database(&admin_url(), &name)?;
+        crate::db::migrate_to(&url, version)
+            .await
+            .context("migrating the test database")?;
+        Ok(Self { url, name })
+    }
 }
 
 fn url_with_database(admin: &str, name: &str) -> anyhow::Result<String> {

@@ -6,3 +6,4 @@ mod common;
 
 mod emit_events;
 mod group_commit;
+mod retention;

@@ -77,7 +77,7 @@ pub(crate) async fn page(
         .query(
             &format!(
                 "SELECT {EVENT_COLUMNS} FROM events \
-                 WHERE id > $1 AND id < $2 AND workspace_id = $3 \
+                 WHERE id > $1 AND id < $2 AND workspace_id = $3 AND payload IS NOT NULL \
                    AND received_at >= $4 AND received_at < $5 \
                    AND ($6::text IS NULL OR event_type = $6) \
                    AND ($7::text IS NULL OR starts_with(event_type, $7)) \
@@ -95,7 +95,7 @@ pub(crate) async fn page(
             ],
         )
         .await?;
-    Ok(rows.iter().map(StoredEvent::from_row).collect())
+    Ok(rows.iter().filter_map(StoredEvent::from_row).collect())
 }
 
 /// The backfill's side of a page's routing transaction.

@@ -8,9 +8,12 @@
 //!    `rule` span per rule.
 //! 2. One statement inserts a delivery per matched rule (`pending`, with
 //!    its mapped body) and per failed rule (`failed`, with the error) for
-//!    all the events, `ON CONFLICT (event_id, rule_id) DO NOTHING`, and
-//!    marks the events the caller names routed (deletes their outbox
-//!    rows). Creating again therefore creates nothing and enqueues
+//!    all the events, and marks the events the caller names routed
+//!    (deletes their outbox rows). A delivery's id is derived from its
+//!    (event, rule) ([`DeliveryId::for_event_rule`]), so `ON CONFLICT (id)
+//!    DO NOTHING` is the exactly-once guarantee; events older than the
+//!    switch to derived ids (`delivery_id_scheme`) are checked by (event,
+//!    rule) as well. Creating again therefore creates nothing and enqueues
 //!    nothing. The caller's [`AlsoCommit`] then runs in the same
 //!    transaction (a backfill advances its cursor there) and may roll it
 //!    all back. The transaction does not wait for its WAL flush
@@ -63,19 +66,22 @@ pub(crate) struct StoredEvent {
 }
 
 impl StoredEvent {
-    /// An event read with [`EVENT_COLUMNS`].
-    pub(crate) fn from_row(row: &tokio_postgres::Row) -> Self {
-        Self {
+    /// An event read with [`EVENT_COLUMNS`]; `None` when retention pruned
+    /// its payload (only events routed and finished are), so no rule can
+    /// run on it.
+    pub(crate) fn from_row(row: &tokio_postgres::Row) -> Option<Self> {
+        let payload = row.get::<_, Option<serde_json::Value>>("payload")?;
+        Some(Self {
             reference: EventRef {
                 workspace: WorkspaceId(row.get("workspace_id")),
                 event: EventId(row.get("id")),
             },
             event_type: row.get("event_type"),
-            payload: row.get("payload"),
+            payload,
             received_at: row.get("received_at"),
             schema_version: row.get("schema_version"),
             traceparent: row.get("traceparent"),
-        }
+        })
     }
 }
 
@@ -261,13 +267,18 @@ async fn write(
                              $6::text[], $7::text[], $8::text[], $9::text[], $11::text[]) \
                       AS d (id, workspace_id, event_id, rule_id, connection_id, status, \
                             last_error, body, traceparent, ordering_key) \
-                 ON CONFLICT (event_id, rule_id) DO NOTHING \
+                 WHERE CASE WHEN d.event_id >= (SELECT deterministic_from FROM delivery_id_scheme) \
+                            THEN true \
+                            ELSE NOT EXISTS (SELECT 1 FROM deliveries x \
+                                             WHERE x.event_id = d.event_id AND x.rule_id = d.rule_id) \
+                       END \
+                 ON CONFLICT (id) DO NOTHING \
                  RETURNING id, event_id, status \
              ), routed AS ( \
                  DELETE FROM events_unrouted WHERE event_id = ANY($10) \
              ), existing AS ( \
                  SELECT event_id, count(*) AS count FROM deliveries \
-                 WHERE event_id = ANY($10) GROUP BY event_id \
+                 WHERE event_id = ANY($10) AND id >= $12 GROUP BY event_id \
              ) \
              SELECT id, event_id, status = 'pending' AS pending, 0::bigint AS count FROM inserted \
              UNION ALL \
@@ -284,6 +295,7 @@ async fn write(
                 &rows.traceparents,
                 &routed,
                 &rows.ordering_keys,
+                &earliest_delivery_bound(routed),
             ],
         )
         .await?;
@@ -349,7 +361,8 @@ pub(crate) async fn create_deliveries(
                     ("failed", error, None)
                 }
             };
-            rows.ids.push(DeliveryId::generate().as_uuid());
+            rows.ids
+                .push(DeliveryId::for_event_rule(event.reference.event, rule.record.id).as_uuid());
             rows.workspaces.push(event.reference.workspace.as_uuid());
             rows.events.push(event.reference.event.as_uuid());
             rows.rules.push(rule.record.id.as_uuid());
@@ -419,4 +432,23 @@ pub(crate) async fn create_deliveries(
         }
     }
     Ok(Some(written))
+}
+
+/// No delivery of these events has a lower id: derived ids share their
+/// event's millisecond, and ids drawn at routing (before derived ids) came
+/// after the event (an hour of slack for clocks of other hosts). It lets
+/// the count of existing deliveries skip older partitions.
+fn earliest_delivery_bound(events: &[Uuid]) -> Uuid {
+    const SLACK_MS: u64 = 3_600_000;
+    let earliest = events
+        .iter()
+        .filter_map(|event| event.get_timestamp())
+        .map(|time| {
+            let (seconds, nanos) = time.to_unix();
+            seconds * 1000 + u64::from(nanos / 1_000_000)
+        })
+        .min()
+        .unwrap_or(0);
+    uuid::Builder::from_unix_timestamp_millis(earliest.saturating_sub(SLACK_MS), &[0; 10])
+        .into_uuid()
 }

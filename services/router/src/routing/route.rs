@@ -68,7 +68,11 @@ async fn load(
         references.iter().map(|r| (r.event, r.workspace)).collect();
     let mut events = HashMap::with_capacity(rows.len());
     for row in rows {
-        let event = StoredEvent::from_row(&row);
+        let Some(event) = StoredEvent::from_row(&row) else {
+            let id: Uuid = row.get("id");
+            tracing::info!(event = %id, "event payload pruned by retention; not routed");
+            continue;
+        };
         if wanted.get(&event.reference.event) != Some(&event.reference.workspace) {
             continue;
         }

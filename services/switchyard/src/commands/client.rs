@@ -72,6 +72,23 @@ pub async fn emit(
     Ok(())
 }
 
+/// `workspace retention`: sets the periods and prints them as stored.
+pub async fn set_retention(
+    client: &Client,
+    days: u32,
+    payload_days: Option<u32>,
+) -> anyhow::Result<()> {
+    let workspace = client
+        .set_retention(days, payload_days.unwrap_or(0))
+        .await
+        .map_err(status_error)?;
+    println!(
+        "{} {}: history kept {} days, payloads {} days",
+        workspace.id, workspace.slug, workspace.retention_days, workspace.payload_retention_days
+    );
+    Ok(())
+}
+
 pub async fn connections(client: &Client, command: ConnectionCommand) -> anyhow::Result<()> {
     match command {
         ConnectionCommand::Create {

@@ -74,7 +74,7 @@ class EventFieldViolation(_message.Message):
     def __init__(self, field: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("id", "event_type", "schema_version", "payload_json", "idempotency_key", "received_at", "trace_id", "trace_url")
+    __slots__ = ("id", "event_type", "schema_version", "payload_json", "idempotency_key", "received_at", "trace_id", "trace_url", "payload_pruned")
     ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +83,7 @@ class Event(_message.Message):
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     TRACE_URL_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_PRUNED_FIELD_NUMBER: _ClassVar[int]
     id: str
     event_type: str
     schema_version: int
@@ -91,7 +92,8 @@ class Event(_message.Message):
     received_at: _timestamp_pb2.Timestamp
     trace_id: str
     trace_url: str
-    def __init__(self, id: _Optional[str] = ..., event_type: _Optional[str] = ..., schema_version: _Optional[int] = ..., payload_json: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace_id: _Optional[str] = ..., trace_url: _Optional[str] = ...) -> None: ...
+    payload_pruned: bool
+    def __init__(self, id: _Optional[str] = ..., event_type: _Optional[str] = ..., schema_version: _Optional[int] = ..., payload_json: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace_id: _Optional[str] = ..., trace_url: _Optional[str] = ..., payload_pruned: _Optional[bool] = ...) -> None: ...
 
 class ListEventsRequest(_message.Message):
     __slots__ = ("event_type", "since", "until", "page_size", "page_token")

@@ -34,14 +34,32 @@ VERIFICATION_ALGORITHM_RS256: VerificationAlgorithm
 VERIFICATION_ALGORITHM_HS256: VerificationAlgorithm
 
 class Workspace(_message.Message):
-    __slots__ = ("id", "slug", "created_at")
+    __slots__ = ("id", "slug", "created_at", "retention_days", "payload_retention_days")
     ID_FIELD_NUMBER: _ClassVar[int]
     SLUG_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_DAYS_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_RETENTION_DAYS_FIELD_NUMBER: _ClassVar[int]
     id: str
     slug: str
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., slug: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    retention_days: int
+    payload_retention_days: int
+    def __init__(self, id: _Optional[str] = ..., slug: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retention_days: _Optional[int] = ..., payload_retention_days: _Optional[int] = ...) -> None: ...
+
+class SetRetentionRequest(_message.Message):
+    __slots__ = ("retention_days", "payload_retention_days")
+    RETENTION_DAYS_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_RETENTION_DAYS_FIELD_NUMBER: _ClassVar[int]
+    retention_days: int
+    payload_retention_days: int
+    def __init__(self, retention_days: _Optional[int] = ..., payload_retention_days: _Optional[int] = ...) -> None: ...
+
+class SetRetentionResponse(_message.Message):
+    __slots__ = ("workspace",)
+    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
+    workspace: Workspace
+    def __init__(self, workspace: _Optional[_Union[Workspace, _Mapping]] = ...) -> None: ...
 
 class ApiKey(_message.Message):
     __slots__ = ("id", "name", "prefix", "environment", "scopes", "created_at", "expires_at", "revoked_at", "created_by")

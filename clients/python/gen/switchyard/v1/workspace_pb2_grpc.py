@@ -93,6 +93,11 @@ class WorkspaceServiceStub:
                 request_serializer=switchyard_dot_v1_dot_workspace__pb2.GetCallerRequest.SerializeToString,
                 response_deserializer=switchyard_dot_v1_dot_workspace__pb2.GetCallerResponse.FromString,
                 _registered_method=True)
+        self.SetRetention = channel.unary_unary(
+                '/switchyard.v1.WorkspaceService/SetRetention',
+                request_serializer=switchyard_dot_v1_dot_workspace__pb2.SetRetentionRequest.SerializeToString,
+                response_deserializer=switchyard_dot_v1_dot_workspace__pb2.SetRetentionResponse.FromString,
+                _registered_method=True)
 
 
 class WorkspaceServiceServicer:
@@ -183,6 +188,17 @@ class WorkspaceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetRetention(self, request, context):
+        """SetRetention sets how long the workspace's history is kept: events,
+        deliveries and attempts for `retention_days`, payloads (event payloads
+        and mapped delivery bodies) for `payload_retention_days`. Older history
+        is removed by the retention loop within its interval (an hour by
+        default).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkspaceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -240,6 +256,11 @@ def add_WorkspaceServiceServicer_to_server(servicer, server):
                     servicer.GetCaller,
                     request_deserializer=switchyard_dot_v1_dot_workspace__pb2.GetCallerRequest.FromString,
                     response_serializer=switchyard_dot_v1_dot_workspace__pb2.GetCallerResponse.SerializeToString,
+            ),
+            'SetRetention': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRetention,
+                    request_deserializer=switchyard_dot_v1_dot_workspace__pb2.SetRetentionRequest.FromString,
+                    response_serializer=switchyard_dot_v1_dot_workspace__pb2.SetRetentionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -543,6 +564,33 @@ class WorkspaceService:
             '/switchyard.v1.WorkspaceService/GetCaller',
             switchyard_dot_v1_dot_workspace__pb2.GetCallerRequest.SerializeToString,
             switchyard_dot_v1_dot_workspace__pb2.GetCallerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRetention(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchyard.v1.WorkspaceService/SetRetention',
+            switchyard_dot_v1_dot_workspace__pb2.SetRetentionRequest.SerializeToString,
+            switchyard_dot_v1_dot_workspace__pb2.SetRetentionResponse.FromString,
             options,
             channel_credentials,
             insecure,

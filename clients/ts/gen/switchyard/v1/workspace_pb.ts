@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file switchyard/v1/workspace.proto.
  */
 export const file_switchyard_v1_workspace: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zd2l0Y2h5YXJkL3YxL3dvcmtzcGFjZS5wcm90bxINc3dpdGNoeWFyZC52MSJVCglXb3Jrc3BhY2USCgoCaWQYASABKAkSDAoEc2x1ZxgCIAEoCRIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKXAgoGQXBpS2V5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGcHJlZml4GAMgASgJEhMKC2Vudmlyb25tZW50GAQgASgJEioKBnNjb3BlcxgFIAMoDjIaLnN3aXRjaHlhcmQudjEuQXBpS2V5U2NvcGUSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmV2b2tlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgJIAEoCSImChZDcmVhdGVXb3Jrc3BhY2VSZXF1ZXN0EgwKBHNsdWcYASABKAkiewoXQ3JlYXRlV29ya3NwYWNlUmVzcG9uc2USKwoJd29ya3NwYWNlGAEgASgLMhguc3dpdGNoeWFyZC52MS5Xb3Jrc3BhY2USDwoHYXBpX2tleRgCIAEoCRIiCgNrZXkYAyABKAsyFS5zd2l0Y2h5YXJkLnYxLkFwaUtleSI+ChVMaXN0V29ya3NwYWNlc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkiXwoWTGlzdFdvcmtzcGFjZXNSZXNwb25zZRIsCgp3b3Jrc3BhY2VzGAEgAygLMhguc3dpdGNoeWFyZC52MS5Xb3Jrc3BhY2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpQBChNDcmVhdGVBcGlLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkSEwoLZW52aXJvbm1lbnQYAiABKAkSKgoGc2NvcGVzGAMgAygOMhouc3dpdGNoeWFyZC52MS5BcGlLZXlTY29wZRIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJLChRDcmVhdGVBcGlLZXlSZXNwb25zZRIiCgNrZXkYASABKAsyFS5zd2l0Y2h5YXJkLnYxLkFwaUtleRIPCgdhcGlfa2V5GAIgASgJIi4KEkxpc3RBcGlLZXlzUmVxdWVzdBIYChBpbmNsdWRlX2luYWN0aXZlGAEgASgIIjoKE0xpc3RBcGlLZXlzUmVzcG9uc2USIwoEa2V5cxgBIAMoCzIVLnN3aXRjaHlhcmQudjEuQXBpS2V5IiEKE1Jldm9rZUFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkiOgoUUmV2b2tlQXBpS2V5UmVzcG9uc2USIgoDa2V5GAEgASgLMhUuc3dpdGNoeWFyZC52MS5BcGlLZXkiUgoTUm90YXRlQXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCRIvCgxncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24idAoUUm90YXRlQXBpS2V5UmVzcG9uc2USIgoDa2V5GAEgASgLMhUuc3dpdGNoeWFyZC52MS5BcGlLZXkSDwoHYXBpX2tleRgCIAEoCRInCghwcmV2aW91cxgDIAEoCzIVLnN3aXRjaHlhcmQudjEuQXBpS2V5IqcBCg9WZXJpZmljYXRpb25LZXkSCgoCaWQYASABKAkSCwoDa2lkGAIgASgJEjcKCWFsZ29yaXRobRgDIAEoDjIkLnN3aXRjaHlhcmQudjEuVmVyaWZpY2F0aW9uQWxnb3JpdGhtEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYBSABKAkicwoZQWRkVmVyaWZpY2F0aW9uS2V5UmVxdWVzdBILCgNraWQYASABKAkSNwoJYWxnb3JpdGhtGAIgASgOMiQuc3dpdGNoeWFyZC52MS5WZXJpZmljYXRpb25BbGdvcml0aG0SEAoIbWF0ZXJpYWwYAyABKAwiSQoaQWRkVmVyaWZpY2F0aW9uS2V5UmVzcG9uc2USKwoDa2V5GAEgASgLMh4uc3dpdGNoeWFyZC52MS5WZXJpZmljYXRpb25LZXkiHQobTGlzdFZlcmlmaWNhdGlvbktleXNSZXF1ZXN0IkwKHExpc3RWZXJpZmljYXRpb25LZXlzUmVzcG9uc2USLAoEa2V5cxgBIAMoCzIeLnN3aXRjaHlhcmQudjEuVmVyaWZpY2F0aW9uS2V5IioKHFJlbW92ZVZlcmlmaWNhdGlvbktleVJlcXVlc3QSCgoCaWQYASABKAkiHwodUmVtb3ZlVmVyaWZpY2F0aW9uS2V5UmVzcG9uc2UimgEKCkF1ZGl0RXZlbnQSCgoCaWQYASABKAkSDQoFYWN0b3IYAiABKAkSDgoGYWN0aW9uGAMgASgJEhAKCHJlc291cmNlGAQgASgJEhMKC2JlZm9yZV9qc29uGAUgASgJEhIKCmFmdGVyX2pzb24YBiABKAkSJgoCYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlEKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkSEAoIcmVzb3VyY2UYAyABKAkiXQoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USKQoGZXZlbnRzGAEgAygLMhkuc3dpdGNoeWFyZC52MS5BdWRpdEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSISChBHZXRDYWxsZXJSZXF1ZXN0InsKEUdldENhbGxlclJlc3BvbnNlEisKCXdvcmtzcGFjZRgBIAEoCzIYLnN3aXRjaHlhcmQudjEuV29ya3NwYWNlEioKBnNjb3BlcxgCIAMoDjIaLnN3aXRjaHlhcmQudjEuQXBpS2V5U2NvcGUSDQoFYWN0b3IYAyABKAkqdQoLQXBpS2V5U2NvcGUSHQoZQVBJX0tFWV9TQ09QRV9VTlNQRUNJRklFRBAAEhYKEkFQSV9LRVlfU0NPUEVfRU1JVBABEhYKEkFQSV9LRVlfU0NPUEVfUkVBRBACEhcKE0FQSV9LRVlfU0NPUEVfQURNSU4QAyqlAQoVVmVyaWZpY2F0aW9uQWxnb3JpdGhtEiYKIlZFUklGSUNBVElPTl9BTEdPUklUSE1fVU5TUEVDSUZJRUQQABIgChxWRVJJRklDQVRJT05fQUxHT1JJVEhNX0VERFNBEAESIAocVkVSSUZJQ0FUSU9OX0FMR09SSVRITV9SUzI1NhACEiAKHFZFUklGSUNBVElPTl9BTEdPUklUSE1fSFMyNTYQAzK2CAoQV29ya3NwYWNlU2VydmljZRJgCg9DcmVhdGVXb3Jrc3BhY2USJS5zd2l0Y2h5YXJkLnYxLkNyZWF0ZVdvcmtzcGFjZVJlcXVlc3QaJi5zd2l0Y2h5YXJkLnYxLkNyZWF0ZVdvcmtzcGFjZVJlc3BvbnNlEl0KDkxpc3RXb3Jrc3BhY2VzEiQuc3dpdGNoeWFyZC52MS5MaXN0V29ya3NwYWNlc1JlcXVlc3QaJS5zd2l0Y2h5YXJkLnYxLkxpc3RXb3Jrc3BhY2VzUmVzcG9uc2USVwoMQ3JlYXRlQXBpS2V5EiIuc3dpdGNoeWFyZC52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiMuc3dpdGNoeWFyZC52MS5DcmVhdGVBcGlLZXlSZXNwb25zZRJUCgtMaXN0QXBpS2V5cxIhLnN3aXRjaHlhcmQudjEuTGlzdEFwaUtleXNSZXF1ZXN0GiIuc3dpdGNoeWFyZC52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlElcKDFJldm9rZUFwaUtleRIiLnN3aXRjaHlhcmQudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBojLnN3aXRjaHlhcmQudjEuUmV2b2tlQXBpS2V5UmVzcG9uc2USVwoMUm90YXRlQXBpS2V5EiIuc3dpdGNoeWFyZC52MS5Sb3RhdGVBcGlLZXlSZXF1ZXN0GiMuc3dpdGNoeWFyZC52MS5Sb3RhdGVBcGlLZXlSZXNwb25zZRJpChJBZGRWZXJpZmljYXRpb25LZXkSKC5zd2l0Y2h5YXJkLnYxLkFkZFZlcmlmaWNhdGlvbktleVJlcXVlc3QaKS5zd2l0Y2h5YXJkLnYxLkFkZFZlcmlmaWNhdGlvbktleVJlc3BvbnNlEm8KFExpc3RWZXJpZmljYXRpb25LZXlzEiouc3dpdGNoeWFyZC52MS5MaXN0VmVyaWZpY2F0aW9uS2V5c1JlcXVlc3QaKy5zd2l0Y2h5YXJkLnYxLkxpc3RWZXJpZmljYXRpb25LZXlzUmVzcG9uc2UScgoVUmVtb3ZlVmVyaWZpY2F0aW9uS2V5Eisuc3dpdGNoeWFyZC52MS5SZW1vdmVWZXJpZmljYXRpb25LZXlSZXF1ZXN0Giwuc3dpdGNoeWFyZC52MS5SZW1vdmVWZXJpZmljYXRpb25LZXlSZXNwb25zZRJgCg9MaXN0QXVkaXRFdmVudHMSJS5zd2l0Y2h5YXJkLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaJi5zd2l0Y2h5YXJkLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEk4KCUdldENhbGxlchIfLnN3aXRjaHlhcmQudjEuR2V0Q2FsbGVyUmVxdWVzdBogLnN3aXRjaHlhcmQudjEuR2V0Q2FsbGVyUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch1zd2l0Y2h5YXJkL3YxL3dvcmtzcGFjZS5wcm90bxINc3dpdGNoeWFyZC52MSKNAQoJV29ya3NwYWNlEgoKAmlkGAEgASgJEgwKBHNsdWcYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOcmV0ZW50aW9uX2RheXMYBCABKA0SHgoWcGF5bG9hZF9yZXRlbnRpb25fZGF5cxgFIAEoDSJNChNTZXRSZXRlbnRpb25SZXF1ZXN0EhYKDnJldGVudGlvbl9kYXlzGAEgASgNEh4KFnBheWxvYWRfcmV0ZW50aW9uX2RheXMYAiABKA0iQwoUU2V0UmV0ZW50aW9uUmVzcG9uc2USKwoJd29ya3NwYWNlGAEgASgLMhguc3dpdGNoeWFyZC52MS5Xb3Jrc3BhY2UilwIKBkFwaUtleRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBnByZWZpeBgDIAEoCRITCgtlbnZpcm9ubWVudBgEIAEoCRIqCgZzY29wZXMYBSADKA4yGi5zd2l0Y2h5YXJkLnYxLkFwaUtleVNjb3BlEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJldm9rZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYCSABKAkiJgoWQ3JlYXRlV29ya3NwYWNlUmVxdWVzdBIMCgRzbHVnGAEgASgJInsKF0NyZWF0ZVdvcmtzcGFjZVJlc3BvbnNlEisKCXdvcmtzcGFjZRgBIAEoCzIYLnN3aXRjaHlhcmQudjEuV29ya3NwYWNlEg8KB2FwaV9rZXkYAiABKAkSIgoDa2V5GAMgASgLMhUuc3dpdGNoeWFyZC52MS5BcGlLZXkiPgoVTGlzdFdvcmtzcGFjZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJIl8KFkxpc3RXb3Jrc3BhY2VzUmVzcG9uc2USLAoKd29ya3NwYWNlcxgBIAMoCzIYLnN3aXRjaHlhcmQudjEuV29ya3NwYWNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKUAQoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJEhMKC2Vudmlyb25tZW50GAIgASgJEioKBnNjb3BlcxgDIAMoDjIaLnN3aXRjaHlhcmQudjEuQXBpS2V5U2NvcGUSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSwoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USIgoDa2V5GAEgASgLMhUuc3dpdGNoeWFyZC52MS5BcGlLZXkSDwoHYXBpX2tleRgCIAEoCSIuChJMaXN0QXBpS2V5c1JlcXVlc3QSGAoQaW5jbHVkZV9pbmFjdGl2ZRgBIAEoCCI6ChNMaXN0QXBpS2V5c1Jlc3BvbnNlEiMKBGtleXMYASADKAsyFS5zd2l0Y2h5YXJkLnYxLkFwaUtleSIhChNSZXZva2VBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIjoKFFJldm9rZUFwaUtleVJlc3BvbnNlEiIKA2tleRgBIAEoCzIVLnN3aXRjaHlhcmQudjEuQXBpS2V5IlIKE1JvdGF0ZUFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkSLwoMZ3JhY2VfcGVyaW9kGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uInQKFFJvdGF0ZUFwaUtleVJlc3BvbnNlEiIKA2tleRgBIAEoCzIVLnN3aXRjaHlhcmQudjEuQXBpS2V5Eg8KB2FwaV9rZXkYAiABKAkSJwoIcHJldmlvdXMYAyABKAsyFS5zd2l0Y2h5YXJkLnYxLkFwaUtleSKnAQoPVmVyaWZpY2F0aW9uS2V5EgoKAmlkGAEgASgJEgsKA2tpZBgCIAEoCRI3CglhbGdvcml0aG0YAyABKA4yJC5zd2l0Y2h5YXJkLnYxLlZlcmlmaWNhdGlvbkFsZ29yaXRobRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhdGVkX2J5GAUgASgJInMKGUFkZFZlcmlmaWNhdGlvbktleVJlcXVlc3QSCwoDa2lkGAEgASgJEjcKCWFsZ29yaXRobRgCIAEoDjIkLnN3aXRjaHlhcmQudjEuVmVyaWZpY2F0aW9uQWxnb3JpdGhtEhAKCG1hdGVyaWFsGAMgASgMIkkKGkFkZFZlcmlmaWNhdGlvbktleVJlc3BvbnNlEisKA2tleRgBIAEoCzIeLnN3aXRjaHlhcmQudjEuVmVyaWZpY2F0aW9uS2V5Ih0KG0xpc3RWZXJpZmljYXRpb25LZXlzUmVxdWVzdCJMChxMaXN0VmVyaWZpY2F0aW9uS2V5c1Jlc3BvbnNlEiwKBGtleXMYASADKAsyHi5zd2l0Y2h5YXJkLnYxLlZlcmlmaWNhdGlvbktleSIqChxSZW1vdmVWZXJpZmljYXRpb25LZXlSZXF1ZXN0EgoKAmlkGAEgASgJIh8KHVJlbW92ZVZlcmlmaWNhdGlvbktleVJlc3BvbnNlIpoBCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgJEg0KBWFjdG9yGAIgASgJEg4KBmFjdGlvbhgDIAEoCRIQCghyZXNvdXJjZRgEIAEoCRITCgtiZWZvcmVfanNvbhgFIAEoCRISCgphZnRlcl9qc29uGAYgASgJEiYKAmF0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJRChZMaXN0QXVkaXRFdmVudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJEhAKCHJlc291cmNlGAMgASgJIl0KF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEikKBmV2ZW50cxgBIAMoCzIZLnN3aXRjaHlhcmQudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiEgoQR2V0Q2FsbGVyUmVxdWVzdCJ7ChFHZXRDYWxsZXJSZXNwb25zZRIrCgl3b3Jrc3BhY2UYASABKAsyGC5zd2l0Y2h5YXJkLnYxLldvcmtzcGFjZRIqCgZzY29wZXMYAiADKA4yGi5zd2l0Y2h5YXJkLnYxLkFwaUtleVNjb3BlEg0KBWFjdG9yGAMgASgJKnUKC0FwaUtleVNjb3BlEh0KGUFQSV9LRVlfU0NPUEVfVU5TUEVDSUZJRUQQABIWChJBUElfS0VZX1NDT1BFX0VNSVQQARIWChJBUElfS0VZX1NDT1BFX1JFQUQQAhIXChNBUElfS0VZX1NDT1BFX0FETUlOEAMqpQEKFVZlcmlmaWNhdGlvbkFsZ29yaXRobRImCiJWRVJJRklDQVRJT05fQUxHT1JJVEhNX1VOU1BFQ0lGSUVEEAASIAocVkVSSUZJQ0FUSU9OX0FMR09SSVRITV9FRERTQRABEiAKHFZFUklGSUNBVElPTl9BTEdPUklUSE1fUlMyNTYQAhIgChxWRVJJRklDQVRJT05fQUxHT1JJVEhNX0hTMjU2EAMyjwkKEFdvcmtzcGFjZVNlcnZpY2USYAoPQ3JlYXRlV29ya3NwYWNlEiUuc3dpdGNoeWFyZC52MS5DcmVhdGVXb3Jrc3BhY2VSZXF1ZXN0GiYuc3dpdGNoeWFyZC52MS5DcmVhdGVXb3Jrc3BhY2VSZXNwb25zZRJdCg5MaXN0V29ya3NwYWNlcxIkLnN3aXRjaHlhcmQudjEuTGlzdFdvcmtzcGFjZXNSZXF1ZXN0GiUuc3dpdGNoeWFyZC52MS5MaXN0V29ya3NwYWNlc1Jlc3BvbnNlElcKDENyZWF0ZUFwaUtleRIiLnN3aXRjaHlhcmQudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBojLnN3aXRjaHlhcmQudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2USVAoLTGlzdEFwaUtleXMSIS5zd2l0Y2h5YXJkLnYxLkxpc3RBcGlLZXlzUmVxdWVzdBoiLnN3aXRjaHlhcmQudjEuTGlzdEFwaUtleXNSZXNwb25zZRJXCgxSZXZva2VBcGlLZXkSIi5zd2l0Y2h5YXJkLnYxLlJldm9rZUFwaUtleVJlcXVlc3QaIy5zd2l0Y2h5YXJkLnYxLlJldm9rZUFwaUtleVJlc3BvbnNlElcKDFJvdGF0ZUFwaUtleRIiLnN3aXRjaHlhcmQudjEuUm90YXRlQXBpS2V5UmVxdWVzdBojLnN3aXRjaHlhcmQudjEuUm90YXRlQXBpS2V5UmVzcG9uc2USaQoSQWRkVmVyaWZpY2F0aW9uS2V5Eiguc3dpdGNoeWFyZC52MS5BZGRWZXJpZmljYXRpb25LZXlSZXF1ZXN0Gikuc3dpdGNoeWFyZC52MS5BZGRWZXJpZmljYXRpb25LZXlSZXNwb25zZRJvChRMaXN0VmVyaWZpY2F0aW9uS2V5cxIqLnN3aXRjaHlhcmQudjEuTGlzdFZlcmlmaWNhdGlvbktleXNSZXF1ZXN0Gisuc3dpdGNoeWFyZC52MS5MaXN0VmVyaWZpY2F0aW9uS2V5c1Jlc3BvbnNlEnIKFVJlbW92ZVZlcmlmaWNhdGlvbktleRIrLnN3aXRjaHlhcmQudjEuUmVtb3ZlVmVyaWZpY2F0aW9uS2V5UmVxdWVzdBosLnN3aXRjaHlhcmQudjEuUmVtb3ZlVmVyaWZpY2F0aW9uS2V5UmVzcG9uc2USYAoPTGlzdEF1ZGl0RXZlbnRzEiUuc3dpdGNoeWFyZC52MS5MaXN0QXVkaXRFdmVudHNSZXF1ZXN0GiYuc3dpdGNoeWFyZC52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZRJOCglHZXRDYWxsZXISHy5zd2l0Y2h5YXJkLnYxLkdldENhbGxlclJlcXVlc3QaIC5zd2l0Y2h5YXJkLnYxLkdldENhbGxlclJlc3BvbnNlElcKDFNldFJldGVudGlvbhIiLnN3aXRjaHlhcmQudjEuU2V0UmV0ZW50aW9uUmVxdWVzdBojLnN3aXRjaHlhcmQudjEuU2V0UmV0ZW50aW9uUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message switchyard.v1.Workspace
@@ -34,6 +34,20 @@ export type Workspace = Message<"switchyard.v1.Workspace"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 3;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * Days events, deliveries and attempts are kept (default 30).
+   *
+   * @generated from field: uint32 retention_days = 4;
+   */
+  retentionDays: number;
+
+  /**
+   * Days payloads are kept; at most `retention_days` (default the same).
+   *
+   * @generated from field: uint32 payload_retention_days = 5;
+   */
+  payloadRetentionDays: number;
 };
 
 /**
@@ -42,6 +56,49 @@ export type Workspace = Message<"switchyard.v1.Workspace"> & {
  */
 export const WorkspaceSchema: GenMessage<Workspace> = /*@__PURE__*/
   messageDesc(file_switchyard_v1_workspace, 0);
+
+/**
+ * @generated from message switchyard.v1.SetRetentionRequest
+ */
+export type SetRetentionRequest = Message<"switchyard.v1.SetRetentionRequest"> & {
+  /**
+   * 1 to 3650.
+   *
+   * @generated from field: uint32 retention_days = 1;
+   */
+  retentionDays: number;
+
+  /**
+   * 1 to `retention_days`; 0 means the same as `retention_days`.
+   *
+   * @generated from field: uint32 payload_retention_days = 2;
+   */
+  payloadRetentionDays: number;
+};
+
+/**
+ * Describes the message switchyard.v1.SetRetentionRequest.
+ * Use `create(SetRetentionRequestSchema)` to create a new message.
+ */
+export const SetRetentionRequestSchema: GenMessage<SetRetentionRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_workspace, 1);
+
+/**
+ * @generated from message switchyard.v1.SetRetentionResponse
+ */
+export type SetRetentionResponse = Message<"switchyard.v1.SetRetentionResponse"> & {
+  /**
+   * @generated from field: switchyard.v1.Workspace workspace = 1;
+   */
+  workspace?: Workspace | undefined;
+};
+
+/**
+ * Describes the message switchyard.v1.SetRetentionResponse.
+ * Use `create(SetRetentionResponseSchema)` to create a new message.
+ */
+export const SetRetentionResponseSchema: GenMessage<SetRetentionResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_workspace, 2);
 
 /**
  * @generated from message switchyard.v1.ApiKey
@@ -110,7 +167,7 @@ export type ApiKey = Message<"switchyard.v1.ApiKey"> & {
  * Use `create(ApiKeySchema)` to create a new message.
  */
 export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 1);
+  messageDesc(file_switchyard_v1_workspace, 3);
 
 /**
  * @generated from message switchyard.v1.CreateWorkspaceRequest
@@ -129,7 +186,7 @@ export type CreateWorkspaceRequest = Message<"switchyard.v1.CreateWorkspaceReque
  * Use `create(CreateWorkspaceRequestSchema)` to create a new message.
  */
 export const CreateWorkspaceRequestSchema: GenMessage<CreateWorkspaceRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 2);
+  messageDesc(file_switchyard_v1_workspace, 4);
 
 /**
  * @generated from message switchyard.v1.CreateWorkspaceResponse
@@ -158,7 +215,7 @@ export type CreateWorkspaceResponse = Message<"switchyard.v1.CreateWorkspaceResp
  * Use `create(CreateWorkspaceResponseSchema)` to create a new message.
  */
 export const CreateWorkspaceResponseSchema: GenMessage<CreateWorkspaceResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 3);
+  messageDesc(file_switchyard_v1_workspace, 5);
 
 /**
  * @generated from message switchyard.v1.ListWorkspacesRequest
@@ -182,7 +239,7 @@ export type ListWorkspacesRequest = Message<"switchyard.v1.ListWorkspacesRequest
  * Use `create(ListWorkspacesRequestSchema)` to create a new message.
  */
 export const ListWorkspacesRequestSchema: GenMessage<ListWorkspacesRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 4);
+  messageDesc(file_switchyard_v1_workspace, 6);
 
 /**
  * @generated from message switchyard.v1.ListWorkspacesResponse
@@ -204,7 +261,7 @@ export type ListWorkspacesResponse = Message<"switchyard.v1.ListWorkspacesRespon
  * Use `create(ListWorkspacesResponseSchema)` to create a new message.
  */
 export const ListWorkspacesResponseSchema: GenMessage<ListWorkspacesResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 5);
+  messageDesc(file_switchyard_v1_workspace, 7);
 
 /**
  * @generated from message switchyard.v1.CreateApiKeyRequest
@@ -244,7 +301,7 @@ export type CreateApiKeyRequest = Message<"switchyard.v1.CreateApiKeyRequest"> &
  * Use `create(CreateApiKeyRequestSchema)` to create a new message.
  */
 export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 6);
+  messageDesc(file_switchyard_v1_workspace, 8);
 
 /**
  * @generated from message switchyard.v1.CreateApiKeyResponse
@@ -268,7 +325,7 @@ export type CreateApiKeyResponse = Message<"switchyard.v1.CreateApiKeyResponse">
  * Use `create(CreateApiKeyResponseSchema)` to create a new message.
  */
 export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 7);
+  messageDesc(file_switchyard_v1_workspace, 9);
 
 /**
  * @generated from message switchyard.v1.ListApiKeysRequest
@@ -287,7 +344,7 @@ export type ListApiKeysRequest = Message<"switchyard.v1.ListApiKeysRequest"> & {
  * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
 export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 8);
+  messageDesc(file_switchyard_v1_workspace, 10);
 
 /**
  * @generated from message switchyard.v1.ListApiKeysResponse
@@ -304,7 +361,7 @@ export type ListApiKeysResponse = Message<"switchyard.v1.ListApiKeysResponse"> &
  * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
 export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 9);
+  messageDesc(file_switchyard_v1_workspace, 11);
 
 /**
  * @generated from message switchyard.v1.RevokeApiKeyRequest
@@ -321,7 +378,7 @@ export type RevokeApiKeyRequest = Message<"switchyard.v1.RevokeApiKeyRequest"> &
  * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
  */
 export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 10);
+  messageDesc(file_switchyard_v1_workspace, 12);
 
 /**
  * @generated from message switchyard.v1.RevokeApiKeyResponse
@@ -338,7 +395,7 @@ export type RevokeApiKeyResponse = Message<"switchyard.v1.RevokeApiKeyResponse">
  * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
  */
 export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 11);
+  messageDesc(file_switchyard_v1_workspace, 13);
 
 /**
  * @generated from message switchyard.v1.RotateApiKeyRequest
@@ -363,7 +420,7 @@ export type RotateApiKeyRequest = Message<"switchyard.v1.RotateApiKeyRequest"> &
  * Use `create(RotateApiKeyRequestSchema)` to create a new message.
  */
 export const RotateApiKeyRequestSchema: GenMessage<RotateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 12);
+  messageDesc(file_switchyard_v1_workspace, 14);
 
 /**
  * @generated from message switchyard.v1.RotateApiKeyResponse
@@ -394,7 +451,7 @@ export type RotateApiKeyResponse = Message<"switchyard.v1.RotateApiKeyResponse">
  * Use `create(RotateApiKeyResponseSchema)` to create a new message.
  */
 export const RotateApiKeyResponseSchema: GenMessage<RotateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 13);
+  messageDesc(file_switchyard_v1_workspace, 15);
 
 /**
  * @generated from message switchyard.v1.VerificationKey
@@ -436,7 +493,7 @@ export type VerificationKey = Message<"switchyard.v1.VerificationKey"> & {
  * Use `create(VerificationKeySchema)` to create a new message.
  */
 export const VerificationKeySchema: GenMessage<VerificationKey> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 14);
+  messageDesc(file_switchyard_v1_workspace, 16);
 
 /**
  * @generated from message switchyard.v1.AddVerificationKeyRequest
@@ -465,7 +522,7 @@ export type AddVerificationKeyRequest = Message<"switchyard.v1.AddVerificationKe
  * Use `create(AddVerificationKeyRequestSchema)` to create a new message.
  */
 export const AddVerificationKeyRequestSchema: GenMessage<AddVerificationKeyRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 15);
+  messageDesc(file_switchyard_v1_workspace, 17);
 
 /**
  * @generated from message switchyard.v1.AddVerificationKeyResponse
@@ -482,7 +539,7 @@ export type AddVerificationKeyResponse = Message<"switchyard.v1.AddVerificationK
  * Use `create(AddVerificationKeyResponseSchema)` to create a new message.
  */
 export const AddVerificationKeyResponseSchema: GenMessage<AddVerificationKeyResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 16);
+  messageDesc(file_switchyard_v1_workspace, 18);
 
 /**
  * @generated from message switchyard.v1.ListVerificationKeysRequest
@@ -495,7 +552,7 @@ export type ListVerificationKeysRequest = Message<"switchyard.v1.ListVerificatio
  * Use `create(ListVerificationKeysRequestSchema)` to create a new message.
  */
 export const ListVerificationKeysRequestSchema: GenMessage<ListVerificationKeysRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 17);
+  messageDesc(file_switchyard_v1_workspace, 19);
 
 /**
  * @generated from message switchyard.v1.ListVerificationKeysResponse
@@ -512,7 +569,7 @@ export type ListVerificationKeysResponse = Message<"switchyard.v1.ListVerificati
  * Use `create(ListVerificationKeysResponseSchema)` to create a new message.
  */
 export const ListVerificationKeysResponseSchema: GenMessage<ListVerificationKeysResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 18);
+  messageDesc(file_switchyard_v1_workspace, 20);
 
 /**
  * @generated from message switchyard.v1.RemoveVerificationKeyRequest
@@ -529,7 +586,7 @@ export type RemoveVerificationKeyRequest = Message<"switchyard.v1.RemoveVerifica
  * Use `create(RemoveVerificationKeyRequestSchema)` to create a new message.
  */
 export const RemoveVerificationKeyRequestSchema: GenMessage<RemoveVerificationKeyRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 19);
+  messageDesc(file_switchyard_v1_workspace, 21);
 
 /**
  * @generated from message switchyard.v1.RemoveVerificationKeyResponse
@@ -542,7 +599,7 @@ export type RemoveVerificationKeyResponse = Message<"switchyard.v1.RemoveVerific
  * Use `create(RemoveVerificationKeyResponseSchema)` to create a new message.
  */
 export const RemoveVerificationKeyResponseSchema: GenMessage<RemoveVerificationKeyResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 20);
+  messageDesc(file_switchyard_v1_workspace, 22);
 
 /**
  * @generated from message switchyard.v1.AuditEvent
@@ -600,7 +657,7 @@ export type AuditEvent = Message<"switchyard.v1.AuditEvent"> & {
  * Use `create(AuditEventSchema)` to create a new message.
  */
 export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 21);
+  messageDesc(file_switchyard_v1_workspace, 23);
 
 /**
  * @generated from message switchyard.v1.ListAuditEventsRequest
@@ -631,7 +688,7 @@ export type ListAuditEventsRequest = Message<"switchyard.v1.ListAuditEventsReque
  * Use `create(ListAuditEventsRequestSchema)` to create a new message.
  */
 export const ListAuditEventsRequestSchema: GenMessage<ListAuditEventsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 22);
+  messageDesc(file_switchyard_v1_workspace, 24);
 
 /**
  * @generated from message switchyard.v1.ListAuditEventsResponse
@@ -653,7 +710,7 @@ export type ListAuditEventsResponse = Message<"switchyard.v1.ListAuditEventsResp
  * Use `create(ListAuditEventsResponseSchema)` to create a new message.
  */
 export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 23);
+  messageDesc(file_switchyard_v1_workspace, 25);
 
 /**
  * @generated from message switchyard.v1.GetCallerRequest
@@ -666,7 +723,7 @@ export type GetCallerRequest = Message<"switchyard.v1.GetCallerRequest"> & {
  * Use `create(GetCallerRequestSchema)` to create a new message.
  */
 export const GetCallerRequestSchema: GenMessage<GetCallerRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 24);
+  messageDesc(file_switchyard_v1_workspace, 26);
 
 /**
  * @generated from message switchyard.v1.GetCallerResponse
@@ -697,7 +754,7 @@ export type GetCallerResponse = Message<"switchyard.v1.GetCallerResponse"> & {
  * Use `create(GetCallerResponseSchema)` to create a new message.
  */
 export const GetCallerResponseSchema: GenMessage<GetCallerResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_workspace, 25);
+  messageDesc(file_switchyard_v1_workspace, 27);
 
 /**
  * ApiKeyScope is what a key or token may do. `admin` includes `read` and
@@ -900,6 +957,20 @@ export const WorkspaceService: GenService<{
     methodKind: "unary";
     input: typeof GetCallerRequestSchema;
     output: typeof GetCallerResponseSchema;
+  },
+  /**
+   * SetRetention sets how long the workspace's history is kept: events,
+   * deliveries and attempts for `retention_days`, payloads (event payloads
+   * and mapped delivery bodies) for `payload_retention_days`. Older history
+   * is removed by the retention loop within its interval (an hour by
+   * default).
+   *
+   * @generated from rpc switchyard.v1.WorkspaceService.SetRetention
+   */
+  setRetention: {
+    methodKind: "unary";
+    input: typeof SetRetentionRequestSchema;
+    output: typeof SetRetentionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_switchyard_v1_workspace, 0);

@@ -84,7 +84,7 @@ impl Preloader {
         let mut connection_ids = Vec::new();
         for event in &events {
             for (rule, connection) in &self.rules {
-                delivery_ids.push(DeliveryId::generate());
+                delivery_ids.push(DeliveryId::for_event_rule(*event, *rule));
                 delivery_events.push(event.as_uuid());
                 rule_ids.push(rule.as_uuid());
                 connection_ids.push(connection.as_uuid());
