@@ -41,7 +41,10 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)>
 }
 
 /// Serves `routes` plus health and reflection on `listener` until `shutdown`
-/// trips; in-flight calls finish first. Logs `listening` here, once the
+/// trips. A stop first reports every service `NOT_SERVING` (so a balancer
+/// still probing sends nothing new here), then stops accepting connections
+/// and lets in-flight calls finish (tonic's graceful shutdown: open HTTP/2
+/// connections get a `GOAWAY`). Logs `listening` here, once the
 /// service is built and about to answer, so a service that fails to build
 /// never claims it listened. Health reports `service_names` as serving
 /// while `database` answers. With `tls`, every connection must
@@ -56,6 +59,20 @@ pub async fn serve(
     shutdown: Signal,
 ) -> anyhow::Result<()> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let stopping = {
+        let reporter = health_reporter.clone();
+        let names: Vec<String> = service_names.iter().map(|name| name.to_string()).collect();
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.wait().await;
+            for name in names.iter().map(String::as_str).chain([""]) {
+                reporter
+                    .set_service_status(name, tonic_health::ServingStatus::NotServing)
+                    .await;
+            }
+            tracing::info!("stopping: health is NOT_SERVING, draining in-flight calls");
+        }
+    };
     for name in service_names {
         health_reporter
             .set_service_status(*name, tonic_health::ServingStatus::Serving)
@@ -88,7 +105,7 @@ pub async fn serve(
         .add_routes(routes)
         .add_service(health_service)
         .add_service(reflection)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.wait())
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopping)
         .await
         .context("serving gRPC");
     health.abort();

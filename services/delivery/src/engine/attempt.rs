@@ -32,6 +32,7 @@ use tracing::{Instrument, Span};
 use super::credentials::{self, Credentials};
 
 use super::gate::{Gate, HoldReason, Verdict};
+use super::handback::Holdings;
 use super::http::{SendResult, Sender, Timeouts};
 use super::job::Job;
 use super::observe;
@@ -82,6 +83,8 @@ struct Inner {
     keyring: Keyring,
     waiting: Waiting,
     shared: Shared,
+    /// What a stop hands back (see `super::handback`).
+    holdings: Holdings,
 }
 
 impl Attempter {
@@ -93,6 +96,7 @@ impl Attempter {
         defaults: Defaults,
         keyring: Keyring,
         waiting: Waiting,
+        holdings: Holdings,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -104,6 +108,7 @@ impl Attempter {
                 keyring,
                 waiting,
                 shared: Shared::default(),
+                holdings,
             }),
         }
     }
@@ -169,6 +174,8 @@ impl Attempter {
                     return;
                 }
             };
+            // Only in this process until recorded: a stop hands it back.
+            let _held = self.inner.holdings.waiting_job(&text);
             let job = match Job::from_json(&text) {
                 Ok(job) => job,
                 Err(reason) => {
@@ -239,6 +246,8 @@ impl Attempter {
         let request = (job.workspace, job.delivery);
         match self.inner.writers.claims.call(request).await? {
             ClaimOutcome::Claimed(claimed) => {
+                // Leased to this process until recorded: a stop releases it.
+                let _held = self.inner.holdings.claim(job.delivery, claimed.attempt);
                 let span = observe::attempt_span(job, &claimed);
                 self.attempt(job, *claimed, &span)
                     .instrument(span.clone())

@@ -11,4 +11,5 @@ mod limits;
 mod pause;
 mod policies;
 mod recovery;
+mod shutdown;
 mod waiting;
