@@ -31,6 +31,13 @@ pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 
 const _: () = assert!(MAX_REQUEST_BYTES > 2 * crate::quota::config::MAX_PAYLOAD_CEILING);
 
+/// The health service name a liveness probe asks about: `SERVING` for as
+/// long as the server runs, whatever its dependencies say. Readiness asks
+/// about the whole server (`""`), which follows Postgres and turns
+/// `NOT_SERVING` at a stop; a liveness probe on it would restart every
+/// replica during a database outage they ride out by themselves.
+pub const LIVENESS_SERVICE: &str = "liveness";
+
 /// Binds `addr` (port 0 picks a free one) and reports the bound address.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)> {
     let listener = TcpListener::bind(addr)
@@ -73,6 +80,9 @@ pub async fn serve(
             tracing::info!("stopping: health is NOT_SERVING, draining in-flight calls");
         }
     };
+    health_reporter
+        .set_service_status(LIVENESS_SERVICE, tonic_health::ServingStatus::Serving)
+        .await;
     for name in service_names {
         health_reporter
             .set_service_status(*name, tonic_health::ServingStatus::Serving)

@@ -3,11 +3,13 @@
 //! [`schema`] is the schema tooling (`switchyard schema push/check/…`);
 //! [`rules`] manages rules (`switchyard rules apply/test/…`);
 //! [`emit_file`] sends a file of events (`switchyard emit --file`);
-//! [`bench`] is the load generator (`switchyard bench`).
+//! [`bench`] is the load generator (`switchyard bench`); [`health`] asks a
+//! service's gRPC health (`switchyard health`, for container probes).
 
 pub mod admin;
 pub mod bench;
 pub mod client;
 pub mod emit_file;
+pub mod health;
 pub mod rules;
 pub mod schema;
