@@ -96,7 +96,6 @@ impl Attempter {
         defaults: Defaults,
         keyring: Keyring,
         waiting: Waiting,
-        holdings: Holdings,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -108,9 +107,14 @@ impl Attempter {
                 keyring,
                 waiting,
                 shared: Shared::default(),
-                holdings,
+                holdings: Holdings::default(),
             }),
         }
+    }
+
+    /// What this process's attempts hold, for a stop to hand back.
+    pub fn holdings(&self) -> Holdings {
+        self.inner.holdings.clone()
     }
 
     /// Handles one stream entry to the end, then lets the slot it used

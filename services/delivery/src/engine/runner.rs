@@ -103,7 +103,6 @@ impl Engine {
             delivery.max_in_flight_per_connection,
         );
         let waiting = Waiting::new(queue.commands(), queue.keys().clone());
-        let holdings = Holdings::default();
         let attempter = Attempter::new(
             pool.clone(),
             writers,
@@ -112,8 +111,8 @@ impl Engine {
             Defaults::new(delivery),
             keyring,
             waiting.clone(),
-            holdings.clone(),
         );
+        let holdings = attempter.holdings();
         Ok(Self {
             recovery: Recovery::new(pool.clone(), queue.clone()),
             pool,

@@ -3,12 +3,12 @@
 //! several of each against one Postgres database and one Redis prefix,
 //! coordinating through nothing else.
 //!
-//! 1. [`replicas_ride_out_kill_and_sigterm_under_load`]: 2 ingests, 2
+//! 1. `replicas_ride_out_kill_and_sigterm_under_load`: 2 ingests, 2
 //!    routers and 3 delivery processes; load through both ingests; one
 //!    router and one delivery process are killed (`kill -9`; the router is
 //!    started again, as its Deployment would), another delivery process is
 //!    stopped with `SIGTERM` and must exit 0 after handing its work back.
-//! 2. [`a_rolling_restart_of_every_delivery_replica_loses_nothing`]: each
+//! 2. `a_rolling_restart_of_every_delivery_replica_loses_nothing`: each
 //!    delivery replica in turn is stopped (`SIGTERM`) and replaced.
 //!
 //! Both then check what a receiver that verifies every signature got:
