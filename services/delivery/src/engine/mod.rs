@@ -41,7 +41,8 @@
 //! - [`handback`] gives back, at a stop, what this process still holds:
 //!   claims of attempts cut at the end of `delivery.shutdown_grace`, jobs
 //!   taken off waiting lists and entries pending for its consumer, which it
-//!   then removes from the group.
+//!   then removes from the group; [`departed`] removes the consumers of
+//!   processes that died, once their entries were reclaimed.
 //!
 //! Every loop is safe in any number of replicas without electing one:
 //! reads and reclaims go through the consumer group (`XREADGROUP`,
@@ -58,6 +59,7 @@
 pub mod attempt;
 pub mod consumer;
 pub mod credentials;
+pub mod departed;
 pub mod dispatch;
 pub mod gate;
 pub mod gauges;

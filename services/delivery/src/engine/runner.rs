@@ -31,7 +31,7 @@ use super::queue::JobQueue;
 use super::recovery::Recovery;
 use super::waiting::Waiting;
 use super::writers::Writers;
-use super::{consumer, gauges, reclaim, scheduler, sweeper, waiting};
+use super::{consumer, departed, gauges, reclaim, scheduler, sweeper, waiting};
 
 /// How long cut attempts get to let go of their slots.
 const CUT_WAIT: Duration = Duration::from_secs(2);
@@ -158,6 +158,12 @@ impl Engine {
                 shutdown.clone(),
             ),
             gauges::run(self.queue.clone(), shutdown.clone()),
+            departed::run(
+                self.queue.clone(),
+                visibility * 2,
+                sweep_every,
+                shutdown.clone()
+            ),
             waiting::run(self.waiting.clone(), self.gate.clone(), shutdown.clone()),
             sweeper::run(
                 self.pool.clone(),

@@ -2,7 +2,8 @@
 //! running at the end of `delivery.shutdown_grace` are cut, their claims
 //! released without spending an attempt, their jobs handed back to the
 //! stream, and the consumer leaves the group; another replica then takes
-//! the job at once.
+//! the job at once. A consumer that died without a word is forgotten once
+//! its jobs were reclaimed.
 
 use crate::common;
 
@@ -112,4 +113,62 @@ async fn a_stop_within_the_grace_finishes_the_attempt_and_leaves_the_group() {
         consumers(&env).await.is_empty(),
         "the consumer left the group"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_consumer_is_forgotten_once_its_jobs_are_reclaimed() {
+    let env = TestEnv::new().await;
+    let receiver = Receiver::start(vec![Reply::status(200)]).await;
+    let seeded = env.seed(&receiver.url).await;
+    // A consumer that read the job and died without a word.
+    let mut redis = env.redis_connection().await;
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&env.keys.stream)
+        .arg(CONSUMER_GROUP)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(&mut redis)
+        .await
+        .expect("xgroup create");
+    env.enqueue(seeded.delivery).await;
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(CONSUMER_GROUP)
+        .arg("killed-consumer")
+        .arg("COUNT")
+        .arg(1)
+        .arg("STREAMS")
+        .arg(&env.keys.stream)
+        .arg(">")
+        .query_async(&mut redis)
+        .await
+        .expect("xreadgroup");
+
+    let mut config = env.config();
+    config.delivery.request_timeout = Duration::from_secs(1);
+    config.delivery.visibility_timeout = Duration::from_secs(2);
+    let app = env.start(&config).await;
+    // Reclaimed after the visibility timeout, then delivered once.
+    let state = env.wait_for_status(seeded.delivery, "succeeded").await;
+    assert_eq!(state.attempt_count, 1);
+    assert_eq!(receiver.count(), 1);
+
+    // Its name goes once it has been idle for twice the visibility
+    // timeout with nothing pending; the live replica stays.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let names = consumers(&env).await;
+        if !names.iter().any(|name| name == "killed-consumer") {
+            assert_eq!(names.len(), 1, "the live replica stays: {names:?}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the killed consumer was never forgotten: {names:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.stop().await;
+    assert!(consumers(&env).await.is_empty());
 }
