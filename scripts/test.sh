@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: starts Postgres and Redis if needed, lints the
-# protobuf contract with buf, checks that the SDKs' generated code is
+# protobuf contract with buf, validates deploy/k8s against the Kubernetes
+# API schemas, checks that the SDKs' generated code is
 # current and that the contract has no breaking change against main,
 # checks formatting and clippy, runs every unit and end-to-end test against
 # the real servers, then the TypeScript and Python SDK tests against a live
@@ -24,6 +25,9 @@ if ! cmp -s package-lock.json node_modules/.switchyard-lock; then
   cp package-lock.json node_modules/.switchyard-lock
 fi
 ./scripts/python-env.sh
+
+echo "==> Kubernetes manifests against the API schemas"
+./scripts/check-k8s.sh
 
 echo "==> buf lint"
 npx --no-install buf lint

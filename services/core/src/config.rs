@@ -317,6 +317,12 @@ pub struct DeliveryConfig {
     /// How often due retries are moved from the delay set into the stream.
     #[serde(with = "humantime_serde")]
     pub scheduler_interval: Duration,
+    /// How long a stopping delivery process (SIGTERM) lets its in-flight
+    /// attempts finish before it cuts them and hands their jobs back to the
+    /// stream. Keep Kubernetes' `terminationGracePeriodSeconds` (and
+    /// Compose's `stop_grace_period`) longer than this.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -339,6 +345,7 @@ impl Default for DeliveryConfig {
             max_in_flight_per_connection: 256,
             visibility_timeout: Duration::from_secs(60),
             scheduler_interval: Duration::from_millis(200),
+            shutdown_grace: Duration::from_secs(20),
         }
     }
 }
@@ -389,6 +396,11 @@ impl Config {
                 "delivery.visibility_timeout ({:?}) must be longer than delivery.request_timeout ({:?}), or a slow request would be delivered twice",
                 self.delivery.visibility_timeout,
                 self.delivery.request_timeout
+            );
+        }
+        if self.delivery.shutdown_grace.is_zero() {
+            bail!(
+                "delivery.shutdown_grace must be longer than zero, or every attempt in flight at a stop would be cut"
             );
         }
         if self.delivery.max_in_flight == 0 {

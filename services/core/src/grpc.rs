@@ -31,6 +31,13 @@ pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 
 const _: () = assert!(MAX_REQUEST_BYTES > 2 * crate::quota::config::MAX_PAYLOAD_CEILING);
 
+/// The health service name a liveness probe asks about: `SERVING` for as
+/// long as the server runs, whatever its dependencies say. Readiness asks
+/// about the whole server (`""`), which follows Postgres and turns
+/// `NOT_SERVING` at a stop; a liveness probe on it would restart every
+/// replica during a database outage they ride out by themselves.
+pub const LIVENESS_SERVICE: &str = "liveness";
+
 /// Binds `addr` (port 0 picks a free one) and reports the bound address.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)> {
     let listener = TcpListener::bind(addr)
@@ -41,7 +48,10 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)>
 }
 
 /// Serves `routes` plus health and reflection on `listener` until `shutdown`
-/// trips; in-flight calls finish first. Logs `listening` here, once the
+/// trips. A stop first reports every service `NOT_SERVING` (so a balancer
+/// still probing sends nothing new here), then stops accepting connections
+/// and lets in-flight calls finish (tonic's graceful shutdown: open HTTP/2
+/// connections get a `GOAWAY`). Logs `listening` here, once the
 /// service is built and about to answer, so a service that fails to build
 /// never claims it listened. Health reports `service_names` as serving
 /// while `database` answers. With `tls`, every connection must
@@ -56,6 +66,23 @@ pub async fn serve(
     shutdown: Signal,
 ) -> anyhow::Result<()> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let stopping = {
+        let reporter = health_reporter.clone();
+        let names: Vec<String> = service_names.iter().map(|name| name.to_string()).collect();
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.wait().await;
+            for name in names.iter().map(String::as_str).chain([""]) {
+                reporter
+                    .set_service_status(name, tonic_health::ServingStatus::NotServing)
+                    .await;
+            }
+            tracing::info!("stopping: health is NOT_SERVING, draining in-flight calls");
+        }
+    };
+    health_reporter
+        .set_service_status(LIVENESS_SERVICE, tonic_health::ServingStatus::Serving)
+        .await;
     for name in service_names {
         health_reporter
             .set_service_status(*name, tonic_health::ServingStatus::Serving)
@@ -88,7 +115,7 @@ pub async fn serve(
         .add_routes(routes)
         .add_service(health_service)
         .add_service(reflection)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.wait())
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopping)
         .await
         .context("serving gRPC");
     health.abort();

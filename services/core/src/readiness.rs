@@ -69,13 +69,16 @@ pub async fn follow_postgres(
     shutdown: Signal,
 ) {
     let reported = std::sync::Mutex::new(ServingStatus::Serving);
+    let stopping = shutdown.clone();
     crate::shutdown::every(PROBE_INTERVAL, shutdown, || async {
         let status = match probe(&pool).await {
             Probe::Reachable => ServingStatus::Serving,
             Probe::Unreachable => ServingStatus::NotServing,
             Probe::Busy => return,
         };
-        if reported.lock().is_ok_and(|reported| *reported == status) {
+        // A stopping server reports NOT_SERVING (`grpc::serve`); a probe
+        // finishing after the stop must not turn it back.
+        if stopping.is_tripped() || reported.lock().is_ok_and(|reported| *reported == status) {
             return;
         }
         match status {

@@ -44,6 +44,18 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Ask a service's gRPC health (`grpc.health.v1`) whether it serves;
+    /// exits 0 only for SERVING. Container health checks run it.
+    Health {
+        /// The service's endpoint, e.g. `http://127.0.0.1:50052`.
+        endpoint: String,
+        /// The service name to ask about; the whole server when empty.
+        #[arg(long, default_value = "")]
+        service: String,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
     /// Run a webhook receiver that prints each request and checks its signature.
     Receive {
         #[arg(long, default_value_t = 8080)]

@@ -69,6 +69,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Receive { port, secret } => admin::receive(port, secret).await,
+        Command::Health {
+            endpoint,
+            service,
+            timeout,
+        } => switchyard::commands::health::check(&endpoint, &service, timeout).await,
         Command::Demo { exit } => {
             let config = Config::load()?;
             // The walk-through prints its own story; service logs only on warnings.

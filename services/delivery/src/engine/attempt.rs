@@ -33,6 +33,7 @@ use tracing::{Instrument, Span};
 use super::credentials::{self, Credentials};
 
 use super::gate::{Gate, HoldReason, Load, Verdict};
+use super::handback::Holdings;
 use super::http::{SendResult, Sender, Timeouts};
 use super::job::Job;
 use super::observe;
@@ -86,6 +87,8 @@ struct Inner {
     /// Enqueues the next delivery of an ordering key (the hand-over).
     producer: Producer,
     shared: Shared,
+    /// What a stop hands back (see `super::handback`).
+    holdings: Holdings,
 }
 
 impl Attempter {
@@ -111,8 +114,14 @@ impl Attempter {
                 waiting,
                 producer,
                 shared: Shared::default(),
+                holdings: Holdings::default(),
             }),
         }
+    }
+
+    /// What this process's attempts hold, for a stop to hand back.
+    pub fn holdings(&self) -> Holdings {
+        self.inner.holdings.clone()
     }
 
     /// Handles one stream entry to the end, then lets the slot it used
@@ -177,6 +186,8 @@ impl Attempter {
                     return;
                 }
             };
+            // Only in this process until recorded: a stop hands it back.
+            let _held = self.inner.holdings.waiting_job(&text);
             let job = match Job::from_json(&text) {
                 Ok(job) => job,
                 Err(reason) => {
@@ -247,6 +258,8 @@ impl Attempter {
         let request = (job.workspace, job.delivery);
         match self.inner.writers.claims.call(request).await? {
             ClaimOutcome::Claimed(claimed) => {
+                // Leased to this process until recorded: a stop releases it.
+                let _held = self.inner.holdings.claim(job.delivery, claimed.attempt);
                 let span = observe::attempt_span(job, &claimed);
                 self.attempt(job, *claimed, &span)
                     .instrument(span.clone())

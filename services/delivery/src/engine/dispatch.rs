@@ -4,12 +4,15 @@
 //! in this process for a free slot while its idle time runs towards the
 //! visibility timeout. Each attempt holds its permit until it ends, which
 //! also makes draining simple: holding every permit means nothing is in
-//! flight.
+//! flight. At a stop, attempts still running when the shutdown grace ends
+//! are cut ([`Dispatcher::cut`]): each task drops its attempt and gives its
+//! slot back, and `super::handback` returns their jobs to the stream.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 use super::attempt::Attempter;
 use super::queue::StreamEntry;
@@ -19,6 +22,8 @@ pub struct Dispatcher {
     slots: Arc<Semaphore>,
     capacity: u32,
     attempter: Attempter,
+    /// Cancelled when the shutdown grace is over.
+    cut: CancellationToken,
 }
 
 impl Dispatcher {
@@ -28,6 +33,7 @@ impl Dispatcher {
             slots: Arc::new(Semaphore::new(capacity)),
             capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
             attempter,
+            cut: CancellationToken::new(),
         }
     }
 
@@ -45,8 +51,12 @@ impl Dispatcher {
     /// Runs the entry's attempt in the background, in the slot `permit`.
     pub fn spawn(&self, permit: OwnedSemaphorePermit, entry: StreamEntry) {
         let attempter = self.attempter.clone();
+        let cut = self.cut.clone();
         tokio::spawn(async move {
-            attempter.process(entry).await;
+            tokio::select! {
+                () = attempter.process(entry) => {}
+                () = cut.cancelled() => {}
+            }
             drop(permit);
         });
     }
@@ -58,5 +68,13 @@ impl Dispatcher {
         tokio::time::timeout(limit, self.slots.acquire_many(self.capacity))
             .await
             .is_ok_and(|acquired| acquired.is_ok())
+    }
+
+    /// Cuts every attempt still running (their requests are dropped where
+    /// they are) and waits, for at most `limit`, until all have let go of
+    /// their slots; false if some still hold one.
+    pub async fn cut(&self, limit: Duration) -> bool {
+        self.cut.cancel();
+        self.drain(limit).await
     }
 }

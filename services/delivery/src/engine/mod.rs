@@ -38,6 +38,19 @@
 //! - [`observe`] gives each attempt its span in the event's trace and
 //!   counts deliveries; [`gauges`] samples the queue's depths for metrics.
 //!
+//! - [`handback`] gives back, at a stop, what this process still holds:
+//!   claims of attempts cut at the end of `delivery.shutdown_grace`, jobs
+//!   taken off waiting lists and entries pending for its consumer, which it
+//!   then removes from the group; [`departed`] removes the consumers of
+//!   processes that died, once their entries were reclaimed.
+//!
+//! Every loop is safe in any number of replicas without electing one:
+//! reads and reclaims go through the consumer group (`XREADGROUP`,
+//! `XAUTOCLAIM` give an entry to one consumer), the scheduler's and the
+//! rescue's moves are single Lua scripts, the sweeper locks its rows with
+//! `FOR UPDATE SKIP LOCKED` and stamps them, limits and breakers live in
+//! Redis, and the claim in Postgres lets one attempt through per delivery.
+//!
 //! Duplicated jobs are harmless because the claim only succeeds for a
 //! delivery that is due (or whose lease expired). [`queue`] wraps every
 //! Redis command of the stream; [`runner`] wires the loops together and
@@ -46,9 +59,11 @@
 pub mod attempt;
 pub mod consumer;
 pub mod credentials;
+pub mod departed;
 pub mod dispatch;
 pub mod gate;
 pub mod gauges;
+pub mod handback;
 pub mod http;
 pub mod job;
 pub mod observe;

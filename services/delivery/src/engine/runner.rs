@@ -1,7 +1,17 @@
 //! Wires the engine together: builds the shared parts once, runs the
-//! loops until shutdown, then waits for in-flight attempts. The consumer,
-//! reclaimer and scheduler run once per stream partition; gauges, waiting
-//! lists and the sweeper once for all.
+//! loops until shutdown, then stops the way a rolling restart needs:
+//!
+//! 1. the loops stop (no new reads, no reclaims; entries already read are
+//!    still dispatched);
+//! 2. in-flight attempts get `delivery.shutdown_grace` to finish;
+//! 3. those still running are cut, and [`handback`] returns what the
+//!    process holds — their claims, jobs taken off waiting lists, the
+//!    consumer's pending entries in every partition — and leaves the
+//!    consumer groups.
+//!
+//! The consumer, reclaimer, scheduler and departed-consumer cleanup run
+//! once per stream partition; gauges, waiting lists and the sweeper once
+//! for all.
 //!
 //! Loop periods follow the visibility timeout `V`: the reclaimer looks every
 //! `V/2` (between 0.5 and 5 s), the sweeper every `V` (between 1 and 10 s)
@@ -19,16 +29,17 @@ use switchyard_core::shutdown::Signal;
 use super::attempt::Attempter;
 use super::dispatch::Dispatcher;
 use super::gate::Gate;
+use super::handback::{self, Holdings};
 use super::http::Sender;
 use super::policy::Defaults;
 use super::queue::JobQueue;
 use super::recovery::Recovery;
 use super::waiting::Waiting;
 use super::writers::Writers;
-use super::{consumer, gauges, reclaim, scheduler, sweeper, waiting};
+use super::{consumer, departed, gauges, reclaim, scheduler, sweeper, waiting};
 
-/// Time allowed after the request timeout for an attempt to be recorded.
-const RECORD_MARGIN: Duration = Duration::from_secs(2);
+/// How long cut attempts get to let go of their slots.
+const CUT_WAIT: Duration = Duration::from_secs(2);
 /// Session settings of the engine's own connections. Its statements find
 /// deliveries by id, and are written so that the primary key is the only
 /// index they can use (see `store::jobs`). A plan made while `deliveries`
@@ -54,8 +65,9 @@ pub struct Engine {
     waiting: Waiting,
     gate: Gate,
     recovery: Recovery,
+    holdings: Holdings,
     visibility_timeout: Duration,
-    request_timeout: Duration,
+    shutdown_grace: Duration,
     scheduler_interval: Duration,
 }
 
@@ -106,6 +118,7 @@ impl Engine {
             waiting.clone(),
             queue.producer(),
         );
+        let holdings = attempter.holdings();
         Ok(Self {
             recovery: Recovery::new(pool.clone(), queue.clone()),
             pool,
@@ -113,14 +126,16 @@ impl Engine {
             queue,
             waiting,
             gate,
+            holdings,
             visibility_timeout: delivery.visibility_timeout,
-            request_timeout: delivery.request_timeout,
+            shutdown_grace: delivery.shutdown_grace,
             scheduler_interval: delivery.scheduler_interval,
         })
     }
 
-    /// Runs until `shutdown` trips, then lets in-flight attempts finish
-    /// (for at most the request timeout plus a margin to record them).
+    /// Runs until `shutdown` trips, then lets in-flight attempts finish for
+    /// at most the shutdown grace and hands back what is left (see the
+    /// module doc).
     pub async fn run(self, shutdown: Signal) -> anyhow::Result<()> {
         let visibility = self.visibility_timeout;
         let reclaim_every =
@@ -160,6 +175,9 @@ impl Engine {
         tokio::join!(
             futures::future::join_all(per_partition),
             gauges::run(self.queue.clone(), shutdown.clone()),
+            futures::future::join_all(self.queue.partitions().into_iter().map(|partition| {
+                departed::run(partition, visibility * 2, sweep_every, shutdown.clone())
+            })),
             waiting::run(self.waiting.clone(), self.gate.clone(), shutdown.clone()),
             sweeper::run(
                 self.pool.clone(),
@@ -170,14 +188,33 @@ impl Engine {
             ),
         );
 
-        if self
-            .dispatcher
-            .drain(self.request_timeout + RECORD_MARGIN)
-            .await
-        {
-            tracing::info!("delivery engine stopped");
-        } else {
-            tracing::warn!("attempts still in flight at shutdown; their jobs will be reclaimed");
+        let finished = self.dispatcher.drain(self.shutdown_grace).await;
+        let held = self.holdings.snapshot();
+        if !finished {
+            tracing::warn!(
+                grace = ?self.shutdown_grace,
+                claims = held.claims.len(),
+                "attempts still in flight at the end of the shutdown grace; cutting them"
+            );
+            if !self.dispatcher.cut(CUT_WAIT).await {
+                tracing::warn!("cut attempts did not let go in time");
+            }
+        }
+        match handback::hand_back(&self.pool, &self.queue, held).await {
+            Ok(report) => tracing::info!(
+                consumer = self.queue.consumer(),
+                claims_released = report.claims_released,
+                waiting_jobs_requeued = report.waiting_jobs_requeued,
+                entries_requeued = report.entries_requeued,
+                left_group = report.left_group,
+                "delivery engine stopped; handed its work back"
+            ),
+            // Nothing is lost: unacknowledged entries are reclaimed after the
+            // visibility timeout, and the sweeper re-queues leased deliveries.
+            Err(error) => tracing::warn!(
+                error = format!("{error:#}"),
+                "handing work back failed; other replicas reclaim it after the visibility timeout"
+            ),
         }
         Ok(())
     }

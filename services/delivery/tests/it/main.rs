@@ -13,4 +13,5 @@ mod ordering;
 mod pause;
 mod policies;
 mod recovery;
+mod shutdown;
 mod waiting;

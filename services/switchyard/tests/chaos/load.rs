@@ -55,6 +55,18 @@ pub async fn run(
     duration: Duration,
     started: Instant,
 ) -> anyhow::Result<Tally> {
+    run_named(client, "lead", rate, duration, started).await
+}
+
+/// [`run`], naming the leads `<name>-<index>` (loads running side by side
+/// through several ingests keep their leads apart).
+pub async fn run_named(
+    client: &Client,
+    name: &str,
+    rate: u32,
+    duration: Duration,
+    started: Instant,
+) -> anyhow::Result<Tally> {
     let tally = Arc::new(Mutex::new(Tally::default()));
     let refused = Arc::clone(&tally);
     let policy = RetryPolicy {
@@ -75,8 +87,8 @@ pub async fn run(
         ticker.tick().await;
         let client = client.clone();
         let tally = Arc::clone(&tally);
+        let lead = format!("{name}-{index}");
         calls.push(tokio::spawn(async move {
-            let lead = format!("lead-{index}");
             let payload = serde_json::json!({
                 "id": lead,
                 "email": format!("{lead}@example.com"),

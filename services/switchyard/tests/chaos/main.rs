@@ -15,11 +15,15 @@
 //! (`cargo test -p switchyard --test chaos -- --nocapture`).
 //!
 //! [`max_speed`] kills the process while `EmitEvents` batches arrive as
-//! fast as it takes them, to three rules.
+//! fast as it takes them, to three rules. [`replicas`] runs every service
+//! as several processes of its own ([`fleet`]) and kills, stops and
+//! restarts some of them under load.
 
+mod fleet;
 mod load;
 mod max_speed;
 mod procs;
+mod replicas;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
