@@ -177,8 +177,10 @@ pub fn consumer_names(log: &str) -> Vec<String> {
 
 /// The consumers of the delivery group on `stream`.
 pub async fn group_consumers(redis_url: &str, stream: &str) -> anyhow::Result<Vec<String>> {
-    let client = redis::Client::open(redis_url)?;
-    let mut redis = client.get_multiplexed_async_connection().await?;
+    // A Redis Cluster URL too: the command goes to the stream's node.
+    let mut redis = switchyard_core::redis_conn::Target::parse(redis_url, false)?
+        .connect()
+        .await?;
     let reply: Vec<std::collections::HashMap<String, redis::Value>> = redis::cmd("XINFO")
         .arg("CONSUMERS")
         .arg(stream)

@@ -17,11 +17,14 @@
 //! [`max_speed`] kills the process while `EmitEvents` batches arrive as
 //! fast as it takes them, to three rules. [`replicas`] runs every service
 //! as several processes of its own ([`fleet`]) and kills, stops and
-//! restarts some of them under load.
+//! restarts some of them under load, on one Redis and on a 3-node Redis
+//! Cluster. [`ordering`] checks per-key ordering across two delivery
+//! processes, one of them killed.
 
 mod fleet;
 mod load;
 mod max_speed;
+mod ordering;
 mod procs;
 mod replicas;
 

@@ -35,8 +35,9 @@ use chrono::Utc;
 use secrecy::SecretString;
 use switchyard::receiver::{Behaviour, ReceivedWebhook, Receiver};
 use switchyard_client::{Client, Endpoints};
-use switchyard_core::queue::QueueKeys;
+use switchyard_core::queue::QueueLayout;
 use switchyard_core::testkit::TestRedis;
+use switchyard_core::testkit::cluster::TestCluster;
 use tokio::time::Instant;
 
 use super::fleet::{Replica, consumer_names, group_consumers, logged};
@@ -56,33 +57,45 @@ const EXIT_WITHIN: Duration = Duration::from_secs(15);
 /// How long a replica may take to report SERVING.
 const START_WITHIN: Duration = Duration::from_secs(60);
 /// How long deliveries may take to catch up after the load.
-const CATCH_UP: Duration = Duration::from_secs(90);
+pub(super) const CATCH_UP: Duration = Duration::from_secs(90);
 
 /// One deployment: a Postgres database, a Redis prefix, and replicas.
-struct Deployment {
+pub(super) struct Deployment {
     _dir: TempDir,
     _postgres: OwnedPostgres,
     redis: TestRedis,
     database_url: String,
     env: Vec<(String, String)>,
     dir: std::path::PathBuf,
-    registry: Replica,
-    routers: Vec<Replica>,
-    ingests: Vec<Replica>,
-    deliveries: Vec<Replica>,
-    pepper: &'static str,
+    pub(super) registry: Replica,
+    pub(super) routers: Vec<Replica>,
+    pub(super) ingests: Vec<Replica>,
+    pub(super) deliveries: Vec<Replica>,
+    pub(super) pepper: &'static str,
+    /// Partitions of the job stream.
+    partitions: usize,
 }
 
 impl Deployment {
     /// Migrates a fresh database (the migration Job), then starts one
     /// registry and `routers`, `ingests` (ingest `i` calls router
     /// `i % routers`) and `deliveries` replicas, and waits until all serve.
-    async fn start(
+    pub(super) async fn start(
         name: &str,
         redis_url: &str,
         routers: usize,
         ingests: usize,
         deliveries: usize,
+    ) -> anyhow::Result<Self> {
+        Self::start_partitioned(name, redis_url, 1, (routers, ingests, deliveries)).await
+    }
+
+    /// [`Self::start`] with the job stream sharded into `partitions`.
+    async fn start_partitioned(
+        name: &str,
+        redis_url: &str,
+        partitions: usize,
+        (routers, ingests, deliveries): (usize, usize, usize),
     ) -> anyhow::Result<Self> {
         let dir = TempDir::new(name)?;
         let postgres = OwnedPostgres::start(&dir.0).await?;
@@ -109,6 +122,7 @@ impl Deployment {
                 "SWITCHYARD_DELIVERY__SHUTDOWN_GRACE",
                 format!("{}s", SHUTDOWN_GRACE.as_secs()),
             ),
+            ("SWITCHYARD_REDIS__PARTITIONS", partitions.to_string()),
         ];
         env.retain(|(name, _)| !overrides.iter().any(|(o, _)| o == name));
         env.extend(overrides.map(|(name, value)| (name.to_string(), value)));
@@ -142,6 +156,7 @@ impl Deployment {
             ingests,
             deliveries: Vec::new(),
             pepper,
+            partitions,
         };
         for _ in 0..deliveries {
             deployment.add_delivery()?;
@@ -172,7 +187,7 @@ impl Deployment {
         Ok(index)
     }
 
-    fn pool(&self) -> anyhow::Result<deadpool_postgres::Pool> {
+    pub(super) fn pool(&self) -> anyhow::Result<deadpool_postgres::Pool> {
         switchyard_core::db::pool(&self.database_url, 2)
     }
 
@@ -211,7 +226,7 @@ impl Deployment {
     }
 
     /// Every delivery replica's log, for failure messages.
-    fn delivery_logs(&self) -> String {
+    pub(super) fn delivery_logs(&self) -> String {
         self.deliveries
             .iter()
             .enumerate()
@@ -222,7 +237,7 @@ impl Deployment {
 }
 
 /// The Redis the fleet shares (`SWITCHYARD_TEST_REDIS_URL`).
-fn redis_url() -> String {
+pub(super) fn redis_url() -> String {
     switchyard_core::testkit::redis_url()
 }
 
@@ -405,13 +420,15 @@ async fn left_the_group(deployment: &Deployment, replica: &Replica) -> anyhow::R
     let log = replica.log();
     let names = consumer_names(&log);
     ensure!(!names.is_empty(), "the replica named its consumer");
-    let stream = QueueKeys::new(&deployment.redis.prefix).stream;
-    let members = group_consumers(&deployment.redis.url, &stream).await?;
-    for name in &names {
-        ensure!(
-            !members.contains(name),
-            "{name} still in the group after its stop: {members:?}"
-        );
+    for keys in QueueLayout::new(&deployment.redis.prefix, deployment.partitions).partitions() {
+        let members = group_consumers(&deployment.redis.url, &keys.stream).await?;
+        for name in &names {
+            ensure!(
+                !members.contains(name),
+                "{name} still in the group of {} after its stop: {members:?}",
+                keys.stream
+            );
+        }
     }
     ensure!(
         !logged(&log, "delivery engine stopped; handed its work back").is_empty(),
@@ -431,7 +448,21 @@ const STOP_DELIVERY_AT: Duration = Duration::from_secs(12);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_ride_out_kill_and_sigterm_under_load() -> anyhow::Result<()> {
-    let mut deployment = Deployment::start("sy-replicas", &redis_url(), 2, 2, 3).await?;
+    let deployment = Deployment::start("sy-replicas", &redis_url(), 2, 2, 3).await?;
+    ride_out_kill_and_sigterm(deployment, "one Redis").await
+}
+
+/// The same faults with the job stream sharded in three partitions over a
+/// 3-node Redis Cluster the test starts (`redis-server --cluster-enabled`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_ride_out_kill_and_sigterm_on_a_redis_cluster() -> anyhow::Result<()> {
+    let cluster = TestCluster::start().await?;
+    let deployment =
+        Deployment::start_partitioned("sy-replicas-cluster", &cluster.url(), 3, (2, 2, 3)).await?;
+    ride_out_kill_and_sigterm(deployment, "a 3-node Redis Cluster, 3 partitions").await
+}
+
+async fn ride_out_kill_and_sigterm(mut deployment: Deployment, redis: &str) -> anyhow::Result<()> {
     let receiver = start_receiver().await?;
     let clients = deployment.workspace(&receiver).await?;
 
@@ -478,8 +509,8 @@ async fn replicas_ride_out_kill_and_sigterm_under_load() -> anyhow::Result<()> {
 
     let outcome = Outcome::check(&deployment, &accepted, &receiver, &kills).await?;
     outcome.print(&format!(
-        "replicas: 2 ingests x {RATE_PER_INGEST}/s for {LOAD:?}, 2 routers, 3 deliveries; \
-         router and delivery kill -9, delivery SIGTERM"
+        "replicas on {redis}: 2 ingests x {RATE_PER_INGEST}/s for {LOAD:?}, 2 routers, \
+         3 deliveries; router and delivery kill -9, delivery SIGTERM"
     ));
     outcome.ensure_correct()?;
     // The one delivery replica left did the rest.
