@@ -68,14 +68,16 @@ pub enum ClaimOutcome {
     /// delivery of its ordering key is unfinished (which hands it over when
     /// done): the job that led here is not needed.
     Skipped,
-    /// An ordered delivery behind an event not routed yet: try again then.
+    /// An ordered delivery the claim passed over (an earlier event not
+    /// routed yet, or a head that finished meanwhile) and that no hand-over
+    /// will bring: try again then.
     Blocked {
         until: DateTime<Utc>,
     },
 }
 
-/// How long a delivery held back by an unrouted earlier event waits.
-const UNROUTED_WAIT_MS: i64 = 200;
+/// How long such a delivery waits.
+const RETRY_SOON_MS: i64 = 200;
 
 /// Claims every delivery of `requests` that is due (or whose lease
 /// expired) and whose connection is not paused, leasing each for `lease`.
@@ -186,12 +188,12 @@ pub async fn claim(
                 &format!(
                     "SELECT d.id, \
                             CASE WHEN d.status = 'delivering' THEN d.lease_expires_at END, \
-                            d.status IN ('pending', 'retrying') AND {unrouted} \
+                            {retry_soon} \
                      FROM deliveries d \
                      WHERE d.id = ANY($1::uuid[]) \
                        AND ((d.status = 'delivering' AND d.lease_expires_at > now()) \
                             OR (d.status IN ('pending', 'retrying') AND d.ordering_key IS NOT NULL))",
-                    unrouted = ordering::UNROUTED
+                    retry_soon = ordering::retry_soon()
                 ),
                 &[&missing],
             )
@@ -199,11 +201,11 @@ pub async fn claim(
             .context("reading leases")?;
         for row in &held {
             let lease: Option<DateTime<Utc>> = row.get(1);
-            let unrouted: bool = row.get(2);
+            let retry_soon: bool = row.get(2);
             if let Some(until) = lease.filter(|until| *until > Utc::now()) {
                 by_id.insert(row.get(0), ClaimOutcome::Leased { until });
-            } else if unrouted {
-                let until = Utc::now() + chrono::TimeDelta::milliseconds(UNROUTED_WAIT_MS);
+            } else if retry_soon {
+                let until = Utc::now() + chrono::TimeDelta::milliseconds(RETRY_SOON_MS);
                 by_id.insert(row.get(0), ClaimOutcome::Blocked { until });
             }
         }

@@ -14,9 +14,11 @@
 //! attempt ends for good, [`next`] names the delivery behind it and the
 //! engine enqueues it (the hand-over). A crash between the two leaves a
 //! pending head without a job, which the sweeper re-enqueues; non-heads are
-//! left out of the sweep, so a long key costs it nothing. A delivery held
-//! only by an unrouted earlier event is parked briefly instead
-//! ([`UNROUTED`]), since no attempt will hand it over.
+//! left out of the sweep, so a long key costs it nothing. A delivery the
+//! claim passed over that nothing holds back by the time it is looked at
+//! again — held by an unrouted earlier event ([`UNROUTED`]), or by a head
+//! that finished in between — is parked briefly instead ([`retry_soon`]),
+//! since no attempt will hand it over.
 
 use anyhow::Context;
 use deadpool_postgres::Pool;
@@ -44,6 +46,26 @@ pub const UNROUTED: &str = "(d.ordering_key IS NOT NULL AND EXISTS ( \
     WHERE oc.id = d.connection_id AND oc.policy ? 'ordering' \
       AND EXISTS (SELECT 1 FROM events_unrouted u \
                   WHERE u.workspace_id = d.workspace_id AND u.event_id < d.event_id)))";
+
+/// For a keyed delivery the claim passed over: true when no earlier
+/// delivery holds it back (now), yet it is due, its connection ordered and
+/// not paused — held by an unrouted earlier event at the claim, or by a
+/// head that has finished since. Its job must come back soon: no hand-over
+/// will bring it. (One held by an earlier delivery still unfinished is
+/// dropped: that delivery's hand-over, after its outcome commits, brings
+/// it.)
+pub fn retry_soon() -> String {
+    format!(
+        "(d.status IN ('pending', 'retrying') \
+          AND d.ordering_key IS NOT NULL \
+          AND d.next_attempt_at <= now() + interval '1 second' \
+          AND EXISTS (SELECT 1 FROM connections oc WHERE oc.id = d.connection_id \
+                      AND oc.policy ? 'ordering' \
+                      AND NOT (oc.state IN ('paused', 'needs_credentials') \
+                               AND oc.deleted_at IS NULL)) \
+          AND NOT {BLOCKED_BY_EARLIER})"
+    )
+}
 
 /// [`BLOCKED_BY_EARLIER`] or [`UNROUTED`].
 pub fn blocked() -> String {
