@@ -5,11 +5,14 @@
 //! prints only the id, `backfills list --json` and `get` report progress,
 //! `cancel` stops a running one and refuses a finished one in one line.
 
+#[path = "support/router_cli.rs"]
+mod router_cli;
+
 use std::process::{Command, Output};
 
-use switchyard::stack::{ServiceKind, Stack};
 use switchyard_core::ids::{EventId, WorkspaceId};
-use switchyard_core::testkit::{TestDatabase, TestRedis, secrets_config};
+
+use router_cli::RouterForCli;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -17,34 +20,9 @@ fn text(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_from_the_command_line() -> anyhow::Result<()> {
-    let database = TestDatabase::create().await?;
-    let redis = TestRedis::new();
-    let any_port = "127.0.0.1:0".parse()?;
-    let mut config = switchyard_core::config::Config {
-        database_url: database.url.clone(),
-        database_pool_size: 4,
-        redis_url: redis.url.clone(),
-        redis_prefix: redis.prefix.clone(),
-        registry_addr: any_port,
-        ingest_addr: any_port,
-        router_addr: any_port,
-        delivery_addr: any_port,
-        secrets: secrets_config(),
-        allowed_destination_networks: vec!["127.0.0.1/32".parse()?],
-        ..Default::default()
-    };
-    config.telemetry.metrics_addr = None;
-    let stack = Stack::start(config, &[ServiceKind::Router]).await?;
-    let pool = switchyard_core::db::pool(&database.url, 2)?;
-    let (workspace, key) = switchyard_core::auth::create_workspace(
-        &pool,
-        &switchyard_core::auth::KeyHasher::new(None),
-        "cli",
-    )
-    .await
-    .map_err(|error| anyhow::anyhow!("{error}"))?;
-    store_events(&pool, workspace, 12).await?;
-    let router = stack.endpoints().router;
+    let env = RouterForCli::start().await?;
+    let (key, router) = (env.key.clone(), env.router.clone());
+    store_events(&env.pool, env.workspace, 12).await?;
     let run = |args: &[&str]| -> std::io::Result<Output> {
         Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .env_clear()
@@ -103,7 +81,7 @@ async fn backfill_from_the_command_line() -> anyhow::Result<()> {
         summary.contains("completed  12/12 events (100%)  created 12  skipped 0"),
         "{summary}"
     );
-    let client = pool.get().await?;
+    let client = env.pool.get().await?;
     let deliveries: i64 = client
         .query_one("SELECT count(DISTINCT event_id) FROM deliveries", &[])
         .await?
@@ -157,7 +135,7 @@ async fn backfill_from_the_command_line() -> anyhow::Result<()> {
     let bad = run(&["rules", "backfill", &rule_id, "--from", "yesterday"])?;
     assert!(!bad.status.success());
     assert!(text(&bad.stderr).contains("RFC 3339"), "{bad:?}");
-    drop(stack);
+    drop(env);
     Ok(())
 }
 

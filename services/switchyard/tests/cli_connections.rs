@@ -2,40 +2,17 @@
 //! meets it: credentials from the environment, never printed; a missing
 //! setting named in one line; `connections list` shows every kind.
 
+#[path = "support/router_cli.rs"]
+mod router_cli;
+
 use std::process::Command;
 
-use switchyard::stack::{ServiceKind, Stack};
-use switchyard_core::testkit::{TestDatabase, TestRedis, secrets_config};
+use router_cli::RouterForCli;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creates_saas_and_broker_connections() -> anyhow::Result<()> {
-    let database = TestDatabase::create().await?;
-    let redis = TestRedis::new();
-    let any_port = "127.0.0.1:0".parse()?;
-    let mut config = switchyard_core::config::Config {
-        database_url: database.url.clone(),
-        database_pool_size: 4,
-        redis_url: redis.url.clone(),
-        redis_prefix: redis.prefix.clone(),
-        registry_addr: any_port,
-        ingest_addr: any_port,
-        router_addr: any_port,
-        delivery_addr: any_port,
-        secrets: secrets_config(),
-        allowed_destination_networks: vec!["127.0.0.1/32".parse()?],
-        ..Default::default()
-    };
-    config.telemetry.metrics_addr = None;
-    let stack = Stack::start(config, &[ServiceKind::Router]).await?;
-    let pool = switchyard_core::db::pool(&database.url, 2)?;
-    let (_, key) = switchyard_core::auth::create_workspace(
-        &pool,
-        &switchyard_core::auth::KeyHasher::new(None),
-        "cli",
-    )
-    .await
-    .map_err(|error| anyhow::anyhow!("{error}"))?;
-    let router = stack.endpoints().router;
+    let env = RouterForCli::start().await?;
+    let (key, router) = (env.key.clone(), env.router.clone());
     let run = |args: &[&str], env: &[(&str, &str)]| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
         command
@@ -173,6 +150,6 @@ async fn creates_saas_and_broker_connections() -> anyhow::Result<()> {
     for kind in ["hubspot", "mailchimp", "webhook", "rabbitmq", "nats"] {
         assert!(listed.contains(kind), "{listed}");
     }
-    stack.stop().await?;
+    env.stack.stop().await?;
     Ok(())
 }
