@@ -7,6 +7,7 @@
 //! count goes back down, so no attempt is spent.
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -79,39 +80,11 @@ pub enum ClaimOutcome {
 /// How long such a delivery waits.
 const RETRY_SOON_MS: i64 = 200;
 
-/// Claims every delivery of `requests` that is due (or whose lease
-/// expired) and whose connection is not paused, leasing each for `lease`.
-///
-/// The claim must stay a synchronous commit: it is the point after which a
-/// request can go out, and the router writes deliveries without waiting for
-/// their WAL flush (`switchyard_router::routing::route`). Flushing the claim
-/// makes the delivery durable before anything is sent, so a Postgres crash
-/// can never leave a sent webhook whose delivery is re-created under another
-/// `webhook-id`.
-/// Outcomes come back in request order; a delivery asked twice is claimed
-/// at most once.
-///
-/// The statement is driven by `id = ANY($1)` alone, and the due/lease test
-/// is a `CASE` so that no partial index (`deliveries_due`, …) can serve it:
-/// whatever the statistics say — a plan cached while the table was small,
-/// before a burst — the only plan is one primary-key probe per delivery,
-/// never a walk over every due row. Rows are probed in id order, so
-/// concurrent claims never deadlock; a row locked by another writer (the
-/// router stamps `enqueued_at` right after enqueueing) is waited for, not
-/// skipped, which would drop the job. The second of tolerance lets a retry
-/// parked in Redis with a due time a little ahead of the database clock be
-/// taken.
-pub async fn claim(
-    pool: &Pool,
-    requests: &[(WorkspaceId, DeliveryId)],
-    lease: Duration,
-) -> anyhow::Result<Vec<ClaimOutcome>> {
-    let ids: Vec<Uuid> = requests.iter().map(|(_, d)| d.as_uuid()).collect();
-    let workspaces: Vec<Uuid> = requests.iter().map(|(w, _)| w.as_uuid()).collect();
-    let client = pool.get().await.context("connecting to Postgres")?;
-    let statement = client
-        .prepare_cached(&format!(
-            "WITH claimed AS ( \
+/// The claim (see [`claim`]), built once: its ordering test comes from
+/// [`ordering`].
+static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH claimed AS ( \
                 UPDATE deliveries d \
                 SET status = 'delivering', attempt_count = d.attempt_count + 1, \
                     lease_expires_at = now() + make_interval(secs => $3), updated_at = now() \
@@ -143,8 +116,57 @@ pub async fn claim(
                 WHERE cs.connection_id = n.id \
                   AND (cs.expires_at IS NULL OR cs.expires_at > now()) \
              ) s ON true",
-            blocked = ordering::blocked()
-        ))
+        blocked = ordering::blocked()
+    )
+});
+
+/// What a claimed-over delivery is waiting for: another attempt's lease, or
+/// nothing anymore ([`ordering::retry_soon`]).
+static SECOND_LOOK_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT d.id, \
+                            CASE WHEN d.status = 'delivering' THEN d.lease_expires_at END, \
+                            {retry_soon} \
+                     FROM deliveries d \
+                     WHERE d.id = ANY($1::uuid[]) \
+                       AND ((d.status = 'delivering' AND d.lease_expires_at > now()) \
+                            OR (d.status IN ('pending', 'retrying') AND d.ordering_key IS NOT NULL))",
+        retry_soon = ordering::retry_soon()
+    )
+});
+
+/// Claims every delivery of `requests` that is due (or whose lease
+/// expired) and whose connection is not paused, leasing each for `lease`.
+///
+/// The claim must stay a synchronous commit: it is the point after which a
+/// request can go out, and the router writes deliveries without waiting for
+/// their WAL flush (`switchyard_router::routing::route`). Flushing the claim
+/// makes the delivery durable before anything is sent, so a Postgres crash
+/// can never leave a sent webhook whose delivery is re-created under another
+/// `webhook-id`.
+/// Outcomes come back in request order; a delivery asked twice is claimed
+/// at most once.
+///
+/// The statement is driven by `id = ANY($1)` alone, and the due/lease test
+/// is a `CASE` so that no partial index (`deliveries_due`, …) can serve it:
+/// whatever the statistics say — a plan cached while the table was small,
+/// before a burst — the only plan is one primary-key probe per delivery,
+/// never a walk over every due row. Rows are probed in id order, so
+/// concurrent claims never deadlock; a row locked by another writer (the
+/// router stamps `enqueued_at` right after enqueueing) is waited for, not
+/// skipped, which would drop the job. The second of tolerance lets a retry
+/// parked in Redis with a due time a little ahead of the database clock be
+/// taken.
+pub async fn claim(
+    pool: &Pool,
+    requests: &[(WorkspaceId, DeliveryId)],
+    lease: Duration,
+) -> anyhow::Result<Vec<ClaimOutcome>> {
+    let ids: Vec<Uuid> = requests.iter().map(|(_, d)| d.as_uuid()).collect();
+    let workspaces: Vec<Uuid> = requests.iter().map(|(w, _)| w.as_uuid()).collect();
+    let client = pool.get().await.context("connecting to Postgres")?;
+    let statement = client
+        .prepare_cached(&CLAIM_SQL)
         .await
         .context("preparing the claim")?;
     let rows = client
@@ -184,19 +206,7 @@ pub async fn claim(
         .collect();
     if !missing.is_empty() {
         let held = client
-            .query(
-                &format!(
-                    "SELECT d.id, \
-                            CASE WHEN d.status = 'delivering' THEN d.lease_expires_at END, \
-                            {retry_soon} \
-                     FROM deliveries d \
-                     WHERE d.id = ANY($1::uuid[]) \
-                       AND ((d.status = 'delivering' AND d.lease_expires_at > now()) \
-                            OR (d.status IN ('pending', 'retrying') AND d.ordering_key IS NOT NULL))",
-                    retry_soon = ordering::retry_soon()
-                ),
-                &[&missing],
-            )
+            .query(SECOND_LOOK_SQL.as_str(), &[&missing])
             .await
             .context("reading leases")?;
         for row in &held {
