@@ -17,7 +17,7 @@ use switchyard::stack::{ServiceKind, Stack};
 use switchyard_client::{Client, proto};
 use switchyard_core::config::Config;
 use switchyard_core::ids::WorkspaceId;
-use switchyard_core::testkit::{TestDatabase, TestRedis};
+use switchyard_testkit::{TestDatabase, TestRedis};
 
 pub use switchyard::stack::ServiceKind as Service;
 
@@ -52,7 +52,7 @@ pub fn test_config(database: &TestDatabase, redis: &TestRedis) -> Config {
         router_addr: any_port,
         delivery_addr: any_port,
         allowed_destination_networks: vec!["127.0.0.1/32".parse().expect("network")],
-        secrets: switchyard_core::testkit::secrets_config(),
+        secrets: switchyard_testkit::secrets_config(),
         ..Config::default()
     };
     config.delivery.retry_schedule = vec![
@@ -118,10 +118,11 @@ impl TestStack {
         let redis = TestRedis::new();
         let pool = switchyard_core::db::pool(&database.url, 4)?;
         let mut config = test_config(&database, &redis);
-        let hasher = switchyard_core::auth::KeyHasher::new(config.api_key_pepper.as_ref());
-        let (workspace, api_key) = switchyard_core::auth::create_workspace(&pool, &hasher, "test")
-            .await
-            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        let hasher = switchyard_tenancy::auth::KeyHasher::new(config.api_key_pepper.as_ref());
+        let (workspace, api_key) =
+            switchyard_tenancy::auth::create_workspace(&pool, &hasher, "test")
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
         adjust(&mut config, workspace);
         let stack = Stack::start(config, services).await?;
         let client = stack.client(&api_key)?;
@@ -137,8 +138,8 @@ impl TestStack {
     }
 
     /// Hashes keys as the stack's services do.
-    pub fn hasher(&self) -> switchyard_core::auth::KeyHasher {
-        switchyard_core::auth::KeyHasher::new(self.stack.config().api_key_pepper.as_ref())
+    pub fn hasher(&self) -> switchyard_tenancy::auth::KeyHasher {
+        switchyard_tenancy::auth::KeyHasher::new(self.stack.config().api_key_pepper.as_ref())
     }
 
     /// A client of the same stack with another key (or garbage).
@@ -148,7 +149,7 @@ impl TestStack {
 
     /// A second workspace and a client for it.
     pub async fn other_workspace(&self, slug: &str) -> anyhow::Result<Client> {
-        let (_, key) = switchyard_core::auth::create_workspace(&self.pool, &self.hasher(), slug)
+        let (_, key) = switchyard_tenancy::auth::create_workspace(&self.pool, &self.hasher(), slug)
             .await
             .map_err(|error| anyhow::anyhow!("{error}"))?;
         self.client_with_key(&key)

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use switchyard::receiver::{Behaviour, Receiver};
 use switchyard_client::{Client, proto};
-use switchyard_core::auth::keys::{self, NewKey};
-use switchyard_core::auth::{Scope, Scopes};
+use switchyard_tenancy::auth::keys::{self, NewKey};
+use switchyard_tenancy::auth::{Scope, Scopes};
 use switchyard_tests::tokens::{authorized, claims, hs256};
 use switchyard_tests::{LEAD_CREATED, TestStack, lead_schema};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

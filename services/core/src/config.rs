@@ -75,8 +75,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Optional TLS and mutual TLS (see `crate::tls`).
     pub tls: crate::tls::TlsConfig,
-    /// Per-workspace quotas (see `crate::quota::config`).
-    pub quotas: crate::quota::QuotaConfig,
+    /// Per-workspace quotas (see `crate::quotas`).
+    pub quotas: crate::quotas::QuotaConfig,
     /// The web console (see `crate::console`).
     pub console: crate::console::ConsoleConfig,
 }
@@ -106,7 +106,7 @@ impl Default for Config {
             telemetry: TelemetryConfig::default(),
             secrets: SecretsConfig::default(),
             tls: crate::tls::TlsConfig::default(),
-            quotas: crate::quota::QuotaConfig::default(),
+            quotas: crate::quotas::QuotaConfig::default(),
             console: crate::console::ConsoleConfig::default(),
         }
     }
@@ -194,8 +194,21 @@ pub enum TracingMode {
     Off,
 }
 
+/// How long a master key is: AES-256 takes 32 bytes.
+pub const MASTER_KEY_BYTES: usize = 32;
+
+/// A new master key as `secrets.keys.<id>` holds it: the base64 of
+/// [`MASTER_KEY_BYTES`] random bytes.
+pub fn generate_master_key() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut key = [0u8; MASTER_KEY_BYTES];
+    rand::rng().fill_bytes(&mut key);
+    base64::engine::general_purpose::STANDARD.encode(key)
+}
+
 /// The master keys that encrypt connection credentials and HS256
-/// verification secrets (see `crate::secrets`). Required by the router and
+/// verification secrets (see `switchyard_tenancy::secrets`). Required by the router and
 /// the delivery service; a registry or ingest without them refuses HS256
 /// machine tokens (and the registry new HS256 keys).
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -415,7 +428,7 @@ impl Config {
         self.redis.validate()?;
         crate::redis_conn::Target::from_config(self)?;
         self.tls.validate()?;
-        crate::quota::Quotas::from_config(self)?;
+        crate::quotas::Quotas::from_config(self)?;
         Ok(())
     }
 }

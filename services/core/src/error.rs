@@ -57,7 +57,7 @@ pub enum ApiError {
     /// `google.rpc.RetryInfo` of [`OUTAGE_RETRY_DELAY`].
     #[error("{0}")]
     Unavailable(String),
-    /// A workspace quota is used up (see `crate::quota::exceeded`); each
+    /// A workspace quota is used up (see `switchyard_tenancy::quota::exceeded`); each
     /// violation becomes a `google.rpc.QuotaFailure` entry, and
     /// `retry_after` a `google.rpc.RetryInfo`.
     #[error("{summary}")]

@@ -23,13 +23,13 @@ use crate::shutdown::Signal;
 
 /// The largest request a server that takes payloads decodes (tonic's
 /// default is 4 MiB). It stays well above the largest payload a workspace
-/// may be allowed ([`crate::quota::config::MAX_PAYLOAD_CEILING`]), so an oversized
+/// may be allowed ([`crate::quotas::MAX_PAYLOAD_CEILING`]), so an oversized
 /// payload reaches the handler and gets the documented `InvalidArgument`
 /// naming `payload_json` and the limit; only a request beyond this is
 /// refused unread (`OutOfRange`).
 pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 
-const _: () = assert!(MAX_REQUEST_BYTES > 2 * crate::quota::config::MAX_PAYLOAD_CEILING);
+const _: () = assert!(MAX_REQUEST_BYTES > 2 * crate::quotas::MAX_PAYLOAD_CEILING);
 
 /// The health service name a liveness probe asks about: `SERVING` for as
 /// long as the server runs, whatever its dependencies say. Readiness asks

@@ -21,8 +21,21 @@ where
     F: FnOnce(Config, TcpListener, Signal) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
+    run_checked(service, |_| Ok(()), run).await
+}
+
+/// [`run`], after `check` has accepted the settings this service needs
+/// beyond what every configuration validates (the router and delivery
+/// services check their master keys with it), before anything is bound.
+pub async fn run_checked<C, F, Fut>(service: Service, check: C, run: F) -> anyhow::Result<()>
+where
+    C: FnOnce(&Config) -> anyhow::Result<()>,
+    F: FnOnce(Config, TcpListener, Signal) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
     let config = Config::load()?;
     check_standalone(service, &config)?;
+    check(&config)?;
     let telemetry = telemetry::init(config.log_format, "info", &config.telemetry, &[service])?;
     let (listener, addr) = crate::grpc::bind(listen_addr(service, &config)).await?;
     let (trigger, signal) = shutdown::channel();
@@ -44,14 +57,10 @@ where
 
 /// What a service run on its own needs beyond what every configuration
 /// validates, checked before anything starts: ingest calls the router's
-/// internal RPCs and the router answers them, both with the shared token;
-/// router and delivery seal and open credentials with the master keys.
+/// internal RPCs and the router answers them, both with the shared token.
 fn check_standalone(service: Service, config: &Config) -> anyhow::Result<()> {
     if matches!(service, Service::Ingest | Service::Router) {
         config.require_internal_token()?;
-    }
-    if matches!(service, Service::Router | Service::Delivery) {
-        crate::secrets::Keyring::from_config(&config.secrets)?;
     }
     Ok(())
 }

@@ -2,13 +2,13 @@
 //! to [`DeliveryApi`], turn its [`ApiError`](switchyard_core::ApiError) into
 //! a status. No business logic lives here.
 
-use switchyard_core::auth::Authenticator;
 use switchyard_proto::v1::delivery_service_server::DeliveryService;
 use switchyard_proto::v1::{
     GetDeliveryRequest, GetDeliveryResponse, GetDeliveryStatsRequest, GetDeliveryStatsResponse,
     ListDeliveriesRequest, ListDeliveriesResponse, ReplayDeadLettersRequest,
     ReplayDeadLettersResponse, RetryDeliveryRequest, RetryDeliveryResponse,
 };
+use switchyard_tenancy::auth::Authenticator;
 use tonic::{Request, Response, Status};
 
 use crate::api::DeliveryApi;
@@ -35,7 +35,7 @@ impl DeliveryService for DeliveryGrpc {
         &self,
         request: Request<ListDeliveriesRequest>,
     ) -> Result<Response<ListDeliveriesResponse>, Status> {
-        let workspace = switchyard_core::auth::workspace(&request)?;
+        let workspace = switchyard_tenancy::auth::workspace(&request)?;
         let response = self.api.list(workspace, request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -45,7 +45,7 @@ impl DeliveryService for DeliveryGrpc {
         &self,
         request: Request<GetDeliveryRequest>,
     ) -> Result<Response<GetDeliveryResponse>, Status> {
-        let workspace = switchyard_core::auth::workspace(&request)?;
+        let workspace = switchyard_tenancy::auth::workspace(&request)?;
         let response = self.api.get(workspace, request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -55,7 +55,7 @@ impl DeliveryService for DeliveryGrpc {
         &self,
         request: Request<RetryDeliveryRequest>,
     ) -> Result<Response<RetryDeliveryResponse>, Status> {
-        let by = switchyard_core::auth::principal(&request)?.clone();
+        let by = switchyard_tenancy::auth::principal(&request)?.clone();
         let response = self.api.retry(&by, request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -65,7 +65,7 @@ impl DeliveryService for DeliveryGrpc {
         &self,
         request: Request<ReplayDeadLettersRequest>,
     ) -> Result<Response<ReplayDeadLettersResponse>, Status> {
-        let by = switchyard_core::auth::principal(&request)?.clone();
+        let by = switchyard_tenancy::auth::principal(&request)?.clone();
         let response = self.api.replay(&by, request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -75,7 +75,7 @@ impl DeliveryService for DeliveryGrpc {
         &self,
         request: Request<GetDeliveryStatsRequest>,
     ) -> Result<Response<GetDeliveryStatsResponse>, Status> {
-        let workspace = switchyard_core::auth::workspace(&request)?;
+        let workspace = switchyard_tenancy::auth::workspace(&request)?;
         let response = self.api.stats(workspace, request.into_inner()).await?;
         Ok(Response::new(response))
     }

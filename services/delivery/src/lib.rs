@@ -25,14 +25,14 @@ mod store;
 
 use anyhow::Context;
 use deadpool_postgres::Pool;
-use switchyard_core::auth::Authenticator;
-use switchyard_core::auth::layer::Authorized;
 use switchyard_core::config::Config;
 use switchyard_core::db;
-use switchyard_core::queue::{Producer, QueueLayout};
-use switchyard_core::secrets::{Keyring, KeyringClaim};
 use switchyard_core::shutdown::Signal;
+use switchyard_delivery_model::queue::{Producer, QueueLayout};
 use switchyard_proto::v1::delivery_service_server::DeliveryServiceServer;
+use switchyard_tenancy::auth::Authenticator;
+use switchyard_tenancy::auth::layer::Authorized;
+use switchyard_tenancy::secrets::{Keyring, KeyringClaim};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 

@@ -6,9 +6,13 @@ use switchyard_core::telemetry::traces::Service;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    standalone::run(Service::Delivery, |config, listener, shutdown| async move {
-        let app = switchyard_delivery::DeliveryApp::build(&config).await?;
-        app.run(listener, shutdown).await
-    })
+    standalone::run_checked(
+        Service::Delivery,
+        switchyard_tenancy::secrets::require_keyring,
+        |config, listener, shutdown| async move {
+            let app = switchyard_delivery::DeliveryApp::build(&config).await?;
+            app.run(listener, shutdown).await
+        },
+    )
     .await
 }

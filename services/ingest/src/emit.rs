@@ -11,7 +11,7 @@ use std::time::Duration;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{EventId, WorkspaceId};
 use switchyard_core::names::EventTypeName;
-use switchyard_core::quota::WorkspaceLimits;
+use switchyard_core::quotas::WorkspaceLimits;
 use switchyard_core::telemetry::metrics::names;
 use switchyard_core::telemetry::propagation;
 use switchyard_proto::v1 as pb;
@@ -57,7 +57,7 @@ async fn emit_event_inner(
     state: &IngestState,
     request: Request<pb::EmitEventRequest>,
 ) -> ApiResult<pb::EmitEventResponse> {
-    let workspace = switchyard_core::auth::workspace(&request)?;
+    let workspace = switchyard_tenancy::auth::workspace(&request)?;
     let span = tracing::Span::current();
     span.record("switchyard.workspace", tracing::field::display(workspace));
     let authorization = request.metadata().get("authorization").cloned();
@@ -93,7 +93,7 @@ pub async fn emit_events(
     state: &IngestState,
     request: Request<pb::EmitEventsRequest>,
 ) -> ApiResult<pb::EmitEventsResponse> {
-    let workspace = switchyard_core::auth::workspace(&request)?;
+    let workspace = switchyard_tenancy::auth::workspace(&request)?;
     let span = tracing::Span::current();
     span.record("switchyard.workspace", tracing::field::display(workspace));
     let authorization = request.metadata().get("authorization").cloned();

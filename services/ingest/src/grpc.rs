@@ -1,8 +1,8 @@
 //! The tonic adapter of `IngestService`: emits and the event reads.
 
-use switchyard_core::auth::layer::Authorized;
 use switchyard_proto::v1 as pb;
 use switchyard_proto::v1::ingest_service_server::{IngestService, IngestServiceServer};
+use switchyard_tenancy::auth::layer::Authorized;
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 
@@ -37,7 +37,7 @@ impl IngestService for IngestState {
         &self,
         request: Request<pb::ListEventsRequest>,
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        let workspace = switchyard_core::auth::workspace(&request)?;
+        let workspace = switchyard_tenancy::auth::workspace(&request)?;
         Ok(Response::new(
             events::list(self, workspace, request.into_inner()).await?,
         ))
@@ -48,7 +48,7 @@ impl IngestService for IngestState {
         &self,
         request: Request<pb::GetEventRequest>,
     ) -> Result<Response<pb::GetEventResponse>, Status> {
-        let workspace = switchyard_core::auth::workspace(&request)?;
+        let workspace = switchyard_tenancy::auth::workspace(&request)?;
         Ok(Response::new(
             events::get(self, workspace, request.into_inner()).await?,
         ))

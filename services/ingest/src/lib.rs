@@ -34,13 +34,14 @@ pub mod validation;
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use switchyard_core::auth::Authenticator;
 use switchyard_core::config::{Config, IngestConfig, TelemetryConfig};
-use switchyard_core::quota::{IngestRateLimiter, Quotas};
+use switchyard_core::quotas::Quotas;
 use switchyard_core::shutdown::Signal;
 use switchyard_core::{db, grpc as core_grpc};
 use switchyard_proto::internal::v1::routing_service_client::RoutingServiceClient;
 use switchyard_proto::v1::registry_service_client::RegistryServiceClient;
+use switchyard_tenancy::auth::Authenticator;
+use switchyard_tenancy::quota::IngestRateLimiter;
 use tokio::net::TcpListener;
 use tonic::transport::ServerTlsConfig;
 
@@ -93,8 +94,8 @@ impl IngestApp {
         use secrecy::ExposeSecret;
 
         let token = config.require_internal_token()?;
-        let internal_auth =
-            switchyard_core::auth::bearer_metadata(token.expose_secret()).map_err(|_| {
+        let internal_auth = switchyard_tenancy::auth::bearer_metadata(token.expose_secret())
+            .map_err(|_| {
                 anyhow::anyhow!("internal_token contains characters not allowed in metadata")
             })?;
         let validator = GrpcValidator::new(RegistryServiceClient::new(core_grpc::lazy_channel(

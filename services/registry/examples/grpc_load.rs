@@ -1,6 +1,6 @@
 //! `ValidatePayload` over gRPC on loopback, 64 calls in flight: prints
 //! calls/s and latency percentiles. Starts a registry on a fresh test
-//! database (`SWITCHYARD_TEST_DATABASE_URL`, see `switchyard_core::testkit`),
+//! database (`SWITCHYARD_TEST_DATABASE_URL`, see `switchyard_testkit`),
 //! registers the benchmark schema and hammers it with the 1 KiB payload
 //! through one HTTP/2 connection, as ingest would.
 //!
@@ -12,11 +12,12 @@ mod fixture;
 use std::time::{Duration, Instant};
 
 use switchyard_core::config::Config;
-use switchyard_core::testkit::TestDatabase;
-use switchyard_core::{auth, db, grpc, shutdown};
+use switchyard_core::{db, grpc, shutdown};
 use switchyard_proto::v1::registry_service_client::RegistryServiceClient;
 use switchyard_proto::v1::{RegisterSchemaRequest, ValidatePayloadRequest};
 use switchyard_registry::RegistryApp;
+use switchyard_tenancy::auth;
+use switchyard_testkit::TestDatabase;
 use tonic::Request;
 use tonic::metadata::{Ascii, MetadataValue};
 
@@ -28,10 +29,13 @@ async fn main() -> anyhow::Result<()> {
 
     let database = TestDatabase::create().await?;
     let pool = db::pool(&database.url, 2)?;
-    let (_, key) =
-        auth::create_workspace(&pool, &switchyard_core::auth::KeyHasher::new(None), "load")
-            .await
-            .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let (_, key) = auth::create_workspace(
+        &pool,
+        &switchyard_tenancy::auth::KeyHasher::new(None),
+        "load",
+    )
+    .await
+    .map_err(|error| anyhow::anyhow!("{error}"))?;
     let config = Config {
         database_url: database.url.clone(),
         database_pool_size: 8,

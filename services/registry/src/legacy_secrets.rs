@@ -1,6 +1,6 @@
 //! HS256 verification secrets earlier versions stored in plain text, sealed
 //! under the master keyring once the registry starts
-//! (`switchyard_core::auth::jwt::sealing`). The pass runs beside the server
+//! (`switchyard_tenancy::auth::jwt::sealing`). The pass runs beside the server
 //! rather than before it, so the registry still starts while Postgres is
 //! unreachable: it retries with backoff until it completes or the registry
 //! stops. Until then those secrets verify as they are. A registry without
@@ -9,9 +9,9 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use switchyard_core::auth::{Authenticator, jwt};
-use switchyard_core::secrets::store::DEFAULT_BATCH;
 use switchyard_core::shutdown::Signal;
+use switchyard_tenancy::auth::{Authenticator, jwt};
+use switchyard_tenancy::secrets::store::DEFAULT_BATCH;
 
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 const LAST_RETRY: Duration = Duration::from_secs(30);

@@ -48,13 +48,13 @@ mod workspaces;
 use std::sync::Arc;
 
 use anyhow::Context;
-use switchyard_core::auth::Authenticator;
-use switchyard_core::auth::layer::Authorized;
 use switchyard_core::config::Config;
-use switchyard_core::quota::Quotas;
+use switchyard_core::quotas::Quotas;
 use switchyard_core::shutdown::Signal;
 use switchyard_proto::v1::registry_service_server::RegistryServiceServer;
 use switchyard_proto::v1::workspace_service_server::WorkspaceServiceServer;
+use switchyard_tenancy::auth::Authenticator;
+use switchyard_tenancy::auth::layer::Authorized;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 use tonic::transport::ServerTlsConfig;

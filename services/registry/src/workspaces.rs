@@ -1,24 +1,24 @@
 //! `WorkspaceService`: tenants (operator token) and each workspace's
 //! credentials — API keys and JWT verification keys — its audit log and
 //! its retention periods (admin scope; the ingest retention loop applies
-//! them). The work is in `switchyard_core::auth` and
-//! `switchyard_core::audit`; this file converts messages and picks the
+//! them). The work is in `switchyard_tenancy::auth` and
+//! `switchyard_tenancy::audit`; this file converts messages and picks the
 //! caller's workspace from the principal the access layer attached. HS256
 //! secrets are sealed with the authenticator's master keyring (refused
 //! without one) and, like every key, never returned.
 
 use std::time::Duration;
 
-use switchyard_core::audit;
-use switchyard_core::auth::jwt::{self, KeyAlgorithm, VerificationKey};
-use switchyard_core::auth::keys::{self, ApiKeyRecord, NewKey};
-use switchyard_core::auth::{Authenticator, Operator, Scope, Scopes, principal};
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ApiKeyId, AuditEventId, VerificationKeyId, WorkspaceId};
 use switchyard_core::paging;
 use switchyard_core::time::to_proto;
 use switchyard_proto::v1 as pb;
 use switchyard_proto::v1::workspace_service_server::WorkspaceService;
+use switchyard_tenancy::audit;
+use switchyard_tenancy::auth::jwt::{self, KeyAlgorithm, VerificationKey};
+use switchyard_tenancy::auth::keys::{self, ApiKeyRecord, NewKey};
+use switchyard_tenancy::auth::{Authenticator, Operator, Scope, Scopes, principal};
 use tonic::{Request, Response, Status};
 
 pub struct WorkspaceGrpc {

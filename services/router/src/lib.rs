@@ -1,14 +1,13 @@
 //! The router: connections (destinations) and rules, and the fan-out of each
 //! stored event into deliveries.
 //!
-//! - [`grpc`] adapts the public `RouterService` (connections and rules CRUD,
-//!   `TestRule`, `TestEvent`) and the internal `RoutingService`
-//!   (`RouteEvent`, called by ingest).
-//! - [`connections`] and [`rules`] validate requests and hold their SQL;
-//!   [`connection_policy`] converts a connection's delivery policy between
-//!   the API and its stored form; [`connection_controls`] updates, pauses
-//!   and resumes connections and reads their circuit breakers;
-//!   [`signing_rotation`] rotates a connection's signing secret.
+//! - [`api`] is the logic of every RPC, callable in-process: connections
+//!   (validation, SQL, controls, policy, signing secrets, request preview),
+//!   rules, dry runs (`TestRule`, `TestEvent`) and the audit entries of
+//!   every change.
+//! - [`grpc`] is the thin tonic adapter of the public `RouterService` and
+//!   the internal `RoutingService` (`RouteEvent(s)`, called by ingest):
+//!   requests to validated values, records to messages.
 //! - [`expr`] compiles and evaluates rule conditions and mappings (CEL).
 //! - [`cache`] keeps compiled rules per (workspace, event type), refreshed
 //!   across replicas by Postgres LISTEN/NOTIFY.
@@ -21,39 +20,28 @@
 //! - [`backfill`] routes the stored events of a past range through one
 //!   rule, paced, resumable and exactly once, through [`routing`]'s code;
 //!   its worker runs beside the repair loop in every router.
-//! - [`dryrun`] answers `TestRule` and `TestEvent` without storing anything.
-//! - [`audit`] writes every connection and rule change to the audit log.
 
-pub mod audit;
+pub mod api;
 pub mod backfill;
 pub mod cache;
-pub mod connection_controls;
-pub mod connection_policy;
-pub mod connections;
-pub mod connections_broker;
-pub mod connections_saas;
-pub mod dryrun;
 pub mod expr;
 pub mod grpc;
-pub mod request_preview;
 pub mod routing;
-pub mod rules;
-pub mod signing_rotation;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::Context;
 use deadpool_postgres::Pool;
-use switchyard_core::auth::Authenticator;
 use switchyard_core::config::Config;
-use switchyard_core::destination::DestinationPolicy;
-use switchyard_core::queue::{Producer, QueueKeys, QueueLayout};
-use switchyard_core::quota::Quotas;
+use switchyard_core::quotas::Quotas;
 use switchyard_core::redis_conn::RedisConn;
-use switchyard_core::secrets::{self, Keyring};
 use switchyard_core::shutdown::Signal;
 use switchyard_core::{db, grpc as core_grpc};
+use switchyard_delivery_model::destination::DestinationPolicy;
+use switchyard_delivery_model::queue::{Producer, QueueKeys, QueueLayout};
+use switchyard_tenancy::auth::Authenticator;
+use switchyard_tenancy::secrets::{self, Keyring};
 use tokio::net::TcpListener;
 use tonic::transport::ServerTlsConfig;
 
@@ -102,7 +90,7 @@ pub struct RouterState {
     pub destinations: DestinationPolicy,
     pub cache: Arc<RuleCache>,
     pub faults: Arc<Faults>,
-    /// Seals connection credentials (see `switchyard_core::secrets`).
+    /// Seals connection credentials (see `switchyard_tenancy::secrets`).
     pub keyring: Keyring,
     /// Per-workspace limits on connections and rules.
     pub quotas: Quotas,

@@ -6,9 +6,13 @@ use switchyard_core::telemetry::traces::Service;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    standalone::run(Service::Router, |config, listener, shutdown| async move {
-        let app = switchyard_router::RouterApp::build(&config).await?;
-        app.run(listener, shutdown).await
-    })
+    standalone::run_checked(
+        Service::Router,
+        switchyard_tenancy::secrets::require_keyring,
+        |config, listener, shutdown| async move {
+            let app = switchyard_router::RouterApp::build(&config).await?;
+            app.run(listener, shutdown).await
+        },
+    )
     .await
 }

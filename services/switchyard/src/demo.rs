@@ -13,7 +13,8 @@ use std::time::Duration;
 use anyhow::Context;
 use switchyard_client::{Client, proto};
 use switchyard_core::config::Config;
-use switchyard_core::{auth, db, shutdown};
+use switchyard_core::{db, shutdown};
+use switchyard_tenancy::auth;
 
 use crate::commands::client::describe_delivery_with_attempts;
 use crate::receiver::{self, Behaviour, Receiver};

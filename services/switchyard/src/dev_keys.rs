@@ -12,7 +12,6 @@ use std::path::Path;
 use anyhow::Context;
 use secrecy::SecretString;
 use switchyard_core::config::Config;
-use switchyard_core::secrets::keyring;
 
 /// Where the local key lives, relative to the working directory (the
 /// repository root under `scripts/demo.sh`; `.data/` is git-ignored).
@@ -51,7 +50,7 @@ fn load_or_create(path: &Path) -> anyhow::Result<String> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     match options.open(path) {
         Ok(mut file) => {
-            let key = keyring::generate_key();
+            let key = switchyard_core::config::generate_master_key();
             writeln!(file, "{key}").with_context(|| format!("writing {}", path.display()))?;
             Ok(key)
         }
@@ -75,7 +74,7 @@ mod tests {
         let first = load_or_create(&path).expect("created");
         let again = load_or_create(&path).expect("read back");
         assert_eq!(first, again);
-        assert!(switchyard_core::secrets::Keyring::single("dev", &again).is_ok());
+        assert!(switchyard_tenancy::secrets::Keyring::single("dev", &again).is_ok());
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -65,7 +65,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys {
             command: KeysCommand::Generate,
         } => {
-            println!("{}", switchyard_core::secrets::keyring::generate_key());
+            println!("{}", switchyard_core::config::generate_master_key());
             Ok(())
         }
         Command::Receive { port, secret } => admin::receive(port, secret).await,

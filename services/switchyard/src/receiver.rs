@@ -208,8 +208,8 @@ async fn handle(
         .and_then(|mut script| script.pop_front())
         .unwrap_or(shared.behaviour.default_status);
     let secret = shared.secret.lock().ok().and_then(|s| s.clone());
-    let signature =
-        secret.map(|secret| switchyard_core::signature::verify(&secret, &parts.headers, &body));
+    let signature = secret
+        .map(|secret| switchyard_delivery_model::signature::verify(&secret, &parts.headers, &body));
     let webhook = ReceivedWebhook {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),

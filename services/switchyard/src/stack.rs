@@ -211,7 +211,7 @@ impl Stack {
         if config.internal_token.is_none() {
             // One process: the services only need to agree among themselves.
             config.internal_token = Some(SecretString::from(
-                switchyard_core::auth::generate_api_key("internal"),
+                switchyard_tenancy::auth::generate_api_key("internal"),
             ));
         }
         if config.api_key_pepper.is_none() {
@@ -223,7 +223,7 @@ impl Stack {
         let sealing = [ServiceKind::Router, ServiceKind::Delivery];
         if sealing.iter().any(|kind| services.contains(kind)) {
             // They would refuse to start later, one by one: say it now.
-            switchyard_core::secrets::Keyring::from_config(&config.secrets)?;
+            switchyard_tenancy::secrets::Keyring::from_config(&config.secrets)?;
         }
         db::migrate(&config.database_url)
             .await

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use switchyard::stack::{ServiceKind, Stack};
-use switchyard_core::testkit::{TestDatabase, TestRedis, secrets_config};
+use switchyard_testkit::{TestDatabase, TestRedis, secrets_config};
 
 fn switchyard() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
@@ -47,9 +47,9 @@ async fn emit_reads_the_payload_from_a_file_or_stdin_and_errors_are_one_line() -
     config.telemetry.metrics_addr = None;
     let stack = Stack::start(config, &ServiceKind::ALL).await?;
     let pool = switchyard_core::db::pool(&database.url, 2)?;
-    let (_, key) = switchyard_core::auth::create_workspace(
+    let (_, key) = switchyard_tenancy::auth::create_workspace(
         &pool,
-        &switchyard_core::auth::KeyHasher::new(None),
+        &switchyard_tenancy::auth::KeyHasher::new(None),
         "cli",
     )
     .await

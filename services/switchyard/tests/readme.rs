@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use switchyard_core::testkit::{TestDatabase, TestRedis};
+use switchyard_testkit::{TestDatabase, TestRedis};
 
 const PLACEHOLDER_PREFIXES: &[&str] = &["sy_live", "whsec", "con", "evt", "dlv"];
 

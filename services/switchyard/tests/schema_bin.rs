@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use switchyard::stack::{ServiceKind, Stack};
 use switchyard_core::config::Config;
-use switchyard_core::testkit::TestDatabase;
+use switchyard_testkit::TestDatabase;
 
 /// A directory of its own, removed on drop.
 struct Dir(PathBuf);
@@ -55,9 +55,9 @@ async fn push_check_and_their_exit_codes() -> anyhow::Result<()> {
     config.telemetry.metrics_addr = None;
     let stack = Stack::start(config, &[ServiceKind::Registry]).await?;
     let pool = switchyard_core::db::pool(&database.url, 2)?;
-    let (_, key) = switchyard_core::auth::create_workspace(
+    let (_, key) = switchyard_tenancy::auth::create_workspace(
         &pool,
-        &switchyard_core::auth::KeyHasher::new(None),
+        &switchyard_tenancy::auth::KeyHasher::new(None),
         "ci",
     )
     .await

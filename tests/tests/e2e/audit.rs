@@ -10,7 +10,7 @@ use serde_json::Value;
 use switchyard::receiver::Behaviour;
 use switchyard_client::proto;
 use switchyard_client::proto::workspace_service_client::WorkspaceServiceClient;
-use switchyard_core::auth::keys::visible_prefix;
+use switchyard_tenancy::auth::keys::visible_prefix;
 use switchyard_tests::{LEAD_CREATED, TestStack, lead_schema};
 use tonic::Code;
 

@@ -6,7 +6,7 @@
 //! recorded.
 
 use switchyard::commands::bench::{self, BenchArgs, BrokerKind};
-use switchyard_core::testkit::{TestDatabase, TestRedis};
+use switchyard_testkit::{TestDatabase, TestRedis};
 use switchyard_tests::test_config;
 
 fn args(preload: bool, batch: usize, broker: Option<BrokerKind>, ordering_keys: u32) -> BenchArgs {

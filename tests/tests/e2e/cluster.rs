@@ -1,5 +1,5 @@
 //! The delivery path on a 3-node Redis Cluster started by the test
-//! (`switchyard_core::testkit::cluster`), with the stream sharded into
+//! (`switchyard_testkit::cluster`), with the stream sharded into
 //! three partitions: emit → router → delivery → local receivers, every
 //! delivery arriving once; retries through the delayed set; rate limit,
 //! concurrency cap and circuit breaker; and the key layout checked slot by
@@ -13,10 +13,10 @@ use std::time::Duration;
 use switchyard::receiver::{Behaviour, Receiver};
 use switchyard_client::proto;
 use switchyard_core::ids::ConnectionId;
-use switchyard_core::limits::ConnectionKeys;
-use switchyard_core::queue::{CONSUMER_GROUP, QueueLayout};
 use switchyard_core::redis_conn::{RedisConn, Target};
-use switchyard_core::testkit::cluster::TestCluster;
+use switchyard_delivery_model::limits::ConnectionKeys;
+use switchyard_delivery_model::queue::{CONSUMER_GROUP, QueueLayout};
+use switchyard_testkit::cluster::TestCluster;
 use switchyard_tests::{LEAD_CREATED, Service, TestStack};
 
 const PARTITIONS: u16 = 3;

@@ -14,8 +14,8 @@ use secrecy::SecretString;
 use switchyard::receiver::{Behaviour, ReceivedWebhook, Receiver};
 use switchyard_client::proto;
 use switchyard_core::ids::ConnectionId;
-use switchyard_core::secrets::{Keyring, keyring, store};
-use switchyard_core::signature;
+use switchyard_delivery_model::signature;
+use switchyard_tenancy::secrets::{Keyring, store};
 use switchyard_tests::{LEAD_CREATED, Service, TestStack};
 use tonic::Code;
 
@@ -420,7 +420,7 @@ async fn key_rotation_reseals_everything_while_services_deliver() -> anyhow::Res
 
     // Step 1: every service learns the new key, still sealing with the old.
     // Step 2: the new key becomes active; `keys rotate` re-seals.
-    let new_key = keyring::generate_key();
+    let new_key = switchyard_core::config::generate_master_key();
     let secrets = &mut stack.stack.config_mut().secrets;
     secrets
         .keys
@@ -455,7 +455,7 @@ async fn key_rotation_reseals_everything_while_services_deliver() -> anyhow::Res
     assert_eq!(webhook.header("authorization"), Some(TOKEN));
 
     // A keyring without the key a value is sealed under cannot rotate it.
-    let stranger = Keyring::single("k3", &keyring::generate_key())?;
+    let stranger = Keyring::single("k3", &switchyard_core::config::generate_master_key())?;
     assert!(store::rotate(&stack.pool, &stranger, 10).await.is_err());
     stack.stop().await
 }

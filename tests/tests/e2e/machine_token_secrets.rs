@@ -17,7 +17,6 @@ use switchyard_client::proto::delivery_service_client::DeliveryServiceClient;
 use switchyard_client::proto::ingest_service_client::IngestServiceClient;
 use switchyard_client::proto::workspace_service_client::WorkspaceServiceClient;
 use switchyard_core::config::SecretsConfig;
-use switchyard_core::secrets::keyring;
 use switchyard_tests::tokens::{authorized, claims, hs256};
 use switchyard_tests::{LEAD_CREATED, Service, TestStack};
 use tonic::Code;
@@ -246,7 +245,7 @@ async fn keys_rotate_reencrypts_hs256_secrets_so_the_old_master_key_can_go() -> 
     let secrets = &mut stack.stack.config_mut().secrets;
     secrets.keys.insert(
         "k2".to_string(),
-        SecretString::from(keyring::generate_key()),
+        SecretString::from(switchyard_core::config::generate_master_key()),
     );
     secrets.active_key = Some("k2".to_string());
     restart(&mut stack, &everything).await?;

@@ -133,7 +133,7 @@ async fn workspace_signed_tokens_are_verified_scoped_and_refused_when_invalid() 
         body
     };
     let (other, _) =
-        switchyard_core::auth::create_workspace(&stack.pool, &stack.hasher(), "globex")
+        switchyard_tenancy::auth::create_workspace(&stack.pool, &stack.hasher(), "globex")
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     let stranger = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519)?;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use switchyard_client::{Client, RetryPolicy, proto};
 use switchyard_core::ids::WorkspaceId;
-use switchyard_core::quota::QuotaOverride;
+use switchyard_core::quotas::QuotaOverride;
 use switchyard_tests::{LEAD_CREATED, Service, TestStack, lead_schema};
 use tonic::{Code, Status};
 use tonic_types::{QuotaViolation, StatusExt};

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use switchyard_client::proto;
-use switchyard_core::auth::keys::{self, NewKey};
-use switchyard_core::auth::{KEY_CACHE_TTL, Scope, Scopes};
+use switchyard_tenancy::auth::keys::{self, NewKey};
+use switchyard_tenancy::auth::{KEY_CACHE_TTL, Scope, Scopes};
 use switchyard_tests::{LEAD_CREATED, TestStack};
 use tonic::Code;
 

@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use prost::Message;
 use switchyard::receiver::Behaviour;
 use switchyard_client::proto;
-use switchyard_core::auth::keys::{self, NewKey};
-use switchyard_core::auth::{Access, Scope, Scopes};
 use switchyard_proto::internal::v1 as internal;
+use switchyard_tenancy::auth::keys::{self, NewKey};
+use switchyard_tenancy::auth::{Access, Scope, Scopes};
 use switchyard_tests::{LEAD_CREATED, TestStack};
 use tonic::Code;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -217,9 +217,10 @@ async fn every_rpc_isolates_workspaces_and_enforces_scopes() -> anyhow::Result<(
         .expect("backfill")
         .id;
 
-    let (_, foreign_key) = switchyard_core::auth::create_workspace(&stack.pool, &hasher, "globex")
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (_, foreign_key) =
+        switchyard_tenancy::auth::create_workspace(&stack.pool, &hasher, "globex")
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let con = connection.id.clone();
     let lead = LEAD_CREATED.to_string();
@@ -729,7 +730,7 @@ async fn every_rpc_isolates_workspaces_and_enforces_scopes() -> anyhow::Result<(
         }
 
         // With under-scoped keys of A: refused before the handler runs.
-        let access = switchyard_core::auth::access::access(path).expect("has a rule");
+        let access = switchyard_tenancy::auth::access::access(path).expect("has a rule");
         let needed = match access {
             Access::Workspace(scope) => Some(scope),
             Access::Operator | Access::Internal => None,

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use switchyard::stack::{ServiceKind, Stack};
 use switchyard_core::config::Config;
-use switchyard_core::secrets::claim::keyrings_key;
-use switchyard_core::testkit::{TestDatabase, TestRedis, secrets_config};
+use switchyard_tenancy::secrets::claim::keyrings_key;
+use switchyard_testkit::{TestDatabase, TestRedis, secrets_config};
 use switchyard_tests::test_config;
 
 /// The same database and prefix as `first`, its own keys and ports.

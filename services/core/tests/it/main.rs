@@ -3,5 +3,3 @@
 
 mod partitioned_history;
 mod pool_settings;
-mod verification_secrets;
-mod workspace;

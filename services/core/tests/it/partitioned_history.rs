@@ -3,7 +3,7 @@
 //! move to `idempotency_keys`, and a week of partitions is ready ahead.
 
 use chrono::{Duration, Utc};
-use switchyard_core::testkit::TestDatabase;
+use switchyard_testkit::TestDatabase;
 use tokio_postgres::NoTls;
 use uuid::{NoContext, Timestamp, Uuid};
 

@@ -1,7 +1,7 @@
 //! `db::pool_with_settings` applies its settings to every new session.
 
 use switchyard_core::db;
-use switchyard_core::testkit::TestDatabase;
+use switchyard_testkit::TestDatabase;
 
 #[tokio::test]
 async fn pooled_sessions_start_with_the_settings() -> anyhow::Result<()> {

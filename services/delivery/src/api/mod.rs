@@ -18,7 +18,7 @@ mod stats;
 
 use deadpool_postgres::Pool;
 use switchyard_core::config::TelemetryConfig;
-use switchyard_core::queue::Producer;
+use switchyard_delivery_model::queue::Producer;
 
 #[derive(Clone)]
 pub struct DeliveryApi {

@@ -5,15 +5,15 @@
 //! statement commits on its own; the audit entry (what was re-queued) is
 //! written once it has.
 
-use switchyard_core::audit;
-use switchyard_core::auth::Principal;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
-use switchyard_core::queue::DeliveryJob;
+use switchyard_delivery_model::queue::DeliveryJob;
 use switchyard_proto::v1::{
     ReplayDeadLettersRequest, ReplayDeadLettersResponse, RetryDeliveryRequest,
     RetryDeliveryResponse,
 };
+use switchyard_tenancy::audit;
+use switchyard_tenancy::auth::Principal;
 
 use super::DeliveryApi;
 use super::list::timestamp;

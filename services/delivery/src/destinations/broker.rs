@@ -19,8 +19,8 @@
 
 use std::net::SocketAddr;
 
-use switchyard_core::connection::envelope::BrokerMessage;
-use switchyard_core::connection::shape::ShapeError;
+use switchyard_delivery_model::connection::envelope::BrokerMessage;
+use switchyard_delivery_model::connection::shape::ShapeError;
 
 use super::Sent;
 use super::keyed::Keyed;

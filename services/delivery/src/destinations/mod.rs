@@ -31,8 +31,8 @@ pub mod salesforce;
 mod tokens;
 pub mod webhook;
 
-use switchyard_core::connection::{ConnectionConfig, ConnectionKind};
 use switchyard_core::ids::ConnectionId;
+use switchyard_delivery_model::connection::{ConnectionConfig, ConnectionKind};
 
 pub use tokens::{CachedToken, TokenCache};
 

@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 use chrono::{TimeDelta, Utc};
 use deadpool_postgres::Pool;
 use switchyard_core::ids::ConnectionId;
-use switchyard_core::policy::{DeadLetterOrdering, DeliveryPolicy};
-use switchyard_core::queue::{DeliveryJob, Producer};
-use switchyard_core::secrets::Keyring;
+use switchyard_delivery_model::policy::{DeadLetterOrdering, DeliveryPolicy};
+use switchyard_delivery_model::queue::{DeliveryJob, Producer};
+use switchyard_tenancy::secrets::Keyring;
 use tracing::{Instrument, Span};
 
 use super::credentials::{self, Credentials};

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use secrecy::SecretString;
 use switchyard_core::ids::ConnectionId;
-use switchyard_core::secrets::{Keyring, SecretError, SecretField, store};
+use switchyard_tenancy::secrets::{Keyring, SecretError, SecretField, store};
 
 use crate::store::jobs::Claimed;
 
@@ -67,7 +67,7 @@ pub fn open(
 fn open_sealed(
     keyring: &Keyring,
     connection: ConnectionId,
-    sealed: &[(String, switchyard_core::secrets::Sealed)],
+    sealed: &[(String, switchyard_tenancy::secrets::Sealed)],
     legacy_signing_secret: Option<&SecretString>,
 ) -> Result<Credentials, CredentialsError> {
     let credentials = open_fields(keyring, connection, sealed, legacy_signing_secret)?;
@@ -80,7 +80,7 @@ fn open_sealed(
 fn open_fields(
     keyring: &Keyring,
     connection: ConnectionId,
-    sealed: &[(String, switchyard_core::secrets::Sealed)],
+    sealed: &[(String, switchyard_tenancy::secrets::Sealed)],
     legacy_signing_secret: Option<&SecretString>,
 ) -> Result<Credentials, CredentialsError> {
     let mut current = None;
@@ -118,8 +118,7 @@ fn open_fields(
 #[cfg(test)]
 mod tests {
     use secrecy::ExposeSecret;
-    use switchyard_core::secrets::keyring::generate_key;
-    use switchyard_core::secrets::{Sealed, field};
+    use switchyard_tenancy::secrets::{Sealed, field};
 
     use super::*;
 
@@ -141,7 +140,8 @@ mod tests {
 
     #[test]
     fn current_secret_first_then_previous_and_headers_by_name() {
-        let keyring = Keyring::single("k1", &generate_key()).expect("keyring");
+        let keyring = Keyring::single("k1", &switchyard_core::config::generate_master_key())
+            .expect("keyring");
         let connection = ConnectionId::generate();
         let sealed = vec![
             seal(&keyring, connection, "header.Authorization", "Bearer t"),
@@ -166,7 +166,8 @@ mod tests {
 
     #[test]
     fn plain_text_rows_still_sign_and_foreign_ciphertexts_do_not_open() {
-        let keyring = Keyring::single("k1", &generate_key()).expect("keyring");
+        let keyring = Keyring::single("k1", &switchyard_core::config::generate_master_key())
+            .expect("keyring");
         let connection = ConnectionId::generate();
         let legacy = SecretString::from("whsec_legacy".to_string());
         let credentials = open_sealed(&keyring, connection, &[], Some(&legacy)).expect("opens");
@@ -187,7 +188,8 @@ mod tests {
             open_sealed(&keyring, connection, &[other], None),
             Err(CredentialsError::Unopenable { .. })
         ));
-        let stranger = Keyring::single("k9", &generate_key()).expect("keyring");
+        let stranger = Keyring::single("k9", &switchyard_core::config::generate_master_key())
+            .expect("keyring");
         let unknown = seal(&stranger, connection, "signing_secret", "whsec_x");
         assert!(matches!(
             open_sealed(&keyring, connection, &[unknown], None),

@@ -17,8 +17,8 @@
 use std::time::Duration;
 
 use redis::Script;
-use switchyard_core::queue::CONSUMER_GROUP;
 use switchyard_core::shutdown::{self, Signal};
+use switchyard_delivery_model::queue::CONSUMER_GROUP;
 
 use super::queue::JobQueue;
 

@@ -33,7 +33,7 @@ use anyhow::Context;
 use deadpool_postgres::Pool;
 use redis::Script;
 use switchyard_core::ids::DeliveryId;
-use switchyard_core::queue::{CONSUMER_GROUP, JOB_FIELD};
+use switchyard_delivery_model::queue::{CONSUMER_GROUP, JOB_FIELD};
 
 use super::queue::{JobQueue, READ_COUNT};
 use crate::store::jobs::{self, Release};

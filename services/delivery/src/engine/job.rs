@@ -3,7 +3,7 @@
 //! back into Redis as it came.
 
 use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
-use switchyard_core::queue::DeliveryJob;
+use switchyard_delivery_model::queue::DeliveryJob;
 
 use super::queue::StreamEntry;
 

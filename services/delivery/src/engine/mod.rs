@@ -1,7 +1,7 @@
 //! The delivery engine: four loops around one attempt path.
 //!
 //! Jobs (`{"v":1,"workspace_id":…,"delivery_id":…}`, see [`job`]) arrive on
-//! the Redis stream described in `switchyard_core::queue`. Every delivery
+//! the Redis stream described in `switchyard_delivery_model::queue`. Every delivery
 //! replica joins one consumer group, so each job goes to one replica at a
 //! time.
 //!

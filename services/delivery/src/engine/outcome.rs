@@ -92,7 +92,7 @@ mod tests {
     use crate::engine::http::HttpResponse;
     use crate::engine::policy::Defaults;
     use switchyard_core::config::DeliveryConfig;
-    use switchyard_core::policy::DeliveryPolicy;
+    use switchyard_delivery_model::policy::DeliveryPolicy;
 
     fn policy(permanent_client_errors: bool) -> EffectivePolicy {
         let config = DeliveryConfig {

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use switchyard_core::config::DeliveryConfig;
-use switchyard_core::policy::{
+use switchyard_delivery_model::policy::{
     AdaptiveConcurrency, BreakerPolicy, DeliveryPolicy, RateLimit, RetryPolicy,
 };
 

@@ -4,7 +4,7 @@
 //! response timeout longer than the block) and a shared one for everything
 //! else.
 //!
-//! The stream has `redis.partitions` partitions (`switchyard_core::queue`).
+//! The stream has `redis.partitions` partitions (`switchyard_delivery_model::queue`).
 //! A [`JobQueue`] is a view on one of them ([`JobQueue::partitions`] gives
 //! one per partition, and the runner starts the consumer, reclaimer and
 //! scheduler loops once per view); the commands that concern the whole
@@ -30,8 +30,10 @@ use redis::streams::{
 };
 use redis::{RedisError, RedisResult, Script};
 use switchyard_core::config::Config;
-use switchyard_core::queue::{CONSUMER_GROUP, JOB_FIELD, Producer, QueueKeys, QueueLayout};
 use switchyard_core::redis_conn::{RedisConn, Target};
+use switchyard_delivery_model::queue::{
+    CONSUMER_GROUP, JOB_FIELD, Producer, QueueKeys, QueueLayout,
+};
 
 /// How long one `XREADGROUP` waits for new entries.
 pub const READ_BLOCK: Duration = Duration::from_secs(1);

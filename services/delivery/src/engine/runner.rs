@@ -23,8 +23,8 @@ use anyhow::Context;
 use deadpool_postgres::Pool;
 use switchyard_core::config::Config;
 use switchyard_core::redis_conn::RedisConn;
-use switchyard_core::secrets::Keyring;
 use switchyard_core::shutdown::Signal;
+use switchyard_tenancy::secrets::Keyring;
 
 use super::attempt::Attempter;
 use super::dispatch::Dispatcher;

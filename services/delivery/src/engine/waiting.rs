@@ -33,9 +33,9 @@ use std::time::Duration;
 
 use redis::{RedisResult, Script};
 use switchyard_core::ids::ConnectionId;
-use switchyard_core::queue::{JOB_FIELD, Producer, QueueKeys, QueueLayout};
 use switchyard_core::redis_conn::RedisConn;
 use switchyard_core::shutdown::{self, Signal};
+use switchyard_delivery_model::queue::{JOB_FIELD, Producer, QueueKeys, QueueLayout};
 
 use super::gate::Gate;
 

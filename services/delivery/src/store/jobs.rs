@@ -16,7 +16,7 @@ use deadpool_postgres::Pool;
 use secrecy::SecretString;
 use switchyard_core::db::{self, DEADLOCK_TRIES};
 use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
-use switchyard_core::secrets::Sealed;
+use switchyard_tenancy::secrets::Sealed;
 use uuid::Uuid;
 
 use super::ordering;
@@ -30,11 +30,11 @@ pub struct Claimed {
     /// What is sent: the rule's mapped body, else the event's payload.
     pub payload: serde_json::Value,
     /// The connection's `kind` and `config`, read together as a
-    /// `switchyard_core::connection::ConnectionConfig`.
+    /// `switchyard_delivery_model::connection::ConnectionConfig`.
     pub kind: String,
     pub connection_config: serde_json::Value,
     /// The connection's sealed secrets not expired, by
-    /// `connection_secrets.field` (see `switchyard_core::secrets`).
+    /// `connection_secrets.field` (see `switchyard_tenancy::secrets`).
     pub sealed_secrets: Vec<(String, Sealed)>,
     /// The key a rule gave the delivery; it orders the delivery only when
     /// the connection's policy turns ordering on ([`super::ordering`]).

@@ -23,7 +23,7 @@
 use anyhow::Context;
 use deadpool_postgres::Pool;
 use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
-use switchyard_core::policy::DeadLetterOrdering;
+use switchyard_delivery_model::policy::DeadLetterOrdering;
 
 /// True when an earlier delivery holds `d` (a `deliveries` row) back. Uses
 /// the partial index `deliveries_ordering`.

@@ -5,9 +5,9 @@ use crate::common;
 
 use common::receiver::{Receiver, Reply};
 use common::{TestEnv, authorized};
-use switchyard_core::auth::create_workspace;
 use switchyard_core::ids::DeliveryId;
 use switchyard_proto::v1::{DeliveryStatus, GetDeliveryRequest, ListDeliveriesRequest};
+use switchyard_tenancy::auth::create_workspace;
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -173,7 +173,7 @@ async fn deliveries_of_another_workspace_are_not_found() {
     let seeded = env.seed(&receiver.url).await;
     let (_, other_key) = create_workspace(
         &env.pool,
-        &switchyard_core::auth::KeyHasher::new(None),
+        &switchyard_tenancy::auth::KeyHasher::new(None),
         "globex",
     )
     .await

@@ -36,7 +36,7 @@ async fn a_successful_attempt_delivers_the_signed_body_once() {
     assert_eq!(request.header("x-api-key").as_deref(), Some("k-123"));
     let user_agent = request.header("user-agent").expect("user-agent");
     assert!(user_agent.starts_with("Switchyard/"), "{user_agent}");
-    switchyard_core::signature::verify(&secret, &request.headers, &request.body)
+    switchyard_delivery_model::signature::verify(&secret, &request.headers, &request.body)
         .expect("the signature verifies");
 
     let attempts = env.attempts(delivery).await;
@@ -74,8 +74,12 @@ async fn failed_attempts_are_retried_with_the_same_webhook_id() {
             request.header("webhook-id"),
             Some(seeded.delivery.to_string())
         );
-        switchyard_core::signature::verify(&seeded.secret, &request.headers, &request.body)
-            .expect("every attempt is signed");
+        switchyard_delivery_model::signature::verify(
+            &seeded.secret,
+            &request.headers,
+            &request.body,
+        )
+        .expect("every attempt is signed");
     }
     let attempts = env.attempts(seeded.delivery).await;
     let summary: Vec<(i32, Option<i32>, &str)> = attempts

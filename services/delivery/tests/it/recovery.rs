@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::TestEnv;
 use common::receiver::{Receiver, Reply};
 use switchyard_core::ids::DeliveryId;
-use switchyard_core::queue::CONSUMER_GROUP;
+use switchyard_delivery_model::queue::CONSUMER_GROUP;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_sweeper_requeues_a_delivery_whose_job_was_never_written() {
@@ -132,7 +132,7 @@ async fn due_retries_move_from_the_delayed_set_to_the_stream() {
         &[&seeded.delivery.as_uuid()],
     )
     .await;
-    let job = switchyard_core::queue::DeliveryJob::new(
+    let job = switchyard_delivery_model::queue::DeliveryJob::new(
         env.workspace.to_string(),
         seeded.delivery.to_string(),
     )

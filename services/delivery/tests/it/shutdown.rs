@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::receiver::{Receiver, Reply};
 use common::{PATIENCE, TestEnv};
-use switchyard_core::queue::CONSUMER_GROUP;
+use switchyard_delivery_model::queue::CONSUMER_GROUP;
 
 /// The consumers of the delivery group, by name.
 async fn consumers(env: &TestEnv) -> Vec<String> {

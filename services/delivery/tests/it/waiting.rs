@@ -13,7 +13,7 @@ use common::TestEnv;
 use common::controls::eventually;
 use common::receiver::{Receiver, Reply};
 use switchyard_core::ids::ConnectionId;
-use switchyard_core::queue::DeliveryJob;
+use switchyard_delivery_model::queue::DeliveryJob;
 
 impl TestEnv {
     async fn waiting_len(&self, connection: ConnectionId) -> usize {

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use chrono::{Duration as Days, NaiveDate, Utc};
 use serde_json::json;
 use switchyard_client::proto;
-use switchyard_core::auth;
 use switchyard_core::config::RetentionConfig;
 use switchyard_core::ids::{DeliveryId, EventId, RuleId, WorkspaceId};
 use switchyard_ingest::retention::{self, Report, partitions};
+use switchyard_tenancy::auth;
 use tonic::Code;
 use uuid::{NoContext, Timestamp, Uuid};
 

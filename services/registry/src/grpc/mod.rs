@@ -37,7 +37,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<RegisterSchemaRequest>,
     ) -> Result<Response<RegisterSchemaResponse>, Status> {
-        let by = switchyard_core::auth::principal(&request)?.clone();
+        let by = switchyard_tenancy::auth::principal(&request)?.clone();
         let request = request.into_inner();
         let registered = self
             .registry
@@ -61,7 +61,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<CheckCompatibilityRequest>,
     ) -> Result<Response<CheckCompatibilityResponse>, Status> {
-        let workspace = switchyard_core::auth::workspace(&request)?;
+        let workspace = switchyard_tenancy::auth::workspace(&request)?;
         let request = request.into_inner();
         let report = self
             .registry
@@ -79,7 +79,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<ValidatePayloadRequest>,
     ) -> Result<Response<ValidatePayloadResponse>, Status> {
-        let workspace = switchyard_core::auth::workspace(&request)?;
+        let workspace = switchyard_tenancy::auth::workspace(&request)?;
         let request = request.into_inner();
         let validation = self
             .registry
@@ -97,7 +97,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<ValidatePayloadsRequest>,
     ) -> Result<Response<ValidatePayloadsResponse>, Status> {
-        let workspace = switchyard_core::auth::workspace(&request)?;
+        let workspace = switchyard_tenancy::auth::workspace(&request)?;
         let payloads: Vec<PayloadToValidate> = request
             .into_inner()
             .payloads
@@ -121,7 +121,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<GetEventTypeRequest>,
     ) -> Result<Response<GetEventTypeResponse>, Status> {
-        let workspace = switchyard_core::auth::workspace(&request)?;
+        let workspace = switchyard_tenancy::auth::workspace(&request)?;
         let request = request.into_inner();
         let record = self
             .registry
@@ -136,7 +136,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<GetSchemaVersionRequest>,
     ) -> Result<Response<GetSchemaVersionResponse>, Status> {
-        let workspace = switchyard_core::auth::workspace(&request)?;
+        let workspace = switchyard_tenancy::auth::workspace(&request)?;
         let request = request.into_inner();
         let (name, record) = self
             .registry
@@ -152,7 +152,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<ListEventTypesRequest>,
     ) -> Result<Response<ListEventTypesResponse>, Status> {
-        let workspace = switchyard_core::auth::workspace(&request)?;
+        let workspace = switchyard_tenancy::auth::workspace(&request)?;
         let request = request.into_inner();
         let page = self
             .registry
@@ -168,7 +168,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<SetCompatibilityRequest>,
     ) -> Result<Response<SetCompatibilityResponse>, Status> {
-        let by = switchyard_core::auth::principal(&request)?.clone();
+        let by = switchyard_tenancy::auth::principal(&request)?.clone();
         let request = request.into_inner();
         let (record, previous) = self
             .registry
@@ -184,7 +184,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<DeprecateEventTypeRequest>,
     ) -> Result<Response<DeprecateEventTypeResponse>, Status> {
-        let by = switchyard_core::auth::principal(&request)?.clone();
+        let by = switchyard_tenancy::auth::principal(&request)?.clone();
         let request = request.into_inner();
         let record = self
             .registry

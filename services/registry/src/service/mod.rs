@@ -21,13 +21,13 @@ use std::sync::Arc;
 
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
-use switchyard_core::audit;
-use switchyard_core::auth::Principal;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::WorkspaceId;
 use switchyard_core::names::EventTypeName;
 use switchyard_core::paging;
-use switchyard_core::quota::Quotas;
+use switchyard_core::quotas::Quotas;
+use switchyard_tenancy::audit;
+use switchyard_tenancy::auth::Principal;
 
 use crate::cache::ValidatorCache;
 use crate::compat::Mode;

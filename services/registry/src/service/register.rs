@@ -8,11 +8,11 @@ use std::collections::BTreeSet;
 
 use anyhow::Context;
 use serde_json::Value;
-use switchyard_core::auth::Principal;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::WorkspaceId;
 use switchyard_core::names::EventTypeName;
-use switchyard_core::quota::{Counted, count};
+use switchyard_tenancy::auth::Principal;
+use switchyard_tenancy::quota::{Counted, count};
 use tonic_types::PreconditionViolation;
 
 use super::{Registry, audit_change, check_length, parse_mode, parse_name};

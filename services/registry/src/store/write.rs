@@ -14,8 +14,8 @@ use super::{Store, to_mode, to_version};
 use crate::canonical;
 use crate::compat::Mode;
 use crate::notify;
-use switchyard_core::audit;
-use switchyard_core::auth::Principal;
+use switchyard_tenancy::audit;
+use switchyard_tenancy::auth::Principal;
 
 /// The locked event type row.
 #[derive(Debug, PartialEq, Eq)]

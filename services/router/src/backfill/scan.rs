@@ -17,8 +17,8 @@ use switchyard_core::ids::{BackfillId, WorkspaceId};
 use uuid::Uuid;
 
 use super::model::BackfillRecord;
+use crate::api::rules::EventPattern;
 use crate::routing::deliver::{AlsoCommit, EVENT_COLUMNS, StoredEvent, Tally};
-use crate::rules::EventPattern;
 
 /// How far an event's id time may be from its `received_at` (the id is
 /// made by ingest just before the commit that stamps `received_at`).

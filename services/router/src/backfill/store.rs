@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::model::{BackfillRecord, BackfillState, NewBackfill};
 use super::scan;
-use crate::rules::EventPattern;
+use crate::api::rules::EventPattern;
 
 const COLUMNS: &str = "id, workspace_id, rule_id, range_from, range_to, rate_per_second, state, \
                        cursor_event_id, events_total, events_scanned, events_matched, \
@@ -282,8 +282,8 @@ pub async fn rule_now(
     pool: &Pool,
     workspace: WorkspaceId,
     rule: RuleId,
-) -> ApiResult<Option<crate::rules::RuleRecord>> {
-    match crate::rules::store::get(pool, workspace, rule).await {
+) -> ApiResult<Option<crate::api::rules::RuleRecord>> {
+    match crate::api::rules::store::get(pool, workspace, rule).await {
         Ok(record) => Ok(Some(record)),
         Err(ApiError::NotFound(_)) => Ok(None),
         Err(error) => Err(error),

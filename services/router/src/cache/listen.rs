@@ -11,7 +11,7 @@ use switchyard_core::notify::{self, Channel, Subscriber};
 use switchyard_core::shutdown::Signal;
 
 use super::RuleCache;
-use crate::rules::RULES_CHANNEL;
+use crate::api::rules::RULES_CHANNEL;
 
 /// Listens until `shutdown`, reconnecting as needed.
 pub async fn run(cache: Arc<RuleCache>, database_url: String, shutdown: Signal) {

@@ -22,8 +22,8 @@ use deadpool_postgres::Pool;
 use switchyard_core::error::ApiResult;
 use switchyard_core::ids::WorkspaceId;
 
+use crate::api::rules::{RuleRecord, store};
 use crate::expr::{self, RuleProgram};
-use crate::rules::{RuleRecord, store};
 
 /// Entries kept at most; past it the cache starts over (types are few per
 /// workspace, so this only bounds a pathological spread).

@@ -1,23 +1,21 @@
 //! The connection handlers of the delivery controls: `UpdateConnection`,
 //! `PauseConnection`, `ResumeConnection`, `GetConnection` with the live
 //! circuit breaker, and `RotateSigningSecret`. Requests are validated here;
-//! the work is in [`crate::connection_controls`] and
-//! [`crate::signing_rotation`].
+//! the work is in [`crate::api::connections::controls`] and
+//! [`crate::api::connections::signing`].
 
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::ConnectionId;
-use switchyard_core::limits::{BreakerSnapshot, BreakerState};
 use switchyard_core::time;
+use switchyard_delivery_model::limits::{BreakerSnapshot, BreakerState};
 use switchyard_proto::v1 as pb;
 use tonic::Request;
 
 use super::messages::{connection_message, parse_connection_id};
 use crate::RouterState;
-use crate::connection_controls::{
+use crate::api::connections;
+use crate::api::connections::controls::{
     self, ACTIVE, ConnectionPatch, DISABLED, NEEDS_CREDENTIALS, PAUSED,
-};
-use crate::{
-    connection_policy, connections, connections_broker, connections_saas, signing_rotation,
 };
 
 /// The `connections.state` text as the API enum.
@@ -75,7 +73,7 @@ impl RouterState {
         let id = parse_connection_id(&request.get_ref().id, "id")?;
         let record = connections::get(&self.pool, workspace, id).await?;
         let mut connection = connection_message(&record, None);
-        let snapshot = connection_controls::breaker(self, id).await;
+        let snapshot = controls::breaker(self, id).await;
         if let Some(adaptive) = record.policy.adaptive_concurrency {
             let current = snapshot.as_ref().and_then(|s| s.adaptive_limit);
             connection.concurrency_limit = current.map_or(adaptive.min, |limit| {
@@ -115,15 +113,15 @@ impl RouterState {
         }
         let policy = &self.destinations;
         let saas = if let Some(hubspot) = &request.hubspot {
-            Some(connections_saas::validate_hubspot(hubspot, policy, false).await?)
+            Some(connections::saas::validate_hubspot(hubspot, policy, false).await?)
         } else if let Some(mailchimp) = &request.mailchimp {
-            Some(connections_saas::validate_mailchimp(mailchimp, policy, false).await?)
+            Some(connections::saas::validate_mailchimp(mailchimp, policy, false).await?)
         } else if let Some(salesforce) = &request.salesforce {
-            Some(connections_saas::validate_salesforce(salesforce, policy, false).await?)
+            Some(connections::saas::validate_salesforce(salesforce, policy, false).await?)
         } else if let Some(rabbitmq) = &request.rabbitmq {
-            Some(connections_broker::validate_rabbitmq(rabbitmq, policy, false).await?)
+            Some(connections::broker::validate_rabbitmq(rabbitmq, policy, false).await?)
         } else if let Some(nats) = &request.nats {
-            Some(connections_broker::validate_nats(nats, policy, false).await?)
+            Some(connections::broker::validate_nats(nats, policy, false).await?)
         } else {
             None
         };
@@ -138,7 +136,7 @@ impl RouterState {
             policy: request
                 .policy
                 .as_ref()
-                .map(|policy| connection_policy::from_proto(Some(policy)))
+                .map(|policy| connections::policy::from_proto(Some(policy)))
                 .transpose()?,
             state: state_text(request.state)?,
         };
@@ -154,7 +152,7 @@ impl RouterState {
             ));
         }
         let action = "RouterService/UpdateConnection";
-        let updated = connection_controls::update(self, &by, action, id, patch).await?;
+        let updated = controls::update(self, &by, action, id, patch).await?;
         Ok(pb::UpdateConnectionResponse {
             connection: Some(connection_message(&updated.record, None)),
             requeued_count: u32::try_from(updated.requeued).unwrap_or(u32::MAX),
@@ -169,8 +167,9 @@ impl RouterState {
         let by = self.principal(&request)?;
         let request = request.into_inner();
         let id = parse_connection_id(&request.id, "id")?;
-        let grace = signing_rotation::grace_period(request.grace_period.as_ref())?;
-        let rotated = signing_rotation::rotate(&self.pool, &self.keyring, &by, id, grace).await?;
+        let grace = connections::signing::grace_period(request.grace_period.as_ref())?;
+        let rotated =
+            connections::signing::rotate(&self.pool, &self.keyring, &by, id, grace).await?;
         Ok(pb::RotateSigningSecretResponse {
             connection: Some(connection_message(&rotated.record, None)),
             signing_secret: rotated.secret,
@@ -192,7 +191,7 @@ impl RouterState {
             state: Some(state),
             ..ConnectionPatch::default()
         };
-        let updated = connection_controls::update(self, &by, action, id, patch).await?;
+        let updated = controls::update(self, &by, action, id, patch).await?;
         Ok((connection_message(&updated.record, None), updated.requeued))
     }
 }

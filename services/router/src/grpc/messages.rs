@@ -5,12 +5,12 @@ use switchyard_core::ids::{ConnectionId, RuleId};
 use switchyard_core::time;
 use switchyard_proto::v1 as pb;
 
-use switchyard_core::connection::ConnectionConfig;
+use switchyard_delivery_model::connection::ConnectionConfig;
 
-use crate::connections::ConnectionRecord;
-use crate::dryrun::Explanation;
-use crate::rules::{RulePatch, RuleRecord, model};
-use crate::{connections_broker, connections_saas};
+use crate::api::connections;
+use crate::api::connections::ConnectionRecord;
+use crate::api::dryrun::Explanation;
+use crate::api::rules::{RulePatch, RuleRecord, model};
 
 pub fn connection_message(record: &ConnectionRecord, secret: Option<String>) -> pb::Connection {
     let (mut webhook, mut hubspot, mut mailchimp, mut salesforce) = (None, None, None, None);
@@ -24,19 +24,19 @@ pub fn connection_message(record: &ConnectionRecord, secret: Option<String>) -> 
             });
         }
         ConnectionConfig::Hubspot(config) => {
-            hubspot = Some(connections_saas::hubspot_message(config))
+            hubspot = Some(connections::saas::hubspot_message(config))
         }
         ConnectionConfig::Mailchimp(config) => {
-            mailchimp = Some(connections_saas::mailchimp_message(config));
+            mailchimp = Some(connections::saas::mailchimp_message(config));
         }
         ConnectionConfig::Salesforce(config) => {
-            salesforce = Some(connections_saas::salesforce_message(config));
+            salesforce = Some(connections::saas::salesforce_message(config));
         }
         ConnectionConfig::Rabbitmq(config) => {
-            rabbitmq = Some(connections_broker::rabbitmq_message(config));
+            rabbitmq = Some(connections::broker::rabbitmq_message(config));
         }
         ConnectionConfig::Nats(config) => {
-            nats = Some(connections_broker::nats_message(config));
+            nats = Some(connections::broker::nats_message(config));
         }
     }
     pb::Connection {
@@ -51,7 +51,7 @@ pub fn connection_message(record: &ConnectionRecord, secret: Option<String>) -> 
         nats,
         signing_secret: secret.unwrap_or_default(),
         created_at: Some(time::to_proto(record.created_at)),
-        policy: Some(crate::connection_policy::to_proto(&record.policy)),
+        policy: Some(crate::api::connections::policy::to_proto(&record.policy)),
         state: super::connection_rpcs::state_message(&record.state).into(),
         state_reason: record.state_reason.clone(),
         state_changed_at: time::to_proto_opt(record.state_changed_at),

@@ -18,8 +18,6 @@ mod connection_rpcs;
 mod messages;
 mod rules;
 
-use switchyard_core::auth::Principal;
-use switchyard_core::auth::layer::Authorized;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, EventId, WorkspaceId};
 use switchyard_core::paging;
@@ -29,14 +27,16 @@ use switchyard_proto::internal::v1::routing_service_server::{
 };
 use switchyard_proto::v1 as pb;
 use switchyard_proto::v1::router_service_server::{RouterService, RouterServiceServer};
+use switchyard_tenancy::auth::Principal;
+use switchyard_tenancy::auth::layer::Authorized;
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 
 use self::messages::{connection_message, parse_connection_id};
 use crate::RouterState;
-use crate::connection_controls::{ACTIVE, PAUSED};
+use crate::api::connections;
+use crate::api::connections::controls::{ACTIVE, PAUSED};
 use crate::routing;
-use crate::{connection_policy, connections, connections_broker, connections_saas};
 
 pub fn routes(state: RouterState) -> Routes {
     let auth = state.auth.clone();
@@ -49,12 +49,12 @@ pub fn routes(state: RouterState) -> Routes {
 
 impl RouterState {
     async fn workspace<T>(&self, request: &Request<T>) -> ApiResult<WorkspaceId> {
-        switchyard_core::auth::workspace(request)
+        switchyard_tenancy::auth::workspace(request)
     }
 
     /// The caller of a change: its workspace, and its actor for the audit log.
     fn principal<T>(&self, request: &Request<T>) -> ApiResult<Principal> {
-        switchyard_core::auth::principal(request).cloned()
+        switchyard_tenancy::auth::principal(request).cloned()
     }
 
     async fn create_connection(
@@ -65,7 +65,7 @@ impl RouterState {
         let workspace = by.workspace;
         let request = request.into_inner();
         let name = connections::validate_name(&request.name)?;
-        let policy = connection_policy::from_proto(request.policy.as_ref())?;
+        let policy = connections::policy::from_proto(request.policy.as_ref())?;
         let limits = self.quotas.limits(workspace);
         use pb::create_connection_request::Destination;
         let saas = match request.destination {
@@ -96,22 +96,23 @@ impl RouterState {
                 return Ok(connection_message(&record, Some(secret)));
             }
             Some(Destination::Hubspot(hubspot)) => {
-                connections_saas::validate_hubspot(&hubspot, &self.destinations, true).await?
+                connections::saas::validate_hubspot(&hubspot, &self.destinations, true).await?
             }
             Some(Destination::Mailchimp(mailchimp)) => {
-                connections_saas::validate_mailchimp(&mailchimp, &self.destinations, true).await?
+                connections::saas::validate_mailchimp(&mailchimp, &self.destinations, true).await?
             }
             Some(Destination::Salesforce(salesforce)) => {
-                connections_saas::validate_salesforce(&salesforce, &self.destinations, true).await?
+                connections::saas::validate_salesforce(&salesforce, &self.destinations, true)
+                    .await?
             }
             Some(Destination::Rabbitmq(rabbitmq)) => {
-                connections_broker::validate_rabbitmq(&rabbitmq, &self.destinations, true).await?
+                connections::broker::validate_rabbitmq(&rabbitmq, &self.destinations, true).await?
             }
             Some(Destination::Nats(nats)) => {
-                connections_broker::validate_nats(&nats, &self.destinations, true).await?
+                connections::broker::validate_nats(&nats, &self.destinations, true).await?
             }
         };
-        let record = connections_saas::create(
+        let record = connections::saas::create(
             &self.pool,
             &self.keyring,
             &by,
@@ -152,7 +153,7 @@ impl RouterState {
         request: Request<internal::RouteEventRequest>,
     ) -> ApiResult<internal::RouteEventResponse> {
         self.auth
-            .internal_token(switchyard_core::auth::bearer_token(request.metadata())?)?;
+            .internal_token(switchyard_tenancy::auth::bearer_token(request.metadata())?)?;
         let request = request.into_inner();
         let workspace = WorkspaceId::parse(&request.workspace_id)
             .map_err(|reason| ApiError::invalid("workspace_id", reason))?;
@@ -170,7 +171,7 @@ impl RouterState {
         request: Request<internal::RouteEventsRequest>,
     ) -> ApiResult<internal::RouteEventsResponse> {
         self.auth
-            .internal_token(switchyard_core::auth::bearer_token(request.metadata())?)?;
+            .internal_token(switchyard_tenancy::auth::bearer_token(request.metadata())?)?;
         let events = request.into_inner().events;
         if events.len() > routing::MAX_BATCH_EVENTS {
             return Err(ApiError::invalid(

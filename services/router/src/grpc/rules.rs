@@ -1,5 +1,5 @@
 //! The rule handlers of `RouterService`, dry runs included. Each parses and
-//! authenticates, calls [`crate::rules`] or [`crate::dryrun`], and converts.
+//! authenticates, calls [`crate::api::rules`] or [`crate::api::dryrun`], and converts.
 
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::RuleId;
@@ -12,8 +12,8 @@ use super::messages::{
     test_rule_message,
 };
 use crate::RouterState;
-use crate::dryrun::{self, RuleUnderTest, Sample};
-use crate::rules::{NewRule, RuleFilter, store};
+use crate::api::dryrun::{self, RuleUnderTest, Sample};
+use crate::api::rules::{NewRule, RuleFilter, store};
 
 impl RouterState {
     pub(super) async fn create_rule(
@@ -27,7 +27,7 @@ impl RouterState {
             &request.event_type,
             &request.connection_id,
             &request.description,
-            crate::rules::model::Expressions {
+            crate::api::rules::model::Expressions {
                 condition: &request.condition,
                 mapping: &request.mapping,
                 ordering_key: &request.ordering_key,

@@ -8,8 +8,8 @@
 use deadpool_postgres::Pool;
 use switchyard_core::error::ApiResult;
 use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
-use switchyard_core::queue::{DeliveryJob, Producer};
 use switchyard_core::telemetry::propagation;
+use switchyard_delivery_model::queue::{DeliveryJob, Producer};
 use uuid::Uuid;
 
 use super::deliver::RELAXED_COMMIT;

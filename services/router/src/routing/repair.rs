@@ -12,8 +12,8 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use switchyard_core::error::ApiResult;
 use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
-use switchyard_core::queue::Producer;
 use switchyard_core::shutdown::{self, Signal};
+use switchyard_delivery_model::queue::Producer;
 use uuid::Uuid;
 
 use super::enqueue;

@@ -228,14 +228,14 @@ async fn new_credentials_make_a_rejected_connection_active_again() {
     let connection = updated.connection.expect("connection");
     assert_eq!(connection.state(), proto::ConnectionState::Active);
     assert_eq!(connection.state_reason, "");
-    let keyring =
-        switchyard_core::secrets::Keyring::from_config(&harness.config.secrets).expect("keyring");
+    let keyring = switchyard_tenancy::secrets::Keyring::from_config(&harness.config.secrets)
+        .expect("keyring");
     let id = switchyard_core::ids::ConnectionId::parse(&created.id).expect("id");
-    let token = switchyard_core::secrets::store::read(
+    let token = switchyard_tenancy::secrets::store::read(
         &client,
         &keyring,
         id,
-        &switchyard_core::secrets::SecretField::Token,
+        &switchyard_tenancy::secrets::SecretField::Token,
     )
     .await
     .expect("read")

@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use switchyard_core::auth::{self, jwt};
 use switchyard_core::config::Config;
-use switchyard_core::secrets::{Keyring, store};
 use switchyard_core::{db, shutdown, standalone};
+use switchyard_tenancy::auth::{self, jwt};
+use switchyard_tenancy::secrets::{Keyring, store};
 
 use crate::receiver::{self, Behaviour, Receiver};
 use crate::stack::{self, ServiceKind, Stack};

@@ -44,7 +44,7 @@ use serde_json::{Value, json};
 use switchyard_client::{Client, proto};
 use switchyard_core::config::Config;
 use switchyard_core::ids::{ConnectionId, RuleId, WorkspaceId};
-use switchyard_core::queue::QueueLayout;
+use switchyard_delivery_model::queue::QueueLayout;
 
 use crate::stack::{ServiceKind, Stack};
 pub use brokers::BrokerKind;
@@ -237,8 +237,8 @@ async fn target(args: &BenchArgs, mut config: Config) -> anyhow::Result<Target> 
     let stack = Stack::start(config.clone(), &ServiceKind::ALL).await?;
     let pool = switchyard_core::db::pool(&config.database_url, 4)?;
     let slug = format!("bench-{:08x}", rand_suffix());
-    let hasher = switchyard_core::auth::KeyHasher::new(config.api_key_pepper.as_ref());
-    let (workspace, api_key) = switchyard_core::auth::create_workspace(&pool, &hasher, &slug)
+    let hasher = switchyard_tenancy::auth::KeyHasher::new(config.api_key_pepper.as_ref());
+    let (workspace, api_key) = switchyard_tenancy::auth::create_workspace(&pool, &hasher, &slug)
         .await
         .map_err(|error| anyhow::anyhow!("creating the bench workspace: {error}"))?;
     let client = stack.client(&api_key)?;

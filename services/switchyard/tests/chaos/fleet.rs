@@ -184,7 +184,7 @@ pub async fn group_consumers(redis_url: &str, stream: &str) -> anyhow::Result<Ve
     let reply: Vec<std::collections::HashMap<String, redis::Value>> = redis::cmd("XINFO")
         .arg("CONSUMERS")
         .arg(stream)
-        .arg(switchyard_core::queue::CONSUMER_GROUP)
+        .arg(switchyard_delivery_model::queue::CONSUMER_GROUP)
         .query_async(&mut redis)
         .await?;
     Ok(reply

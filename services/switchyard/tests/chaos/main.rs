@@ -201,8 +201,8 @@ async fn workspace_client(
     pepper: &str,
     name: &str,
 ) -> anyhow::Result<Client> {
-    let hasher = switchyard_core::auth::KeyHasher::new(Some(&SecretString::from(pepper)));
-    let (_, api_key) = switchyard_core::auth::create_workspace(pool, &hasher, name)
+    let hasher = switchyard_tenancy::auth::KeyHasher::new(Some(&SecretString::from(pepper)));
+    let (_, api_key) = switchyard_tenancy::auth::create_workspace(pool, &hasher, name)
         .await
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     let endpoints = Endpoints {
@@ -253,7 +253,7 @@ fn settings(
         ),
         (
             "SWITCHYARD_SECRETS__KEYS__CHAOS",
-            switchyard_core::secrets::keyring::generate_key(),
+            switchyard_core::config::generate_master_key(),
         ),
         ("SWITCHYARD_API_KEY_PEPPER", pepper.to_string()),
         ("SWITCHYARD_INTERNAL_TOKEN", "sy_internal_chaos".to_string()),

@@ -16,9 +16,9 @@ use chrono::Utc;
 use switchyard::receiver::{Behaviour, ReceivedWebhook, Receiver};
 use switchyard_client::Client;
 use switchyard_core::ids::EventId;
-use switchyard_core::testkit::{TestDatabase, TestRedis};
 use switchyard_proto::v1 as proto;
 use switchyard_proto::v1::emit_events_result::Outcome;
+use switchyard_testkit::{TestDatabase, TestRedis};
 use tokio::time::Instant;
 
 use crate::procs::{SwitchyardProcess, TempDir};

@@ -40,8 +40,8 @@ fn flaky(count: usize) -> Vec<u16> {
 async fn ordered_workspace(deployment: &Deployment, receiver: &Receiver) -> anyhow::Result<Client> {
     let pool = deployment.pool()?;
     let hasher =
-        switchyard_core::auth::KeyHasher::new(Some(&SecretString::from(deployment.pepper)));
-    let (_, api_key) = switchyard_core::auth::create_workspace(&pool, &hasher, "ordering")
+        switchyard_tenancy::auth::KeyHasher::new(Some(&SecretString::from(deployment.pepper)));
+    let (_, api_key) = switchyard_tenancy::auth::create_workspace(&pool, &hasher, "ordering")
         .await
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     let endpoints = Endpoints {

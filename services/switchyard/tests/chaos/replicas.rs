@@ -35,9 +35,9 @@ use chrono::Utc;
 use secrecy::SecretString;
 use switchyard::receiver::{Behaviour, ReceivedWebhook, Receiver};
 use switchyard_client::{Client, Endpoints};
-use switchyard_core::queue::QueueLayout;
-use switchyard_core::testkit::TestRedis;
-use switchyard_core::testkit::cluster::TestCluster;
+use switchyard_delivery_model::queue::QueueLayout;
+use switchyard_testkit::TestRedis;
+use switchyard_testkit::cluster::TestCluster;
 use tokio::time::Instant;
 
 use super::fleet::{Replica, consumer_names, group_consumers, logged};
@@ -195,8 +195,9 @@ impl Deployment {
     /// client per ingest replica.
     async fn workspace(&self, receiver: &Receiver) -> anyhow::Result<Vec<Client>> {
         let pool = self.pool()?;
-        let hasher = switchyard_core::auth::KeyHasher::new(Some(&SecretString::from(self.pepper)));
-        let (_, api_key) = switchyard_core::auth::create_workspace(&pool, &hasher, "replicas")
+        let hasher =
+            switchyard_tenancy::auth::KeyHasher::new(Some(&SecretString::from(self.pepper)));
+        let (_, api_key) = switchyard_tenancy::auth::create_workspace(&pool, &hasher, "replicas")
             .await
             .map_err(|error| anyhow::anyhow!("{error}"))?;
         let clients = self
@@ -238,7 +239,7 @@ impl Deployment {
 
 /// The Redis the fleet shares (`SWITCHYARD_TEST_REDIS_URL`).
 pub(super) fn redis_url() -> String {
-    switchyard_core::testkit::redis_url()
+    switchyard_testkit::redis_url()
 }
 
 async fn start_receiver() -> anyhow::Result<Receiver> {

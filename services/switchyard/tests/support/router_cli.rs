@@ -5,7 +5,7 @@
 
 use switchyard::stack::{ServiceKind, Stack};
 use switchyard_core::ids::WorkspaceId;
-use switchyard_core::testkit::{TestDatabase, TestRedis, secrets_config};
+use switchyard_testkit::{TestDatabase, TestRedis, secrets_config};
 
 pub struct RouterForCli {
     pub stack: Stack,
@@ -39,9 +39,9 @@ impl RouterForCli {
         config.telemetry.metrics_addr = None;
         let stack = Stack::start(config, &[ServiceKind::Router]).await?;
         let pool = switchyard_core::db::pool(&database.url, 2)?;
-        let (workspace, key) = switchyard_core::auth::create_workspace(
+        let (workspace, key) = switchyard_tenancy::auth::create_workspace(
             &pool,
-            &switchyard_core::auth::KeyHasher::new(None),
+            &switchyard_tenancy::auth::KeyHasher::new(None),
             "cli",
         )
         .await

@@ -6,7 +6,7 @@
 //! opts out, deliveries due together share one request ([`batch`]).
 //!
 //! The rule's mapping builds the contact's `properties`: every top-level
-//! field of the mapped body, as text (`switchyard_core::connection::shape`).
+//! field of the mapped body, as text (`switchyard_delivery_model::connection::shape`).
 //! [`answer`] reads HubSpot's answers.
 
 mod answer;
@@ -15,8 +15,8 @@ mod batch;
 pub use batch::Batches;
 
 use secrecy::ExposeSecret;
-use switchyard_core::connection::shape::{self, HUBSPOT_UPSERT_PATH};
-use switchyard_core::connection::{ConnectionKind, HubspotConfig};
+use switchyard_delivery_model::connection::shape::{self, HUBSPOT_UPSERT_PATH};
+use switchyard_delivery_model::connection::{ConnectionKind, HubspotConfig};
 
 use super::tokens::fingerprint;
 use super::{Context, Destination, Sent, json_headers, secret_header, send_built};

@@ -13,8 +13,8 @@ mod answer;
 
 use base64::Engine;
 use secrecy::ExposeSecret;
-use switchyard_core::connection::shape;
-use switchyard_core::connection::{ConnectionKind, MailchimpConfig};
+use switchyard_delivery_model::connection::shape;
+use switchyard_delivery_model::connection::{ConnectionKind, MailchimpConfig};
 
 use super::{Context, Destination, Sent, json_headers, secret_header, send_built};
 use crate::engine::http::{

@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use async_nats::{ConnectErrorKind, ConnectOptions};
 use secrecy::{ExposeSecret, SecretString};
-use switchyard_core::connection::BrokerAddress;
+use switchyard_delivery_model::connection::BrokerAddress;
 use tokio::sync::Mutex;
 
 use crate::destinations::broker::{ACCESS_REFUSED, connect_address, refused};

@@ -1,6 +1,6 @@
 //! NATS JetStream (through `async-nats`): one message per delivery,
 //! published to the connection's subject (or the one the rule's mapping
-//! chose, `switchyard_core::connection::envelope`) and waited for:
+//! chose, `switchyard_delivery_model::connection::envelope`) and waited for:
 //!
 //! - the delivery id as `Nats-Msg-Id`: within the stream's duplicate
 //!   window JetStream stores a retried publish once (its ack says
@@ -19,8 +19,8 @@ pub use client::{NatsAuth, NatsClient, NatsSettings};
 
 use async_nats::jetstream::context::PublishErrorKind;
 use secrecy::ExposeSecret;
-use switchyard_core::connection::envelope::{self, BrokerMessage};
-use switchyard_core::connection::{ConnectionKind, NatsConfig};
+use switchyard_delivery_model::connection::envelope::{self, BrokerMessage};
+use switchyard_delivery_model::connection::{ConnectionKind, NatsConfig};
 
 use super::broker::{self, confirmed, refused};
 use super::tokens::fingerprint;

@@ -1,6 +1,6 @@
 //! RabbitMQ (AMQP 0-9-1, through `lapin`): one message per delivery,
 //! published to the connection's exchange with its routing key (or the
-//! ones the rule's mapping chose, `switchyard_core::connection::envelope`)
+//! ones the rule's mapping chose, `switchyard_delivery_model::connection::envelope`)
 //! and waited for:
 //!
 //! - persistent (`delivery_mode` 2), `content_type` `application/json`,
@@ -23,8 +23,8 @@ use lapin::options::BasicPublishOptions;
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Confirmation};
 use secrecy::ExposeSecret;
-use switchyard_core::connection::envelope::{self, BrokerMessage};
-use switchyard_core::connection::{ConnectionKind, RabbitmqConfig};
+use switchyard_delivery_model::connection::envelope::{self, BrokerMessage};
+use switchyard_delivery_model::connection::{ConnectionKind, RabbitmqConfig};
 
 use super::broker::{self, confirmed, refused};
 use super::tokens::fingerprint;

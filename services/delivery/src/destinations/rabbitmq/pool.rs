@@ -18,7 +18,7 @@ use lapin::options::ConfirmSelectOptions;
 use lapin::uri::{AMQPAuthority, AMQPQueryString, AMQPScheme, AMQPUri, AMQPUserInfo};
 use lapin::{Channel, Connection, ConnectionProperties};
 use secrecy::{ExposeSecret, SecretString};
-use switchyard_core::connection::BrokerAddress;
+use switchyard_delivery_model::connection::BrokerAddress;
 use tokio::sync::Mutex;
 
 use super::errors::describe;

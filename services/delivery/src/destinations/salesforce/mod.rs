@@ -14,8 +14,8 @@ mod answer;
 mod token;
 
 use secrecy::ExposeSecret;
-use switchyard_core::connection::shape;
-use switchyard_core::connection::{ConnectionKind, SalesforceConfig};
+use switchyard_delivery_model::connection::shape;
+use switchyard_delivery_model::connection::{ConnectionKind, SalesforceConfig};
 
 use super::{Context, Destination, Sent, json_headers, secret_header};
 use crate::engine::http::standard_retry_after;

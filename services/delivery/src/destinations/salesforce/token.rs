@@ -7,7 +7,7 @@
 //! other: `invalid_client` means the credentials need replacing).
 
 use secrecy::{ExposeSecret, SecretString};
-use switchyard_core::connection::SalesforceConfig;
+use switchyard_delivery_model::connection::SalesforceConfig;
 
 use crate::destinations::tokens::fingerprint;
 use crate::destinations::{CachedToken, Context, Sent, answer_json};

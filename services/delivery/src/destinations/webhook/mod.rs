@@ -4,7 +4,7 @@
 
 mod request;
 
-use switchyard_core::connection::{ConnectionKind, WebhookConfig};
+use switchyard_delivery_model::connection::{ConnectionKind, WebhookConfig};
 
 pub use request::{WebhookRequest, signed_headers};
 

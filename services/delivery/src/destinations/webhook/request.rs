@@ -13,11 +13,11 @@ use std::collections::BTreeMap;
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use secrecy::{ExposeSecret, SecretString};
-use switchyard_core::connection::RESERVED_HEADERS;
-use switchyard_core::signature::{
+use switchyard_core::telemetry::propagation;
+use switchyard_delivery_model::connection::RESERVED_HEADERS;
+use switchyard_delivery_model::signature::{
     self, HEADER_WEBHOOK_ID, HEADER_WEBHOOK_SIGNATURE, HEADER_WEBHOOK_TIMESTAMP,
 };
-use switchyard_core::telemetry::propagation;
 
 use crate::engine::http::{SendError, USER_AGENT_VALUE};
 
@@ -137,8 +137,8 @@ mod tests {
     fn every_signing_secret_signs_current_first() {
         let none = BTreeMap::new();
         let (new, old) = (
-            switchyard_core::signature::generate_secret(),
-            switchyard_core::signature::generate_secret(),
+            switchyard_delivery_model::signature::generate_secret(),
+            switchyard_delivery_model::signature::generate_secret(),
         );
         let secrets = [secret(&new), secret(&old)];
         let request = WebhookRequest {

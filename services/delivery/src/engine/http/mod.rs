@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use switchyard_core::config::Config;
-use switchyard_core::destination::{DestinationPolicy, GuardedResolver};
+use switchyard_delivery_model::destination::{DestinationPolicy, GuardedResolver};
 
 pub use response::snippet;
 
@@ -80,9 +80,9 @@ pub enum SendError {
 
 pub type SendResult = Result<HttpResponse, SendError>;
 
-impl From<switchyard_core::connection::shape::ShapeError> for SendError {
-    fn from(error: switchyard_core::connection::shape::ShapeError) -> Self {
-        use switchyard_core::connection::shape::ShapeError;
+impl From<switchyard_delivery_model::connection::shape::ShapeError> for SendError {
+    fn from(error: switchyard_delivery_model::connection::shape::ShapeError) -> Self {
+        use switchyard_delivery_model::connection::shape::ShapeError;
         match error {
             ShapeError::Unsendable(reason) => Self::Unsendable(reason),
             ShapeError::Invalid(reason) => Self::Invalid(reason),

@@ -21,7 +21,7 @@ use async_nats::jetstream;
 use lapin::options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use switchyard_core::ids::ConnectionId;
-use switchyard_core::secrets::SecretField;
+use switchyard_tenancy::secrets::SecretField;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 

@@ -13,14 +13,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
-use switchyard_core::auth::{bearer_metadata, create_workspace};
 use switchyard_core::config::Config;
 use switchyard_core::ids::{ConnectionId, DeliveryId, EventId, RuleId, WorkspaceId};
-use switchyard_core::queue::{CONSUMER_GROUP, DeliveryJob, JOB_FIELD, QueueKeys};
 use switchyard_core::shutdown::{self, Trigger};
-use switchyard_core::testkit::{TestDatabase, TestRedis};
 use switchyard_delivery::DeliveryApp;
+use switchyard_delivery_model::queue::{CONSUMER_GROUP, DeliveryJob, JOB_FIELD, QueueKeys};
 use switchyard_proto::v1::delivery_service_client::DeliveryServiceClient;
+use switchyard_tenancy::auth::{bearer_metadata, create_workspace};
+use switchyard_testkit::{TestDatabase, TestRedis};
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
@@ -108,10 +108,13 @@ impl TestEnv {
         let database = TestDatabase::create().await.expect("test database");
         let redis = TestRedis::new();
         let pool = switchyard_core::db::pool(&database.url, 4).expect("pool");
-        let (workspace, api_key) =
-            create_workspace(&pool, &switchyard_core::auth::KeyHasher::new(None), "acme")
-                .await
-                .expect("workspace");
+        let (workspace, api_key) = create_workspace(
+            &pool,
+            &switchyard_tenancy::auth::KeyHasher::new(None),
+            "acme",
+        )
+        .await
+        .expect("workspace");
         let keys = QueueKeys::new(&redis.prefix);
         Self {
             database,
@@ -120,7 +123,7 @@ impl TestEnv {
             workspace,
             api_key,
             keys,
-            secrets: switchyard_core::testkit::secrets_config(),
+            secrets: switchyard_testkit::secrets_config(),
         }
     }
 
@@ -169,7 +172,7 @@ impl TestEnv {
         headers: serde_json::Value,
     ) -> (ConnectionId, String) {
         let id = ConnectionId::generate();
-        let secret = switchyard_core::signature::generate_secret();
+        let secret = switchyard_delivery_model::signature::generate_secret();
         let config = serde_json::json!({ "url": url, "headers": headers });
         self.execute(
             "INSERT INTO connections (id, workspace_id, name, kind, config, signing_secret) \

@@ -3,7 +3,7 @@
 //! deployment's master key.
 
 use switchyard_core::ids::{ConnectionId, DeliveryId};
-use switchyard_core::secrets::{Keyring, SecretField, store};
+use switchyard_tenancy::secrets::{Keyring, SecretField, store};
 
 use super::TestEnv;
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use switchyard_core::secrets::SecretField;
+use switchyard_tenancy::secrets::SecretField;
 
 use crate::common::TestEnv;
 use crate::common::fake_api::{Answer, FakeApi};

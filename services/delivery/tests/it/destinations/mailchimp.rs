@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::json;
-use switchyard_core::secrets::SecretField;
+use switchyard_tenancy::secrets::SecretField;
 
 use crate::common::TestEnv;
 use crate::common::fake_api::{Answer, FakeApi};

@@ -10,8 +10,8 @@
 use std::collections::BTreeSet;
 
 use serde_json::json;
-use switchyard_core::limits::BreakerState;
-use switchyard_core::secrets::SecretField;
+use switchyard_delivery_model::limits::BreakerState;
+use switchyard_tenancy::secrets::SecretField;
 
 use crate::common::TestEnv;
 use crate::common::brokers::{RabbitQueue, TcpProxy, amqp_header, amqp_url, unique};

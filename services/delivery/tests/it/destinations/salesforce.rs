@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use switchyard_core::ids::ConnectionId;
-use switchyard_core::secrets::SecretField;
+use switchyard_tenancy::secrets::SecretField;
 
 use crate::common::TestEnv;
 use crate::common::fake_api::{Answer, FakeApi};

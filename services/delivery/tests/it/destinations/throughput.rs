@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use switchyard_core::secrets::SecretField;
+use switchyard_tenancy::secrets::SecretField;
 
 use crate::common::TestEnv;
 use crate::common::fake_api::{Answer, FakeApi};

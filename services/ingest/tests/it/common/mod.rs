@@ -11,11 +11,12 @@ use secrecy::SecretString;
 use switchyard_client::{Client, Endpoints};
 use switchyard_core::config::Config;
 use switchyard_core::shutdown::{self, Trigger};
-use switchyard_core::testkit::TestDatabase;
-use switchyard_core::{auth, db, grpc};
+use switchyard_core::{db, grpc};
 use switchyard_ingest::IngestApp;
 use switchyard_ingest::commit::CommitStats;
 use switchyard_registry::RegistryApp;
+use switchyard_tenancy::auth;
+use switchyard_testkit::TestDatabase;
 
 pub const LEAD: &str = "lead.created";
 

@@ -9,11 +9,12 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use switchyard_core::config::Config;
 use switchyard_core::shutdown::{self, Trigger};
-use switchyard_core::testkit::TestDatabase;
-use switchyard_core::{auth, db, grpc};
+use switchyard_core::{db, grpc};
 use switchyard_proto::v1::registry_service_client::RegistryServiceClient;
 use switchyard_proto::v1::{Compatibility, RegisterSchemaRequest};
 use switchyard_registry::RegistryApp;
+use switchyard_tenancy::auth;
+use switchyard_testkit::TestDatabase;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
@@ -32,10 +33,13 @@ impl TestApp {
     pub async fn spawn() -> Self {
         let database = TestDatabase::create().await.expect("test database");
         let pool = db::pool(&database.url, 2).expect("pool");
-        let (_, key) =
-            auth::create_workspace(&pool, &switchyard_core::auth::KeyHasher::new(None), "acme")
-                .await
-                .expect("workspace");
+        let (_, key) = auth::create_workspace(
+            &pool,
+            &switchyard_tenancy::auth::KeyHasher::new(None),
+            "acme",
+        )
+        .await
+        .expect("workspace");
         Self::start(Arc::new(database), pool, key).await
     }
 
@@ -77,7 +81,7 @@ impl TestApp {
     pub async fn other_workspace_key(&self, slug: &str) -> String {
         auth::create_workspace(
             &self.pool,
-            &switchyard_core::auth::KeyHasher::new(None),
+            &switchyard_tenancy::auth::KeyHasher::new(None),
             slug,
         )
         .await

@@ -10,14 +10,14 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use secrecy::SecretString;
 use switchyard_client::{Client, Endpoints, proto};
-use switchyard_core::auth::create_workspace;
 use switchyard_core::config::Config;
 use switchyard_core::ids::{EventId, WorkspaceId};
-use switchyard_core::queue::QueueKeys;
 use switchyard_core::shutdown::{self, Trigger};
-use switchyard_core::testkit::{TestDatabase, TestRedis};
+use switchyard_delivery_model::queue::QueueKeys;
 use switchyard_router::backfill::BackfillSettings;
 use switchyard_router::{RouterApp, RouterState};
+use switchyard_tenancy::auth::create_workspace;
+use switchyard_testkit::{TestDatabase, TestRedis};
 use tokio::task::JoinHandle;
 
 pub const TYPES: &[&str] = &["lead.created", "lead.updated", "invoice.paid"];
@@ -47,10 +47,13 @@ impl Harness {
         let database = TestDatabase::create().await.expect("test database");
         let redis = TestRedis::new();
         let pool = switchyard_core::db::pool(&database.url, 8).expect("pool");
-        let (workspace, api_key) =
-            create_workspace(&pool, &switchyard_core::auth::KeyHasher::new(None), "test")
-                .await
-                .expect("workspace");
+        let (workspace, api_key) = create_workspace(
+            &pool,
+            &switchyard_tenancy::auth::KeyHasher::new(None),
+            "test",
+        )
+        .await
+        .expect("workspace");
         let harness_pool = pool.clone();
         let config = Config {
             database_url: database.url.clone(),
@@ -60,7 +63,7 @@ impl Harness {
             internal_token: Some(SecretString::from("internal-test-token")),
             allowed_destination_networks: vec!["127.0.0.1/32".parse().expect("network")],
             router_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            secrets: switchyard_core::testkit::secrets_config(),
+            secrets: switchyard_testkit::secrets_config(),
             ..Config::default()
         };
         let harness = Self {
@@ -93,7 +96,7 @@ impl Harness {
     pub async fn other_workspace(&self) -> (WorkspaceId, String) {
         let (workspace, key) = create_workspace(
             &self.pool,
-            &switchyard_core::auth::KeyHasher::new(None),
+            &switchyard_tenancy::auth::KeyHasher::new(None),
             "other",
         )
         .await

@@ -9,8 +9,8 @@
 use anyhow::Context;
 use serde_json::{Value, json};
 use switchyard_core::config::Config;
-use switchyard_core::queue::QueueLayout;
 use switchyard_core::redis_conn::Target;
+use switchyard_delivery_model::queue::QueueLayout;
 use tokio_postgres::NoTls;
 
 pub struct Fresh {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use deadpool_postgres::Pool;
 use switchyard_core::ids::{ConnectionId, DeliveryId, EventId, RuleId, WorkspaceId};
-use switchyard_core::queue::{DeliveryJob, Producer, QueueLayout};
+use switchyard_delivery_model::queue::{DeliveryJob, Producer, QueueLayout};
 
 use super::emitter::{EmitPlan, Emitted};
 use super::receivers::unix_micros;

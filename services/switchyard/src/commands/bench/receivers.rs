@@ -154,7 +154,7 @@ async fn handle(
     let arrived = shared.started.elapsed();
     let secret = shared.secret.lock().ok().and_then(|s| s.clone());
     let signature_ok = secret.is_none_or(|secret| {
-        switchyard_core::signature::verify(&secret, &parts.headers, &body).is_ok()
+        switchyard_delivery_model::signature::verify(&secret, &parts.headers, &body).is_ok()
     });
     let webhook_id = parts
         .headers
