@@ -1,5 +1,5 @@
 //! The `authorization: Bearer <token>` parser every authenticated RPC runs
-//! first: `switchyard_core::auth::bearer_token` on arbitrary metadata, and
+//! first: `switchyard_tenancy::auth::bearer_token` on arbitrary metadata, and
 //! its siblings for raw HTTP headers (`header::bearer_from_headers`) and
 //! plain text (`parse_bearer`).
 //!
@@ -17,8 +17,8 @@
 
 use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use switchyard_core::auth::header::bearer_from_headers;
-use switchyard_core::auth::{bearer_metadata, bearer_token, parse_bearer};
+use switchyard_tenancy::auth::header::bearer_from_headers;
+use switchyard_tenancy::auth::{bearer_metadata, bearer_token, parse_bearer};
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 
 fn single(value: AsciiMetadataValue) -> MetadataMap {

@@ -1,6 +1,6 @@
 //! Standard Webhooks signatures: arbitrary secrets, ids, timestamps,
 //! signature headers, extra headers and bodies through
-//! `switchyard_core::signature::verify`, the check the `switchyard` receiver
+//! `switchyard_delivery_model::signature::verify`, the check the `switchyard` receiver
 //! runs on every request it gets (`receiver.rs`), with headers signed by
 //! `signature::sign` as delivery signs them.
 //!
@@ -19,7 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use switchyard_core::ids::DeliveryId;
-use switchyard_core::signature::{
+use switchyard_delivery_model::signature::{
     self, HEADER_WEBHOOK_ID, HEADER_WEBHOOK_SIGNATURE, HEADER_WEBHOOK_TIMESTAMP,
 };
 use uuid::Uuid;

@@ -41,7 +41,7 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::candidate::Candidate;
+use crate::api::candidate::Candidate;
 use crate::validation::{self, Caller, PayloadCheck, PayloadValidator};
 
 /// Submissions per flush at most (a submission is one call's events).

@@ -6,7 +6,8 @@ use switchyard_tenancy::auth::layer::Authorized;
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 
-use crate::{IngestState, emit, events};
+use crate::IngestState;
+use crate::api::{emit, events};
 
 /// `IngestService`, behind the access table's authentication.
 pub fn routes(state: IngestState) -> Routes {

@@ -1,8 +1,9 @@
 //! Ingest: the one front door for applications.
 //!
-//! - [`grpc`] adapts `IngestService` (`EmitEvent`, `EmitEvents`).
-//! - [`emit`] is the path of a call: authenticate, check each event
-//!   ([`candidate`]: name, size against the workspace's
+//! - [`grpc`] is the thin adapter of `IngestService` (`EmitEvent`,
+//!   `EmitEvents`, `ListEvents`, `GetEvent`) onto [`api`], the logic:
+//! - `api::emit` is the path of a call: authenticate, check each event
+//!   (`api::candidate`: name, size against the workspace's
 //!   `max_payload_bytes`, JSON object, idempotency key), refuse while the
 //!   pipeline is behind (backpressure), take the workspace's ingest rate
 //!   (shared by every replica through Redis), then hand the events to
@@ -12,7 +13,7 @@
 //!   credential and stored in one statement and one commit, idempotency
 //!   keys answered exactly within and across batches.
 //! - [`forward`] hands committed events to the router, many per call.
-//! - [`events`] answers `ListEvents` and `GetEvent` from the same table.
+//! - `api::events` answers `ListEvents` and `GetEvent` from the same table.
 //! - [`retention`] keeps the history (events, deliveries, attempts) for
 //!   each workspace's period: day partitions created ahead and dropped,
 //!   shorter periods and payload periods applied in small batches.
@@ -21,10 +22,8 @@
 //!   process crashed after answering) is sent again, with backoff, until
 //!   it is.
 
-pub mod candidate;
+pub mod api;
 pub mod commit;
-pub mod emit;
-pub mod events;
 pub mod forward;
 pub mod grpc;
 pub mod outbox;

@@ -4,7 +4,7 @@
 //! How the parts fit, from the wire inwards:
 //! - `grpc` implements `switchyard.v1.RegistryService`: it authenticates
 //!   the call to a workspace and converts between protobuf and domain values.
-//! - `service` holds the operations, scoped by workspace.
+//! - `api` holds the operations, scoped by workspace, callable in-process.
 //! - [`schema`] checks a schema document at registration (size, JSON,
 //!   nesting, draft, meta-schema, no remote `$ref`) and compiles it, never
 //!   fetching anything; [`canonical`] normalises it so equal schemas compare
@@ -31,6 +31,7 @@
 //! token is the previous page's last event type name, parsed as a name on
 //! the way back in.
 
+mod api;
 pub mod cache;
 pub mod canonical;
 pub mod compat;
@@ -40,7 +41,6 @@ mod legacy_secrets;
 pub mod local;
 mod notify;
 pub mod schema;
-mod service;
 mod store;
 pub mod validate;
 mod workspaces;
@@ -59,15 +59,15 @@ use tokio::net::TcpListener;
 use tonic::service::Routes;
 use tonic::transport::ServerTlsConfig;
 
+use crate::api::Registry;
 use crate::cache::ValidatorCache;
 use crate::grpc::RegistryGrpc;
 use crate::heads::HeadCache;
-use crate::service::Registry;
 use crate::store::Store;
 use crate::workspaces::WorkspaceGrpc;
 
+pub use crate::api::{MAX_BATCH_BYTES, MAX_BATCH_PAYLOADS, PayloadToValidate};
 pub use crate::local::LocalValidation;
-pub use crate::service::{MAX_BATCH_BYTES, MAX_BATCH_PAYLOADS, PayloadToValidate};
 
 /// The gRPC services this crate serves, as reported by health checks.
 pub const SERVICE_NAMES: &[&str] = &[

@@ -9,8 +9,8 @@ use switchyard_core::error::ApiResult;
 use switchyard_core::ids::WorkspaceId;
 use switchyard_proto::v1::ValidatePayloadResponse;
 
+use crate::api::{PayloadToValidate, Registry};
 use crate::grpc::convert::to_validation;
-use crate::service::{PayloadToValidate, Registry};
 
 #[derive(Clone)]
 pub struct LocalValidation {

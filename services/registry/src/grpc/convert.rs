@@ -7,8 +7,8 @@ use switchyard_proto::v1::{
     ValidatePayloadsResult, ValidationError, Violation, validate_payloads_result,
 };
 
+use crate::api::{CompatibilityReport, Validation};
 use crate::canonical;
-use crate::service::{CompatibilityReport, Validation};
 use crate::store::{EventTypeRecord, VersionRecord};
 
 pub fn to_event_type(record: EventTypeRecord) -> EventType {

@@ -16,7 +16,7 @@ use switchyard_proto::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::service::{PayloadToValidate, Registry};
+use crate::api::{PayloadToValidate, Registry};
 use convert::{
     to_batch_result, to_compatibility_response, to_event_type, to_schema_version, to_validation,
 };

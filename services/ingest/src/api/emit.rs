@@ -1,5 +1,5 @@
 //! `EmitEvent` and `EmitEvents`. Both check each event locally
-//! ([`crate::candidate`]), refuse new work while the pipeline is behind
+//! ([`crate::api::candidate`]), refuse new work while the pipeline is behind
 //! (backpressure, answered at once with retry information), take the
 //! events from the workspace's ingest rate, and hand them to the group
 //! commit ([`crate::commit`]). A call is answered once the commit that
@@ -20,7 +20,7 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic_types::QuotaViolation;
 
 use crate::IngestState;
-use crate::candidate::{self, Candidate};
+use crate::api::candidate::{self, Candidate};
 use crate::commit::{Committed, Submission};
 
 /// Events one `EmitEvents` call may carry.
