@@ -190,6 +190,42 @@ pub fn secret_header(value: &str) -> Result<reqwest::header::HeaderValue, SendEr
     Ok(value)
 }
 
+/// The JSON request of an HTTP API kind: [`json_headers`], the credential
+/// as a sensitive `authorization` value, the body serialized, and how this
+/// API says "wait" (`retry_after`).
+pub fn json_request(
+    method: reqwest::Method,
+    url: String,
+    authorization: &str,
+    body: &serde_json::Value,
+    traceparent: bool,
+    retry_after: crate::engine::http::RetryAfterReader,
+) -> Result<Outbound, SendError> {
+    let mut headers = json_headers(traceparent);
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        secret_header(authorization)?,
+    );
+    Ok(Outbound {
+        method,
+        url,
+        headers,
+        body: serde_json::to_vec(body)
+            .map_err(|error| SendError::Invalid(format!("body: {error}")))?,
+        retry_after,
+    })
+}
+
+/// A test answer of `status` with `body`, for the kinds' answer readers.
+#[cfg(test)]
+pub fn answered(status: u16, body: serde_json::Value) -> SendResult {
+    Ok(HttpResponse {
+        status,
+        snippet: body.to_string(),
+        retry_after: None,
+    })
+}
+
 /// The answer's body as JSON, when the snippet holds all of it.
 pub fn answer_json(response: &HttpResponse) -> Option<serde_json::Value> {
     serde_json::from_str(&response.snippet).ok()

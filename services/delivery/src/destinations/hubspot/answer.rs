@@ -124,14 +124,7 @@ pub fn detail(response: &HttpResponse) -> serde_json::Map<String, serde_json::Va
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn answered(status: u16, body: serde_json::Value) -> SendResult {
-        Ok(HttpResponse {
-            status,
-            snippet: body.to_string(),
-            retry_after: None,
-        })
-    }
+    use crate::destinations::answered;
 
     #[test]
     fn reads_hubspot_errors() {

@@ -19,7 +19,7 @@ use switchyard_delivery_model::connection::shape::{self, HUBSPOT_UPSERT_PATH};
 use switchyard_delivery_model::connection::{ConnectionKind, HubspotConfig};
 
 use super::tokens::fingerprint;
-use super::{Context, Destination, Sent, json_headers, secret_header, send_built};
+use super::{Context, Destination, Sent, json_headers, json_request, secret_header, send_built};
 use crate::engine::http::{HttpResponse, Outbound, SendError, SendResult, Sender, Timeouts};
 use crate::engine::retry::{RetryAction, RetryLogic};
 
@@ -42,17 +42,14 @@ impl Hubspot {
             .as_ref()
             .ok_or_else(|| SendError::Invalid("the connection has no HubSpot token".into()))?;
         let shape = shape::hubspot(&self.config, context.payload)?;
-        let mut headers = json_headers(context.traceparent);
-        let bearer = format!("Bearer {}", token.expose_secret());
-        headers.insert(reqwest::header::AUTHORIZATION, secret_header(&bearer)?);
-        Ok(Outbound {
-            method: reqwest::Method::POST,
-            url: shape.url,
-            headers,
-            body: serde_json::to_vec(&shape.body)
-                .map_err(|error| SendError::Invalid(format!("body: {error}")))?,
-            retry_after: answer::retry_after,
-        })
+        json_request(
+            reqwest::Method::POST,
+            shape.url,
+            &format!("Bearer {}", token.expose_secret()),
+            &shape.body,
+            context.traceparent,
+            answer::retry_after,
+        )
     }
 
     /// Hands the delivery's input to the connection's batcher.

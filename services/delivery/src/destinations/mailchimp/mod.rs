@@ -16,7 +16,7 @@ use secrecy::ExposeSecret;
 use switchyard_delivery_model::connection::shape;
 use switchyard_delivery_model::connection::{ConnectionKind, MailchimpConfig};
 
-use super::{Context, Destination, Sent, json_headers, secret_header, send_built};
+use super::{Context, Destination, Sent, json_request, send_built};
 use crate::engine::http::{
     HttpResponse, Outbound, SendError, SendResult, Sender, Timeouts, standard_retry_after,
 };
@@ -43,21 +43,16 @@ impl Mailchimp {
             .expose_secret();
         let base = self.config.base_url(api_key).map_err(SendError::Invalid)?;
         let shape = shape::mailchimp(&self.config, &base, context.payload)?;
-        let mut headers = json_headers(context.traceparent);
         let basic =
             base64::engine::general_purpose::STANDARD.encode(format!("switchyard:{api_key}"));
-        headers.insert(
-            reqwest::header::AUTHORIZATION,
-            secret_header(&format!("Basic {basic}"))?,
-        );
-        Ok(Outbound {
-            method: reqwest::Method::PUT,
-            url: shape.url,
-            headers,
-            body: serde_json::to_vec(&shape.body)
-                .map_err(|error| SendError::Invalid(format!("body: {error}")))?,
-            retry_after: standard_retry_after,
-        })
+        json_request(
+            reqwest::Method::PUT,
+            shape.url,
+            &format!("Basic {basic}"),
+            &shape.body,
+            context.traceparent,
+            standard_retry_after,
+        )
     }
 }
 

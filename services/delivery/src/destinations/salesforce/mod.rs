@@ -17,7 +17,7 @@ use secrecy::ExposeSecret;
 use switchyard_delivery_model::connection::shape;
 use switchyard_delivery_model::connection::{ConnectionKind, SalesforceConfig};
 
-use super::{Context, Destination, Sent, json_headers, secret_header};
+use super::{Context, Destination, Sent, json_request};
 use crate::engine::http::standard_retry_after;
 use crate::engine::http::{HttpResponse, Outbound, SendError, SendResult, Sender, Timeouts};
 use crate::engine::retry::{RetryAction, RetryLogic};
@@ -40,19 +40,14 @@ impl Salesforce {
         let shape = shape::salesforce(&self.config, instance_url, context.payload)?;
         let method = reqwest::Method::from_bytes(shape.method.as_bytes())
             .map_err(|error| SendError::Invalid(format!("method: {error}")))?;
-        let mut headers = json_headers(context.traceparent);
-        headers.insert(
-            reqwest::header::AUTHORIZATION,
-            secret_header(&format!("Bearer {access_token}"))?,
-        );
-        Ok(Outbound {
+        json_request(
             method,
-            url: shape.url,
-            headers,
-            body: serde_json::to_vec(&shape.body)
-                .map_err(|error| SendError::Invalid(format!("body: {error}")))?,
-            retry_after: standard_retry_after,
-        })
+            shape.url,
+            &format!("Bearer {access_token}"),
+            &shape.body,
+            context.traceparent,
+            standard_retry_after,
+        )
     }
 }
 
