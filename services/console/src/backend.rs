@@ -8,6 +8,7 @@ use switchyard_core::console::ConsoleConfig;
 use switchyard_core::grpc::lazy_channel;
 use switchyard_core::telemetry::propagation::TracedChannel;
 use switchyard_core::tls::TlsConfig;
+use switchyard_proto::v1 as pb;
 use switchyard_proto::v1::delivery_service_client::DeliveryServiceClient;
 use switchyard_proto::v1::ingest_service_client::IngestServiceClient;
 use switchyard_proto::v1::registry_service_client::RegistryServiceClient;
@@ -37,6 +38,49 @@ impl Backend {
             router: RouterServiceClient::new(lazy_channel(&config.router_endpoint, tls)?),
             delivery: DeliveryServiceClient::new(lazy_channel(&config.delivery_endpoint, tls)?),
         })
+    }
+
+    /// The workspace's connections, as `ListConnections` returns them
+    /// (without the live circuit breaker, which only `GetConnection` has).
+    pub async fn connections(
+        &self,
+        credential: &SecretString,
+    ) -> Result<Vec<pb::Connection>, ConsoleError> {
+        let request = authed(credential, pb::ListConnectionsRequest::default())?;
+        let listed = self.router.clone().list_connections(request).await?;
+        Ok(listed.into_inner().connections)
+    }
+
+    /// `GetDeliveryStats` since `since` (the service's default window when
+    /// `None`).
+    pub async fn delivery_stats(
+        &self,
+        credential: &SecretString,
+        since: Option<prost_types::Timestamp>,
+    ) -> Result<pb::GetDeliveryStatsResponse, ConsoleError> {
+        let request = authed(credential, pb::GetDeliveryStatsRequest { since })?;
+        Ok(self
+            .delivery
+            .clone()
+            .get_delivery_stats(request)
+            .await?
+            .into_inner())
+    }
+
+    /// One page of `ListEvents`.
+    pub async fn events(
+        &self,
+        credential: &SecretString,
+        request: pb::ListEventsRequest,
+    ) -> Result<Vec<pb::Event>, ConsoleError> {
+        let request = authed(credential, request)?;
+        Ok(self
+            .ingest
+            .clone()
+            .list_events(request)
+            .await?
+            .into_inner()
+            .events)
     }
 }
 

@@ -8,8 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
 use switchyard_proto::v1::{
-    CircuitState, GetConnectionRequest, GetDeliveryStatsRequest, ListConnectionsRequest,
-    PauseConnectionRequest, ResumeConnectionRequest,
+    CircuitState, GetConnectionRequest, PauseConnectionRequest, ResumeConnectionRequest,
 };
 
 use super::{State, format, layout};
@@ -21,17 +20,7 @@ pub async fn list(
     state: State,
     SignedIn(session): SignedIn,
 ) -> Result<impl IntoResponse, ConsoleError> {
-    let listed = state
-        .backend
-        .router
-        .clone()
-        .list_connections(authed(
-            &session.credential,
-            ListConnectionsRequest::default(),
-        )?)
-        .await?
-        .into_inner()
-        .connections;
+    let listed = state.backend.connections(&session.credential).await?;
     // Only GetConnection reports the live circuit breaker.
     let mut connections = Vec::with_capacity(listed.len());
     for connection in listed {
@@ -49,14 +38,8 @@ pub async fn list(
     }
     let stats = state
         .backend
-        .delivery
-        .clone()
-        .get_delivery_stats(authed(
-            &session.credential,
-            GetDeliveryStatsRequest::default(),
-        )?)
+        .delivery_stats(&session.credential, None)
         .await?
-        .into_inner()
         .connections;
     Ok(layout::page(
         &session,

@@ -10,8 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
 use switchyard_proto::v1::{
-    DeliveryStatus, ListConnectionsRequest, ListDeliveriesRequest, ReplayDeadLettersRequest,
-    RetryDeliveryRequest,
+    DeliveryStatus, ListDeliveriesRequest, ReplayDeadLettersRequest, RetryDeliveryRequest,
 };
 
 use super::{State, format, layout};
@@ -49,17 +48,7 @@ pub async fn list(
         .await?
         .into_inner()
         .deliveries;
-    let connections = state
-        .backend
-        .router
-        .clone()
-        .list_connections(authed(
-            &session.credential,
-            ListConnectionsRequest::default(),
-        )?)
-        .await?
-        .into_inner()
-        .connections;
+    let connections = state.backend.connections(&session.credential).await?;
     Ok(layout::page(
         &session,
         "Dead letters",

@@ -60,23 +60,14 @@ pub async fn list(
     let since = format::form_time(&filters.since, "since")?;
     let until = format::form_time(&filters.until, "until")?;
     let rows = if filters.status.is_empty() {
-        let events = state
-            .backend
-            .ingest
-            .clone()
-            .list_events(authed(
-                &session.credential,
-                ListEventsRequest {
-                    event_type: filters.event_type.trim().to_string(),
-                    since,
-                    until,
-                    page_size: PAGE_SIZE,
-                    page_token: String::new(),
-                },
-            )?)
-            .await?
-            .into_inner()
-            .events;
+        let request = ListEventsRequest {
+            event_type: filters.event_type.trim().to_string(),
+            since,
+            until,
+            page_size: PAGE_SIZE,
+            page_token: String::new(),
+        };
+        let events = state.backend.events(&session.credential, request).await?;
         let oldest = events.last().and_then(|event| event.received_at);
         let deliveries = match oldest {
             Some(oldest) => {

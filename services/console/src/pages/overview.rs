@@ -3,10 +3,9 @@
 
 use axum::response::IntoResponse;
 use maud::html;
-use switchyard_proto::v1::{GetDeliveryStatsRequest, ListEventsRequest};
+use switchyard_proto::v1::ListEventsRequest;
 
 use super::{State, chart, format, layout};
-use crate::backend::authed;
 use crate::error::ConsoleError;
 use crate::session::SignedIn;
 
@@ -19,35 +18,24 @@ pub async fn page(
     let now = chrono::Utc::now().timestamp();
     // The window starts at a whole minute so the last bar is this minute.
     let since_minute = (now / 60 - WINDOW_MINUTES + 1) * 60;
+    let since = prost_types::Timestamp {
+        seconds: since_minute,
+        nanos: 0,
+    };
     let stats = state
         .backend
-        .delivery
-        .clone()
-        .get_delivery_stats(authed(
-            &session.credential,
-            GetDeliveryStatsRequest {
-                since: Some(prost_types::Timestamp {
-                    seconds: since_minute,
-                    nanos: 0,
-                }),
-            },
-        )?)
-        .await?
-        .into_inner();
+        .delivery_stats(&session.credential, Some(since))
+        .await?;
     let events = state
         .backend
-        .ingest
-        .clone()
-        .list_events(authed(
+        .events(
             &session.credential,
             ListEventsRequest {
                 page_size: 10,
                 ..Default::default()
             },
-        )?)
-        .await?
-        .into_inner()
-        .events;
+        )
+        .await?;
     let totals = chart::totals(&stats.buckets);
     Ok(layout::page(
         &session,
