@@ -130,9 +130,20 @@ pub async fn serve_all(config: Config) -> anyhow::Result<()> {
 
 /// One service, as its own process would run it.
 pub async fn serve_one(kind: ServiceKind) -> anyhow::Result<()> {
-    standalone::run(kind.telemetry(), |config, listener, signal| async move {
-        stack::run_service(kind, &config, listener, signal).await
-    })
+    // Router and delivery seal and open credentials: no master key, no start.
+    let check = move |config: &Config| match kind {
+        ServiceKind::Router | ServiceKind::Delivery => {
+            switchyard_tenancy::secrets::require_keyring(config)
+        }
+        ServiceKind::Registry | ServiceKind::Ingest => Ok(()),
+    };
+    standalone::run_checked(
+        kind.telemetry(),
+        check,
+        |config, listener, signal| async move {
+            stack::run_service(kind, &config, listener, signal).await
+        },
+    )
     .await
 }
 
