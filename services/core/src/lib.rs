@@ -3,15 +3,21 @@
 //! - [`config`]: one typed configuration, defaults in code, overridden by a
 //!   TOML file and `SWITCHYARD_*` environment variables.
 //! - [`db`]: the Postgres pool and the embedded SQL migrations.
+//! - [`http_server`]: the small HTTP server (axum) of the metrics
+//!   endpoint, the console, and the CLI's and tests' receivers.
 //! - [`ids`]: prefixed, time-ordered identifiers (`ws_…`, `evt_…`, …).
 //! - [`auth`]: API keys, machine tokens (JWT), scopes, the access table
 //!   and the service wrapper that authenticates every RPC.
 //! - [`audit`]: the audit log of admin changes.
+//! - [`backoff`]: the reconnect backoff (doubling waits, capped, ended by
+//!   shutdown).
 //! - [`batch`]: group commit: concurrent callers' items gathered into one
 //!   round trip (ingest's event inserts, the engine's claims and records).
 //! - [`error`]: the one error type services return and its single mapping to
 //!   gRPC status codes; [`outage`] tells a dependency outage (answered
 //!   `UNAVAILABLE` with retry information) from a bug.
+//! - [`gcra`]: the generic cell rate algorithm in Redis (its Lua function
+//!   and caller), shared by the ingest quota and the delivery gate.
 //! - [`grpc`]: serving a tonic router with health and reflection, and lazily
 //!   connected channels to the other services; [`readiness`] has health
 //!   follow Postgres.
@@ -30,6 +36,7 @@
 //!   the counts of connections, rules and event types (checked under the
 //!   workspace row's lock).
 //! - [`requeue`]: re-enqueueing unfinished deliveries from Postgres.
+//! - [`jitter`]: the random spread of retry and hold waits.
 //! - [`names`]: parsing of event type names.
 //! - [`notify`]: cache invalidation across replicas through `LISTEN`/`NOTIFY`.
 //! - [`paging`]: page sizes and tokens of `List*` RPCs.
@@ -40,6 +47,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backoff;
 pub mod batch;
 pub mod config;
 pub mod connection;
@@ -47,8 +55,11 @@ pub mod console;
 pub mod db;
 pub mod destination;
 pub mod error;
+pub mod gcra;
 pub mod grpc;
+pub mod http_server;
 pub mod ids;
+pub mod jitter;
 pub mod limits;
 pub mod names;
 pub mod notify;
