@@ -67,10 +67,9 @@ impl ConsoleApp {
     pub async fn run(self, listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
         let addr: Option<SocketAddr> = listener.local_addr().ok();
         tracing::info!(?addr, "console serving");
-        axum::serve(listener, router(self.state))
-            .with_graceful_shutdown(shutdown.wait())
+        switchyard_core::http_server::serve(listener, router(self.state), shutdown)
             .await
-            .map_err(|error| anyhow::anyhow!("console server: {error}"))
+            .map_err(|error| anyhow::anyhow!("console server: {error:#}"))
     }
 }
 

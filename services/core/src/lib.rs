@@ -21,19 +21,29 @@
 //!   RPC.
 //! - [`batch`]: group commit: concurrent callers' items gathered into one
 //!   round trip (ingest's event inserts, the engine's claims and records).
+//! - [`http_server`]: the small HTTP server (axum) of the metrics
+//!   endpoint, the console, and the CLI's and tests' receivers.
+//! - [`gcra`]: the generic cell rate algorithm in Redis (its Lua function
+//!   and caller), shared by the ingest quota and the delivery gate.
+//! - [`backoff`]: the reconnect backoff (doubling waits, capped, ended by
+//!   shutdown); [`jitter`]: the random spread of retry and hold waits.
 //! - [`notify`]: cache invalidation across replicas through `LISTEN`/`NOTIFY`.
 //! - [`shutdown`]: the stop signal every loop watches, and the periodic
 //!   task loop; [`time`]: timestamps.
 //! - [`standalone`]: the `main` of a service run as its own process.
 //! - [`telemetry`]: logs, traces (OpenTelemetry) and Prometheus metrics.
 
+pub mod backoff;
 pub mod batch;
 pub mod config;
 pub mod console;
 pub mod db;
 pub mod error;
+pub mod gcra;
 pub mod grpc;
+pub mod http_server;
 pub mod ids;
+pub mod jitter;
 pub mod names;
 pub mod notify;
 pub mod outage;

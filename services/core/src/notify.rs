@@ -22,6 +22,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls, Transaction};
 
+use crate::backoff::Backoff;
 use crate::shutdown::Signal;
 
 const PING_EVERY: Duration = Duration::from_secs(5);
@@ -71,7 +72,7 @@ pub async fn listen(
     subscriber: &dyn Subscriber,
     shutdown: Signal,
 ) {
-    let mut retry = FIRST_RETRY;
+    let mut backoff = Backoff::new(FIRST_RETRY, LAST_RETRY);
     loop {
         let mut connected = false;
         let outcome = tokio::select! {
@@ -87,13 +88,11 @@ pub async fn listen(
             );
         }
         if connected {
-            retry = FIRST_RETRY;
+            backoff.reset();
         }
-        tokio::select! {
-            () = tokio::time::sleep(retry) => {}
-            () = shutdown.clone().wait() => return,
+        if !backoff.wait(&shutdown).await {
+            return;
         }
-        retry = (retry * 2).min(LAST_RETRY);
     }
 }
 

@@ -11,7 +11,7 @@
 //!   slot map). It implements [`ConnectionLike`], so `redis::cmd`,
 //!   [`redis::Script`] and pipelines run on it unchanged.
 //! - On a cluster, every command, script and `MULTI` must touch keys of one
-//!   slot: the key layout (`crate::queue`, `crate::limits`) puts hash tags
+//!   slot: the key layout (`switchyard_delivery_model::queue`, `::limits`) puts hash tags
 //!   in every key so they do; a pipeline that would not is refused by the
 //!   client with a `CROSSSLOT` error before anything is sent.
 //!

@@ -1,8 +1,8 @@
 //! A shutdown signal shared by every task of a process: a [`Trigger`] trips
 //! it once (on Ctrl-C, SIGTERM, or when a test drops it) and every holder of
-//! a [`Signal`] stops taking new work. [`every`] is the periodic loop of
-//! the background tasks (sweepers, schedulers, pollers), which stops with
-//! the signal.
+//! a [`Signal`] stops taking new work. [`every`] (and [`every_after`]) is
+//! the periodic loop of the background tasks (sweepers, schedulers,
+//! pollers, the keyring claim), which stops with the signal.
 
 use std::future::Future;
 use std::time::Duration;
@@ -67,12 +67,30 @@ pub async fn os_signal() {
 /// Runs `tick` at once and then every `interval` until `shutdown` trips. A
 /// tick that overruns delays the next one instead of bunching them up;
 /// shutdown ends the wait between ticks, never a tick under way.
-pub async fn every<F, Fut>(interval: Duration, shutdown: Signal, mut tick: F)
+pub async fn every<F, Fut>(interval: Duration, shutdown: Signal, tick: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = ()>,
 {
-    let mut ticker = tokio::time::interval(interval);
+    ticks(tokio::time::interval(interval), shutdown, tick).await;
+}
+
+/// [`every`], but the first tick comes after one `interval` rather than at
+/// once (a claim refreshed after it was just made).
+pub async fn every_after<F, Fut>(interval: Duration, shutdown: Signal, tick: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let first = tokio::time::Instant::now() + interval;
+    ticks(tokio::time::interval_at(first, interval), shutdown, tick).await;
+}
+
+async fn ticks<F, Fut>(mut ticker: tokio::time::Interval, shutdown: Signal, mut tick: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let stopped = shutdown.wait();
     tokio::pin!(stopped);

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use switchyard_core::backoff::Backoff;
 use switchyard_core::shutdown::Signal;
 use switchyard_tenancy::auth::{Authenticator, jwt};
 use switchyard_tenancy::secrets::store::DEFAULT_BATCH;
@@ -18,7 +19,7 @@ const LAST_RETRY: Duration = Duration::from_secs(30);
 
 /// Runs [`seal_once`] until it succeeds or `shutdown` trips.
 pub async fn seal(auth: Authenticator, shutdown: Signal) {
-    let mut retry = FIRST_RETRY;
+    let mut backoff = Backoff::new(FIRST_RETRY, LAST_RETRY);
     loop {
         let outcome = tokio::select! {
             outcome = seal_once(&auth) => outcome,
@@ -29,14 +30,12 @@ pub async fn seal(auth: Authenticator, shutdown: Signal) {
         };
         tracing::warn!(
             error = format!("{error:#}"),
-            retry_in = ?retry,
+            retry_in = ?backoff.next(),
             "plain-text HS256 verification secrets not sealed yet"
         );
-        tokio::select! {
-            () = tokio::time::sleep(retry) => {}
-            () = shutdown.clone().wait() => return,
+        if !backoff.wait(&shutdown).await {
+            return;
         }
-        retry = (retry * 2).min(LAST_RETRY);
     }
 }
 

@@ -5,19 +5,18 @@
 //! or a hanging destination.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use switchyard_core::http_server::Background;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -78,9 +77,8 @@ struct Shared {
 }
 
 pub struct Receiver {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
+    server: Background,
 }
 
 impl Receiver {
@@ -97,7 +95,6 @@ impl Receiver {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding {addr}"))?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             received: Mutex::default(),
             script: Mutex::new(behaviour.script.iter().copied().collect()),
@@ -107,23 +104,18 @@ impl Receiver {
             on_request,
         });
         let handler_shared = shared.clone();
-        let server = tokio::spawn(serve_http1(listener, move |request| {
-            handle(request, handler_shared.clone())
-        }));
-        Ok(Self {
-            addr,
-            shared,
-            server,
-        })
+        let app = Router::new().fallback(move |request| handle(request, handler_shared.clone()));
+        let server = Background::spawn(listener, app)?;
+        Ok(Self { shared, server })
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://<addr><path>`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("http://{}{path}", self.addr())
     }
 
     /// Verify signatures of requests from now on with this secret.
@@ -164,42 +156,10 @@ impl Receiver {
     }
 }
 
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-/// Serves HTTP/1 on `listener`, answering every request with `handler`;
-/// shared by this receiver and the load generator's receivers.
-pub(crate) async fn serve_http1<F, Fut>(listener: TcpListener, handler: F)
-where
-    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
-{
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let handler = handler.clone();
-        tokio::spawn(async move {
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service_fn(handler))
-                .await;
-        });
-    }
-}
-
-async fn handle(
-    request: Request<Incoming>,
-    shared: Arc<Shared>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(request: Request, shared: Arc<Shared>) -> Response {
     let (parts, body) = request.into_parts();
-    let body = body
-        .collect()
+    let body = axum::body::to_bytes(body, usize::MAX)
         .await
-        .map(|c| c.to_bytes())
         .unwrap_or_default();
     let answered = shared
         .script
@@ -230,9 +190,9 @@ async fn handle(
         tokio::time::sleep(shared.behaviour.delay).await;
     }
     let status = StatusCode::from_u16(answered).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = Response::new(Full::new(Bytes::from_static(b"")));
+    let mut response = Response::new(Body::empty());
     *response.status_mut() = status;
-    Ok(response)
+    response
 }
 
 /// One line per webhook, for people watching a terminal.

@@ -5,18 +5,17 @@
 //! answer a success, and tells what it received. They are not the real
 //! APIs and check nothing beyond the route.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
+use switchyard_core::http_server::Background;
 use tokio::net::TcpListener;
-
-use crate::receiver::serve_http1;
 
 /// One request a stand-in received.
 #[derive(Clone, Debug)]
@@ -35,7 +34,7 @@ pub struct StandIns {
     /// `http://127.0.0.1:<port>`: the base URL of all three.
     pub base_url: String,
     received: Arc<Mutex<Vec<Received>>>,
-    server: tokio::task::JoinHandle<()>,
+    _server: Background,
 }
 
 impl StandIns {
@@ -46,15 +45,15 @@ impl StandIns {
         let base_url = format!("http://{}", listener.local_addr()?);
         let received = Arc::new(Mutex::new(Vec::new()));
         let (shared, instance_url) = (Arc::clone(&received), base_url.clone());
-        let server = tokio::spawn(serve_http1(listener, move |request| {
+        let app = Router::new().fallback(move |request: Request| {
             let (shared, callback) = (Arc::clone(&shared), callback.clone());
             let instance_url = instance_url.clone();
-            async move { Ok::<_, Infallible>(answer(request, &shared, callback, &instance_url).await) }
-        }));
+            async move { answer(request, &shared, callback, &instance_url).await }
+        });
         Ok(Self {
             base_url,
             received,
-            server,
+            _server: Background::spawn(listener, app)?,
         })
     }
 
@@ -78,23 +77,15 @@ impl StandIns {
     }
 }
 
-impl Drop for StandIns {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
 async fn answer(
-    request: Request<Incoming>,
+    request: Request,
     received: &Mutex<Vec<Received>>,
     callback: Option<Callback>,
     instance_url: &str,
-) -> Response<Full<Bytes>> {
+) -> Response {
     let (parts, body) = request.into_parts();
-    let body = body
-        .collect()
+    let body = axum::body::to_bytes(body, usize::MAX)
         .await
-        .map(|c| c.to_bytes())
         .unwrap_or_default();
     let path = parts.uri.path().to_string();
     let (api, status, answer) = if path.starts_with("/crm/v3/objects/contacts/batch/upsert") {
@@ -146,6 +137,6 @@ async fn answer(
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(answer.to_string())))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+        .body(Body::from(answer.to_string()))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
 }

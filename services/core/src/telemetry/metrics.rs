@@ -1,19 +1,16 @@
 //! Prometheus metrics. Services record through the `metrics` facade; one
 //! recorder per process renders them, and [`serve`] exposes them at
-//! `GET /metrics` on the configured address. Metric names are listed in
-//! [`names`] so dashboards and tests share them.
+//! `GET /metrics` on the configured address (on [`crate::http_server`]).
+//! Metric names are listed in [`names`] so dashboards and tests share them.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use anyhow::Context;
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::Response;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
@@ -73,25 +70,13 @@ pub fn handle() -> anyhow::Result<PrometheusHandle> {
     Ok(HANDLE.get().cloned().unwrap_or(handle))
 }
 
-/// Serves `GET /metrics` on `listener` until `shutdown`.
+/// Serves `GET /metrics` (and `/healthz`) on `listener` until `shutdown`,
+/// on [`crate::http_server`].
 pub async fn serve(listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
     let handle = handle()?;
-    loop {
-        let accepted = tokio::select! {
-            () = shutdown.clone().wait() => return Ok(()),
-            accepted = listener.accept() => accepted,
-        };
-        let Ok((stream, _)) = accepted else {
-            continue;
-        };
-        let handle = handle.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| respond(request, handle.clone()));
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+    // Any method, and the content type on every answer, as scrapers expect.
+    let app = Router::new().fallback(move |uri: Uri| respond(uri, handle.clone()));
+    crate::http_server::serve(listener, app, shutdown).await
 }
 
 /// Binds `addr` for [`serve`].
@@ -99,26 +84,21 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)>
     crate::grpc::bind(addr).await
 }
 
-async fn respond(
-    request: Request<Incoming>,
-    handle: PrometheusHandle,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let mut response = match request.uri().path() {
+async fn respond(uri: Uri, handle: PrometheusHandle) -> Response {
+    let mut response = match uri.path() {
         "/metrics" => {
             handle.run_upkeep();
-            Response::new(Full::new(Bytes::from(handle.render())))
+            Response::new(Body::from(handle.render()))
         }
-        "/healthz" => Response::new(Full::new(Bytes::from_static(b"ok\n"))),
+        "/healthz" => Response::new(Body::from("ok\n")),
         _ => {
-            let mut response = Response::new(Full::new(Bytes::from_static(b"not found\n")));
+            let mut response = Response::new(Body::from("not found\n"));
             *response.status_mut() = StatusCode::NOT_FOUND;
             response
         }
     };
-    if let Ok(value) = http::HeaderValue::from_str("text/plain; version=0.0.4") {
-        response
-            .headers_mut()
-            .insert(http::header::CONTENT_TYPE, value);
+    if let Ok(value) = header::HeaderValue::from_str("text/plain; version=0.0.4") {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
     }
-    Ok(response)
+    response
 }

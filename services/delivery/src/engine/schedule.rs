@@ -10,7 +10,8 @@
 //!   `initial × factor^(k-1)`, at most `cap`; after `max_attempts` attempts
 //!   the delivery is dead.
 //!
-//! Every non-zero delay gets ±20 % uniform jitter so that deliveries failing
+//! Every non-zero delay gets ±20 % uniform jitter
+//! (`switchyard_core::jitter`) so that deliveries failing
 //! together (an outage of one receiver) do not all come back at the same
 //! instant. A `Retry-After` from the receiver may lengthen a delay, up to
 //! the longest delay of the schedule (the cap): a receiver cannot park a
@@ -23,9 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-
-/// Relative jitter applied to every non-zero delay.
-const JITTER: f64 = 0.2;
+use switchyard_core::jitter::jitter;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Next {
@@ -94,14 +93,6 @@ impl RetrySchedule {
         let requested = retry_after.map_or(Duration::ZERO, |wanted| wanted.min(longest));
         Next::RetryAfter(jittered.max(requested))
     }
-}
-
-/// `delay` scaled by a uniform factor in [0.8, 1.2]; zero stays zero.
-pub fn jitter(delay: Duration, rng: &mut impl Rng) -> Duration {
-    if delay.is_zero() {
-        return delay;
-    }
-    delay.mul_f64(rng.random_range(1.0 - JITTER..=1.0 + JITTER))
 }
 
 #[cfg(test)]

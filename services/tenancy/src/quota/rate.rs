@@ -7,7 +7,8 @@
 //! (`1 / rate`) ahead; an event is admitted while the TAT is no more than
 //! `burst - 1` intervals ahead of now, so `burst` events may arrive at
 //! once and then one per interval. A refused event changes nothing and
-//! learns how long until it would be admitted.
+//! learns how long until it would be admitted. The algorithm and its Lua
+//! are [`switchyard_core::gcra`]'s, shared with the delivery gate.
 //!
 //! When Redis cannot be reached the emit goes ahead unlimited (and a
 //! warning is logged): the limiter protects the platform, and losing it
@@ -15,30 +16,12 @@
 
 use std::time::Duration;
 
-use redis::Script;
+use switchyard_core::gcra::{self, Allowance};
 use switchyard_core::redis_conn::RedisConn;
 
 use switchyard_core::error::ApiResult;
 use switchyard_core::ids::WorkspaceId;
 use switchyard_core::quotas::WorkspaceLimits;
-
-/// KEYS: the TAT key. ARGV: 1 interval (µs, may be fractional), 2
-/// tolerance (µs: `burst - 1` intervals), 3 events taken at once (all or
-/// none). Returns `{admitted, wait_us}`.
-const GCRA: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local count = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local wait = tat + (count - 1) * interval - tolerance - now
-if wait > 0 then return {0, math.ceil(wait)} end
-local next_tat = tat + count * interval
-redis.call('SET', KEYS[1], string.format('%.0f', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1000)
-return {1, 0}
-";
 
 /// What one check decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +36,6 @@ pub enum RateDecision {
 pub struct IngestRateLimiter {
     redis: RedisConn,
     prefix: String,
-    script: Script,
 }
 
 impl IngestRateLimiter {
@@ -61,7 +43,6 @@ impl IngestRateLimiter {
         Self {
             redis,
             prefix: prefix.to_string(),
-            script: Script::new(GCRA),
         }
     }
 
@@ -92,21 +73,9 @@ impl IngestRateLimiter {
             return Ok(RateDecision::Admitted);
         }
         debug_assert!(limits.ingest_burst >= 1, "burst validated at start");
-        let interval_us = 1_000_000.0 / limits.ingest_rate;
-        let tolerance_us = interval_us * f64::from(limits.ingest_burst.saturating_sub(1));
-        let (admitted, wait_us): (i64, i64) = self
-            .script
-            .key(self.key(workspace))
-            .arg(interval_us)
-            .arg(tolerance_us)
-            .arg(count.max(1))
-            .invoke_async(&mut self.redis.clone())
-            .await?;
-        if admitted == 1 {
-            return Ok(RateDecision::Admitted);
-        }
-        let wait = Duration::from_micros(u64::try_from(wait_us).unwrap_or(0));
-        Ok(RateDecision::RetryAfter(wait))
+        let allowance = Allowance::per_second_us(limits.ingest_rate, limits.ingest_burst);
+        let taken = gcra::take(&self.redis, &self.key(workspace), allowance, count).await?;
+        Ok(taken.map_or(RateDecision::Admitted, RateDecision::RetryAfter))
     }
 
     /// [`Self::decide`] as the emit path needs it: a refusal is a

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use switchyard_core::redis_conn::RedisConn;
 
 use crate::secrets::Keyring;
-use switchyard_core::shutdown::Signal;
+use switchyard_core::shutdown::{self, Signal};
 
 /// How often a live process refreshes its entry.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(5);
@@ -81,7 +81,7 @@ impl KeyringClaim {
         if let Some(conflict) = find_conflict(&mut redis, &key, &field, &entry.keys).await? {
             anyhow::bail!("{}", refusal(prefix, &conflict));
         }
-        let mut claim = Self {
+        let claim = Self {
             redis,
             key,
             prefix: prefix.to_string(),
@@ -92,11 +92,15 @@ impl KeyringClaim {
         Ok(claim)
     }
 
-    async fn refresh(&mut self) -> anyhow::Result<()> {
-        self.entry.seen_ms = now_ms();
-        let entry = serde_json::to_string(&self.entry).context("encoding the keyring entry")?;
+    async fn refresh(&self) -> anyhow::Result<()> {
+        let entry = Entry {
+            seen_ms: now_ms(),
+            ..self.entry.clone()
+        };
+        let entry = serde_json::to_string(&entry).context("encoding the keyring entry")?;
         let () = self
             .redis
+            .clone()
             .hset(&self.key, &self.field, entry)
             .await
             .context("announcing this process's keyring in Redis")?;
@@ -106,25 +110,24 @@ impl KeyringClaim {
     /// Refreshes the entry until `shutdown`, then removes it. Redis errors
     /// are logged and retried at the next refresh.
     pub async fn hold(mut self, shutdown: Signal) {
-        let stop = shutdown.wait();
-        tokio::pin!(stop);
-        loop {
-            tokio::select! {
-                () = &mut stop => break,
-                () = tokio::time::sleep(REFRESH_EVERY) => {}
-            }
-            match find_conflict(&mut self.redis, &self.key, &self.field, &self.entry.keys).await {
-                Ok(Some(conflict)) => tracing::error!("{}", refusal(&self.prefix, &conflict)),
-                Ok(None) => {}
-                Err(error) => tracing::warn!(error = format!("{error:#}"), "checking keyrings"),
-            }
-            if let Err(error) = self.refresh().await {
-                tracing::warn!(error = format!("{error:#}"), "refreshing the keyring claim");
-            }
-        }
+        let claim = &self;
+        shutdown::every_after(REFRESH_EVERY, shutdown, move || claim.check_and_refresh()).await;
         let removed: redis::RedisResult<()> = self.redis.hdel(&self.key, &self.field).await;
         if let Err(error) = removed {
             tracing::warn!(%error, "removing the keyring claim (it expires by itself)");
+        }
+    }
+
+    /// One refresh of [`Self::hold`], checking again for another deployment.
+    async fn check_and_refresh(&self) {
+        let mut redis = self.redis.clone();
+        match find_conflict(&mut redis, &self.key, &self.field, &self.entry.keys).await {
+            Ok(Some(conflict)) => tracing::error!("{}", refusal(&self.prefix, &conflict)),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(error = format!("{error:#}"), "checking keyrings"),
+        }
+        if let Err(error) = self.refresh().await {
+            tracing::warn!(error = format!("{error:#}"), "refreshing the keyring claim");
         }
     }
 }

@@ -25,9 +25,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use redis::Script;
+use switchyard_core::gcra::Allowance;
 use switchyard_core::ids::{ConnectionId, DeliveryId};
+use switchyard_core::jitter;
 use switchyard_core::redis_conn::RedisConn;
 use switchyard_core::telemetry::metrics::names;
 use switchyard_delivery_model::limits::{BreakerState, ConnectionKeys};
@@ -160,7 +161,7 @@ impl Gate {
             inner: Arc::new(Inner {
                 redis,
                 prefix: prefix.to_string(),
-                admit: Script::new(scripts::ADMIT),
+                admit: Script::new(&scripts::ADMIT),
                 finish: Script::new(scripts::FINISH),
                 local: LocalSlots::new(local_cap),
                 views: Mutex::default(),
@@ -251,13 +252,14 @@ impl Gate {
         }
 
         let keys = ConnectionKeys::new(&self.inner.prefix, connection);
-        let (interval, tolerance) = match policy.rate_limit {
-            Some(rate) => {
-                let interval = rate.interval_ms();
-                (interval, interval * f64::from(rate.count.saturating_sub(1)))
-            }
-            None => (0.0, 0.0),
-        };
+        // An interval of 0 tells `ADMIT` there is no rate limit.
+        let rate = policy.rate_limit.map_or(
+            Allowance {
+                interval: 0.0,
+                tolerance: 0.0,
+            },
+            |rate| Allowance::new(rate.interval_ms(), rate.count),
+        );
         let (adaptive_min, adaptive_max) = policy
             .adaptive
             .map_or((0, 0), |adaptive| (adaptive.min, adaptive.max));
@@ -272,8 +274,8 @@ impl Gate {
             .arg(&lease)
             .arg(millis(policy.lease_ttl()))
             .arg(policy.max_concurrency)
-            .arg(interval)
-            .arg(tolerance)
+            .arg(rate.interval)
+            .arg(rate.tolerance)
             .arg(policy.breaker.cooldown_ms)
             .arg(if breaker_on { 1 } else { 0 })
             .arg(adaptive_min)
@@ -374,13 +376,13 @@ fn held(wait: Duration, reason: HoldReason) -> Verdict {
 
 /// `wait` scaled by a uniform factor in [0.8, 1.2].
 fn jittered(wait: Duration) -> Duration {
-    wait.mul_f64(rand::rng().random_range(0.8..=1.2))
+    jitter::jitter(wait, &mut rand::rng())
 }
 
 /// `wait` lengthened by up to 20 %, so attempts held by an open breaker do
 /// not all come back at the instant it half-opens.
 fn spread(wait: Duration) -> Duration {
-    wait.mul_f64(rand::rng().random_range(1.0..=1.2))
+    jitter::lengthen(wait, &mut rand::rng())
 }
 
 fn millis(duration: Duration) -> u64 {

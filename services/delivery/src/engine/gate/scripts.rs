@@ -2,6 +2,10 @@
 //! takes Redis's own clock (`TIME`), so replicas with skewed clocks agree.
 //! Keys are those of `switchyard_delivery_model::limits::ConnectionKeys`.
 
+use std::sync::LazyLock;
+
+use switchyard_core::gcra;
+
 /// Decides whether one attempt may start now. Checks, in order, the
 /// circuit breaker, the concurrency cap and the rate limit, and changes
 /// nothing unless the attempt is admitted — except the rate limiter, which
@@ -19,7 +23,12 @@
 /// admitted as the half-open probe, 0 held by the breaker, -1 held by the
 /// concurrency cap, -2 held by the rate limit until `wait_ms` from now;
 /// `now` is Redis's clock (Unix ms), the attempt's start for `FINISH`.
-pub const ADMIT: &str = r"
+///
+/// The rate limit is `switchyard_core::gcra`'s function, in milliseconds,
+/// booking a held attempt's slot.
+pub static ADMIT: LazyLock<String> = LazyLock::new(|| format!("{}{ADMIT_BODY}", gcra::LUA));
+
+const ADMIT_BODY: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[3])
@@ -55,10 +64,7 @@ if interval > 0 then
     if reserved > now then return {-2, math.ceil(reserved - now), state, streak, now} end
     redis.call('ZREM', KEYS[4], ARGV[1])
   else
-    local tat = tonumber(redis.call('GET', KEYS[3]) or '0')
-    if tat < now then tat = now end
-    local allowed_at = tat - tonumber(ARGV[6])
-    redis.call('SET', KEYS[3], tat + interval, 'PX', math.ceil(tat + interval - now) + 1000)
+    local allowed_at = gcra(KEYS[3], now, interval, tonumber(ARGV[6]), 1, 1, true, false)
     if allowed_at > now then
       redis.call('ZADD', KEYS[4], allowed_at, ARGV[1])
       redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 600000)

@@ -1,18 +1,18 @@
-//! A local stand-in for a SaaS API (HubSpot, Mailchimp): a hyper server on
-//! 127.0.0.1:0 that records each request's method, path and query,
+//! A local stand-in for a SaaS API (HubSpot, Mailchimp): a server on
+//! 127.0.0.1:0 (`switchyard_core::http_server`) that records each request's method, path and query,
 //! headers and body, and answers from a script of status, headers and JSON
 //! body (the last answer repeats) — one script per path prefix when the
 //! API has several endpoints (Salesforce's token and sObject endpoints).
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
-use hyper::{HeaderMap, Request, Response};
-use hyper_util::rt::TokioIo;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use switchyard_core::http_server::Background;
 use tokio::net::TcpListener;
 
 /// One scripted answer.
@@ -63,7 +63,7 @@ pub struct FakeApi {
     pub base_url: String,
     calls: Arc<Mutex<Vec<Call>>>,
     routes: Routes,
-    server: tokio::task::JoinHandle<()>,
+    _server: Background,
 }
 
 type Routes = Arc<Mutex<Vec<(&'static str, Vec<Answer>)>>>;
@@ -83,24 +83,13 @@ impl FakeApi {
         let script: Routes = Arc::new(Mutex::new(routes));
         let routes = Arc::clone(&script);
         let recorded = Arc::clone(&calls);
-        let server = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (calls, script) = (Arc::clone(&recorded), Arc::clone(&script));
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| {
-                        answer(Arc::clone(&calls), Arc::clone(&script), request)
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let app = Router::new()
+            .fallback(move |request| answer(Arc::clone(&recorded), Arc::clone(&script), request));
         Self {
             base_url: format!("http://127.0.0.1:{port}"),
             calls,
             routes,
-            server,
+            _server: Background::spawn(listener, app).expect("serve fake API"),
         }
     }
 
@@ -134,23 +123,11 @@ impl FakeApi {
     }
 }
 
-impl Drop for FakeApi {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-async fn answer(
-    calls: Arc<Mutex<Vec<Call>>>,
-    routes: Routes,
-    request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(calls: Arc<Mutex<Vec<Call>>>, routes: Routes, request: Request) -> Response {
     let at = Instant::now();
     let (parts, body) = request.into_parts();
-    let body = body
-        .collect()
+    let body = axum::body::to_bytes(body, usize::MAX)
         .await
-        .map(|collected| collected.to_bytes())
         .unwrap_or_default();
     let path = parts.uri.path().to_string();
     let (prefix, script) = {
@@ -192,8 +169,7 @@ async fn answer(
     for (name, value) in &answer.headers {
         response = response.header(*name, value);
     }
-    let response = response
-        .body(Full::new(Bytes::from(answer.body.to_string())))
-        .expect("valid response");
-    Ok(response)
+    response
+        .body(Body::from(answer.body.to_string()))
+        .expect("valid response")
 }

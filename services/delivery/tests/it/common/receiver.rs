@@ -1,19 +1,20 @@
-//! A real HTTP destination for tests: a hyper server on 127.0.0.1:0 that
+//! A real HTTP destination for tests: a server on 127.0.0.1:0
+//! (`switchyard_core::http_server`) that
 //! records every request (with its arrival time) and answers from a script
 //! (the last reply repeats), counting how many requests it holds at once.
 //! A receiver with a [`Capacity`] answers by its load instead: slower the
 //! more requests it holds, and 429 above its capacity.
 
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
-use hyper::{HeaderMap, Request, Response};
-use hyper_util::rt::TokioIo;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use switchyard_core::http_server::Background;
 use tokio::net::TcpListener;
 
 /// One scripted answer.
@@ -96,7 +97,7 @@ pub struct Receiver {
     pub url: String,
     pub port: u16,
     state: Arc<State>,
-    server: tokio::task::JoinHandle<()>,
+    _server: Background,
 }
 
 impl Receiver {
@@ -121,23 +122,13 @@ impl Receiver {
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
         });
-        let accepting = Arc::clone(&state);
-        let server = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let state = Arc::clone(&accepting);
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| answer(Arc::clone(&state), request));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let answering = Arc::clone(&state);
+        let app = Router::new().fallback(move |request| answer(Arc::clone(&answering), request));
         Self {
             url: format!("http://127.0.0.1:{port}/hook"),
             port,
             state,
-            server,
+            _server: Background::spawn(listener, app).expect("serve receiver"),
         }
     }
 
@@ -173,12 +164,6 @@ impl Receiver {
     }
 }
 
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
 struct Holding(Arc<State>);
 
 impl Drop for Holding {
@@ -187,16 +172,11 @@ impl Drop for Holding {
     }
 }
 
-async fn answer(
-    state: Arc<State>,
-    request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(state: Arc<State>, request: Request) -> Response {
     let at = Instant::now();
     let (parts, body) = request.into_parts();
-    let body = body
-        .collect()
+    let body = axum::body::to_bytes(body, usize::MAX)
         .await
-        .map(|collected| collected.to_bytes())
         .unwrap_or_default();
     let index = {
         let mut requests = state.requests.lock().expect("receiver lock");
@@ -230,8 +210,7 @@ async fn answer(
     if let Some(retry_after) = &reply.retry_after {
         response = response.header("retry-after", retry_after);
     }
-    let response = response
-        .body(Full::new(Bytes::from(format!("answer {}", index + 1))))
-        .expect("valid response");
-    Ok(response)
+    response
+        .body(Body::from(format!("answer {}", index + 1)))
+        .expect("valid response")
 }

@@ -5,16 +5,17 @@
 //! from the emit (the payload carries its emit time) and the arrival time.
 
 use std::collections::HashSet;
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, StatusCode};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde_json::Value;
+use switchyard_core::http_server::Background;
 use tokio::net::TcpListener;
 
 /// How a receiver answers.
@@ -82,9 +83,8 @@ struct Shared {
 
 pub struct BenchReceiver {
     pub behaviour: Behaviour,
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
+    server: Background,
 }
 
 impl BenchReceiver {
@@ -92,7 +92,6 @@ impl BenchReceiver {
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .context("binding a receiver")?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             behaviour,
             secret: Mutex::default(),
@@ -100,19 +99,18 @@ impl BenchReceiver {
             tally: Mutex::default(),
         });
         let handler_shared = Arc::clone(&shared);
-        let server = tokio::spawn(crate::receiver::serve_http1(listener, move |request| {
-            handle(request, Arc::clone(&handler_shared))
-        }));
+        let app =
+            Router::new().fallback(move |request| handle(request, Arc::clone(&handler_shared)));
+        let server = Background::spawn(listener, app)?;
         Ok(Self {
             behaviour,
-            addr,
             shared,
             server,
         })
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
+        format!("http://{}/hook", self.server.addr())
     }
 
     pub fn set_secret(&self, secret: &str) {
@@ -135,21 +133,10 @@ impl BenchReceiver {
     }
 }
 
-impl Drop for BenchReceiver {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-async fn handle(
-    request: Request<Incoming>,
-    shared: Arc<Shared>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(request: Request, shared: Arc<Shared>) -> Response {
     let (parts, body) = request.into_parts();
-    let body = body
-        .collect()
+    let body = axum::body::to_bytes(body, usize::MAX)
         .await
-        .map(|collected| collected.to_bytes())
         .unwrap_or_default();
     let arrived = shared.started.elapsed();
     let secret = shared.secret.lock().ok().and_then(|s| s.clone());
@@ -176,9 +163,9 @@ async fn handle(
             StatusCode::NO_CONTENT
         }
     };
-    let mut response = Response::new(Full::new(Bytes::new()));
+    let mut response = Response::new(Body::empty());
     *response.status_mut() = status;
-    Ok(response)
+    response
 }
 
 /// Microseconds since the Unix epoch.
