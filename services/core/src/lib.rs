@@ -33,6 +33,8 @@
 //! - [`names`]: parsing of event type names.
 //! - [`notify`]: cache invalidation across replicas through `LISTEN`/`NOTIFY`.
 //! - [`paging`]: page sizes and tokens of `List*` RPCs.
+//! - [`states`]: delivery status, connection state and attempt trigger as
+//!   enums, mapped once to their Postgres text columns and the proto enums.
 //! - [`standalone`]: the `main` of a service run as its own process.
 //! - [`telemetry`]: logs, traces (OpenTelemetry) and Prometheus metrics.
 //! - [`testkit`]: a fresh database and Redis prefix per test.
@@ -64,6 +66,7 @@ pub mod secrets;
 pub mod shutdown;
 pub mod signature;
 pub mod standalone;
+pub mod states;
 pub mod telemetry;
 pub mod testkit;
 pub mod time;

@@ -34,6 +34,7 @@ use switchyard_core::quota::{self, Counted, WorkspaceLimits};
 use switchyard_core::secrets::field::CREDENTIAL_HEADERS_KEY;
 use switchyard_core::secrets::{Keyring, SecretField, is_credential_header, store};
 use switchyard_core::signature;
+use switchyard_core::states::ConnectionState;
 use url::Url;
 
 const MAX_NAME_LEN: usize = 200;
@@ -80,8 +81,7 @@ pub struct ConnectionRecord {
     pub created_at: DateTime<Utc>,
     /// Its delivery policy (see `crate::connection_policy`).
     pub policy: DeliveryPolicy,
-    /// `active`, `paused` or `disabled`.
-    pub state: String,
+    pub state: ConnectionState,
     pub state_reason: String,
     pub state_changed_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
@@ -123,7 +123,7 @@ impl ConnectionRecord {
             "name": self.name,
             "kind": self.kind,
             "policy": self.policy.to_json(),
-            "state": self.state,
+            "state": self.state.as_str(),
             "state_reason": self.state_reason,
         });
         let settings = match &self.config {
@@ -471,7 +471,7 @@ mod tests {
             config: ConnectionConfig::Webhook(WebhookConfig::default()),
             created_at: Utc::now(),
             policy: DeliveryPolicy::default(),
-            state: "active".into(),
+            state: ConnectionState::Active,
             state_reason: String::new(),
             state_changed_at: None,
             updated_at: Utc::now(),

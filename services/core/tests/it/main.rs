@@ -3,5 +3,6 @@
 
 mod partitioned_history;
 mod pool_settings;
+mod states;
 mod verification_secrets;
 mod workspace;
