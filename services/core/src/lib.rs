@@ -30,6 +30,8 @@
 //! - [`notify`]: cache invalidation across replicas through `LISTEN`/`NOTIFY`.
 //! - [`shutdown`]: the stop signal every loop watches, and the periodic
 //!   task loop; [`time`]: timestamps.
+//! - [`states`]: delivery status, connection state and attempt trigger as
+//!   enums, mapped once to their Postgres text columns and the proto enums.
 //! - [`standalone`]: the `main` of a service run as its own process.
 //! - [`telemetry`]: logs, traces (OpenTelemetry) and Prometheus metrics.
 
@@ -53,6 +55,7 @@ pub mod readiness;
 pub mod redis_conn;
 pub mod shutdown;
 pub mod standalone;
+pub mod states;
 pub mod telemetry;
 pub mod time;
 pub mod tls;

@@ -1,6 +1,14 @@
-//! List pagination shared by every `List*` RPC: `page_size` 0 means the
-//! default, more than the maximum is refused, and the page token is the last
-//! id of the previous page (opaque to clients, validated on the way in).
+//! List pagination shared by every `List*` RPC.
+//!
+//! 1. [`page_size`]: `page_size` 0 means [`DEFAULT_PAGE_SIZE`]; more than
+//!    [`MAX_PAGE_SIZE`] is refused (`INVALID_ARGUMENT`), never clamped.
+//! 2. [`after`]: the page token is the text of the last key of the previous
+//!    page (an id, or an event type's name), parsed with the listed
+//!    resource's own parser, so a token from another list is refused. It is
+//!    opaque to clients; the empty token asks for the first page.
+//! 3. [`fetch_limit`]: the query fetches one row more than the page, and
+//!    [`finish`] cuts it off: it only tells whether another page follows, so
+//!    the last page never carries a token leading to an empty one.
 
 use crate::error::{ApiError, ApiResult};
 
@@ -19,7 +27,7 @@ pub fn page_size(requested: u32) -> ApiResult<i64> {
     }
 }
 
-/// Parses a page token with the id parser of the listed resource.
+/// Parses a page token with the key parser of the listed resource.
 pub fn after<T>(token: &str, parse: impl Fn(&str) -> Result<T, String>) -> ApiResult<Option<T>> {
     if token.is_empty() {
         return Ok(None);
@@ -29,33 +37,70 @@ pub fn after<T>(token: &str, parse: impl Fn(&str) -> Result<T, String>) -> ApiRe
         .map_err(|_| ApiError::invalid("page_token", "is not a token returned by this list"))
 }
 
-/// The token for the next page: the last id when the page is full.
-pub fn next_token<T: ToString>(rows: usize, limit: i64, last: Option<&T>) -> String {
-    match last {
-        Some(last) if i64::try_from(rows).unwrap_or(i64::MAX) >= limit => last.to_string(),
-        _ => String::new(),
+/// The `LIMIT` of a page's query: one look-ahead row more than the page.
+pub fn fetch_limit(page_size: i64) -> i64 {
+    page_size + 1
+}
+
+/// Cuts the look-ahead row off `rows` (fetched with [`fetch_limit`]) and
+/// returns the token of the next page: the key of the page's last row when
+/// another page follows, empty otherwise.
+pub fn finish<R, K: ToString>(rows: &mut Vec<R>, page_size: i64, key: impl Fn(&R) -> K) -> String {
+    let page_len = usize::try_from(page_size).unwrap_or(usize::MAX);
+    if rows.len() <= page_len {
+        return String::new();
     }
+    rows.truncate(page_len);
+    rows.last()
+        .map(|row| key(row).to_string())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::RuleId;
+    use crate::ids::{DeliveryId, EventId, RuleId};
 
     #[test]
     fn sizes_default_and_bound() {
         assert_eq!(page_size(0).ok(), Some(100));
         assert_eq!(page_size(7).ok(), Some(7));
+        assert_eq!(page_size(500).ok(), Some(500));
         assert!(page_size(501).is_err());
     }
 
     #[test]
     fn tokens_round_trip_and_reject_garbage() {
-        let id = RuleId::generate();
-        let token = next_token(2, 2, Some(&id));
-        assert_eq!(after(&token, RuleId::parse).ok(), Some(Some(id)));
-        assert_eq!(next_token(1, 2, Some(&id)), "");
+        let ids = [RuleId::generate(), RuleId::generate(), RuleId::generate()];
+        let mut rows = ids.to_vec();
+        let token = finish(&mut rows, 2, |id| *id);
+        assert_eq!(rows, ids[..2]);
+        assert_eq!(after(&token, RuleId::parse).ok(), Some(Some(ids[1])));
         assert!(after("nope", RuleId::parse).is_err());
         assert_eq!(after("", RuleId::parse).ok(), Some(None));
+    }
+
+    #[test]
+    fn the_last_page_has_no_token() {
+        let mut full = vec![1, 2];
+        assert_eq!(finish(&mut full, 2, |n| *n), "");
+        assert_eq!(full, [1, 2]);
+        let mut short = vec![1];
+        assert_eq!(finish(&mut short, 2, |n| *n), "");
+        let mut empty: Vec<u8> = Vec::new();
+        assert_eq!(finish(&mut empty, 2, |n| *n), "");
+        assert_eq!(fetch_limit(2), 3);
+    }
+
+    #[test]
+    fn a_token_of_another_list_is_refused() {
+        let delivery = DeliveryId::generate();
+        let token = delivery.to_string();
+        assert_eq!(after(&token, DeliveryId::parse).ok(), Some(Some(delivery)));
+        let event_token = EventId::generate().to_string();
+        for bad in ["abc", "!!!", "dlv_", event_token.as_str()] {
+            let error = after(bad, DeliveryId::parse).err().map(|e| e.code());
+            assert_eq!(error, Some(tonic::Code::InvalidArgument), "{bad}");
+        }
     }
 }

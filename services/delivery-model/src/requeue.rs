@@ -19,11 +19,18 @@ use uuid::Uuid;
 
 use crate::queue::{DeliveryJob, JobBatch, Producer};
 use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
+use switchyard_core::states::{ConnectionState, DeliveryStatus};
 
 /// Deliveries read (and enqueued) per round trip.
 const PAGE: i64 = 1000;
 /// Slack added to a lease's expiry before its job comes back.
 const LEASE_SLACK_MS: i64 = 1000;
+/// The states of an unfinished delivery.
+const UNFINISHED: &[DeliveryStatus] = &[
+    DeliveryStatus::Pending,
+    DeliveryStatus::Retrying,
+    DeliveryStatus::Delivering,
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
@@ -48,10 +55,10 @@ pub async fn requeue(pool: &Pool, producer: &Producer, scope: Scope) -> anyhow::
                     "SELECT d.id, d.workspace_id, d.status, d.next_attempt_at <= now(), \
                             d.next_attempt_at, d.lease_expires_at \
                      FROM deliveries d JOIN connections c ON c.id = d.connection_id \
-                     WHERE d.status IN ('pending', 'retrying', 'delivering') AND d.id > $1 \
-                       AND NOT (c.state IN ('paused', 'needs_credentials') AND c.deleted_at IS NULL) \
+                     WHERE d.status = ANY($3) AND d.id > $1 \
+                       AND NOT (c.state = ANY($4) AND c.deleted_at IS NULL) \
                      ORDER BY d.id LIMIT $2",
-                    &[&after, &PAGE],
+                    &[&after, &PAGE, &UNFINISHED, &ConnectionState::HOLDING],
                 )
                 .await
                 .context("reading unfinished deliveries")?,
@@ -59,6 +66,8 @@ pub async fn requeue(pool: &Pool, producer: &Producer, scope: Scope) -> anyhow::
                 workspace,
                 connection,
             } => client
+                // The statuses stay literal: they are the predicate of the
+                // partial index `deliveries_due`.
                 .query(
                     "SELECT d.id, d.workspace_id, d.status, d.next_attempt_at <= now(), \
                             d.next_attempt_at, d.lease_expires_at \
@@ -81,11 +90,11 @@ pub async fn requeue(pool: &Pool, producer: &Producer, scope: Scope) -> anyhow::
                 WorkspaceId(row.get(1)).to_string(),
                 DeliveryId(row.get(0)).to_string(),
             );
-            let status: String = row.get(2);
+            let status: DeliveryStatus = row.get(2);
             let due_now: bool = row.get(3);
             let next_attempt_at: DateTime<Utc> = row.get(4);
             let lease_expires_at: Option<DateTime<Utc>> = row.get(5);
-            if status == "delivering" {
+            if status == DeliveryStatus::Delivering {
                 let expiry = lease_expires_at.unwrap_or(next_attempt_at);
                 batch
                     .delayed

@@ -197,20 +197,19 @@ impl WorkspaceGrpc {
         let limit = paging::page_size(request.page_size)?;
         let after = paging::after(&request.page_token, WorkspaceId::parse)?;
         let client = self.auth.pool().get().await?;
-        let rows = client
+        let mut rows = client
             .query(
                 &format!(
                     "SELECT {WORKSPACE_COLUMNS} FROM workspaces \
                      WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
                 ),
-                &[&after.map(|id| id.as_uuid()), &limit],
+                &[&after.map(|id| id.as_uuid()), &paging::fetch_limit(limit)],
             )
             .await?;
-        let workspaces: Vec<pb::Workspace> = rows.iter().map(workspace_message).collect();
-        let last = rows.last().map(|row| WorkspaceId(row.get(0)));
+        let next_page_token = paging::finish(&mut rows, limit, |row| WorkspaceId(row.get(0)));
         Ok(pb::ListWorkspacesResponse {
-            next_page_token: paging::next_token(rows.len(), limit, last.as_ref()),
-            workspaces,
+            next_page_token,
+            workspaces: rows.iter().map(workspace_message).collect(),
         })
     }
 
@@ -432,16 +431,20 @@ impl WorkspaceGrpc {
         let limit = paging::page_size(request.page_size)?;
         let before = paging::after(&request.page_token, AuditEventId::parse)?;
         let resource = Some(request.resource.as_str()).filter(|r| !r.is_empty());
-        let events = audit::list(self.auth.pool(), workspace, resource, before, limit).await?;
+        let mut events = audit::list(
+            self.auth.pool(),
+            workspace,
+            resource,
+            before,
+            paging::fetch_limit(limit),
+        )
+        .await?;
+        let next_page_token = paging::finish(&mut events, limit, |event| event.id);
         let json = |value: &Option<serde_json::Value>| {
             value.as_ref().map(ToString::to_string).unwrap_or_default()
         };
         Ok(pb::ListAuditEventsResponse {
-            next_page_token: paging::next_token(
-                events.len(),
-                limit,
-                events.last().map(|event| &event.id),
-            ),
+            next_page_token,
             events: events
                 .iter()
                 .map(|event| pb::AuditEvent {

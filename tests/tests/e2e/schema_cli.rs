@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use switchyard::commands::schema::{self, Outcome, SchemaCommand, SchemaTarget};
-use switchyard_registry::compat::Mode;
+use switchyard_proto::v1::Compatibility;
 use switchyard_tests::{Service, TestStack};
 
 const LEAD_V1: &str = r#"{"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}, "email": {"type": "string"}}}"#;
@@ -29,7 +29,7 @@ impl Dir {
         path
     }
 
-    fn target(&self, compatibility: Option<Mode>) -> SchemaTarget {
+    fn target(&self, compatibility: Option<Compatibility>) -> SchemaTarget {
         SchemaTarget {
             event_type: None,
             file: None,
@@ -45,7 +45,7 @@ impl Drop for Dir {
     }
 }
 
-fn one(event_type: &str, file: PathBuf, compatibility: Option<Mode>) -> SchemaTarget {
+fn one(event_type: &str, file: PathBuf, compatibility: Option<Compatibility>) -> SchemaTarget {
     SchemaTarget {
         event_type: Some(event_type.to_string()),
         file: Some(file),
@@ -124,7 +124,8 @@ async fn push_and_check_a_directory_like_ci_would() -> anyhow::Result<()> {
 
     // The same break under a mode that allows it checks clean.
     let mut out = Vec::new();
-    let forward = schema::check(client, &dir.target(Some(Mode::Forward)), &mut out).await?;
+    let forward =
+        schema::check(client, &dir.target(Some(Compatibility::Forward)), &mut out).await?;
     assert_eq!(forward.failures(), 0, "{}", text(out));
 
     let lead = dir.write("lead.created.json", LEAD_V2);
@@ -157,7 +158,11 @@ async fn list_show_modes_and_deprecation() -> anyhow::Result<()> {
     let mut out = Vec::new();
     schema::push(
         client,
-        &one("order.placed", order.clone(), Some(Mode::FullTransitive)),
+        &one(
+            "order.placed",
+            order.clone(),
+            Some(Compatibility::FullTransitive),
+        ),
         "An order",
         &mut out,
     )
@@ -166,7 +171,7 @@ async fn list_show_modes_and_deprecation() -> anyhow::Result<()> {
     let mut out = Vec::new();
     let mismatch = schema::push(
         client,
-        &one("order.placed", order, Some(Mode::None)),
+        &one("order.placed", order, Some(Compatibility::None)),
         "",
         &mut out,
     )
@@ -177,7 +182,7 @@ async fn list_show_modes_and_deprecation() -> anyhow::Result<()> {
     ),);
 
     let mut out = Vec::new();
-    schema::set_compatibility(client, "order.placed", Mode::Backward, &mut out).await?;
+    schema::set_compatibility(client, "order.placed", Compatibility::Backward, &mut out).await?;
     assert_eq!(
         text(out),
         "order.placed: compatibility BACKWARD (was FULL_TRANSITIVE)\n"

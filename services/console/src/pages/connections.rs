@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
 use switchyard_proto::v1::{
-    CircuitState, GetConnectionRequest, PauseConnectionRequest, ResumeConnectionRequest,
+    CircuitState, ConnectionState, GetConnectionRequest, PauseConnectionRequest,
+    ResumeConnectionRequest,
 };
 
 use super::{State, format, layout};
@@ -82,7 +83,7 @@ pub async fn list(
                             td { @if let Some(s) = stat { (s.mean_duration_ms) " / " (s.p95_duration_ms) " ms" } }
                             td {
                                 @if session.admin {
-                                    @let action = if state_name == "paused" { "resume" } else { "pause" };
+                                    @let action = if connection.state() == ConnectionState::Paused { "resume" } else { "pause" };
                                     form method="post" action={"/connections/" (connection.id) "/" (action)} {
                                         (layout::csrf_field(&session))
                                         button type="submit" class=(action) { (action) }

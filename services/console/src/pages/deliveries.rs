@@ -5,7 +5,7 @@
 use axum::extract::Path;
 use axum::response::IntoResponse;
 use maud::{Markup, html};
-use switchyard_proto::v1::GetDeliveryRequest;
+use switchyard_proto::v1::{DeliveryStatus, GetDeliveryRequest};
 
 use super::{State, format, layout};
 use crate::backend::authed;
@@ -64,7 +64,7 @@ pub(super) async fn delivery_section(
                     dt { "Trace" } dd { a href=(delivery.trace_url) rel="noreferrer" { "Jaeger" } }
                 }
             }
-            @if session.admin && matches!(format::status_name(delivery.status()), "dead" | "retrying") {
+            @if session.admin && matches!(delivery.status(), DeliveryStatus::Dead | DeliveryStatus::Retrying) {
                 form method="post" action={"/deliveries/" (delivery.id) "/retry"} {
                     (layout::csrf_field(session))
                     button.retry type="submit" { "Retry now" }

@@ -124,7 +124,7 @@ pub async fn list(
                 input name="type" placeholder="event type" value=(filters.event_type);
                 select name="status" {
                     option value="" { "any status" }
-                    @for name in ["pending", "delivering", "succeeded", "retrying", "dead", "failed"] {
+                    @for name in format::status_names() {
                         option value=(name) selected[filters.status == name] { (name) }
                     }
                 }

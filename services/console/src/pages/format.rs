@@ -1,7 +1,10 @@
-//! Small renderings shared by pages: times, statuses, states.
+//! Small renderings shared by pages: times, statuses, states. Statuses
+//! show as their stored text (`switchyard_core::states`); connection
+//! states and triggers as words for people.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use maud::{Markup, html};
+use switchyard_core::states;
 use switchyard_proto::v1::{AttemptTrigger, ConnectionState, DeliveryStatus};
 
 use crate::error::ConsoleError;
@@ -14,15 +17,7 @@ pub fn time(value: Option<&prost_types::Timestamp>) -> String {
 }
 
 pub fn status_name(status: DeliveryStatus) -> &'static str {
-    match status {
-        DeliveryStatus::Unspecified => "unknown",
-        DeliveryStatus::Pending => "pending",
-        DeliveryStatus::Delivering => "delivering",
-        DeliveryStatus::Succeeded => "succeeded",
-        DeliveryStatus::Retrying => "retrying",
-        DeliveryStatus::Dead => "dead",
-        DeliveryStatus::Failed => "failed",
-    }
+    states::DeliveryStatus::try_from(status).map_or("unknown", states::DeliveryStatus::as_str)
 }
 
 /// A status as a coloured badge.
@@ -32,16 +27,16 @@ pub fn status_badge(status: i32) -> Markup {
 }
 
 pub fn status_from_name(name: &str) -> Option<DeliveryStatus> {
-    [
-        DeliveryStatus::Pending,
-        DeliveryStatus::Delivering,
-        DeliveryStatus::Succeeded,
-        DeliveryStatus::Retrying,
-        DeliveryStatus::Dead,
-        DeliveryStatus::Failed,
-    ]
-    .into_iter()
-    .find(|status| status_name(*status) == name)
+    name.parse::<states::DeliveryStatus>()
+        .ok()
+        .map(DeliveryStatus::from)
+}
+
+/// Every status's name, for a filter.
+pub fn status_names() -> impl Iterator<Item = &'static str> {
+    states::DeliveryStatus::ALL
+        .iter()
+        .map(|status| status.as_str())
 }
 
 pub fn state_name(state: i32) -> &'static str {
@@ -104,5 +99,21 @@ mod tests {
     fn statuses_round_trip_by_name() {
         assert_eq!(status_from_name("dead"), Some(DeliveryStatus::Dead));
         assert_eq!(status_from_name("nope"), None);
+        for name in status_names() {
+            let status = status_from_name(name).map(status_name);
+            assert_eq!(status, Some(name));
+        }
+        assert_eq!(status_name(DeliveryStatus::Unspecified), "unknown");
+        assert_eq!(
+            status_names().collect::<Vec<_>>(),
+            [
+                "pending",
+                "delivering",
+                "succeeded",
+                "retrying",
+                "dead",
+                "failed"
+            ]
+        );
     }
 }

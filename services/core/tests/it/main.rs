@@ -3,3 +3,4 @@
 
 mod partitioned_history;
 mod pool_settings;
+mod states;

@@ -1,24 +1,19 @@
 //! `ListDeliveries` (every filter optional, newest first, paged) and
 //! `GetDelivery`.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, DeliveryId, EventId, WorkspaceId};
+use switchyard_core::paging;
+use switchyard_core::states::DeliveryStatus;
 use switchyard_proto::v1::{
-    DeliveryStatus, GetDeliveryRequest, GetDeliveryResponse, ListDeliveriesRequest,
+    self as pb, GetDeliveryRequest, GetDeliveryResponse, ListDeliveriesRequest,
     ListDeliveriesResponse,
 };
 
 use super::DeliveryApi;
-use super::messages::{attempt_message, delivery_message, status_to_text};
+use super::messages::{attempt_message, delivery_message};
 use crate::store::history::{self, ListFilter};
-
-const DEFAULT_PAGE_SIZE: u32 = 100;
-const MAX_PAGE_SIZE: u32 = 500;
-/// Marks (and versions) page tokens, so a token from another API is refused.
-const PAGE_TOKEN_TAG: &[u8] = b"dl1";
 
 impl DeliveryApi {
     pub async fn list(
@@ -26,35 +21,21 @@ impl DeliveryApi {
         workspace: WorkspaceId,
         request: ListDeliveriesRequest,
     ) -> ApiResult<ListDeliveriesResponse> {
-        let page_size = match request.page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            size => size.min(MAX_PAGE_SIZE),
-        };
-        let status = DeliveryStatus::try_from(request.status)
+        let page_size = paging::page_size(request.page_size)?;
+        let status = pb::DeliveryStatus::try_from(request.status)
             .map_err(|_| ApiError::invalid("status", "is not a DeliveryStatus"))?;
         let filter = ListFilter {
             event: optional_id(&request.event_id, "event_id", EventId::parse)?,
-            status: status_to_text(status),
+            // UNSPECIFIED: any status.
+            status: DeliveryStatus::try_from(status).ok(),
             connection: optional_id(&request.connection_id, "connection_id", ConnectionId::parse)?,
             since: timestamp(request.since.as_ref(), "since")?,
             until: timestamp(request.until.as_ref(), "until")?,
-            before: match request.page_token.as_str() {
-                "" => None,
-                token => Some(decode_page_token(token)?),
-            },
-            // One row more than the page tells whether another page follows.
-            limit: i64::from(page_size) + 1,
+            before: paging::after(&request.page_token, DeliveryId::parse)?,
+            limit: paging::fetch_limit(page_size),
         };
         let mut rows = history::list(&self.pool, workspace, &filter).await?;
-        let page_len = usize::try_from(page_size).unwrap_or(usize::MAX);
-        let next_page_token = if rows.len() > page_len {
-            rows.truncate(page_len);
-            rows.last()
-                .map(|row| encode_page_token(row.id))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = paging::finish(&mut rows, page_size, |row| row.id);
         Ok(ListDeliveriesResponse {
             deliveries: rows
                 .into_iter()
@@ -111,38 +92,9 @@ pub fn timestamp(
         .ok_or_else(|| ApiError::invalid(field, "is out of range"))
 }
 
-fn encode_page_token(last: DeliveryId) -> String {
-    let mut bytes = PAGE_TOKEN_TAG.to_vec();
-    bytes.extend_from_slice(last.as_uuid().as_bytes());
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn decode_page_token(token: &str) -> ApiResult<DeliveryId> {
-    let invalid = || ApiError::invalid("page_token", "is not a token returned by ListDeliveries");
-    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
-    let uuid_bytes = bytes.strip_prefix(PAGE_TOKEN_TAG).ok_or_else(invalid)?;
-    let uuid = uuid::Uuid::from_slice(uuid_bytes).map_err(|_| invalid())?;
-    Ok(DeliveryId(uuid))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn page_tokens_round_trip_and_garbage_is_refused() {
-        let id = DeliveryId::generate();
-        assert_eq!(decode_page_token(&encode_page_token(id)).ok(), Some(id));
-        for bad in [
-            "",
-            "abc",
-            "!!!",
-            &URL_SAFE_NO_PAD.encode(b"xx1aaaaaaaaaaaaaaaa"),
-        ] {
-            let error = decode_page_token(bad).err().map(|e| e.code());
-            assert_eq!(error, Some(tonic::Code::InvalidArgument), "{bad}");
-        }
-    }
 
     #[test]
     fn timestamps_and_ids_are_checked() {

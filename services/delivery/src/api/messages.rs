@@ -1,24 +1,26 @@
-//! Rows to protobuf messages, and the status texts both ways.
+//! Rows to protobuf messages (the states convert through
+//! `switchyard_core::states`).
 
 use switchyard_core::config::TelemetryConfig;
 use switchyard_core::time::to_proto;
-use switchyard_proto::v1::{Attempt, AttemptTrigger, Delivery, DeliveryStatus};
+use switchyard_proto::v1::{self as pb, Attempt, Delivery};
 
 use crate::store::history::{AttemptRow, DeliveryRow};
 
 /// The delivery as the API shows it; `telemetry` builds its trace link.
 pub fn delivery_message(row: DeliveryRow, telemetry: &TelemetryConfig) -> Delivery {
-    let status = status_from_text(&row.status);
     let (trace_id, trace_url) = telemetry.trace_link(row.traceparent.as_deref());
     // Only a planned attempt has a meaningful time.
-    let next_attempt_at = matches!(status, DeliveryStatus::Pending | DeliveryStatus::Retrying)
+    let next_attempt_at = row
+        .status
+        .is_waiting()
         .then(|| to_proto(row.next_attempt_at));
     Delivery {
         id: row.id.to_string(),
         event_id: row.event_id.to_string(),
         connection_id: row.connection_id.to_string(),
         rule_id: row.rule_id.to_string(),
-        status: status.into(),
+        status: pb::DeliveryStatus::from(row.status).into(),
         attempt_count: u32::try_from(row.attempt_count).unwrap_or(0),
         created_at: Some(to_proto(row.created_at)),
         next_attempt_at,
@@ -41,71 +43,44 @@ pub fn attempt_message(row: AttemptRow) -> Attempt {
         started_at: Some(to_proto(row.started_at)),
         response_snippet: row.response_snippet,
         url: row.url,
-        trigger: trigger_from_text(&row.trigger).into(),
-    }
-}
-
-/// The `deliveries.status` text as the API enum.
-pub fn status_from_text(status: &str) -> DeliveryStatus {
-    match status {
-        "pending" => DeliveryStatus::Pending,
-        "delivering" => DeliveryStatus::Delivering,
-        "succeeded" => DeliveryStatus::Succeeded,
-        "retrying" => DeliveryStatus::Retrying,
-        "dead" => DeliveryStatus::Dead,
-        "failed" => DeliveryStatus::Failed,
-        _ => DeliveryStatus::Unspecified,
-    }
-}
-
-/// The API enum as a `deliveries.status` text; `None` for UNSPECIFIED.
-pub fn status_to_text(status: DeliveryStatus) -> Option<&'static str> {
-    match status {
-        DeliveryStatus::Unspecified => None,
-        DeliveryStatus::Pending => Some("pending"),
-        DeliveryStatus::Delivering => Some("delivering"),
-        DeliveryStatus::Succeeded => Some("succeeded"),
-        DeliveryStatus::Retrying => Some("retrying"),
-        DeliveryStatus::Dead => Some("dead"),
-        DeliveryStatus::Failed => Some("failed"),
-    }
-}
-
-pub fn trigger_from_text(trigger: &str) -> AttemptTrigger {
-    match trigger {
-        "scheduled" => AttemptTrigger::Scheduled,
-        "manual" => AttemptTrigger::Manual,
-        "replay" => AttemptTrigger::Replay,
-        _ => AttemptTrigger::Unspecified,
+        trigger: pb::AttemptTrigger::from(row.trigger).into(),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use switchyard_core::states::{AttemptTrigger, DeliveryStatus};
+    use switchyard_proto::v1 as pb;
 
     #[test]
     fn maps_every_status_both_ways() {
-        for status in [
-            DeliveryStatus::Pending,
-            DeliveryStatus::Delivering,
-            DeliveryStatus::Succeeded,
-            DeliveryStatus::Retrying,
-            DeliveryStatus::Dead,
-            DeliveryStatus::Failed,
+        for (text, status) in [
+            ("pending", pb::DeliveryStatus::Pending),
+            ("delivering", pb::DeliveryStatus::Delivering),
+            ("succeeded", pb::DeliveryStatus::Succeeded),
+            ("retrying", pb::DeliveryStatus::Retrying),
+            ("dead", pb::DeliveryStatus::Dead),
+            ("failed", pb::DeliveryStatus::Failed),
         ] {
-            let text = status_to_text(status).expect("a text");
-            assert_eq!(status_from_text(text), status);
+            let stored = DeliveryStatus::try_from(status).map(DeliveryStatus::as_str);
+            assert_eq!(stored.ok(), Some(text));
+            let parsed = text.parse::<DeliveryStatus>().map(pb::DeliveryStatus::from);
+            assert_eq!(parsed.ok(), Some(status));
         }
-        assert_eq!(status_to_text(DeliveryStatus::Unspecified), None);
-        assert_eq!(status_from_text("other"), DeliveryStatus::Unspecified);
+        assert!(DeliveryStatus::try_from(pb::DeliveryStatus::Unspecified).is_err());
+        assert!("other".parse::<DeliveryStatus>().is_err());
     }
 
     #[test]
     fn maps_triggers() {
-        assert_eq!(trigger_from_text("scheduled"), AttemptTrigger::Scheduled);
-        assert_eq!(trigger_from_text("manual"), AttemptTrigger::Manual);
-        assert_eq!(trigger_from_text("replay"), AttemptTrigger::Replay);
-        assert_eq!(trigger_from_text("?"), AttemptTrigger::Unspecified);
+        for (text, trigger) in [
+            ("scheduled", pb::AttemptTrigger::Scheduled),
+            ("manual", pb::AttemptTrigger::Manual),
+            ("replay", pb::AttemptTrigger::Replay),
+        ] {
+            let parsed = text.parse::<AttemptTrigger>().map(pb::AttemptTrigger::from);
+            assert_eq!(parsed.ok(), Some(trigger));
+        }
+        assert!("?".parse::<AttemptTrigger>().is_err());
     }
 }

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeDelta, Utc};
 use deadpool_postgres::Pool;
 use switchyard_core::ids::ConnectionId;
+use switchyard_core::states::ConnectionState;
 use switchyard_delivery_model::policy::{DeadLetterOrdering, DeliveryPolicy};
 use switchyard_delivery_model::queue::{DeliveryJob, Producer};
 use switchyard_tenancy::secrets::Keyring;
@@ -281,7 +282,7 @@ impl Attempter {
             DeliveryPolicy::default()
         });
         let policy = inner.defaults.resolve(&stored);
-        if claimed.connection_deleted || claimed.connection_state == "disabled" {
+        if claimed.connection_deleted || claimed.connection_state == ConnectionState::Disabled {
             let error = if claimed.connection_deleted {
                 CONNECTION_DELETED
             } else {
@@ -459,7 +460,7 @@ impl Attempter {
             status_code,
             error: decision.error.clone(),
             response_snippet,
-            trigger: claimed.trigger.clone(),
+            trigger: claimed.trigger,
             outcome: decision.status,
         };
         let owned = self.inner.writers.records.call(record).await?;
@@ -523,7 +524,8 @@ impl Attempter {
         else {
             return;
         };
-        let gone = claimed.connection_deleted || claimed.connection_state == "disabled";
+        let gone =
+            claimed.connection_deleted || claimed.connection_state == ConnectionState::Disabled;
         let done = match status {
             NewStatus::Succeeded => true,
             NewStatus::Dead => gone || ordering.dead_letter == DeadLetterOrdering::Skip,

@@ -7,6 +7,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use switchyard_core::ids::{ConnectionId, DeliveryId, EventId, RuleId, WorkspaceId};
+use switchyard_core::states::{AttemptTrigger, DeliveryStatus};
 use tokio_postgres::Row;
 
 const DELIVERY_COLUMNS: &str = "d.id, d.event_id, d.connection_id, d.rule_id, d.status, \
@@ -19,7 +20,7 @@ pub struct DeliveryRow {
     pub event_id: EventId,
     pub connection_id: ConnectionId,
     pub rule_id: RuleId,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempt_count: i32,
     pub created_at: DateTime<Utc>,
     pub next_attempt_at: DateTime<Utc>,
@@ -51,8 +52,7 @@ impl DeliveryRow {
 #[derive(Clone, Debug, Default)]
 pub struct ListFilter {
     pub event: Option<EventId>,
-    /// A `deliveries.status` text.
-    pub status: Option<&'static str>,
+    pub status: Option<DeliveryStatus>,
     pub connection: Option<ConnectionId>,
     /// Created at or after.
     pub since: Option<DateTime<Utc>>,
@@ -72,7 +72,7 @@ pub struct AttemptRow {
     pub started_at: DateTime<Utc>,
     pub response_snippet: String,
     pub url: String,
-    pub trigger: String,
+    pub trigger: AttemptTrigger,
 }
 
 /// Up to `filter.limit` deliveries of the workspace, newest first.

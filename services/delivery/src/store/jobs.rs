@@ -16,6 +16,7 @@ use deadpool_postgres::Pool;
 use secrecy::SecretString;
 use switchyard_core::db::{self, DEADLOCK_TRIES};
 use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
+use switchyard_core::states::{self, AttemptTrigger, ConnectionState, DeliveryStatus};
 use switchyard_tenancy::secrets::Sealed;
 use uuid::Uuid;
 
@@ -44,13 +45,12 @@ pub struct Claimed {
     /// start).
     pub legacy_signing_secret: Option<SecretString>,
     pub connection_deleted: bool,
-    /// `active` or `disabled` (a paused connection's deliveries are not
+    /// Active or disabled (a paused connection's deliveries are not
     /// claimed).
-    pub connection_state: String,
+    pub connection_state: ConnectionState,
     /// The connection's stored delivery policy (JSON).
     pub policy: serde_json::Value,
-    /// `scheduled`, `manual` or `replay`.
-    pub trigger: String,
+    pub trigger: AttemptTrigger,
     /// The `traceparent` the router stored with the delivery (its `Route`
     /// span): the parent of attempts whose job carries none (replays,
     /// repaired jobs).
@@ -96,7 +96,7 @@ static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
                         WHEN 'delivering' THEN d.lease_expires_at < now() \
                         ELSE false END \
                   AND NOT EXISTS (SELECT 1 FROM connections p WHERE p.id = d.connection_id \
-                                  AND p.state IN ('paused', 'needs_credentials') AND p.deleted_at IS NULL) \
+                                  AND p.state IN ({holding}) AND p.deleted_at IS NULL) \
                   AND NOT {blocked} \
                 RETURNING d.id, d.event_id, d.connection_id, d.attempt_count, d.next_trigger, \
                           d.body, d.traceparent, d.ordering_key \
@@ -116,7 +116,8 @@ static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
                 WHERE cs.connection_id = n.id \
                   AND (cs.expires_at IS NULL OR cs.expires_at > now()) \
              ) s ON true",
-        blocked = ordering::blocked()
+        blocked = ordering::blocked(),
+        holding = states::sql_literals(ConnectionState::HOLDING),
     )
 });
 
@@ -266,8 +267,7 @@ pub struct AttemptRecord {
     /// Empty on success.
     pub error: String,
     pub response_snippet: String,
-    /// `scheduled`, `manual` or `replay`.
-    pub trigger: String,
+    pub trigger: AttemptTrigger,
     pub outcome: NewStatus,
 }
 
@@ -280,12 +280,17 @@ pub enum NewStatus {
 }
 
 impl NewStatus {
-    pub fn as_str(&self) -> &'static str {
+    /// The stored status.
+    pub fn status(&self) -> DeliveryStatus {
         match self {
-            Self::Succeeded => "succeeded",
-            Self::Retrying { .. } => "retrying",
-            Self::Dead => "dead",
+            Self::Succeeded => DeliveryStatus::Succeeded,
+            Self::Retrying { .. } => DeliveryStatus::Retrying,
+            Self::Dead => DeliveryStatus::Dead,
         }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        self.status().as_str()
     }
 }
 
@@ -324,8 +329,8 @@ pub async fn record(pool: &Pool, records: &[AttemptRecord]) -> anyhow::Result<Ha
         codes.push(record.status_code.map(i32::from));
         errors.push(record.error.as_str());
         snippets.push(record.response_snippet.as_str());
-        triggers.push(record.trigger.as_str());
-        statuses.push(record.outcome.as_str());
+        triggers.push(record.trigger);
+        statuses.push(record.outcome.status());
         next_attempts.push(match record.outcome {
             NewStatus::Retrying { next_attempt_at } => Some(next_attempt_at),
             NewStatus::Succeeded | NewStatus::Dead => None,
@@ -351,7 +356,7 @@ pub async fn record(pool: &Pool, records: &[AttemptRecord]) -> anyhow::Result<Ha
              ), updated AS ( \
                 UPDATE deliveries d \
                 SET status = i.status, next_attempt_at = COALESCE(i.next_attempt_at, d.next_attempt_at), \
-                    last_error = i.error, lease_expires_at = NULL, next_trigger = 'scheduled', \
+                    last_error = i.error, lease_expires_at = NULL, next_trigger = $14, \
                     updated_at = now() \
                 FROM input i \
                 WHERE d.id = ANY($1::uuid[]) AND d.id = i.delivery_id \
@@ -363,7 +368,7 @@ pub async fn record(pool: &Pool, records: &[AttemptRecord]) -> anyhow::Result<Ha
         )
         .await
         .context("preparing the record")?;
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 13] = [
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 14] = [
         &deliveries,
         &attempts,
         &workspaces,
@@ -377,6 +382,7 @@ pub async fn record(pool: &Pool, records: &[AttemptRecord]) -> anyhow::Result<Ha
         &statuses,
         &next_attempts,
         &details,
+        &AttemptTrigger::Scheduled,
     ];
     // A batch chosen as a deadlock victim was rolled back whole: run it
     // again rather than leave its requests, already sent, unrecorded (their
@@ -447,8 +453,12 @@ pub async fn disable_connection(
     change_state(
         pool,
         (workspace, connection),
-        "disabled",
-        &["active", "paused", "needs_credentials"],
+        ConnectionState::Disabled,
+        &[
+            ConnectionState::Active,
+            ConnectionState::Paused,
+            ConnectionState::NeedsCredentials,
+        ],
         reason,
     )
     .await
@@ -467,8 +477,8 @@ pub async fn mark_needs_credentials(
     change_state(
         pool,
         (workspace, connection),
-        "needs_credentials",
-        &["active"],
+        ConnectionState::NeedsCredentials,
+        &[ConnectionState::Active],
         reason,
     )
     .await
@@ -480,8 +490,8 @@ pub async fn mark_needs_credentials(
 async fn change_state(
     pool: &Pool,
     (workspace, connection): (WorkspaceId, ConnectionId),
-    to: &str,
-    from: &[&str],
+    to: ConnectionState,
+    from: &[ConnectionState],
     reason: &str,
 ) -> anyhow::Result<bool> {
     let client = pool.get().await.context("connecting to Postgres")?;
@@ -543,14 +553,14 @@ pub async fn sweep(
                                OR d.requeued_at < now() - make_interval(secs => $1)) \
                           AND NOT EXISTS (SELECT 1 FROM connections p \
                                           WHERE p.id = d.connection_id \
-                                            AND p.state IN ('paused', 'needs_credentials') AND p.deleted_at IS NULL) \
+                                            AND p.state = ANY($3) AND p.deleted_at IS NULL) \
                         ORDER BY {order} \
                         LIMIT $2 \
                         FOR UPDATE OF d SKIP LOCKED \
                      ) \
                      RETURNING id, workspace_id, connection_id"
                 ),
-                &[&grace.as_secs_f64(), &limit],
+                &[&grace.as_secs_f64(), &limit, &ConnectionState::HOLDING],
             )
             .await
             .context("sweeping overdue deliveries")?;

@@ -23,10 +23,12 @@
 use anyhow::Context;
 use deadpool_postgres::Pool;
 use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
+use switchyard_core::states::{self, ConnectionState, DeliveryStatus};
 use switchyard_delivery_model::policy::DeadLetterOrdering;
 
 /// True when an earlier delivery holds `d` (a `deliveries` row) back. Uses
-/// the partial index `deliveries_ordering`.
+/// the partial index `deliveries_ordering` (so the statuses are its
+/// predicate's literals).
 pub const BLOCKED_BY_EARLIER: &str = "(d.ordering_key IS NOT NULL AND EXISTS ( \
     SELECT 1 FROM connections oc \
     WHERE oc.id = d.connection_id AND oc.policy ? 'ordering' \
@@ -61,9 +63,10 @@ pub fn retry_soon() -> String {
           AND d.next_attempt_at <= now() + interval '1 second' \
           AND EXISTS (SELECT 1 FROM connections oc WHERE oc.id = d.connection_id \
                       AND oc.policy ? 'ordering' \
-                      AND NOT (oc.state IN ('paused', 'needs_credentials') \
+                      AND NOT (oc.state IN ({holding}) \
                                AND oc.deleted_at IS NULL)) \
-          AND NOT {BLOCKED_BY_EARLIER})"
+          AND NOT {BLOCKED_BY_EARLIER})",
+        holding = states::sql_literals(ConnectionState::HOLDING)
     )
 }
 
@@ -98,8 +101,9 @@ pub async fn next(
         .await
         .context("finding the next delivery of the key")?;
     Ok(row.and_then(|row| {
-        let status: String = row.get(2);
-        matches!(status.as_str(), "pending" | "retrying")
+        let status: DeliveryStatus = row.get(2);
+        status
+            .is_waiting()
             .then(|| (WorkspaceId(row.get(0)), DeliveryId(row.get(1))))
     }))
 }

@@ -9,6 +9,14 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
+use switchyard_core::states::{AttemptTrigger, ConnectionState, DeliveryStatus};
+
+/// The statuses a manual retry takes a delivery from.
+const RETRYABLE: &[DeliveryStatus] = &[
+    DeliveryStatus::Dead,
+    DeliveryStatus::Retrying,
+    DeliveryStatus::Pending,
+];
 
 /// Why a delivery cannot be retried now, or `Queued`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,37 +43,46 @@ pub async fn retry_one(
                 FOR UPDATE OF d \
              ), updated AS ( \
                 UPDATE deliveries d \
-                SET status = CASE WHEN d.status = 'pending' THEN 'pending' ELSE 'retrying' END, \
-                    next_attempt_at = now(), next_trigger = 'manual', requeued_at = now(), \
+                SET status = CASE WHEN d.status = $3 THEN d.status ELSE $4 END, \
+                    next_attempt_at = now(), next_trigger = $5, requeued_at = now(), \
                     updated_at = now() \
                 FROM target t \
-                WHERE d.id = t.id AND t.status IN ('dead', 'retrying', 'pending') \
-                  AND t.state = 'active' AND NOT t.deleted \
+                WHERE d.id = t.id AND t.status = ANY($6) \
+                  AND t.state = $7 AND NOT t.deleted \
                 RETURNING d.id \
              ) \
              SELECT t.status, t.state, t.deleted, EXISTS (SELECT 1 FROM updated) FROM target t",
-            &[&workspace.as_uuid(), &delivery.as_uuid()],
+            &[
+                &workspace.as_uuid(),
+                &delivery.as_uuid(),
+                // A pending delivery stays pending; any other becomes retrying.
+                &DeliveryStatus::Pending,
+                &DeliveryStatus::Retrying,
+                &AttemptTrigger::Manual,
+                &RETRYABLE,
+                &ConnectionState::Active,
+            ],
         )
         .await
         .context("queueing the delivery for a manual retry")?;
     let Some(row) = row else {
         return Ok(RetryOutcome::NotFound);
     };
-    let status: String = row.get(0);
-    let state: String = row.get(1);
+    let status: DeliveryStatus = row.get(0);
+    let state: ConnectionState = row.get(1);
     let deleted: bool = row.get(2);
     if row.get::<_, bool>(3) {
         return Ok(RetryOutcome::Queued);
     }
     let reason = if deleted {
         "its connection was deleted".to_string()
-    } else if state != "active" {
+    } else if state != ConnectionState::Active {
         format!("its connection is {state}; resume the connection first")
     } else {
-        match status.as_str() {
-            "succeeded" => "it was delivered already".to_string(),
-            "delivering" => "an attempt is in flight".to_string(),
-            "failed" => {
+        match status {
+            DeliveryStatus::Succeeded => "it was delivered already".to_string(),
+            DeliveryStatus::Delivering => "an attempt is in flight".to_string(),
+            DeliveryStatus::Failed => {
                 "its rule could not build a body (see last_error); fix the rule instead".to_string()
             }
             other => format!("it is {other}"),
@@ -79,8 +96,8 @@ pub async fn retry_one(
 pub enum ConnectionCheck {
     Active,
     NotFound,
-    /// `paused` or `disabled`.
-    Inactive(String),
+    /// Paused, disabled, or waiting for credentials.
+    Inactive(ConnectionState),
 }
 
 pub async fn connection_state(
@@ -97,9 +114,9 @@ pub async fn connection_state(
         )
         .await
         .context("reading the connection")?;
-    Ok(match row.map(|row| row.get::<_, String>(0)) {
+    Ok(match row.map(|row| row.get::<_, ConnectionState>(0)) {
         None => ConnectionCheck::NotFound,
-        Some(state) if state == "active" => ConnectionCheck::Active,
+        Some(ConnectionState::Active) => ConnectionCheck::Active,
         Some(state) => ConnectionCheck::Inactive(state),
     })
 }
@@ -118,13 +135,22 @@ pub async fn replay_dead(
     let rows = client
         .query(
             "UPDATE deliveries \
-             SET status = 'retrying', next_attempt_at = now(), next_trigger = 'replay', \
+             SET status = $5, next_attempt_at = now(), next_trigger = $6, \
                  requeued_at = now(), updated_at = now() \
              WHERE workspace_id = $1 AND connection_id = $2 AND status = 'dead' \
                AND ($3::timestamptz IS NULL OR created_at >= $3) \
                AND ($4::timestamptz IS NULL OR created_at < $4) \
              RETURNING id",
-            &[&workspace.as_uuid(), &connection.as_uuid(), &since, &until],
+            // 'dead' stays literal: the predicate of the partial index
+            // `deliveries_dead` this walks.
+            &[
+                &workspace.as_uuid(),
+                &connection.as_uuid(),
+                &since,
+                &until,
+                &DeliveryStatus::Retrying,
+                &AttemptTrigger::Replay,
+            ],
         )
         .await
         .context("replaying dead deliveries")?;

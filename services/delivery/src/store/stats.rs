@@ -8,9 +8,12 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use switchyard_core::ids::{ConnectionId, WorkspaceId};
+use switchyard_core::states::{AttemptTrigger, DeliveryStatus};
 
+/// The outcome of attempt `a` (of delivery `d`) as the API's
+/// `AttemptOutcome` text; `$3` is the replay trigger, `$4` the dead status.
 const OUTCOME: &str = "CASE WHEN a.error = '' THEN 'succeeded' \
-     WHEN a.next_trigger = 'replay' OR (a.next_trigger IS NULL AND d.status = 'dead') \
+     WHEN a.next_trigger = $3 OR (a.next_trigger IS NULL AND d.status = $4) \
      THEN 'dead' ELSE 'failed' END";
 
 /// Attempts of one outcome started in one minute.
@@ -50,7 +53,12 @@ pub async fn per_minute(
                  FROM a JOIN deliveries d ON d.id = a.delivery_id \
                  GROUP BY 1, 2 ORDER BY 1, 2"
             ),
-            &[&workspace.as_uuid(), &since],
+            &[
+                &workspace.as_uuid(),
+                &since,
+                &AttemptTrigger::Replay,
+                &DeliveryStatus::Dead,
+            ],
         )
         .await
         .context("counting attempts per minute")?;

@@ -31,7 +31,7 @@ pub async fn list(
     let since = optional_time(request.since.as_ref(), "since")?;
     let until = optional_time(request.until.as_ref(), "until")?;
     let client = state.pool.get().await?;
-    let rows = client
+    let mut rows = client
         .query(
             &format!(
                 "SELECT {COLUMNS} FROM events WHERE workspace_id = $1 \
@@ -47,18 +47,17 @@ pub async fn list(
                 &since,
                 &until,
                 &before.map(|id| id.as_uuid()),
-                &limit,
+                &paging::fetch_limit(limit),
             ],
         )
         .await?;
-    let events: Vec<pb::Event> = rows
-        .iter()
-        .map(|row| event_message(row, None, &state.telemetry))
-        .collect();
-    let last = rows.last().map(|row| EventId(row.get(0)));
+    let next_page_token = paging::finish(&mut rows, limit, |row| EventId(row.get(0)));
     Ok(pb::ListEventsResponse {
-        next_page_token: paging::next_token(rows.len(), limit, last.as_ref()),
-        events,
+        next_page_token,
+        events: rows
+            .iter()
+            .map(|row| event_message(row, None, &state.telemetry))
+            .collect(),
     })
 }
 

@@ -21,10 +21,14 @@
 
 use anyhow::Context;
 use chrono::Duration;
+use switchyard_core::states::DeliveryStatus;
 use uuid::Uuid;
 
 use super::Report;
 use super::periods::{Periods, lowest_id_at};
+
+/// The statuses after which a delivery never sends its payload again.
+const FINISHED: &[DeliveryStatus] = &[DeliveryStatus::Succeeded, DeliveryStatus::Failed];
 
 /// Deliveries of events older than `cutoff` have ids below this.
 fn delivery_bound(periods: &Periods, days: i32) -> Uuid {
@@ -93,6 +97,9 @@ pub async fn shorter_periods(
 
 /// Prunes the payloads (and mapped bodies) older than each workspace's
 /// payload period, from where the last run stopped.
+///
+/// A payload is kept while a delivery of its event may still send it: one
+/// not yet in a [`FINISHED`] status.
 pub async fn payloads(
     client: &deadpool_postgres::Object,
     periods: &Periods,
@@ -107,7 +114,7 @@ pub async fn payloads(
                         AND NOT EXISTS (SELECT 1 FROM events_unrouted u WHERE u.event_id = e.id) \
                         AND NOT EXISTS (SELECT 1 FROM deliveries d \
                                         WHERE d.event_id = e.id AND d.id < $5 \
-                                          AND d.status NOT IN ('succeeded', 'failed')) AS prunable \
+                                          AND d.status <> ALL($6)) AS prunable \
                  FROM events e \
                  WHERE e.workspace_id = $1 AND e.id > $2 AND e.id < $3 \
                  ORDER BY e.id LIMIT $4 \
@@ -147,7 +154,7 @@ pub async fn payloads(
             let row = client
                 .query_one(
                     &statement,
-                    &[&id, &after, &cutoff, &i64::from(batch), &bound],
+                    &[&id, &after, &cutoff, &i64::from(batch), &bound, &FINISHED],
                 )
                 .await
                 .context("pruning a workspace's payloads")?;

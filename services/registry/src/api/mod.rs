@@ -117,27 +117,16 @@ impl Registry {
     ) -> ApiResult<Page> {
         let limit = paging::page_size(page_size)?;
         let after = paging::after(page_token, EventTypeName::parse)?;
-        // One extra row tells whether another page follows, so the last page
-        // never carries a token leading to an empty one.
         let mut event_types = self
             .store
             .list(
                 workspace.as_uuid(),
                 None,
                 after.as_ref().map(EventTypeName::as_str),
-                limit + 1,
+                paging::fetch_limit(limit),
             )
             .await?;
-        let page_len = usize::try_from(limit).unwrap_or(usize::MAX);
-        let next_page_token = if event_types.len() > page_len {
-            event_types.truncate(page_len);
-            event_types
-                .last()
-                .map(|last| last.name.clone())
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = paging::finish(&mut event_types, limit, |last| last.name.clone());
         Ok(Page {
             event_types,
             next_page_token,

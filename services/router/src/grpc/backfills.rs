@@ -110,13 +110,10 @@ impl RouterState {
             text => Some(parse_rule_id(text, "rule_id")?),
         };
         let after = paging::after(&request.page_token, BackfillId::parse)?;
-        let records = store::list(&self.pool, workspace, rule, after, limit).await?;
+        let fetch = paging::fetch_limit(limit);
+        let mut records = store::list(&self.pool, workspace, rule, after, fetch).await?;
         Ok(pb::ListBackfillsResponse {
-            next_page_token: paging::next_token(
-                records.len(),
-                limit,
-                records.last().map(|r| &r.id),
-            ),
+            next_page_token: paging::finish(&mut records, limit, |r| r.id),
             backfills: records.iter().map(backfill_message).collect(),
         })
     }

@@ -6,6 +6,7 @@
 
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::ConnectionId;
+use switchyard_core::states::ConnectionState;
 use switchyard_core::time;
 use switchyard_delivery_model::limits::{BreakerSnapshot, BreakerState};
 use switchyard_proto::v1 as pb;
@@ -14,38 +15,19 @@ use tonic::Request;
 use super::messages::{connection_message, parse_connection_id};
 use crate::RouterState;
 use crate::api::connections;
-use crate::api::connections::controls::{
-    self, ACTIVE, ConnectionPatch, DISABLED, NEEDS_CREDENTIALS, PAUSED,
-};
+use crate::api::connections::controls::{self, ConnectionPatch};
 
-/// The `connections.state` text as the API enum.
-pub fn state_message(state: &str) -> pb::ConnectionState {
-    match state {
-        ACTIVE => pb::ConnectionState::Active,
-        PAUSED => pb::ConnectionState::Paused,
-        DISABLED => pb::ConnectionState::Disabled,
-        NEEDS_CREDENTIALS => pb::ConnectionState::NeedsCredentials,
-        _ => pb::ConnectionState::Unspecified,
-    }
-}
-
-/// The requested state as a `connections.state` text; `None` for
-/// UNSPECIFIED (unchanged).
-fn state_text(state: i32) -> ApiResult<Option<&'static str>> {
+/// The requested state; `None` for UNSPECIFIED (unchanged).
+fn requested_state(state: i32) -> ApiResult<Option<ConnectionState>> {
     let state = pb::ConnectionState::try_from(state)
         .map_err(|_| ApiError::invalid("state", "is not a ConnectionState"))?;
-    Ok(match state {
-        pb::ConnectionState::Unspecified => None,
-        pb::ConnectionState::Active => Some(ACTIVE),
-        pb::ConnectionState::Paused => Some(PAUSED),
-        pb::ConnectionState::Disabled => Some(DISABLED),
-        pb::ConnectionState::NeedsCredentials => {
-            return Err(ApiError::invalid(
-                "state",
-                "NEEDS_CREDENTIALS is set by the delivery engine; send new credentials instead",
-            ));
-        }
-    })
+    match ConnectionState::try_from(state).ok() {
+        Some(ConnectionState::NeedsCredentials) => Err(ApiError::invalid(
+            "state",
+            "NEEDS_CREDENTIALS is set by the delivery engine; send new credentials instead",
+        )),
+        state => Ok(state),
+    }
 }
 
 fn breaker_message(snapshot: BreakerSnapshot) -> pb::CircuitBreaker {
@@ -138,7 +120,7 @@ impl RouterState {
                 .as_ref()
                 .map(|policy| connections::policy::from_proto(Some(policy)))
                 .transpose()?,
-            state: state_text(request.state)?,
+            state: requested_state(request.state)?,
         };
         if patch.name.is_none()
             && patch.webhook.is_none()
@@ -182,7 +164,7 @@ impl RouterState {
         &self,
         workspace_request: &Request<impl Sized>,
         id: &str,
-        state: &'static str,
+        state: ConnectionState,
         action: &str,
     ) -> ApiResult<(pb::Connection, u64)> {
         let by = self.principal(workspace_request)?;
@@ -202,16 +184,21 @@ mod tests {
 
     #[test]
     fn states_map_both_ways() {
-        for (text, state) in [
-            (ACTIVE, pb::ConnectionState::Active),
-            (PAUSED, pb::ConnectionState::Paused),
-            (DISABLED, pb::ConnectionState::Disabled),
+        for (stored, state) in [
+            (ConnectionState::Active, pb::ConnectionState::Active),
+            (ConnectionState::Paused, pb::ConnectionState::Paused),
+            (ConnectionState::Disabled, pb::ConnectionState::Disabled),
         ] {
-            assert_eq!(state_message(text), state);
-            assert_eq!(state_text(state.into()).ok(), Some(Some(text)));
+            assert_eq!(pb::ConnectionState::from(stored), state);
+            assert_eq!(requested_state(state.into()).ok(), Some(Some(stored)));
         }
-        assert_eq!(state_text(0).ok(), Some(None));
-        assert!(state_text(99).is_err());
+        assert_eq!(
+            pb::ConnectionState::from(ConnectionState::NeedsCredentials),
+            pb::ConnectionState::NeedsCredentials
+        );
+        assert!(requested_state(pb::ConnectionState::NeedsCredentials.into()).is_err());
+        assert_eq!(requested_state(0).ok(), Some(None));
+        assert!(requested_state(99).is_err());
     }
 
     #[test]

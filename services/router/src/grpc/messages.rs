@@ -52,7 +52,7 @@ pub fn connection_message(record: &ConnectionRecord, secret: Option<String>) -> 
         signing_secret: secret.unwrap_or_default(),
         created_at: Some(time::to_proto(record.created_at)),
         policy: Some(crate::api::connections::policy::to_proto(&record.policy)),
-        state: super::connection_rpcs::state_message(&record.state).into(),
+        state: pb::ConnectionState::from(record.state).into(),
         state_reason: record.state_reason.clone(),
         state_changed_at: time::to_proto_opt(record.state_changed_at),
         circuit_breaker: None,

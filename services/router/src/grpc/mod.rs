@@ -21,6 +21,7 @@ mod rules;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, EventId, WorkspaceId};
 use switchyard_core::paging;
+use switchyard_core::states::ConnectionState;
 use switchyard_proto::internal::v1 as internal;
 use switchyard_proto::internal::v1::routing_service_server::{
     RoutingService, RoutingServiceServer,
@@ -35,7 +36,6 @@ use tonic::{Request, Response, Status};
 use self::messages::{connection_message, parse_connection_id};
 use crate::RouterState;
 use crate::api::connections;
-use crate::api::connections::controls::{ACTIVE, PAUSED};
 use crate::routing;
 
 pub fn routes(state: RouterState) -> Routes {
@@ -134,13 +134,10 @@ impl RouterState {
         let request = request.into_inner();
         let limit = paging::page_size(request.page_size)?;
         let after = paging::after(&request.page_token, ConnectionId::parse)?;
-        let records = connections::list(&self.pool, workspace, after, limit).await?;
+        let fetch = paging::fetch_limit(limit);
+        let mut records = connections::list(&self.pool, workspace, after, fetch).await?;
         Ok(pb::ListConnectionsResponse {
-            next_page_token: paging::next_token(
-                records.len(),
-                limit,
-                records.last().map(|r| &r.id),
-            ),
+            next_page_token: paging::finish(&mut records, limit, |r| r.id),
             connections: records
                 .iter()
                 .map(|r| connection_message(r, None))
@@ -270,7 +267,12 @@ impl RouterService for RouterState {
     ) -> Result<Response<pb::PauseConnectionResponse>, Status> {
         let action = "RouterService/PauseConnection";
         let (connection, _) = self
-            .set_connection_state(&request, &request.get_ref().id, PAUSED, action)
+            .set_connection_state(
+                &request,
+                &request.get_ref().id,
+                ConnectionState::Paused,
+                action,
+            )
             .await?;
         Ok(Response::new(pb::PauseConnectionResponse {
             connection: Some(connection),
@@ -283,7 +285,12 @@ impl RouterService for RouterState {
     ) -> Result<Response<pb::ResumeConnectionResponse>, Status> {
         let action = "RouterService/ResumeConnection";
         let (connection, requeued) = self
-            .set_connection_state(&request, &request.get_ref().id, ACTIVE, action)
+            .set_connection_state(
+                &request,
+                &request.get_ref().id,
+                ConnectionState::Active,
+                action,
+            )
             .await?;
         Ok(Response::new(pb::ResumeConnectionResponse {
             connection: Some(connection),

@@ -77,15 +77,11 @@ impl RouterState {
                 text => Some(parse_connection_id(text, "connection_id")?),
             },
             after: paging::after(&request.page_token, RuleId::parse)?,
-            limit,
+            limit: paging::fetch_limit(limit),
         };
-        let records = store::list(&self.pool, workspace, filter).await?;
+        let mut records = store::list(&self.pool, workspace, filter).await?;
         Ok(pb::ListRulesResponse {
-            next_page_token: paging::next_token(
-                records.len(),
-                limit,
-                records.last().map(|r| &r.id),
-            ),
+            next_page_token: paging::finish(&mut records, limit, |r| r.id),
             rules: records.iter().map(rule_message).collect(),
         })
     }

@@ -29,6 +29,7 @@ use chrono::{DateTime, Utc};
 use switchyard_core::db;
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, DeliveryId, EventId, WorkspaceId};
+use switchyard_core::states::DeliveryStatus;
 use switchyard_core::telemetry::metrics::names;
 use switchyard_core::telemetry::propagation;
 use uuid::Uuid;
@@ -196,7 +197,7 @@ struct DeliveryRows {
     events: Vec<Uuid>,
     rules: Vec<Uuid>,
     connections: Vec<Uuid>,
-    statuses: Vec<&'static str>,
+    statuses: Vec<DeliveryStatus>,
     errors: Vec<String>,
     bodies: Vec<Option<String>>,
     traceparents: Vec<Option<String>>,
@@ -280,7 +281,7 @@ async fn write(
                  SELECT event_id, count(*) AS count FROM deliveries \
                  WHERE event_id = ANY($10) AND id >= $12 GROUP BY event_id \
              ) \
-             SELECT id, event_id, status = 'pending' AS pending, 0::bigint AS count FROM inserted \
+             SELECT id, event_id, status = $13 AS pending, 0::bigint AS count FROM inserted \
              UNION ALL \
              SELECT NULL::uuid, event_id, false, count FROM existing",
             &[
@@ -296,6 +297,7 @@ async fn write(
                 &routed,
                 &rows.ordering_keys,
                 &earliest_delivery_bound(routed),
+                &DeliveryStatus::Pending,
             ],
         )
         .await?;
@@ -355,10 +357,10 @@ pub(crate) async fn create_deliveries(
         for ((rule, outcome), key) in rules.iter().zip(outcomes).zip(keys) {
             let (status, error, body) = match outcome {
                 Outcome::NotMatched => continue,
-                Outcome::Matched { body } => ("pending", String::new(), body),
+                Outcome::Matched { body } => (DeliveryStatus::Pending, String::new(), body),
                 Outcome::Failed { error } => {
                     tracing::info!(rule = %rule.record.id, event = %event.reference.event, %error, "rule failed on this event");
-                    ("failed", error, None)
+                    (DeliveryStatus::Failed, error, None)
                 }
             };
             rows.ids

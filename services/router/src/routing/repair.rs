@@ -48,6 +48,8 @@ pub async fn repair_once(
 ) -> ApiResult<usize> {
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
+    // 'pending' stays literal: with `enqueued_at IS NULL` it is the
+    // predicate of the partial index `deliveries_unenqueued`.
     let rows = transaction
         .query(
             "SELECT id, workspace_id, connection_id, traceparent FROM deliveries \

@@ -8,6 +8,7 @@ use std::io::Read;
 
 use anyhow::{Context, bail};
 use switchyard_client::{Client, Endpoints, Tls, proto};
+use switchyard_core::states::DeliveryStatus;
 
 use crate::cli::{ConnectionCommand, ConnectionKindArg, DeliveryCommand};
 
@@ -246,16 +247,13 @@ pub async fn deliveries(client: &Client, command: DeliveryCommand) -> anyhow::Re
     Ok(())
 }
 
+/// The status as stored and shown everywhere (`dead`); `unknown` for
+/// UNSPECIFIED or a number no status has.
 pub fn status_name(status: i32) -> &'static str {
-    match proto::DeliveryStatus::try_from(status) {
-        Ok(proto::DeliveryStatus::Pending) => "pending",
-        Ok(proto::DeliveryStatus::Delivering) => "delivering",
-        Ok(proto::DeliveryStatus::Succeeded) => "succeeded",
-        Ok(proto::DeliveryStatus::Retrying) => "retrying",
-        Ok(proto::DeliveryStatus::Dead) => "dead",
-        Ok(proto::DeliveryStatus::Failed) => "failed",
-        _ => "unknown",
-    }
+    proto::DeliveryStatus::try_from(status)
+        .ok()
+        .and_then(|status| DeliveryStatus::try_from(status).ok())
+        .map_or("unknown", DeliveryStatus::as_str)
 }
 
 pub fn describe_delivery(delivery: &proto::Delivery) -> String {

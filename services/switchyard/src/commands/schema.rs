@@ -6,7 +6,9 @@
 //! what happened; `check` is its dry run (`CheckCompatibility`), exiting
 //! non-zero when any schema breaks its type's mode; `list`, `show`,
 //! `compatibility` and `deprecate` read and change event types; `codegen`
-//! writes typed events for TypeScript, Python or Rust ([`codegen`]). The command
+//! writes typed events for TypeScript, Python or Rust ([`codegen`]). Modes
+//! are the public `proto::Compatibility`, spelt on the command line by
+//! [`mode`]. The command
 //! functions write to any `Write` and return a [`Report`], so tests can run
 //! them against a live registry; [`run`] turns a failing report into a
 //! non-zero exit.
@@ -17,14 +19,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use switchyard_client::{Client, proto};
-use switchyard_registry::compat::Mode;
 use tonic::Code;
 use tonic_types::StatusExt;
+
+use self::mode::parse_mode;
 
 pub use manage::{deprecate, event_types, list, schema_version, set_compatibility, show};
 
 pub mod codegen;
 mod manage;
+mod mode;
 
 #[derive(Debug, Subcommand)]
 pub enum SchemaCommand {
@@ -55,7 +59,7 @@ pub enum SchemaCommand {
     Compatibility {
         event_type: String,
         #[arg(value_parser = parse_mode)]
-        mode: Mode,
+        mode: proto::Compatibility,
     },
     /// Write one type per registered event type and version, with typed
     /// emit helpers, for the TypeScript, Python or Rust SDK.
@@ -98,13 +102,7 @@ pub struct SchemaTarget {
     /// existing type's mode must match; change it with `schema
     /// compatibility`). check: the mode to check instead of each type's own.
     #[arg(long, value_parser = parse_mode)]
-    pub compatibility: Option<Mode>,
-}
-
-fn parse_mode(text: &str) -> Result<Mode, String> {
-    Mode::parse(text).ok_or_else(|| {
-        format!("`{text}` is not a mode: BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE or NONE")
-    })
+    pub compatibility: Option<proto::Compatibility>,
 }
 
 /// What happened to one event type.
@@ -198,7 +196,7 @@ pub async fn push(
                     description: description.to_string(),
                     compatibility: target
                         .compatibility
-                        .map_or(proto::Compatibility::Unspecified, Mode::to_proto)
+                        .unwrap_or(proto::Compatibility::Unspecified)
                         .into(),
                 };
                 match client.registry.clone().register_schema(request).await {
@@ -232,7 +230,7 @@ pub async fn check(
                     json_schema,
                     compatibility: target
                         .compatibility
-                        .map_or(proto::Compatibility::Unspecified, Mode::to_proto)
+                        .unwrap_or(proto::Compatibility::Unspecified)
                         .into(),
                 };
                 match client.registry.clone().check_compatibility(request).await {

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::ConnectionId;
+use switchyard_core::states::ConnectionState;
 use switchyard_delivery_model::limits::{self, BreakerSnapshot, ConnectionKeys};
 use switchyard_delivery_model::policy::DeliveryPolicy;
 use switchyard_delivery_model::requeue::{self, Scope};
@@ -28,13 +29,6 @@ use crate::RouterState;
 use crate::api::connections::saas::KindSettings;
 use crate::api::connections::{self, CONNECTION_COLUMNS, ConnectionRecord, WebhookSettings};
 
-pub const ACTIVE: &str = "active";
-pub const PAUSED: &str = "paused";
-pub const DISABLED: &str = "disabled";
-/// Set by the delivery engine when the destination rejects the
-/// credentials; new credentials make the connection active again.
-pub const NEEDS_CREDENTIALS: &str = "needs_credentials";
-
 /// What an update changes; `None` keeps the current value.
 #[derive(Clone, Debug, Default)]
 pub struct ConnectionPatch {
@@ -43,8 +37,9 @@ pub struct ConnectionPatch {
     /// A SaaS or broker connection's settings (and new credential).
     pub saas: Option<KindSettings>,
     pub policy: Option<DeliveryPolicy>,
-    /// [`ACTIVE`], [`PAUSED`] or [`DISABLED`].
-    pub state: Option<&'static str>,
+    /// Active, paused or disabled (`needs_credentials` is the delivery
+    /// engine's to set).
+    pub state: Option<ConnectionState>,
 }
 
 /// A connection after an update.
@@ -80,8 +75,8 @@ pub async fn update(
     }
     let policy = patch.policy.as_ref().map(DeliveryPolicy::to_json);
     let reason = match patch.state {
-        Some(PAUSED) => "paused by an operator",
-        Some(DISABLED) => "disabled by an operator",
+        Some(ConnectionState::Paused) => "paused by an operator",
+        Some(ConnectionState::Disabled) => "disabled by an operator",
         _ => "",
     };
     let returning: Vec<String> = CONNECTION_COLUMNS
@@ -107,8 +102,11 @@ pub async fn update(
     }
     let new_credential = patch.saas.as_ref().and_then(|saas| saas.credential.clone());
     let mut new_state = patch.state;
-    if new_state.is_none() && new_credential.is_some() && before.state == NEEDS_CREDENTIALS {
-        new_state = Some(ACTIVE);
+    if new_state.is_none()
+        && new_credential.is_some()
+        && before.state == ConnectionState::NeedsCredentials
+    {
+        new_state = Some(ConnectionState::Active);
     }
     let row = transaction
         .query_opt(
@@ -163,9 +161,9 @@ pub async fn update(
     let (before, after) = (Some(before.audit_json()), Some(record.audit_json()));
     crate::api::audit::record(&transaction, by, action, id, before, after).await?;
     transaction.commit().await?;
-    let previous: String = row.get("previous_state");
+    let previous: ConnectionState = row.get("previous_state");
     let mut requeued = 0;
-    if record.state == ACTIVE && previous != ACTIVE {
+    if record.state == ConnectionState::Active && previous != ConnectionState::Active {
         let scope = Scope::Connection {
             workspace,
             connection: id,

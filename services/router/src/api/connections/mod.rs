@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, WorkspaceId};
 use switchyard_core::quotas::WorkspaceLimits;
+use switchyard_core::states::ConnectionState;
 use switchyard_delivery_model::connection::{ConnectionConfig, WebhookConfig, is_reserved_header};
 use switchyard_delivery_model::destination::DestinationPolicy;
 use switchyard_delivery_model::policy::DeliveryPolicy;
@@ -91,8 +92,7 @@ pub struct ConnectionRecord {
     pub created_at: DateTime<Utc>,
     /// Its delivery policy (see `crate::api::connections::policy`).
     pub policy: DeliveryPolicy,
-    /// `active`, `paused` or `disabled`.
-    pub state: String,
+    pub state: ConnectionState,
     pub state_reason: String,
     pub state_changed_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
@@ -134,7 +134,7 @@ impl ConnectionRecord {
             "name": self.name,
             "kind": self.kind,
             "policy": self.policy.to_json(),
-            "state": self.state,
+            "state": self.state.as_str(),
             "state_reason": self.state_reason,
         });
         let settings = match &self.config {
@@ -482,7 +482,7 @@ mod tests {
             config: ConnectionConfig::Webhook(WebhookConfig::default()),
             created_at: Utc::now(),
             policy: DeliveryPolicy::default(),
-            state: "active".into(),
+            state: ConnectionState::Active,
             state_reason: String::new(),
             state_changed_at: None,
             updated_at: Utc::now(),

@@ -5,7 +5,8 @@ use std::io::Write;
 
 use anyhow::Context;
 use switchyard_client::{Client, proto};
-use switchyard_registry::compat::Mode;
+
+use super::mode::{mode_name, mode_name_of};
 
 /// Every event type, one per line: name, latest version, mode, flags.
 pub async fn list(client: &Client, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -14,7 +15,7 @@ pub async fn list(client: &Client, out: &mut dyn Write) -> anyhow::Result<()> {
             "{}  v{}  {}",
             event_type.name,
             event_type.latest_version,
-            mode_name(event_type.compatibility)
+            mode_name_of(event_type.compatibility)
         );
         if event_type.deprecated {
             line.push_str("  deprecated");
@@ -96,7 +97,7 @@ pub async fn show(
         described.name,
         schema_version.version,
         described.latest_version,
-        mode_name(described.compatibility)
+        mode_name_of(described.compatibility)
     )?;
     if !described.description.is_empty() {
         writeln!(out, "description: {}", described.description)?;
@@ -113,7 +114,7 @@ pub async fn show(
 pub async fn set_compatibility(
     client: &Client,
     event_type: &str,
-    mode: Mode,
+    mode: proto::Compatibility,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let response = client
@@ -121,7 +122,7 @@ pub async fn set_compatibility(
         .clone()
         .set_compatibility(proto::SetCompatibilityRequest {
             event_type: event_type.to_string(),
-            compatibility: mode.to_proto().into(),
+            compatibility: mode.into(),
         })
         .await
         .map_err(status_error)?
@@ -129,8 +130,8 @@ pub async fn set_compatibility(
     writeln!(
         out,
         "{event_type}: compatibility {} (was {})",
-        mode,
-        mode_name(response.previous)
+        mode_name(mode),
+        mode_name_of(response.previous)
     )?;
     Ok(())
 }
@@ -159,13 +160,6 @@ pub async fn deprecate(
     };
     writeln!(out, "{event_type}: {state}")?;
     Ok(())
-}
-
-fn mode_name(value: i32) -> String {
-    match Mode::from_proto(value) {
-        Ok(Some(mode)) => mode.to_string(),
-        _ => "UNSPECIFIED".to_string(),
-    }
 }
 
 fn status_error(status: tonic::Status) -> anyhow::Error {
