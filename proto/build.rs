@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "switchyard/v1/delivery.proto",
     "switchyard/v1/workspace.proto",
     "switchyard/internal/v1/routing.proto",
+    "switchyard/internal/v1/delivery_control.proto",
 ];
 
 #[allow(unsafe_code)]

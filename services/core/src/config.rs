@@ -44,6 +44,9 @@ pub struct Config {
     pub registry_endpoint: String,
     /// How ingest reaches the router.
     pub router_endpoint: String,
+    /// How the router reaches the delivery service (circuit breakers,
+    /// re-enqueueing a resumed connection).
+    pub delivery_endpoint: String,
     /// Shared secret services use to call each other's internal RPCs. Required
     /// when services run as separate processes; the all-in-one process makes
     /// one up when it is unset.
@@ -95,6 +98,7 @@ impl Default for Config {
             delivery_addr: SocketAddr::from(([127, 0, 0, 1], 50054)),
             registry_endpoint: "http://127.0.0.1:50051".to_string(),
             router_endpoint: "http://127.0.0.1:50053".to_string(),
+            delivery_endpoint: "http://127.0.0.1:50054".to_string(),
             internal_token: None,
             api_key_pepper: None,
             operator_token: None,

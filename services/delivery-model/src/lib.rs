@@ -12,13 +12,13 @@
 //! - [`signature`]: Standard Webhooks signing secrets and signatures.
 //! - [`queue`]: the Redis key layout shared by the router (producer) and
 //!   the delivery engine (consumer), its partitions, and the job format.
-//! - [`limits`]: the Redis layout of per-connection limits and breakers.
-//! - [`requeue`]: re-enqueueing unfinished deliveries from Postgres.
+//!
+//! The engine's own state (per-connection limits and breakers, re-enqueueing
+//! from Postgres) lives in `switchyard-delivery`; the router asks for it
+//! over `switchyard.internal.v1.DeliveryControlService`.
 
 pub mod connection;
 pub mod destination;
-pub mod limits;
 pub mod policy;
 pub mod queue;
-pub mod requeue;
 pub mod signature;

@@ -16,7 +16,7 @@
 //! | `<prefix>:<tag>:waiting:<con_…>` — a full connection's jobs, oldest first (engine `waiting`) | partition of the connection | engine acknowledgement `MULTI`, pop and rescue scripts |
 //! | `<prefix>:<tag>:waiting` — set of connections whose list is not empty | partition | same |
 //! | `<prefix>:{dlv}:keyrings` — hash of live processes' key fingerprints (`switchyard_tenancy::secrets::claim`) | `{dlv}` | router, delivery |
-//! | `<prefix>:{con_…}:breaker`, `:slots`, `:rate`, `:reserved` (`crate::limits`) | the connection | engine gate scripts (which touch no stream key) |
+//! | `<prefix>:{con_…}:breaker`, `:slots`, `:rate`, `:reserved` (`switchyard_delivery::limits`) | the connection | engine gate scripts (which touch no stream key) |
 //! | `<prefix>:{ws_…}:ingest_rate` (`switchyard_tenancy::quota`) | the workspace | ingest |
 //!
 //! [`QueueLayout`] places jobs: a job goes to the partition of its
@@ -53,7 +53,7 @@ pub struct QueueKeys {
     /// The set of connections with jobs waiting for a free slot.
     pub waiting: String,
     /// The prefix itself, for the per-connection keys of
-    /// [`crate::limits::ConnectionKeys`].
+    /// `switchyard_delivery::limits::ConnectionKeys`.
     pub prefix: String,
 }
 

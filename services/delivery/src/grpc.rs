@@ -1,7 +1,18 @@
 //! The tonic adapter: authenticate the caller's workspace, hand the request
 //! to [`DeliveryApi`], turn its [`ApiError`](switchyard_core::ApiError) into
 //! a status. No business logic lives here.
+//!
+//! `DeliveryService` is the public API (workspace keys); the internal
+//! `DeliveryControlService` answers the router only: the [`Authorized`]
+//! layer lets nothing but the internal token through (see
+//! `switchyard_tenancy::auth::access`), and each handler checks the token
+//! again, as the router's `RoutingService` does.
+//!
+//! [`Authorized`]: switchyard_tenancy::auth::layer::Authorized
 
+use switchyard_core::error::ApiResult;
+use switchyard_proto::internal::v1 as internal;
+use switchyard_proto::internal::v1::delivery_control_service_server::DeliveryControlService;
 use switchyard_proto::v1::delivery_service_server::DeliveryService;
 use switchyard_proto::v1::{
     GetDeliveryRequest, GetDeliveryResponse, GetDeliveryStatsRequest, GetDeliveryStatsResponse,
@@ -25,6 +36,12 @@ impl DeliveryGrpc {
 
     pub fn auth(&self) -> &Authenticator {
         &self.auth
+    }
+
+    /// Refuses any caller but another Switchyard service.
+    fn internal_caller<T>(&self, request: &Request<T>) -> ApiResult<()> {
+        let token = switchyard_tenancy::auth::bearer_token(request.metadata())?;
+        self.auth.internal_token(token)
     }
 }
 
@@ -77,6 +94,29 @@ impl DeliveryService for DeliveryGrpc {
     ) -> Result<Response<GetDeliveryStatsResponse>, Status> {
         let workspace = switchyard_tenancy::auth::workspace(&request)?;
         let response = self.api.stats(workspace, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+}
+
+#[tonic::async_trait]
+impl DeliveryControlService for DeliveryGrpc {
+    #[tracing::instrument(skip_all)]
+    async fn get_breaker(
+        &self,
+        request: Request<internal::GetBreakerRequest>,
+    ) -> Result<Response<internal::GetBreakerResponse>, Status> {
+        self.internal_caller(&request)?;
+        let response = self.api.breaker(request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn requeue_connection(
+        &self,
+        request: Request<internal::RequeueConnectionRequest>,
+    ) -> Result<Response<internal::RequeueConnectionResponse>, Status> {
+        self.internal_caller(&request)?;
+        let response = self.api.requeue_connection(request.into_inner()).await?;
         Ok(Response::new(response))
     }
 }

@@ -9,8 +9,13 @@
 //!   schedule → record → acknowledge), with per-connection policies.
 //! - `store`: every Postgres statement the service runs.
 //! - `api`: `ListDeliveries`, `GetDelivery`, `RetryDelivery` and
-//!   `ReplayDeadLetters`, transport agnostic; `grpc` is the tonic adapter
-//!   in front of it.
+//!   `ReplayDeadLetters`, transport agnostic, and the internal
+//!   `DeliveryControlService` (`GetBreaker`, `RequeueConnection`) through
+//!   which the router asks for the engine's state; `grpc` is the tonic
+//!   adapter in front of it.
+//! - [`limits`]: the Redis layout of per-connection limits and circuit
+//!   breakers; [`requeue`]: re-enqueueing unfinished deliveries from
+//!   Postgres. Both are the engine's own state, public for tests.
 //!
 //! Postgres is the truth about each delivery; Redis jobs only say "look at
 //! this delivery now". A delivery is claimed in Postgres before anything is
@@ -21,7 +26,11 @@ mod api;
 mod destinations;
 mod engine;
 mod grpc;
+pub mod limits;
+pub mod requeue;
 mod store;
+
+use std::sync::Arc;
 
 use anyhow::Context;
 use deadpool_postgres::Pool;
@@ -29,6 +38,7 @@ use switchyard_core::config::Config;
 use switchyard_core::db;
 use switchyard_core::shutdown::Signal;
 use switchyard_delivery_model::queue::{Producer, QueueLayout};
+use switchyard_proto::internal::v1::delivery_control_service_server::DeliveryControlServiceServer;
 use switchyard_proto::v1::delivery_service_server::DeliveryServiceServer;
 use switchyard_tenancy::auth::Authenticator;
 use switchyard_tenancy::auth::layer::Authorized;
@@ -41,11 +51,14 @@ use crate::engine::runner::Engine;
 use crate::grpc::DeliveryGrpc;
 
 /// The gRPC services this process serves (health reports them as serving).
-pub const SERVICE_NAMES: &[&str] = &["switchyard.v1.DeliveryService"];
+pub const SERVICE_NAMES: &[&str] = &[
+    "switchyard.v1.DeliveryService",
+    "switchyard.internal.v1.DeliveryControlService",
+];
 
 /// The delivery service, connected and ready to run.
 pub struct DeliveryApp {
-    grpc: DeliveryGrpc,
+    grpc: Arc<DeliveryGrpc>,
     engine: Engine,
     tls: Option<tonic::transport::ServerTlsConfig>,
     /// This process's keyring, announced on the Redis prefix while it runs.
@@ -69,10 +82,12 @@ impl DeliveryApp {
         let auth = Authenticator::new(pool.clone(), config)?;
         let api = DeliveryApi::new(
             pool,
-            Producer::new(redis, QueueLayout::from_config(config)),
+            Producer::new(redis.clone(), QueueLayout::from_config(config)),
             config.telemetry.clone(),
+            redis,
+            &config.redis_prefix,
         );
-        let grpc = DeliveryGrpc::new(auth, api);
+        let grpc = Arc::new(DeliveryGrpc::new(auth, api));
         let tls = config.tls.server()?;
         Ok(Self {
             grpc,
@@ -82,7 +97,8 @@ impl DeliveryApp {
         })
     }
 
-    /// Serves `DeliveryService` (plus health and reflection) on `listener`
+    /// Serves `DeliveryService` and the internal `DeliveryControlService`
+    /// (plus health and reflection) on `listener`
     /// and runs the delivery engine until `shutdown` trips. The engine then
     /// stops reading jobs and waits for in-flight attempts before returning.
     pub async fn run(self, listener: TcpListener, shutdown: Signal) -> anyhow::Result<()> {
@@ -90,7 +106,14 @@ impl DeliveryApp {
         let credentials = tokio::spawn(auth.clone().listen(shutdown.clone()));
         let claim = tokio::spawn(self.claim.hold(shutdown.clone()));
         let pool = auth.pool().clone();
-        let routes = Routes::new(Authorized::new(DeliveryServiceServer::new(self.grpc), auth));
+        let routes = Routes::new(Authorized::new(
+            DeliveryServiceServer::from_arc(Arc::clone(&self.grpc)),
+            auth.clone(),
+        ))
+        .add_service(Authorized::new(
+            DeliveryControlServiceServer::from_arc(self.grpc),
+            auth,
+        ));
         let server = switchyard_core::grpc::serve(
             routes,
             SERVICE_NAMES,

@@ -20,10 +20,14 @@
 //! - [`backfill`] routes the stored events of a past range through one
 //!   rule, paced, resumable and exactly once, through [`routing`]'s code;
 //!   its worker runs beside the repair loop in every router.
+//! - [`delivery`] is the client of the delivery service's internal
+//!   `DeliveryControlService`: the engine owns circuit breakers and
+//!   re-enqueueing, so `GetConnection` and a resume ask it.
 
 pub mod api;
 pub mod backfill;
 pub mod cache;
+pub mod delivery;
 pub mod expr;
 pub mod grpc;
 pub mod routing;
@@ -35,11 +39,10 @@ use anyhow::Context;
 use deadpool_postgres::Pool;
 use switchyard_core::config::Config;
 use switchyard_core::quotas::Quotas;
-use switchyard_core::redis_conn::RedisConn;
 use switchyard_core::shutdown::Signal;
 use switchyard_core::{db, grpc as core_grpc};
 use switchyard_delivery_model::destination::DestinationPolicy;
-use switchyard_delivery_model::queue::{Producer, QueueKeys, QueueLayout};
+use switchyard_delivery_model::queue::{Producer, QueueLayout};
 use switchyard_tenancy::auth::Authenticator;
 use switchyard_tenancy::secrets::{self, Keyring};
 use tokio::net::TcpListener;
@@ -47,6 +50,7 @@ use tonic::transport::ServerTlsConfig;
 
 use crate::backfill::BackfillSettings;
 use crate::cache::RuleCache;
+use crate::delivery::DeliveryControl;
 use crate::routing::RepairSettings;
 
 pub const SERVICE_NAMES: &[&str] = &[
@@ -82,10 +86,10 @@ impl Faults {
 #[derive(Clone)]
 pub struct RouterState {
     pub pool: Pool,
-    pub redis: RedisConn,
-    pub keys: QueueKeys,
     /// Writes delivery jobs (the queue's one producer).
     pub producer: Producer,
+    /// Asks the delivery service for breakers and re-enqueues.
+    pub delivery: DeliveryControl,
     pub auth: Authenticator,
     pub destinations: DestinationPolicy,
     pub cache: Arc<RuleCache>,
@@ -113,16 +117,14 @@ impl RouterApp {
         let keyring = Keyring::from_config(&config.secrets)?;
         let pool = db::pool(&config.database_url, config.database_pool_size)?;
         let redis = switchyard_core::redis_conn::connect(config).await?;
-        let keys = QueueKeys::new(&config.redis_prefix);
         let claim =
             secrets::KeyringClaim::acquire(redis.clone(), &config.redis_prefix, &keyring, "router")
                 .await?;
         let state = RouterState {
-            producer: Producer::new(redis.clone(), QueueLayout::from_config(config)),
+            producer: Producer::new(redis, QueueLayout::from_config(config)),
+            delivery: DeliveryControl::from_config(config)?,
             auth: Authenticator::new(pool.clone(), config)?,
             pool,
-            redis,
-            keys,
             destinations: DestinationPolicy::from_config(config),
             cache: Arc::new(RuleCache::default()),
             faults: Arc::new(Faults::default()),

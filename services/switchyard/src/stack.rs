@@ -246,6 +246,7 @@ impl Stack {
         let scheme = config.tls.scheme();
         config.registry_endpoint = format!("{scheme}://{}", config.registry_addr);
         config.router_endpoint = format!("{scheme}://{}", config.router_addr);
+        config.delivery_endpoint = format!("{scheme}://{}", config.delivery_addr);
 
         let metrics = stack_metrics(&config).await?;
         let mut stack = Self {

@@ -118,7 +118,8 @@ fn every_container_has_what_its_command_needs() {
         ] {
             assert!(env[key].starts_with("0.0.0.0:"), "{name}: {key}");
         }
-        // Ingest reaches registry and router by their service names.
+        // Ingest reaches registry and router, the router reaches delivery,
+        // by their service names.
         for (key, service, addr) in [
             (
                 "SWITCHYARD_REGISTRY_ENDPOINT",
@@ -129,6 +130,11 @@ fn every_container_has_what_its_command_needs() {
                 "SWITCHYARD_ROUTER_ENDPOINT",
                 "router",
                 "SWITCHYARD_ROUTER_ADDR",
+            ),
+            (
+                "SWITCHYARD_DELIVERY_ENDPOINT",
+                "delivery",
+                "SWITCHYARD_DELIVERY_ADDR",
             ),
         ] {
             let port = env[addr].rsplit(':').next().expect("a port");

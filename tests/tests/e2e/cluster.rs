@@ -14,7 +14,7 @@ use switchyard::receiver::{Behaviour, Receiver};
 use switchyard_client::proto;
 use switchyard_core::ids::ConnectionId;
 use switchyard_core::redis_conn::{RedisConn, Target};
-use switchyard_delivery_model::limits::ConnectionKeys;
+use switchyard_delivery::limits::ConnectionKeys;
 use switchyard_delivery_model::queue::{CONSUMER_GROUP, QueueLayout};
 use switchyard_testkit::cluster::TestCluster;
 use switchyard_tests::{LEAD_CREATED, Service, TestStack};

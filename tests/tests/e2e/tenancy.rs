@@ -70,7 +70,9 @@ async fn call(
     let url = match service {
         "switchyard.v1.IngestService" => endpoints.ingest,
         "switchyard.v1.RouterService" | "switchyard.internal.v1.RoutingService" => endpoints.router,
-        "switchyard.v1.DeliveryService" => endpoints.delivery,
+        "switchyard.v1.DeliveryService" | "switchyard.internal.v1.DeliveryControlService" => {
+            endpoints.delivery
+        }
         _ => endpoints.registry,
     };
     let channel = tonic::transport::Endpoint::from_shared(url)
@@ -698,6 +700,24 @@ async fn every_rpc_isolates_workspaces_and_enforces_scopes() -> anyhow::Result<(
                     workspace_id: stack.workspace.to_string(),
                     event_id: emitted.event_id.clone(),
                 }],
+            }
+            .encode_to_vec(),
+            Foreign::Denied,
+        ),
+        (
+            "/switchyard.internal.v1.DeliveryControlService/GetBreaker",
+            internal::GetBreakerRequest {
+                workspace_id: stack.workspace.to_string(),
+                connection_id: con.clone(),
+            }
+            .encode_to_vec(),
+            Foreign::Denied,
+        ),
+        (
+            "/switchyard.internal.v1.DeliveryControlService/RequeueConnection",
+            internal::RequeueConnectionRequest {
+                workspace_id: stack.workspace.to_string(),
+                connection_id: con.clone(),
             }
             .encode_to_vec(),
             Foreign::Denied,

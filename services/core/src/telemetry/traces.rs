@@ -89,7 +89,7 @@ impl Service {
             "RegistryService" => Some(Self::Registry),
             "IngestService" => Some(Self::Ingest),
             "RouterService" | "RoutingService" => Some(Self::Router),
-            "DeliveryService" => Some(Self::Delivery),
+            "DeliveryService" | "DeliveryControlService" => Some(Self::Delivery),
             _ => None,
         }
     }
@@ -235,6 +235,10 @@ mod tests {
         assert_eq!(
             Service::of_grpc_service("switchyard.internal.v1.RoutingService"),
             Some(Service::Router)
+        );
+        assert_eq!(
+            Service::of_grpc_service("switchyard.internal.v1.DeliveryControlService"),
+            Some(Service::Delivery)
         );
         assert_eq!(Service::of_grpc_service("grpc.health.v1.Health"), None);
     }

@@ -10,7 +10,11 @@
 //!   letters due again and put their jobs on the stream.
 //! - [`stats`]: `GetDeliveryStats`, attempts per minute by outcome and per
 //!   connection.
+//! - [`control`]: the internal `DeliveryControlService` the router calls:
+//!   a connection's circuit breaker, and re-enqueueing a resumed
+//!   connection's deliveries.
 
+mod control;
 mod list;
 mod messages;
 mod replay;
@@ -18,6 +22,7 @@ mod stats;
 
 use deadpool_postgres::Pool;
 use switchyard_core::config::TelemetryConfig;
+use switchyard_core::redis_conn::RedisConn;
 use switchyard_delivery_model::queue::Producer;
 
 #[derive(Clone)]
@@ -27,14 +32,26 @@ pub struct DeliveryApi {
     producer: Producer,
     /// Builds deliveries' trace links.
     telemetry: TelemetryConfig,
+    /// Reads the engine's per-connection keys (circuit breakers).
+    redis: RedisConn,
+    /// The deployment's Redis key prefix.
+    redis_prefix: String,
 }
 
 impl DeliveryApi {
-    pub fn new(pool: Pool, producer: Producer, telemetry: TelemetryConfig) -> Self {
+    pub fn new(
+        pool: Pool,
+        producer: Producer,
+        telemetry: TelemetryConfig,
+        redis: RedisConn,
+        redis_prefix: &str,
+    ) -> Self {
         Self {
             pool,
             producer,
             telemetry,
+            redis,
+            redis_prefix: redis_prefix.to_string(),
         }
     }
 }

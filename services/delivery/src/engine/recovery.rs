@@ -3,7 +3,7 @@
 //! consumer group gone (`NOGROUP`, or `UNBLOCKED` for a read blocked on the
 //! deleted stream) and calls [`Recovery::group_lost`], which recreates the
 //! stream and group at once and re-enqueues every unfinished delivery from
-//! Postgres in the background (`switchyard_delivery_model::requeue`) — no restart,
+//! Postgres in the background (`crate::requeue`) — no restart,
 //! and no waiting for the sweeper's grace period. Jobs parked in the lost
 //! delayed set come back the same way, at their due time.
 //!
@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::requeue::{self, Scope};
 use deadpool_postgres::Pool;
-use switchyard_delivery_model::requeue::{self, Scope};
 
 use super::queue::JobQueue;
 

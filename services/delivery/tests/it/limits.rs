@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::TestEnv;
 use common::controls::eventually;
 use common::receiver::{Receiver, Reply};
-use switchyard_delivery_model::limits::BreakerState;
+use switchyard_delivery::limits::BreakerState;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rate_limit_paces_deliveries_without_spending_attempts() {

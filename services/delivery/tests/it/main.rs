@@ -5,6 +5,7 @@ mod common;
 
 mod adaptive;
 mod api;
+mod control;
 mod dead_letters;
 mod delivery;
 mod destinations;

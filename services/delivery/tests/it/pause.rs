@@ -2,7 +2,8 @@
 //! counted, left alone by the sweeper) while other connections carry on;
 //! on resume they are re-enqueued from Postgres and drain in order of
 //! creation. The router's PauseConnection/ResumeConnection do the same
-//! (state column, then `switchyard_delivery_model::requeue`); here the state is set
+//! (state column, then `RequeueConnection`, which runs
+//! `switchyard_delivery::requeue`); here the state is set
 //! directly so the engine is tested alone.
 
 use crate::common;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use common::TestEnv;
 use common::controls::inversions;
 use common::receiver::{Receiver, Reply};
-use switchyard_delivery_model::requeue::{self, Scope};
+use switchyard_delivery::requeue::{self, Scope};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_paused_connection_accumulates_then_drains_in_creation_order() {

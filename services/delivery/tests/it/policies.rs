@@ -8,6 +8,7 @@ use crate::common;
 use std::time::{Duration, SystemTime};
 
 use common::TestEnv;
+use common::controls::eventually;
 use common::receiver::{Receiver, Reply};
 
 fn exponential(initial_ms: u64, factor: f64, cap_ms: u64, max_attempts: u32) -> serde_json::Value {
@@ -91,8 +92,12 @@ async fn gone_kills_the_delivery_and_disables_the_connection() {
         "{}",
         state.last_error
     );
-    let (connection_state, reason) = env.connection_state(connection).await;
-    assert_eq!(connection_state, "disabled");
+    // The engine records the dead delivery, then disables the connection.
+    eventually("the connection is disabled", || async {
+        env.connection_state(connection).await.0 == "disabled"
+    })
+    .await;
+    let (_, reason) = env.connection_state(connection).await;
     assert!(reason.contains("410"), "{reason}");
 
     // Later deliveries to the disabled connection die without a request.

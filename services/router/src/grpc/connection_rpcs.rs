@@ -8,7 +8,7 @@ use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::ConnectionId;
 use switchyard_core::states::ConnectionState;
 use switchyard_core::time;
-use switchyard_delivery_model::limits::{BreakerSnapshot, BreakerState};
+use switchyard_proto::internal::v1 as internal;
 use switchyard_proto::v1 as pb;
 use tonic::Request;
 
@@ -30,18 +30,23 @@ fn requested_state(state: i32) -> ApiResult<Option<ConnectionState>> {
     }
 }
 
-fn breaker_message(snapshot: BreakerSnapshot) -> pb::CircuitBreaker {
-    let state = match snapshot.state {
-        BreakerState::Closed => pb::CircuitState::Closed,
-        BreakerState::Open => pb::CircuitState::Open,
-        BreakerState::HalfOpen => pb::CircuitState::HalfOpen,
+/// The delivery engine's breaker as `GetConnection` shows it (the
+/// adaptive limit is shown as the connection's `concurrency_limit`).
+fn breaker_message(breaker: internal::Breaker) -> pb::CircuitBreaker {
+    let state = match breaker.state() {
+        // The engine reads a missing state as closed; so do we.
+        internal::BreakerState::Unspecified | internal::BreakerState::Closed => {
+            pb::CircuitState::Closed
+        }
+        internal::BreakerState::Open => pb::CircuitState::Open,
+        internal::BreakerState::HalfOpen => pb::CircuitState::HalfOpen,
     };
     pb::CircuitBreaker {
         state: state.into(),
-        failure_streak: snapshot.failure_streak,
-        last_error: snapshot.last_error,
-        last_failure_at: time::to_proto_opt(snapshot.last_failure_at),
-        opened_at: time::to_proto_opt(snapshot.opened_at),
+        failure_streak: breaker.failure_streak,
+        last_error: breaker.last_error,
+        last_failure_at: breaker.last_failure_at,
+        opened_at: breaker.opened_at,
     }
 }
 
@@ -55,7 +60,7 @@ impl RouterState {
         let id = parse_connection_id(&request.get_ref().id, "id")?;
         let record = connections::get(&self.pool, workspace, id).await?;
         let mut connection = connection_message(&record, None);
-        let snapshot = controls::breaker(self, id).await;
+        let snapshot = controls::breaker(self, workspace, id).await;
         if let Some(adaptive) = record.policy.adaptive_concurrency {
             let current = snapshot.as_ref().and_then(|s| s.adaptive_limit);
             connection.concurrency_limit = current.map_or(adaptive.min, |limit| {
@@ -203,17 +208,20 @@ mod tests {
 
     #[test]
     fn breakers_become_messages() {
-        let open = BreakerSnapshot {
-            state: BreakerState::Open,
+        let open = internal::Breaker {
+            state: internal::BreakerState::Open.into(),
             failure_streak: 10,
             last_error: "HTTP 503".into(),
             last_failure_at: None,
-            opened_at: Some(chrono::Utc::now()),
+            opened_at: Some(time::to_proto(chrono::Utc::now())),
             adaptive_limit: None,
         };
         let message = breaker_message(open);
         assert_eq!(message.state(), pb::CircuitState::Open);
         assert_eq!(message.failure_streak, 10);
+        assert_eq!(message.last_error, "HTTP 503");
         assert!(message.opened_at.is_some());
+        let unset = breaker_message(internal::Breaker::default());
+        assert_eq!(unset.state(), pb::CircuitState::Closed);
     }
 }

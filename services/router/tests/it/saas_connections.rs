@@ -152,7 +152,9 @@ async fn saas_connections_are_validated_sealed_and_masked() {
 
 #[tokio::test]
 async fn new_credentials_make_a_rejected_connection_active_again() {
-    let harness = Harness::new().await;
+    let mut harness = Harness::new().await;
+    // Made active again, the connection's deliveries are re-enqueued by it.
+    let _delivery = harness.start_delivery().await;
     let running = harness.start_router().await;
     let mut router = running.client.router.clone();
     let created = router

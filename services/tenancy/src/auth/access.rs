@@ -246,6 +246,17 @@ const TABLE: &[(&str, &str, Access)] = {
             "RouteEvents",
             Internal,
         ),
+        // The router asks delivery for the engine's state.
+        (
+            "switchyard.internal.v1.DeliveryControlService",
+            "GetBreaker",
+            Internal,
+        ),
+        (
+            "switchyard.internal.v1.DeliveryControlService",
+            "RequeueConnection",
+            Internal,
+        ),
     ]
 };
 

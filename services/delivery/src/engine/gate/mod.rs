@@ -4,7 +4,7 @@
 //! per-connection cap ([`local`]).
 //!
 //! [`Gate::admit`] runs the `ADMIT` script of [`scripts`] on the
-//! connection's keys (`switchyard_delivery_model::limits`); an attempt it holds back
+//! connection's keys (`crate::limits`); an attempt it holds back
 //! gets how long to wait, and the engine parks the job in the delayed set
 //! for that long without counting an attempt. [`Gate::finish`] runs
 //! `FINISH`: it frees the concurrency slot, moves the breaker and, for a
@@ -25,13 +25,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::limits::{BreakerState, ConnectionKeys};
 use redis::Script;
 use switchyard_core::gcra::Allowance;
 use switchyard_core::ids::{ConnectionId, DeliveryId};
 use switchyard_core::jitter;
 use switchyard_core::redis_conn::RedisConn;
 use switchyard_core::telemetry::metrics::names;
-use switchyard_delivery_model::limits::{BreakerState, ConnectionKeys};
 
 pub use local::{LocalSlot, LocalSlots};
 

@@ -1,6 +1,6 @@
 //! The two Lua scripts behind the gate. Each runs atomically in Redis and
 //! takes Redis's own clock (`TIME`), so replicas with skewed clocks agree.
-//! Keys are those of `switchyard_delivery_model::limits::ConnectionKeys`.
+//! Keys are those of `crate::limits::ConnectionKeys`.
 
 use std::sync::LazyLock;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use switchyard_core::config::Config;
 use switchyard_core::ids::{ConnectionId, DeliveryId};
 use switchyard_delivery::DeliveryApp;
-use switchyard_delivery_model::limits::{BreakerSnapshot, ConnectionKeys, read_breaker};
+use switchyard_delivery::limits::{BreakerSnapshot, ConnectionKeys, read_breaker};
 
 use super::{PATIENCE, TestEnv};
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::json;
-use switchyard_delivery_model::limits::BreakerState;
+use switchyard_delivery::limits::BreakerState;
 
 use crate::common::TestEnv;
 use crate::common::brokers::{JetStreamStream, NatsServer, nats_url, unique};

@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::json;
-use switchyard_delivery_model::limits::BreakerState;
+use switchyard_delivery::limits::BreakerState;
 use switchyard_tenancy::secrets::SecretField;
 
 use crate::common::TestEnv;

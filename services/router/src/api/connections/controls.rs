@@ -5,23 +5,23 @@
 //! A connection is `active`, `paused` (its deliveries accumulate: the
 //! delivery engine does not claim them, so no attempt is spent) or
 //! `disabled` (its deliveries die without a request; the engine sets it on
-//! a 410 Gone). Whenever a change makes a connection active again, its
-//! pending and retrying deliveries are re-enqueued from Postgres in order
-//! of creation (`switchyard_delivery_model::requeue`): their jobs were dropped while
-//! it was paused. A connection whose credentials the destination rejected
-//! is `needs_credentials` (set by the delivery engine): its deliveries
-//! wait as if paused, and an update that sets new credentials makes it
-//! active again. The breaker lives in Redis (`switchyard_delivery_model::limits`),
-//! written by every delivery replica.
+//! a 410 Gone). Whenever a change makes a connection active again, the
+//! delivery service re-enqueues its pending and retrying deliveries from
+//! Postgres in order of creation (`RequeueConnection`): their jobs were
+//! dropped while it was paused. A connection whose credentials the
+//! destination rejected is `needs_credentials` (set by the delivery
+//! engine): its deliveries wait as if paused, and an update that sets new
+//! credentials makes it active again. The breaker is the delivery engine's
+//! state (written by every replica); the router asks for it
+//! (`GetBreaker`, see [`crate::delivery`]).
 
 use std::collections::BTreeMap;
 
 use switchyard_core::error::{ApiError, ApiResult};
-use switchyard_core::ids::ConnectionId;
+use switchyard_core::ids::{ConnectionId, WorkspaceId};
 use switchyard_core::states::ConnectionState;
-use switchyard_delivery_model::limits::{self, BreakerSnapshot, ConnectionKeys};
 use switchyard_delivery_model::policy::DeliveryPolicy;
-use switchyard_delivery_model::requeue::{self, Scope};
+use switchyard_proto::internal::v1::Breaker;
 use switchyard_tenancy::auth::Principal;
 use switchyard_tenancy::secrets;
 
@@ -164,13 +164,7 @@ pub async fn update(
     let previous: ConnectionState = row.get("previous_state");
     let mut requeued = 0;
     if record.state == ConnectionState::Active && previous != ConnectionState::Active {
-        let scope = Scope::Connection {
-            workspace,
-            connection: id,
-        };
-        requeued = requeue::requeue(&state.pool, &state.producer, scope)
-            .await
-            .map_err(ApiError::Internal)?;
+        requeued = state.delivery.requeue(workspace, id).await?;
         tracing::info!(requeued, from = %previous, "connection resumed");
     } else if record.state != previous {
         tracing::info!(from = %previous, to = %record.state, "connection state changed");
@@ -179,10 +173,14 @@ pub async fn update(
 }
 
 /// The connection's breaker as the delivery replicas left it; `None` (and
-/// a warning) when Redis cannot be read, so `GetConnection` still answers.
-pub async fn breaker(state: &RouterState, id: ConnectionId) -> Option<BreakerSnapshot> {
-    let keys = ConnectionKeys::new(&state.keys.prefix, id);
-    match limits::read_breaker(&state.redis, &keys).await {
+/// a warning) when the delivery service cannot tell, so `GetConnection`
+/// still answers.
+pub async fn breaker(
+    state: &RouterState,
+    workspace: WorkspaceId,
+    id: ConnectionId,
+) -> Option<Breaker> {
+    match state.delivery.breaker(workspace, id).await {
         Ok(snapshot) => Some(snapshot),
         Err(error) => {
             tracing::warn!(%error, connection_id = %id, "reading the circuit breaker failed");

@@ -1,6 +1,9 @@
 //! Test harness: a fresh database and Redis prefix, a workspace with
 //! registered event types (written straight to Postgres: the registry is not
-//! under test here), and routers served on 127.0.0.1:0.
+//! under test here), and routers served on 127.0.0.1:0. A test whose router
+//! asks the delivery service (a connection made active again is re-enqueued
+//! by it) starts a real one with [`Harness::start_delivery`]; the others
+//! run without, so no engine takes the jobs they look at.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -33,6 +36,13 @@ pub struct Harness {
     _database: TestDatabase,
 }
 
+/// A delivery service (engine included) on its own port, stopped on drop.
+pub struct RunningDelivery {
+    pub addr: SocketAddr,
+    _trigger: Trigger,
+    _task: JoinHandle<anyhow::Result<()>>,
+}
+
 /// A router serving on its own port, stopped on drop.
 pub struct RunningRouter {
     pub state: RouterState,
@@ -63,6 +73,9 @@ impl Harness {
             internal_token: Some(SecretString::from("internal-test-token")),
             allowed_destination_networks: vec!["127.0.0.1/32".parse().expect("network")],
             router_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            // Nothing listens on the discard port: until a test starts a
+            // delivery service, calls to it fail at once, as when it is down.
+            delivery_endpoint: "http://127.0.0.1:9".to_string(),
             secrets: switchyard_testkit::secrets_config(),
             ..Config::default()
         };
@@ -103,6 +116,25 @@ impl Harness {
         .expect("workspace");
         self.register_types(workspace).await;
         (workspace, key)
+    }
+
+    /// Starts the delivery service on this harness's database and Redis
+    /// prefix; routers started from now on call it.
+    pub async fn start_delivery(&mut self) -> RunningDelivery {
+        let (listener, addr) = switchyard_core::grpc::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("bind");
+        let app = switchyard_delivery::DeliveryApp::build(&self.config)
+            .await
+            .expect("delivery");
+        let (trigger, signal) = shutdown::channel();
+        let task = tokio::spawn(app.run(listener, signal));
+        self.config.delivery_endpoint = format!("http://{addr}");
+        RunningDelivery {
+            addr,
+            _trigger: trigger,
+            _task: task,
+        }
     }
 
     pub async fn start_router(&self) -> RunningRouter {

@@ -1,6 +1,7 @@
 //! Re-enqueueing unfinished deliveries from Postgres, the source of truth,
 //! into Redis: used by the delivery engine when Redis lost its data (the
-//! stream or the consumer group vanished) and by the router when a paused
+//! stream or the consumer group vanished) and, through
+//! `DeliveryControlService.RequeueConnection`, by the router when a paused
 //! connection resumes.
 //!
 //! Deliveries are walked in creation order (ids are UUIDv7) along the
@@ -17,9 +18,9 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
-use crate::queue::{DeliveryJob, JobBatch, Producer};
 use switchyard_core::ids::{ConnectionId, DeliveryId, WorkspaceId};
 use switchyard_core::states::{ConnectionState, DeliveryStatus};
+use switchyard_delivery_model::queue::{DeliveryJob, JobBatch, Producer};
 
 /// Deliveries read (and enqueued) per round trip.
 const PAGE: i64 = 1000;

@@ -1,6 +1,7 @@
-//! The Redis layout of per-connection limits, shared by the delivery engine
-//! (which writes it, through Lua scripts) and the router (which shows the
-//! circuit breaker in `GetConnection`). Every key of one connection shares
+//! The Redis layout of per-connection limits, owned by the delivery engine
+//! (which writes it, through Lua scripts, and reads the circuit breaker back
+//! for the router's `GetConnection` through `DeliveryControlService`, see
+//! [`crate::api::control`]). Every key of one connection shares
 //! one hash tag, `{<connection id>}`, so a script may touch them all on
 //! Redis Cluster too:
 //!
