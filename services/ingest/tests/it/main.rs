@@ -5,5 +5,6 @@
 mod common;
 
 mod emit_events;
+mod events;
 mod group_commit;
 mod retention;

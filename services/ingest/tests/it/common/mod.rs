@@ -22,6 +22,8 @@ pub const LEAD: &str = "lead.created";
 
 pub struct Harness {
     pub client: Client,
+    /// Where the services listen, for clients of other workspaces.
+    pub endpoints: Endpoints,
     pub pool: Pool,
     pub stats: Arc<CommitStats>,
     _registry: Trigger,
@@ -84,6 +86,7 @@ impl Harness {
             .expect("schema");
         Self {
             client,
+            endpoints,
             pool,
             stats,
             _registry: registry_trigger,
