@@ -9,7 +9,6 @@ use std::time::Duration;
 use common::TestEnv;
 use common::receiver::{Receiver, Reply};
 use switchyard_core::ids::DeliveryId;
-use switchyard_delivery_model::queue::CONSUMER_GROUP;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_sweeper_requeues_a_delivery_whose_job_was_never_written() {
@@ -88,29 +87,7 @@ async fn a_job_abandoned_by_a_dead_consumer_is_reclaimed() {
     config.delivery.visibility_timeout = Duration::from_secs(2);
 
     // A consumer reads the job and dies before acknowledging it.
-    let mut redis = env.redis_connection().await;
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&env.keys.stream)
-        .arg(CONSUMER_GROUP)
-        .arg("0")
-        .arg("MKSTREAM")
-        .query_async(&mut redis)
-        .await
-        .expect("create group");
-    env.enqueue(seeded.delivery).await;
-    let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg(CONSUMER_GROUP)
-        .arg("ghost")
-        .arg("COUNT")
-        .arg(1)
-        .arg("STREAMS")
-        .arg(&env.keys.stream)
-        .arg(">")
-        .query_async(&mut redis)
-        .await
-        .expect("ghost read");
+    env.read_and_abandon(seeded.delivery, "ghost").await;
     assert_eq!(env.unfinished_jobs().await, (1, 1));
 
     let app = env.start(&config).await;

@@ -121,29 +121,8 @@ async fn a_killed_consumer_is_forgotten_once_its_jobs_are_reclaimed() {
     let receiver = Receiver::start(vec![Reply::status(200)]).await;
     let seeded = env.seed(&receiver.url).await;
     // A consumer that read the job and died without a word.
-    let mut redis = env.redis_connection().await;
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&env.keys.stream)
-        .arg(CONSUMER_GROUP)
-        .arg("0")
-        .arg("MKSTREAM")
-        .query_async(&mut redis)
-        .await
-        .expect("xgroup create");
-    env.enqueue(seeded.delivery).await;
-    let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg(CONSUMER_GROUP)
-        .arg("killed-consumer")
-        .arg("COUNT")
-        .arg(1)
-        .arg("STREAMS")
-        .arg(&env.keys.stream)
-        .arg(">")
-        .query_async(&mut redis)
-        .await
-        .expect("xreadgroup");
+    env.read_and_abandon(seeded.delivery, "killed-consumer")
+        .await;
 
     let mut config = env.config();
     config.delivery.request_timeout = Duration::from_secs(1);

@@ -244,6 +244,34 @@ impl TestEnv {
         self.enqueue_raw(&job).await;
     }
 
+    /// Enqueues `delivery` and has `consumer`, a member of the engine's
+    /// consumer group that then dies, read it without acknowledging it.
+    pub async fn read_and_abandon(&self, delivery: DeliveryId, consumer: &str) {
+        let mut redis = self.redis_connection().await;
+        let _: () = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&self.keys.stream)
+            .arg(CONSUMER_GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut redis)
+            .await
+            .expect("create group");
+        self.enqueue(delivery).await;
+        let _: redis::Value = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(CONSUMER_GROUP)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(1)
+            .arg("STREAMS")
+            .arg(&self.keys.stream)
+            .arg(">")
+            .query_async(&mut redis)
+            .await
+            .expect("read without acknowledging");
+    }
+
     /// XADDs the job the router writes for `delivery` (it names the
     /// delivery's connection).
     pub async fn enqueue_for(&self, connection: ConnectionId, delivery: DeliveryId) {
