@@ -22,8 +22,9 @@
 //! - [`local`] offers validation to ingest running in the same process,
 //!   with the gRPC answers and without the loopback call.
 //! - `store` is the Postgres access (`event_types`, `event_type_versions`).
-//! - `workspaces` implements `switchyard.v1.WorkspaceService`: tenants,
-//!   API keys, JWT verification keys and the audit log. `legacy_secrets`
+//! - `grpc::workspaces` adapts `switchyard.v1.WorkspaceService` (tenants,
+//!   API keys, JWT verification keys, the audit log; the workspace rows are
+//!   `api::workspaces`). `legacy_secrets`
 //!   seals, once the registry is up, the HS256 verification secrets earlier
 //!   versions stored in plain text.
 //!
@@ -43,7 +44,6 @@ mod notify;
 pub mod schema;
 mod store;
 pub mod validate;
-mod workspaces;
 
 use std::sync::Arc;
 
@@ -62,9 +62,9 @@ use tonic::transport::ServerTlsConfig;
 use crate::api::Registry;
 use crate::cache::ValidatorCache;
 use crate::grpc::RegistryGrpc;
+use crate::grpc::workspaces::WorkspaceGrpc;
 use crate::heads::HeadCache;
 use crate::store::Store;
-use crate::workspaces::WorkspaceGrpc;
 
 pub use crate::api::{MAX_BATCH_BYTES, MAX_BATCH_PAYLOADS, PayloadToValidate};
 pub use crate::local::LocalValidation;

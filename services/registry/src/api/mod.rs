@@ -16,6 +16,7 @@
 
 mod register;
 mod validate;
+pub mod workspaces;
 
 use std::sync::Arc;
 

@@ -1,9 +1,10 @@
-//! The tonic adapter: authenticates each call to a workspace, hands plain
-//! values to [`Registry`], and converts the result to protobuf
-//! (`convert.rs`). Errors are [`ApiError`](switchyard_core::ApiError)s turned
+//! The tonic adapters: `RegistryService` here authenticates each call to a
+//! workspace, hands plain values to [`Registry`], and converts the result
+//! to protobuf (`convert.rs`); [`workspaces`] adapts `WorkspaceService`. Errors are [`ApiError`](switchyard_core::ApiError)s turned
 //! into `Status` by core's single mapping, never built here.
 
 pub(crate) mod convert;
+pub(crate) mod workspaces;
 
 use switchyard_proto::v1::registry_service_server::RegistryService;
 use switchyard_proto::v1::{

@@ -1,9 +1,10 @@
 //! `WorkspaceService`: tenants (operator token) and each workspace's
 //! credentials — API keys and JWT verification keys — its audit log and
 //! its retention periods (admin scope; the ingest retention loop applies
-//! them). The work is in `switchyard_tenancy::auth` and
-//! `switchyard_tenancy::audit`; this file converts messages and picks the
-//! caller's workspace from the principal the access layer attached. HS256
+//! them). The work is in `switchyard_tenancy::auth`,
+//! `switchyard_tenancy::audit` and `crate::api::workspaces`; this file
+//! converts messages and picks the caller's workspace from the principal
+//! the access layer attached. HS256
 //! secrets are sealed with the authenticator's master keyring (refused
 //! without one) and, like every key, never returned.
 
@@ -20,6 +21,8 @@ use switchyard_tenancy::auth::jwt::{self, KeyAlgorithm, VerificationKey};
 use switchyard_tenancy::auth::keys::{self, ApiKeyRecord, NewKey};
 use switchyard_tenancy::auth::{Authenticator, Operator, Scope, Scopes, principal};
 use tonic::{Request, Response, Status};
+
+use crate::api::workspaces::{self, DEFAULT_RETENTION_DAYS, WorkspaceRecord};
 
 pub struct WorkspaceGrpc {
     auth: Authenticator,
@@ -117,50 +120,14 @@ fn grace(value: Option<&prost_types::Duration>) -> ApiResult<Duration> {
     Ok(Duration::new(seconds, nanos))
 }
 
-/// The default period of a workspace (the column default).
-const DEFAULT_RETENTION_DAYS: u32 = 30;
-/// The longest period a workspace may set (about ten years).
-const MAX_RETENTION_DAYS: u32 = 3650;
-
-/// The columns [`workspace_message`] reads, in order.
-const WORKSPACE_COLUMNS: &str =
-    "id, slug, created_at, retention_days, COALESCE(payload_retention_days, retention_days)";
-
-fn workspace_message(row: &tokio_postgres::Row) -> pb::Workspace {
-    let days = |index: usize| u32::try_from(row.get::<_, i32>(index)).unwrap_or(0);
+fn workspace_message(record: &WorkspaceRecord) -> pb::Workspace {
     pb::Workspace {
-        id: WorkspaceId(row.get(0)).to_string(),
-        slug: row.get(1),
-        created_at: Some(to_proto(row.get(2))),
-        retention_days: days(3),
-        payload_retention_days: days(4),
+        id: record.id.to_string(),
+        slug: record.slug.clone(),
+        created_at: Some(to_proto(record.created_at)),
+        retention_days: record.retention_days,
+        payload_retention_days: record.payload_retention_days,
     }
-}
-
-/// The checked periods of a `SetRetention`: retention days, and payload
-/// days (`None`: the same as retention).
-fn retention_periods(request: &pb::SetRetentionRequest) -> ApiResult<(i32, Option<i32>)> {
-    let days = request.retention_days;
-    if !(1..=MAX_RETENTION_DAYS).contains(&days) {
-        return Err(ApiError::invalid(
-            "retention_days",
-            format!("must be between 1 and {MAX_RETENTION_DAYS} (got {days})"),
-        ));
-    }
-    let payload_days = match request.payload_retention_days {
-        0 => None,
-        payload_days if payload_days > days => {
-            return Err(ApiError::invalid(
-                "payload_retention_days",
-                format!(
-                    "must be at most retention_days ({days}); payloads cannot outlive their events (got {payload_days})"
-                ),
-            ));
-        }
-        payload_days => Some(payload_days),
-    };
-    let to_i32 = |value: u32| i32::try_from(value).unwrap_or(i32::MAX);
-    Ok((to_i32(days), payload_days.map(to_i32)))
 }
 
 impl WorkspaceGrpc {
@@ -196,20 +163,12 @@ impl WorkspaceGrpc {
         let request = request.into_inner();
         let limit = paging::page_size(request.page_size)?;
         let after = paging::after(&request.page_token, WorkspaceId::parse)?;
-        let client = self.auth.pool().get().await?;
-        let mut rows = client
-            .query(
-                &format!(
-                    "SELECT {WORKSPACE_COLUMNS} FROM workspaces \
-                     WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
-                ),
-                &[&after.map(|id| id.as_uuid()), &paging::fetch_limit(limit)],
-            )
-            .await?;
-        let next_page_token = paging::finish(&mut rows, limit, |row| WorkspaceId(row.get(0)));
+        let mut records =
+            workspaces::list(self.auth.pool(), after, paging::fetch_limit(limit)).await?;
+        let next_page_token = paging::finish(&mut records, limit, |record| record.id);
         Ok(pb::ListWorkspacesResponse {
             next_page_token,
-            workspaces: rows.iter().map(workspace_message).collect(),
+            workspaces: records.iter().map(workspace_message).collect(),
         })
     }
 
@@ -352,18 +311,9 @@ impl WorkspaceGrpc {
         request: Request<pb::GetCallerRequest>,
     ) -> ApiResult<pb::GetCallerResponse> {
         let caller = principal(&request)?.clone();
-        let client = self.auth.pool().get().await?;
-        let row = client
-            .query_opt(
-                &format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1"),
-                &[&caller.workspace.as_uuid()],
-            )
-            .await?
-            .ok_or_else(|| {
-                ApiError::not_found(format!("workspace {} not found", caller.workspace))
-            })?;
+        let record = workspaces::get(self.auth.pool(), caller.workspace).await?;
         Ok(pb::GetCallerResponse {
-            workspace: Some(workspace_message(&row)),
+            workspace: Some(workspace_message(&record)),
             scopes: caller
                 .scopes
                 .iter()
@@ -378,47 +328,16 @@ impl WorkspaceGrpc {
         request: Request<pb::SetRetentionRequest>,
     ) -> ApiResult<pb::SetRetentionResponse> {
         let caller = principal(&request)?.clone();
-        let (retention_days, payload_retention_days) = retention_periods(request.get_ref())?;
-        let mut client = self.auth.pool().get().await?;
-        let transaction = client.transaction().await?;
-        let before = transaction
-            .query_opt(
-                "SELECT retention_days, payload_retention_days FROM workspaces \
-                 WHERE id = $1 FOR UPDATE",
-                &[&caller.workspace.as_uuid()],
-            )
-            .await?
-            .ok_or_else(|| {
-                ApiError::not_found(format!("workspace {} not found", caller.workspace))
-            })?;
-        let row = transaction
-            .query_one(
-                &format!(
-                    "UPDATE workspaces SET retention_days = $2, payload_retention_days = $3 \
-                     WHERE id = $1 RETURNING {WORKSPACE_COLUMNS}"
-                ),
-                &[
-                    &caller.workspace.as_uuid(),
-                    &retention_days,
-                    &payload_retention_days,
-                ],
-            )
-            .await?;
-        let periods = |days: i32, payload_days: Option<i32>| serde_json::json!({"retention_days": days, "payload_retention_days": payload_days});
-        audit::record(
-            &transaction,
-            caller.workspace,
-            &caller.actor,
-            "workspace.set_retention",
-            &caller.workspace.to_string(),
-            Some(&periods(before.get(0), before.get(1))),
-            Some(&periods(retention_days, payload_retention_days)),
+        let request = request.into_inner();
+        let record = workspaces::set_retention(
+            self.auth.pool(),
+            &caller,
+            request.retention_days,
+            request.payload_retention_days,
         )
         .await?;
-        transaction.commit().await?;
-        tracing::info!(workspace = %caller.workspace, retention_days, ?payload_retention_days, "retention set");
         Ok(pb::SetRetentionResponse {
-            workspace: Some(workspace_message(&row)),
+            workspace: Some(workspace_message(&record)),
         })
     }
 
