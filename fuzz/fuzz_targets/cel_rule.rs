@@ -114,7 +114,12 @@ fn run(rule: &RuleProgram) {
             Outcome::Matched { body: None } => assert!(rule.mapping.is_none()),
             Outcome::NotMatched => assert!(rule.condition.is_some()),
             Outcome::Failed { error } => {
-                assert!(error.starts_with("condition: ") || error.starts_with("mapping: "));
+                assert!(
+                    ["condition: ", "mapping: ", "ordering_key: "]
+                        .iter()
+                        .any(|role| error.starts_with(role)),
+                    "{error}"
+                );
             }
         }
     }
@@ -129,6 +134,7 @@ fuzz_target!(|data: &[u8]| {
         None => RuleProgram {
             condition: compile(Role::Condition, text),
             mapping: compile(Role::Mapping, text),
+            ordering_key: compile(Role::OrderingKey, text),
         },
         Some((condition, mapping)) => match expr::compile_rule(condition, mapping) {
             Ok(rule) => rule,
