@@ -16,7 +16,9 @@ use switchyard_core::grpc::lazy_channel;
 use switchyard_core::ids::{ConnectionId, WorkspaceId};
 use switchyard_core::telemetry::propagation::TracedChannel;
 use switchyard_proto::internal::v1::delivery_control_service_client::DeliveryControlServiceClient;
-use switchyard_proto::internal::v1::{Breaker, GetBreakerRequest, RequeueConnectionRequest};
+use switchyard_proto::internal::v1::{
+    GetBreakerRequest, GetBreakerResponse, RequeueConnectionRequest,
+};
 use tonic::Request;
 use tonic::metadata::{Ascii, MetadataValue};
 
@@ -46,12 +48,13 @@ impl DeliveryControl {
         })
     }
 
-    /// The connection's circuit breaker as the delivery replicas left it.
+    /// The connection's circuit breaker as the delivery replicas left it,
+    /// and its adaptive concurrency limit.
     pub async fn breaker(
         &self,
         workspace: WorkspaceId,
         connection: ConnectionId,
-    ) -> ApiResult<Breaker> {
+    ) -> ApiResult<GetBreakerResponse> {
         let mut request = self.request(GetBreakerRequest {
             workspace_id: workspace.to_string(),
             connection_id: connection.to_string(),
@@ -63,7 +66,7 @@ impl DeliveryControl {
             .get_breaker(request)
             .await
             .map_err(|status| ApiError::upstream("the delivery service", status))?;
-        Ok(response.into_inner().breaker.unwrap_or_default())
+        Ok(response.into_inner())
     }
 
     /// Re-enqueues the connection's pending and retrying deliveries; returns

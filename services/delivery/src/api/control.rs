@@ -15,6 +15,7 @@ use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, WorkspaceId};
 use switchyard_core::time::to_proto_opt;
 use switchyard_proto::internal::v1 as internal;
+use switchyard_proto::v1 as pb;
 
 use super::DeliveryApi;
 use crate::limits::{self, BreakerSnapshot, BreakerState, ConnectionKeys};
@@ -30,6 +31,7 @@ impl DeliveryApi {
         let keys = ConnectionKeys::new(&self.redis_prefix, connection);
         let snapshot = limits::read_breaker(&self.redis, &keys).await?;
         Ok(internal::GetBreakerResponse {
+            adaptive_limit: snapshot.adaptive_limit,
             breaker: Some(breaker_message(snapshot)),
         })
     }
@@ -64,19 +66,19 @@ fn parse_ids(workspace: &str, connection: &str) -> ApiResult<(WorkspaceId, Conne
     Ok((workspace, connection))
 }
 
-fn breaker_message(snapshot: BreakerSnapshot) -> internal::Breaker {
+/// The breaker as the public API shows it (`GetConnection`).
+fn breaker_message(snapshot: BreakerSnapshot) -> pb::CircuitBreaker {
     let state = match snapshot.state {
-        BreakerState::Closed => internal::BreakerState::Closed,
-        BreakerState::Open => internal::BreakerState::Open,
-        BreakerState::HalfOpen => internal::BreakerState::HalfOpen,
+        BreakerState::Closed => pb::CircuitState::Closed,
+        BreakerState::Open => pb::CircuitState::Open,
+        BreakerState::HalfOpen => pb::CircuitState::HalfOpen,
     };
-    internal::Breaker {
+    pb::CircuitBreaker {
         state: state.into(),
         failure_streak: snapshot.failure_streak,
         last_error: snapshot.last_error,
         last_failure_at: to_proto_opt(snapshot.last_failure_at),
         opened_at: to_proto_opt(snapshot.opened_at),
-        adaptive_limit: snapshot.adaptive_limit,
     }
 }
 
@@ -96,12 +98,11 @@ mod tests {
             opened_at: Some(at),
             adaptive_limit: Some(2.5),
         });
-        assert_eq!(message.state(), internal::BreakerState::HalfOpen);
+        assert_eq!(message.state(), pb::CircuitState::HalfOpen);
         assert_eq!(message.failure_streak, 7);
         assert_eq!(message.last_error, "HTTP 503");
         assert_eq!(message.last_failure_at, to_proto_opt(Some(at)));
         assert_eq!(message.opened_at, to_proto_opt(Some(at)));
-        assert_eq!(message.adaptive_limit, Some(2.5));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use switchyard_core::time::to_proto_opt;
 use switchyard_delivery::limits::BreakerState;
 use switchyard_proto::internal::v1 as internal;
 use switchyard_proto::internal::v1::delivery_control_service_client::DeliveryControlServiceClient;
+use switchyard_proto::v1 as pb;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -67,15 +68,14 @@ async fn get_breaker_shows_the_breaker_the_engine_tripped() {
             },
         )
     };
-    let breaker = client
+    let answer = client
         .get_breaker(request(connection))
         .await
         .expect("get breaker")
-        .into_inner()
-        .breaker
-        .expect("a breaker");
+        .into_inner();
+    let breaker = answer.breaker.expect("a breaker");
     let stored = env.breaker(connection).await;
-    assert_eq!(breaker.state(), internal::BreakerState::Open);
+    assert_eq!(breaker.state(), pb::CircuitState::Open);
     assert!(breaker.failure_streak >= 2, "{breaker:?}");
     assert_eq!(breaker.last_error, "HTTP 503");
     assert!(breaker.opened_at.is_some() && breaker.last_failure_at.is_some());
@@ -87,7 +87,7 @@ async fn get_breaker_shows_the_breaker_the_engine_tripped() {
         to_proto_opt(stored.last_failure_at)
     );
     assert_eq!(breaker.opened_at, to_proto_opt(stored.opened_at));
-    assert_eq!(breaker.adaptive_limit, stored.adaptive_limit);
+    assert_eq!(answer.adaptive_limit, stored.adaptive_limit);
 
     let closed = client
         .get_breaker(request(untouched))
@@ -96,7 +96,7 @@ async fn get_breaker_shows_the_breaker_the_engine_tripped() {
         .into_inner()
         .breaker
         .expect("a breaker");
-    assert_eq!(closed.state(), internal::BreakerState::Closed);
+    assert_eq!(closed.state(), pb::CircuitState::Closed);
     assert_eq!((closed.failure_streak, closed.opened_at), (0, None));
 
     let invalid = client

@@ -8,7 +8,6 @@ use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::ConnectionId;
 use switchyard_core::states::ConnectionState;
 use switchyard_core::time;
-use switchyard_proto::internal::v1 as internal;
 use switchyard_proto::v1 as pb;
 use tonic::Request;
 
@@ -30,26 +29,6 @@ fn requested_state(state: i32) -> ApiResult<Option<ConnectionState>> {
     }
 }
 
-/// The delivery engine's breaker as `GetConnection` shows it (the
-/// adaptive limit is shown as the connection's `concurrency_limit`).
-fn breaker_message(breaker: internal::Breaker) -> pb::CircuitBreaker {
-    let state = match breaker.state() {
-        // The engine reads a missing state as closed; so do we.
-        internal::BreakerState::Unspecified | internal::BreakerState::Closed => {
-            pb::CircuitState::Closed
-        }
-        internal::BreakerState::Open => pb::CircuitState::Open,
-        internal::BreakerState::HalfOpen => pb::CircuitState::HalfOpen,
-    };
-    pb::CircuitBreaker {
-        state: state.into(),
-        failure_streak: breaker.failure_streak,
-        last_error: breaker.last_error,
-        last_failure_at: breaker.last_failure_at,
-        opened_at: breaker.opened_at,
-    }
-}
-
 impl RouterState {
     /// `GetConnection`: the connection and its circuit breaker.
     pub(super) async fn get_connection(
@@ -67,7 +46,7 @@ impl RouterState {
                 (limit.floor() as u32).clamp(adaptive.min, adaptive.max)
             });
         }
-        connection.circuit_breaker = snapshot.map(breaker_message);
+        connection.circuit_breaker = snapshot.and_then(|s| s.breaker);
         Ok(connection)
     }
 
@@ -204,24 +183,5 @@ mod tests {
         assert!(requested_state(pb::ConnectionState::NeedsCredentials.into()).is_err());
         assert_eq!(requested_state(0).ok(), Some(None));
         assert!(requested_state(99).is_err());
-    }
-
-    #[test]
-    fn breakers_become_messages() {
-        let open = internal::Breaker {
-            state: internal::BreakerState::Open.into(),
-            failure_streak: 10,
-            last_error: "HTTP 503".into(),
-            last_failure_at: None,
-            opened_at: Some(time::to_proto(chrono::Utc::now())),
-            adaptive_limit: None,
-        };
-        let message = breaker_message(open);
-        assert_eq!(message.state(), pb::CircuitState::Open);
-        assert_eq!(message.failure_streak, 10);
-        assert_eq!(message.last_error, "HTTP 503");
-        assert!(message.opened_at.is_some());
-        let unset = breaker_message(internal::Breaker::default());
-        assert_eq!(unset.state(), pb::CircuitState::Closed);
     }
 }

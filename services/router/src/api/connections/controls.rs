@@ -21,7 +21,7 @@ use switchyard_core::error::{ApiError, ApiResult};
 use switchyard_core::ids::{ConnectionId, WorkspaceId};
 use switchyard_core::states::ConnectionState;
 use switchyard_delivery_model::policy::DeliveryPolicy;
-use switchyard_proto::internal::v1::Breaker;
+use switchyard_proto::internal::v1::GetBreakerResponse;
 use switchyard_tenancy::auth::Principal;
 use switchyard_tenancy::secrets;
 
@@ -179,7 +179,7 @@ pub async fn breaker(
     state: &RouterState,
     workspace: WorkspaceId,
     id: ConnectionId,
-) -> Option<Breaker> {
+) -> Option<GetBreakerResponse> {
     match state.delivery.breaker(workspace, id).await {
         Ok(snapshot) => Some(snapshot),
         Err(error) => {
