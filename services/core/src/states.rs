@@ -174,10 +174,6 @@ impl ConnectionState {
     /// The states whose deliveries wait: neither claimed, nor swept, nor
     /// re-enqueued, until the connection is active again.
     pub const HOLDING: &'static [Self] = &[Self::Paused, Self::NeedsCredentials];
-
-    pub fn holds_deliveries(self) -> bool {
-        Self::HOLDING.contains(&self)
-    }
 }
 
 /// `'paused', 'needs_credentials'`: states as SQL literals, for the text of
@@ -355,7 +351,7 @@ mod tests {
             sql_literals(ConnectionState::HOLDING),
             "'paused', 'needs_credentials'"
         );
-        assert!(ConnectionState::NeedsCredentials.holds_deliveries());
-        assert!(!ConnectionState::Disabled.holds_deliveries());
+        assert!(ConnectionState::HOLDING.contains(&ConnectionState::NeedsCredentials));
+        assert!(!ConnectionState::HOLDING.contains(&ConnectionState::Disabled));
     }
 }
